@@ -1,0 +1,7 @@
+"""Allow `python -m sorted_cli`."""
+
+from __future__ import annotations
+
+from sorted_cli.cli.app import main
+
+main()

@@ -1,0 +1,32 @@
+"""The closed sets of values a user chooses from on the command line.
+
+Kept free of heavy imports: Typer reads these to build `--help` and completion.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+
+
+class Priority(str, Enum):
+    none = "none"
+    low = "low"
+    medium = "medium"
+    high = "high"
+
+
+class View(str, Enum):
+    """Which of a user's tasks `sorted list` shows."""
+
+    open = "open"
+    all = "all"  # open and completed, not the trash
+    completed = "completed"
+    deleted = "deleted"  # the trash
+
+
+class SortKey(str, Enum):
+    number = "number"
+    due = "due"
+    priority = "priority"
+    created = "created"
+    title = "title"

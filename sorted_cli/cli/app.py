@@ -1,0 +1,97 @@
+"""The `sorted` command: global options, the command groups, and the one error boundary."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated, Any, NoReturn
+
+import typer
+from typer.core import TyperGroup
+
+from sorted_cli import __version__
+from sorted_cli.cli import db, settings, tasks, users
+from sorted_cli.cli.state import State
+from sorted_cli.errors import SortedError
+
+
+class SortedGroup(TyperGroup):
+    """Turns every expected failure into one line on stderr and its exit code.
+
+    A `SortedError` is expected; so is a database driver error, which `db.describe_error`
+    words (password masked). Anything else is a bug and keeps its traceback. `--debug` shows
+    the traceback of expected failures too.
+    """
+
+    def invoke(self, ctx: typer.Context) -> Any:  # type: ignore[override]
+        try:
+            return super().invoke(ctx)
+        except SortedError as exc:
+            _fail(ctx, exc)
+        except Exception as exc:
+            if type(exc).__module__.startswith("sqlalchemy"):
+                from sorted_cli.db import describe_error
+
+                described = describe_error(exc, url=State.of(ctx).settings.url)
+                if described is not None:
+                    _fail(ctx, described)
+            raise
+
+
+def _fail(ctx: typer.Context, error: SortedError) -> NoReturn:
+    from sorted_cli import render
+
+    if State.of(ctx).debug:
+        import traceback
+
+        traceback.print_exc()
+    render.error(f"Error: {error.message}")
+    raise typer.Exit(error.exit_code)
+
+
+app = typer.Typer(
+    cls=SortedGroup,
+    name="sorted",
+    help="A fast todo list for your terminal, on your laptop or your team's PostgreSQL.",
+    epilog='Start with: sorted add "Buy milk", then sorted list and sorted done 1.',
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+app.add_typer(tasks.app)
+app.add_typer(settings.app)
+app.add_typer(users.app)
+app.add_typer(db.app)
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        typer.echo(f"sorted {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    database_url: Annotated[str | None, typer.Option(
+        "--database-url", metavar="URL", show_default=False,
+        help="PostgreSQL or SQLite URL (default: $DATABASE_URL, else the embedded database).",
+    )] = None,
+    user: Annotated[str | None, typer.Option(
+        "--user", "-u", metavar="EMAIL", show_default=False,
+        help="Act as this user (default: $SORTED_USER, else the one chosen by `user switch`).",
+    )] = None,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks and SQL.")] = False,
+    version: Annotated[bool, typer.Option("--version", callback=_show_version, is_eager=True,
+                                          help="Show the version and exit.")] = False,
+) -> None:
+    """A fast todo list for your terminal, on your laptop or your team's PostgreSQL."""
+    ctx.obj = State(database_url=database_url, user_email=user, debug=debug)
+    if debug:
+        import logging
+
+        logging.basicConfig(stream=sys.stderr, format="%(name)s: %(message)s")
+        logging.getLogger("sqlalchemy.engine").setLevel(logging.INFO)
+
+
+def main() -> None:
+    app(prog_name="sorted")

@@ -1,0 +1,187 @@
+"""Task commands: add, list, show, done, reopen, edit, delete, restore."""
+
+from __future__ import annotations
+
+import sys
+from datetime import date, datetime
+from typing import Annotated
+
+import typer
+
+from sorted_cli.choices import Priority, SortKey, View
+from sorted_cli.cli.options import Json, Ref, Refs, Yes, examples
+from sorted_cli.cli.state import State
+from sorted_cli.errors import InvalidInput, SortedError
+
+app = typer.Typer()
+
+DueOption = Annotated[
+    str | None,
+    typer.Option("--due", metavar="DATE",
+                 help="YYYY-MM-DD, today, tomorrow, a weekday (friday), +3d or +2w."),
+]
+DescriptionOption = Annotated[
+    str | None, typer.Option("--description", "-d", help="Longer notes (up to 10,000 chars).")
+]
+PriorityOption = Annotated[Priority | None, typer.Option("--priority", "-p", help="Priority.")]
+
+
+def _due(text: str | None) -> date | None:
+    from sorted_cli.dates import parse_due
+
+    return None if text is None else parse_due(text)
+
+
+@app.command(epilog=examples('sorted add "Buy milk"',
+                             'sorted add "File taxes" -p high --due friday -d "Forms in the drawer"'))
+def add(
+    ctx: typer.Context,
+    title: Annotated[str, typer.Argument(help="What to do (1-500 characters).", show_default=False)],
+    description: DescriptionOption = None,
+    priority: PriorityOption = None,
+    due: DueOption = None,
+    as_json: Json = False,
+) -> None:
+    """Add a task."""
+    from sorted_cli import render
+    from sorted_cli.models import TaskCreate, validated
+    from sorted_cli.services import tasks
+
+    data = validated(TaskCreate, title=title, description=description,
+                     priority=priority or Priority.none, due=_due(due))
+    state = State.of(ctx)
+    task = tasks.create_task(session=state.session, user=state.user, data=data)
+    render.print_json(render.task_json(task)) if as_json else render.task_line("Added", task)
+
+
+@app.command("list", epilog=examples("sorted list", "sorted list --all --sort due",
+                                     "sorted list --search milk --json", "sorted list --deleted"))
+def list_(
+    ctx: typer.Context,
+    all_: Annotated[bool, typer.Option("--all", "-a", help="Include completed tasks.")] = False,
+    completed: Annotated[bool, typer.Option("--completed", help="Only completed tasks.")] = False,
+    deleted: Annotated[bool, typer.Option("--deleted", help="Only the trash.")] = False,
+    search: Annotated[str | None, typer.Option("--search", "-s", metavar="TEXT",
+                      help="Only tasks whose title or description contains TEXT.")] = None,
+    sort: Annotated[SortKey, typer.Option("--sort", help="Order (created: newest first).")] = (
+        SortKey.number
+    ),
+    limit: Annotated[int, typer.Option("--limit", "-n", min=0,
+                                       help="Show at most N tasks; 0 shows all.")] = 50,
+    as_json: Json = False,
+) -> None:
+    """List your open tasks (or completed ones, or the trash)."""
+    from sorted_cli import render
+    from sorted_cli.services import tasks
+
+    view = _view(all_=all_, completed=completed, deleted=deleted)
+    query = tasks.TaskQuery(view=view, search=search, sort=sort, limit=limit or None)
+    state = State.of(ctx)
+    page = tasks.list_tasks(session=state.session, user=state.user, query=query)
+    if as_json:
+        render.print_json([render.task_json(task) for task in page.tasks])
+        if page.more:
+            render.notice(f"{page.more} more not shown (--limit 0 shows all).")
+        return
+    render.task_table(page, view=view, now=_now(), today=date.today())
+
+
+def _view(*, all_: bool, completed: bool, deleted: bool) -> View:
+    chosen = [view for view, on in ((View.all, all_), (View.completed, completed),
+                                    (View.deleted, deleted)) if on]
+    if len(chosen) > 1:
+        raise InvalidInput("Choose one of --all, --completed and --deleted.")
+    return chosen[0] if chosen else View.open
+
+
+def _now() -> datetime:
+    from sorted_cli.models import utcnow
+
+    return utcnow()
+
+
+@app.command(epilog=examples("sorted show 3", "sorted show 1f2e --json"))
+def show(ctx: typer.Context, ref: Ref, as_json: Json = False) -> None:
+    """Show one task in full."""
+    from sorted_cli import render
+    from sorted_cli.services import tasks
+
+    state = State.of(ctx)
+    task = tasks.find_task(session=state.session, user=state.user, ref=ref)
+    if as_json:
+        render.print_json(render.task_json(task))
+    else:
+        render.task_panel(task, now=_now(), today=date.today())
+
+
+@app.command(epilog=examples("sorted done 3", "sorted done 3 4 7"))
+def done(ctx: typer.Context, refs: Refs) -> None:
+    """Mark tasks as done."""
+    from sorted_cli import render
+    from sorted_cli.services import tasks
+
+    state = State.of(ctx)
+    changes = tasks.complete_tasks(session=state.session, user=state.user, refs=refs)
+    render.changes(changes, verb="Completed", unchanged="was already done")
+
+
+@app.command(epilog=examples("sorted reopen 3"))
+def reopen(ctx: typer.Context, refs: Refs) -> None:
+    """Mark done tasks as open again."""
+    from sorted_cli import render
+    from sorted_cli.services import tasks
+
+    state = State.of(ctx)
+    changes = tasks.reopen_tasks(session=state.session, user=state.user, refs=refs)
+    render.changes(changes, verb="Reopened", unchanged="was already open")
+
+
+@app.command(epilog=examples('sorted edit 3 --title "Buy oat milk"', "sorted edit 3 -p low --no-due"))
+def edit(
+    ctx: typer.Context,
+    ref: Ref,
+    title: Annotated[str | None, typer.Option("--title", "-t", help="New title.")] = None,
+    description: DescriptionOption = None,
+    priority: PriorityOption = None,
+    due: DueOption = None,
+    no_due: Annotated[bool, typer.Option("--no-due", help="Remove the due date.")] = False,
+) -> None:
+    """Change a task's title, description, priority or due date."""
+    from sorted_cli import render
+    from sorted_cli.models import TaskUpdate, validated
+    from sorted_cli.services import tasks
+
+    if due is not None and no_due:
+        raise InvalidInput("Give either --due or --no-due, not both.")
+    given = {"title": title, "description": description, "priority": priority, "due": _due(due)}
+    values = {name: value for name, value in given.items() if value is not None}
+    data = validated(TaskUpdate, **values, **({"due": None} if no_due else {}))
+    state = State.of(ctx)
+    task = tasks.update_task(session=state.session, user=state.user, ref=ref, data=data)
+    render.task_line("Updated", task)
+
+
+@app.command(epilog=examples("sorted delete 3", "sorted delete 3 4 -y", "sorted restore 3"))
+def delete(ctx: typer.Context, refs: Refs, yes: Yes = False) -> None:
+    """Move tasks to the trash (see them with `list --deleted`, undo with `restore`)."""
+    from sorted_cli import render
+    from sorted_cli.services import tasks
+
+    if len(set(refs)) > 1 and not yes and sys.stdin.isatty():
+        confirmed = typer.confirm(f"Move {len(set(refs))} tasks to the trash?")
+        if not confirmed:
+            raise SortedError("Nothing deleted.")
+    state = State.of(ctx)
+    changes = tasks.delete_tasks(session=state.session, user=state.user, refs=refs)
+    render.changes(changes, verb="Deleted", unchanged="was already in the trash")
+
+
+@app.command(epilog=examples("sorted restore 3"))
+def restore(ctx: typer.Context, refs: Refs) -> None:
+    """Bring tasks back from the trash."""
+    from sorted_cli import render
+    from sorted_cli.services import tasks
+
+    state = State.of(ctx)
+    changes = tasks.restore_tasks(session=state.session, user=state.user, refs=refs)
+    render.changes(changes, verb="Restored", unchanged="was not in the trash")

@@ -1,0 +1,95 @@
+"""User commands: add, list, show, switch, delete."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from sorted_cli.cli.options import Json, Yes, examples
+from sorted_cli.cli.state import State
+from sorted_cli.errors import SortedError
+
+app = typer.Typer(name="user", help="Manage the users who own tasks.", no_args_is_help=True)
+
+Email = Annotated[str, typer.Argument(metavar="EMAIL", help="The user's email.",
+                                      show_default=False)]
+
+
+@app.command(epilog=examples('sorted user add ada@example.com --name "Ada Lovelace"'))
+def add(
+    ctx: typer.Context,
+    email: Email,
+    name: Annotated[str | None, typer.Option("--name", help="Display name.")] = None,
+) -> None:
+    """Add a user."""
+    from sorted_cli import render
+    from sorted_cli.models import UserCreate, validated
+    from sorted_cli.services import users
+
+    data = validated(UserCreate, email=email, name=name)
+    user = users.create_user(session=State.of(ctx).session, data=data)
+    render.line(f"Added user {user.email}" + (f" ({user.name})" if user.name else ""))
+
+
+@app.command("list", epilog=examples("sorted user list", "sorted user list --json"))
+def list_(ctx: typer.Context, as_json: Json = False) -> None:
+    """List users; the current one is starred."""
+    from sorted_cli import render
+    from sorted_cli.models import utcnow
+    from sorted_cli.services import users
+
+    state = State.of(ctx)
+    everyone = users.list_users(session=state.session)
+    current = state.current_email()
+    if as_json:
+        render.print_json([render.user_json(u, current=u.email == current) for u in everyone])
+    else:
+        render.user_table(everyone, current=current, now=utcnow())
+
+
+@app.command(epilog=examples("sorted user show", "sorted user show ada@example.com"))
+def show(
+    ctx: typer.Context,
+    email: Annotated[str | None, typer.Argument(metavar="[EMAIL]",
+                     help="Whom to show; the current user when left out.")] = None,
+) -> None:
+    """Show a user and how many tasks they have."""
+    from sorted_cli import render
+    from sorted_cli.services import users
+
+    state = State.of(ctx)
+    user = (users.require_user_by_email(session=state.session, email=email)
+            if email else state.user)
+    open_tasks, completed_tasks = users.task_counts(session=state.session, user=user)
+    render.user_panel(user, current=user.email == state.current_email(),
+                      open_tasks=open_tasks, completed_tasks=completed_tasks)
+
+
+@app.command(epilog=examples("sorted user switch ada@example.com"))
+def switch(ctx: typer.Context, email: Email) -> None:
+    """Make a user the current one for this database (remembered in the config file)."""
+    from sorted_cli import config, render
+    from sorted_cli.services import users
+
+    state = State.of(ctx)
+    user = users.require_user_by_email(session=state.session, email=email)
+    config.remember_user(state.settings.database_key, user.email)
+    render.line(f"Now acting as {user.email}")
+
+
+@app.command(epilog=examples("sorted user delete ada@example.com"))
+def delete(ctx: typer.Context, email: Email, yes: Yes = False) -> None:
+    """Delete a user (a soft delete: their tasks stay in the database, hidden)."""
+    from sorted_cli import config, render
+    from sorted_cli.services import users
+
+    state = State.of(ctx)
+    user = users.require_user_by_email(session=state.session, email=email)
+    if not yes and sys.stdin.isatty() and not typer.confirm(f"Delete user {user.email}?"):
+        raise SortedError("Nothing deleted.")
+    users.delete_user(session=state.session, user=user)
+    if config.remembered_user(state.settings.database_key) == user.email:
+        config.remember_user(state.settings.database_key, None)
+    render.line(f"Deleted user {user.email}")

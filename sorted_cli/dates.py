@@ -1,0 +1,55 @@
+"""Due dates as people type them, and ages as people read them.
+
+Accepted: ISO `YYYY-MM-DD`, `today`, `tomorrow`, `yesterday`, a weekday name (`friday`, `fri`:
+the next such day after today, never today itself), and `+Nd` / `+Nw` (N days or weeks from
+today). Everything is relative to the local calendar date.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, timedelta
+
+from sorted_cli.errors import InvalidInput
+
+_WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+_RELATIVE = re.compile(r"\+(\d{1,4})([dw])")
+_NAMED_OFFSETS = {"today": 0, "tomorrow": 1, "yesterday": -1}
+
+
+def parse_due(text: str, *, today: date | None = None) -> date:
+    """Turn what the user typed into a calendar date, or raise InvalidInput."""
+    today = today or date.today()
+    word = text.strip().lower()
+    if word in _NAMED_OFFSETS:
+        return today + timedelta(days=_NAMED_OFFSETS[word])
+    if (weekday := _weekday_number(word)) is not None:
+        return today + timedelta(days=(weekday - today.weekday() - 1) % 7 + 1)
+    if match := _RELATIVE.fullmatch(word):
+        amount, unit = int(match.group(1)), match.group(2)
+        return today + timedelta(days=amount * (7 if unit == "w" else 1))
+    try:
+        return date.fromisoformat(word)
+    except ValueError:
+        pass
+    raise InvalidInput(
+        f"Invalid date {text!r}: use YYYY-MM-DD, today, tomorrow, a weekday name, +3d or +2w."
+    )
+
+
+def _weekday_number(word: str) -> int | None:
+    if len(word) < 3:
+        return None
+    for number, name in enumerate(_WEEKDAYS):
+        if name.startswith(word):
+            return number
+    return None
+
+
+def age(moment: datetime, *, now: datetime) -> str:
+    """A short, human age such as `now`, `5m`, `3h`, `2d`, `6w` or `1y`."""
+    seconds = max(0, int((now - moment).total_seconds()))
+    for unit, size in (("y", 365 * 86400), ("w", 7 * 86400), ("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit}"
+    return "now"

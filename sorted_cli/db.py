@@ -1,0 +1,155 @@
+"""The engine and session of one sorted process, and the schema check every command makes.
+
+A sorted process runs one command and exits, so it keeps no pool: PostgreSQL connections are
+opened once and closed with the session (NullPool). SQLite files are made owner-only (0600),
+use WAL, enforce foreign keys, and start every transaction with BEGIN IMMEDIATE so concurrent
+sorted processes queue on the busy timeout instead of failing when a read turns into a write.
+
+Schema policy: a local SQLite database is migrated to head automatically on first use and after
+an upgrade of sorted; a PostgreSQL database is shared, so everyday commands never change its
+schema and stop, asking for `sorted db upgrade`, when it is not at head.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import create_engine, event, text
+from sqlalchemy.exc import DBAPIError, OperationalError, ProgrammingError
+from sqlalchemy.pool import NullPool
+from sqlmodel import Session
+
+from sorted_cli import schema
+from sorted_cli.errors import DatabaseUnavailable, SchemaError, SortedError
+from sorted_cli.urls import MASK, mask_password, url_password
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+    from sorted_cli.config import Settings
+
+SQLITE_BUSY_TIMEOUT_S = 30
+
+
+def make_engine(settings: Settings) -> Engine:
+    """An engine for this process: no pool for PostgreSQL, a prepared file for SQLite."""
+    if settings.is_postgres:
+        return create_engine(settings.url, poolclass=NullPool)
+    path = _sqlite_path(settings.url)
+    if path is not None:
+        _prepare_sqlite_file(path, create_parent=settings.is_embedded)
+    engine = create_engine(settings.url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S})
+    event.listen(engine, "connect", _on_sqlite_connect)
+    event.listen(engine, "begin", _on_sqlite_begin)
+    return engine
+
+
+def _sqlite_path(url: str) -> Path | None:
+    _, _, path = url.partition(":///")
+    return Path(path.split("?", 1)[0]).expanduser() if path and path != ":memory:" else None
+
+
+def _prepare_sqlite_file(path: Path, *, create_parent: bool) -> None:
+    if create_parent:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    try:
+        # Owner-only from the first byte; SQLite gives its -wal and -shm files the same mode.
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    except FileExistsError:
+        pass
+    except OSError as exc:
+        raise DatabaseUnavailable(f"Cannot create the database file {path}: {exc.strerror}.")
+
+
+def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.isolation_level = None  # sorted, not the sqlite3 module, says BEGIN
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys = ON")
+    cursor.execute("PRAGMA journal_mode = WAL")
+    cursor.close()
+
+
+def _on_sqlite_begin(connection: Any) -> None:
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def open_session(settings: Settings) -> Session:
+    """A session on a database whose schema is at this sorted's head (see module docstring)."""
+    engine = make_engine(settings)
+    session = Session(engine, expire_on_commit=False)
+    try:
+        revision = current_revision(session)
+        if revision != schema.HEAD:
+            session.rollback()
+            _bring_to_head(engine, settings, revision)
+    except BaseException:
+        session.close()
+        engine.dispose()
+        raise
+    return session
+
+
+def close_session(session: Session) -> None:
+    bind = session.get_bind()
+    session.close()
+    bind.engine.dispose()
+
+
+def current_revision(session: Session) -> str | None:
+    """The database's Alembic revision, or None when it has no sorted schema yet."""
+    try:
+        return session.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    except (OperationalError, ProgrammingError) as exc:
+        if _is_missing_table(exc):
+            session.rollback()
+            return None
+        raise
+
+
+def _is_missing_table(exc: DBAPIError) -> bool:
+    sqlstate = getattr(exc.orig, "sqlstate", None)
+    return sqlstate == "42P01" or "no such table" in str(exc.orig)
+
+
+def _bring_to_head(engine: Engine, settings: Settings, revision: str | None) -> None:
+    if revision is not None and revision not in schema.REVISIONS:
+        raise SchemaError(
+            f"The database schema ({revision}) is newer than this version of sorted "
+            f"(which knows up to {schema.HEAD}): upgrade sorted."
+        )
+    if settings.is_postgres:
+        state = "has no sorted schema yet" if revision is None else f"is at {revision}"
+        raise SchemaError(
+            f"The database {state}; this sorted needs {schema.HEAD}: "
+            "an admin must run `sorted db upgrade`."
+        )
+    from sorted_cli import migrate  # only on first use and after an upgrade of sorted
+
+    migrate.upgrade(engine, "head")
+
+
+def describe_error(exc: BaseException, *, url: str) -> SortedError | None:
+    """A one-line SortedError for a database failure, or None for anything else."""
+    if not isinstance(exc, DBAPIError):
+        return None
+    reason = " ".join(str(exc.orig).split()) or type(exc.orig).__name__
+    reason = reason.removeprefix("connection failed: ")
+    if exc.connection_invalidated or _is_connect_failure(exc):
+        message = f"Cannot connect to {mask_password(url)}: {reason}"
+        return DatabaseUnavailable(_hide_password(message, url))
+    return SortedError(_hide_password(f"Database error: {reason}", url))
+
+
+def _is_connect_failure(exc: DBAPIError) -> bool:
+    if not isinstance(exc, OperationalError):
+        return False
+    sqlstate = getattr(exc.orig, "sqlstate", None)
+    return sqlstate is None or sqlstate.startswith(("08", "28", "3D", "57P"))
+
+
+def _hide_password(message: str, url: str) -> str:
+    """Belt and braces: a driver message must never carry the password either."""
+    password = url_password(url)
+    return message.replace(password, MASK) if password else message

@@ -1,0 +1,69 @@
+"""Errors a user can meet: each carries the exit code and a one-line message.
+
+Exit codes: 1 for failures (not found, database unreachable, schema not at head),
+2 for bad usage or invalid input. The CLI's one boundary (`cli.app.SortedGroup`)
+turns any `SortedError` into its message on stderr and its exit code.
+"""
+
+from __future__ import annotations
+
+FAILURE = 1
+USAGE = 2
+
+
+class SortedError(Exception):
+    """Base of every expected failure."""
+
+    exit_code = FAILURE
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidInput(SortedError):
+    """The user gave a value sorted cannot accept (empty title, bad date, bad email...)."""
+
+    exit_code = USAGE
+
+
+class InvalidReference(InvalidInput):
+    """A task reference that is neither a number nor a UUID (prefix)."""
+
+
+class DuplicateUser(InvalidInput):
+    """A user with that email already exists."""
+
+
+class TaskNotFound(SortedError):
+    """No task of the current user matches the reference."""
+
+
+class AmbiguousReference(SortedError):
+    """A UUID prefix matches more than one of the user's tasks."""
+
+
+class TaskInTrash(SortedError):
+    """The task is soft-deleted; it must be restored before it can be changed."""
+
+
+class UserNotFound(SortedError):
+    """No active user has that email."""
+
+
+class NoCurrentUser(SortedError):
+    """No user was given or remembered, and none may be guessed."""
+
+
+class ConfigError(SortedError):
+    """The configuration cannot be used (bad URL, unreadable config file)."""
+
+    exit_code = USAGE
+
+
+class DatabaseUnavailable(SortedError):
+    """The database cannot be reached or refused the connection."""
+
+
+class SchemaError(SortedError):
+    """The database schema is missing, behind or ahead of this version of sorted."""

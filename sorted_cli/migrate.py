@@ -1,0 +1,91 @@
+"""Schema migrations with Alembic, run by `sorted db ...` and by the embedded auto-upgrade.
+
+The scripts live in `migrations/` at the top of the repository and ship in the wheel as
+`sorted_cli/migrations`, so an installed sorted migrates without a checkout or alembic.ini.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.util.exc import CommandError
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+
+from sorted_cli.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection, Engine
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Revision:
+    id: str
+    message: str
+    is_head: bool
+
+
+def script_location() -> Path:
+    """The migrations folder: inside the installed package, else the source checkout's."""
+    package = Path(__file__).resolve().parent
+    packaged = package / "migrations"
+    return packaged if packaged.is_dir() else package.parent / "migrations"
+
+
+def _config(connection: Connection, progress: Progress | None) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(script_location()))
+    config.attributes["connection"] = connection
+    if progress is not None:
+        config.attributes["on_version_apply"] = _reporter(progress)
+    return config
+
+
+def _reporter(progress: Progress) -> Callable[..., None]:
+    def report(*, step: Any, **_: Any) -> None:
+        verb = "Applied" if step.is_upgrade else "Reverted"
+        progress(f"{verb} {step.up_revision_id}: {step.up_revision.doc}")
+
+    return report
+
+
+def current(engine: Engine) -> str | None:
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def upgrade(engine: Engine, revision: str = "head", progress: Progress | None = None) -> None:
+    with _revision_errors(), engine.begin() as connection:
+        command.upgrade(_config(connection, progress), revision)
+
+
+def downgrade(engine: Engine, revision: str, progress: Progress | None = None) -> None:
+    with _revision_errors(), engine.begin() as connection:
+        command.downgrade(_config(connection, progress), revision)
+
+
+@contextmanager
+def _revision_errors() -> Iterator[None]:
+    """Alembic's complaints about a revision (unknown, wrong direction) are bad input."""
+    try:
+        yield
+    except CommandError as exc:
+        raise InvalidInput(f"Cannot migrate: {exc}.") from None
+
+
+def history() -> list[Revision]:
+    """Every known revision, newest first."""
+    scripts = ScriptDirectory(str(script_location()))
+    heads = set(scripts.get_heads())
+    return [
+        Revision(id=script.revision, message=script.doc, is_head=script.revision in heads)
+        for script in scripts.walk_revisions()
+    ]

@@ -1,0 +1,224 @@
+"""Tables and the shapes of data going in and out of them.
+
+Per entity: a Base with the user-editable fields, a Create (and Update) shape that validates
+what the user typed, the table model, and a Public shape that is the stable JSON view.
+Validation happens in the Create/Update shapes; table models trust what the services give them.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import UTC, date, datetime
+from typing import Any, ClassVar, TypeVar
+
+from pydantic import ValidationError, field_validator
+from sqlalchemy import DateTime, Dialect, Index, String, UniqueConstraint
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+from sorted_cli.choices import Priority
+from sorted_cli.errors import InvalidInput
+
+# Deterministic constraint names, so migrations (and SQLite batch mode) can refer to them.
+SQLModel.metadata.naming_convention = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+TITLE_MAX = 500
+DESCRIPTION_MAX = 10_000
+EMAIL_MAX = 320
+NAME_MAX = 200
+_EMAIL = re.compile(r"[^@\s]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)*")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware UTC timestamp on every backend (SQLite keeps no zone: store UTC)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("sorted stores timezone-aware timestamps only")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class PriorityType(TypeDecorator[Priority]):
+    """Priority stored as its name in a short string column."""
+
+    impl = String(6)
+    cache_ok = True
+
+    def process_bind_param(self, value: Priority | str | None, dialect: Dialect) -> str | None:
+        return None if value is None else Priority(value).value
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> Priority | None:
+        return None if value is None else Priority(value)
+
+
+# ---------------------------------------------------------------------------------- users
+
+
+class UserBase(SQLModel):
+    email: str = Field(max_length=EMAIL_MAX)
+    name: str | None = Field(default=None, max_length=NAME_MAX)
+
+
+def normalise_email(value: str) -> str:
+    """Emails are unique case-insensitively: store and compare them stripped and lower-case."""
+    email = value.strip().lower()
+    if len(email) > EMAIL_MAX or not _EMAIL.fullmatch(email):
+        raise ValueError(f"{value.strip()!r} is not a valid email address")
+    return email
+
+
+class UserCreate(UserBase):
+    @field_validator("email", mode="before")
+    @classmethod
+    def _email(cls, value: str) -> str:
+        return normalise_email(value)
+
+    @field_validator("name", mode="before")
+    @classmethod
+    def _name(cls, value: str | None) -> str | None:
+        return (value.strip() or None) if isinstance(value, str) else value
+
+
+class User(UserBase, table=True):
+    __tablename__: ClassVar[str] = "users"  # type: ignore[misc]
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    email: str = Field(max_length=EMAIL_MAX, unique=True, index=True)
+    last_task_number: int = Field(default=0)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    is_deleted: bool = Field(default=False)
+    deleted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class UserPublic(SQLModel):
+    """The stable JSON view of a user."""
+
+    id: uuid.UUID
+    email: str
+    name: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+# ---------------------------------------------------------------------------------- tasks
+
+
+class TaskBase(SQLModel):
+    title: str = Field(max_length=TITLE_MAX)
+    description: str | None = Field(default=None, max_length=DESCRIPTION_MAX)
+    priority: Priority = Field(default=Priority.none, sa_type=PriorityType, nullable=False)
+    due: date | None = None
+
+
+def _clean_title(value: object) -> object:
+    if not isinstance(value, str):
+        return value
+    title = value.strip()
+    if not title:
+        raise ValueError("the title must not be empty")
+    if len(title) > TITLE_MAX:
+        raise ValueError(f"the title is {len(title)} characters long; at most {TITLE_MAX} fit")
+    return title
+
+
+def _clean_description(value: object) -> object:
+    if not isinstance(value, str):
+        return value
+    if len(value) > DESCRIPTION_MAX:
+        raise ValueError(
+            f"the description is {len(value)} characters long; at most {DESCRIPTION_MAX} fit"
+        )
+    return value.strip() or None
+
+
+class TaskCreate(TaskBase):
+    _title = field_validator("title", mode="before")(_clean_title)
+    _description = field_validator("description", mode="before")(_clean_description)
+
+
+class TaskUpdate(SQLModel):
+    """Only the fields that were set change; `due=None` set explicitly clears the due date."""
+
+    title: str | None = None
+    description: str | None = None
+    priority: Priority | None = None
+    due: date | None = None
+
+    _title = field_validator("title", mode="before")(_clean_title)
+    _description = field_validator("description", mode="before")(_clean_description)
+
+
+class Task(TaskBase, table=True):
+    __tablename__: ClassVar[str] = "tasks"  # type: ignore[misc]
+    __table_args__ = (
+        UniqueConstraint("user_id", "number"),
+        # Serves `sorted list` (open, completed or trash; ordered by number) for one user.
+        Index("ix_tasks_user_id_is_deleted_completed_number",
+              "user_id", "is_deleted", "completed", "number"),
+    )
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    user_id: uuid.UUID = Field(foreign_key="users.id", nullable=False)
+    number: int = Field(nullable=False)
+    completed: bool = Field(default=False)
+    completed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    is_deleted: bool = Field(default=False)
+    deleted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class TaskPublic(SQLModel):
+    """The stable JSON view of a task: these keys, in this order, across versions."""
+
+    id: uuid.UUID
+    number: int
+    title: str
+    description: str | None
+    priority: Priority
+    due: date | None
+    completed: bool
+    completed_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    deleted: bool
+
+    @classmethod
+    def of(cls, task: Task) -> TaskPublic:
+        return cls.model_validate({**task.model_dump(), "deleted": task.is_deleted})
+
+
+Shape = TypeVar("Shape", bound=SQLModel)
+
+
+def validated(shape: type[Shape], **values: Any) -> Shape:
+    """Build a Create/Update shape from user input; a bad value raises InvalidInput."""
+    try:
+        return shape.model_validate(values)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        reason = error.get("ctx", {}).get("error") or error["msg"]
+        raise InvalidInput(f"Invalid {error['loc'][0]}: {reason}.") from None

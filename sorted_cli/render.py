@@ -1,0 +1,215 @@
+"""What sorted shows: Rich views for people, and a stable JSON view for scripts.
+
+User text is always shown literally: it never goes through Rich markup, and control characters
+(terminal escapes, newlines in a title) are shown as `\\x1b`-style escapes instead of acting.
+Results go to stdout; notices (a created user, how many more tasks there are) go to stderr, so
+`--json` output is nothing but JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any
+
+from rich.console import Console
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from sorted_cli.dates import age
+
+if TYPE_CHECKING:
+    from sorted_cli.models import Task, User
+    from sorted_cli.services.tasks import Change, TaskPage
+
+from sorted_cli.choices import Priority, View
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_CONTROL_EXCEPT_LINES = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_PRIORITY_STYLE = {Priority.high: "bold red", Priority.medium: "yellow", Priority.low: "dim"}
+_EMPTY = {
+    View.open: "No open tasks.",
+    View.all: "No tasks.",
+    View.completed: "No completed tasks.",
+    View.deleted: "The trash is empty.",
+}
+
+
+def clean(text: str, *, keep_lines: bool = False) -> str:
+    """The text with control characters replaced by visible escapes."""
+    pattern = _CONTROL_EXCEPT_LINES if keep_lines else _CONTROL
+    return pattern.sub(lambda match: match.group().encode("unicode_escape").decode(), text)
+
+
+def stdout() -> Console:
+    return Console(highlight=False, soft_wrap=True)
+
+
+def stderr() -> Console:
+    return Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def line(message: str) -> None:
+    """A one-line result on stdout, shown literally."""
+    stdout().print(Text(clean(message)))
+
+
+def notice(message: str) -> None:
+    """A side note on stderr, shown literally."""
+    stderr().print(Text(clean(message), style="dim"))
+
+
+def error(message: str) -> None:
+    stderr().print(Text(clean(message)))
+
+
+def print_json(data: object) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+
+
+# ---------------------------------------------------------------------------------- tasks
+
+
+def task_json(task: Task) -> dict[str, Any]:
+    from sorted_cli.models import TaskPublic
+
+    return TaskPublic.of(task).model_dump(mode="json")
+
+
+def task_line(verb: str, task: Task) -> None:
+    line(f"{verb} task {task.number}: {task.title}")
+
+
+def changes(changes: list[Change], *, verb: str, unchanged: str) -> None:
+    """One line per task: what happened, or that it already was so."""
+    for item in changes:
+        if item.changed:
+            task_line(verb, item.task)
+        else:
+            line(f"Task {item.task.number} {unchanged}: {item.task.title}")
+
+
+def due_text(due: date | None, *, today: date, completed: bool = False) -> Text:
+    if due is None:
+        return Text("")
+    days = (due - today).days
+    label = {-1: "yesterday", 0: "today", 1: "tomorrow"}.get(days, due.isoformat())
+    if completed:
+        return Text(label, style="dim")
+    return Text(label, style="bold red" if days < 0 else "yellow" if days == 0 else "")
+
+
+def priority_text(priority: Priority) -> Text:
+    return Text("" if priority is Priority.none else priority.value,
+                style=_PRIORITY_STYLE.get(priority, ""))
+
+
+def task_table(page: TaskPage, *, view: View, now: datetime, today: date) -> None:
+    """The Rich table of `sorted list`, or a one-line note when there is nothing to show."""
+    if not page.tasks:
+        notice(_EMPTY[view])
+        return
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    table.add_column("#", justify="right", style="cyan", no_wrap=True)
+    if view is not View.open:
+        table.add_column("Done", justify="center", no_wrap=True)
+    table.add_column("Title", overflow="fold")
+    table.add_column("Priority", no_wrap=True)
+    table.add_column("Due", no_wrap=True)
+    table.add_column("Age", justify="right", style="dim", no_wrap=True)
+    for task in page.tasks:
+        done = [Text("✓" if task.completed else "", style="green")] if view is not View.open else []
+        table.add_row(
+            str(task.number),
+            *done,
+            Text(clean(task.title), style="dim" if task.completed else ""),
+            priority_text(task.priority),
+            due_text(task.due, today=today, completed=task.completed),
+            age(task.created_at, now=now),
+        )
+    stdout().print(table)
+    if page.more:
+        notice(f"… and {page.more} more (--limit N shows more, --limit 0 shows all).")
+
+
+def task_panel(task: Task, *, now: datetime, today: date) -> None:
+    """Everything about one task, for `sorted show`."""
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold", no_wrap=True)
+    grid.add_column(overflow="fold")
+    state = "in the trash" if task.is_deleted else "done" if task.completed else "open"
+    rows: list[tuple[str, Text | str]] = [
+        ("Status", state),
+        ("Priority", priority_text(task.priority) if task.priority is not Priority.none else "-"),
+        ("Due", due_text(task.due, today=today, completed=task.completed) if task.due else "-"),
+        ("Created", f"{_moment(task.created_at)} ({_ago(task.created_at, now=now)})"),
+        ("Updated", _moment(task.updated_at)),
+    ]
+    if task.completed_at:
+        rows.append(("Completed", _moment(task.completed_at)))
+    if task.deleted_at:
+        rows.append(("Deleted", _moment(task.deleted_at)))
+    rows.append(("ID", str(task.id)))
+    for name, value in rows:
+        grid.add_row(name, value)
+    if task.description:
+        grid.add_row("", "")
+        grid.add_row("Description", Text(clean(task.description, keep_lines=True)))
+    title = Text(f"{task.number}  ", style="cyan").append(clean(task.title), style="bold")
+    stdout().print(Panel(grid, title=title, title_align="left", expand=False))
+
+
+def _ago(moment: datetime, *, now: datetime) -> str:
+    how_long = age(moment, now=now)
+    return "just now" if how_long == "now" else f"{how_long} ago"
+
+
+def _moment(moment: datetime) -> str:
+    return moment.astimezone().strftime("%Y-%m-%d %H:%M")
+
+
+# ---------------------------------------------------------------------------------- users
+
+
+def user_json(user: User, *, current: bool) -> dict[str, Any]:
+    from sorted_cli.models import UserPublic
+
+    return {**UserPublic.model_validate(user).model_dump(mode="json"), "current": current}
+
+
+def user_table(users: list[User], *, current: str | None, now: datetime) -> None:
+    if not users:
+        notice("No users yet: add one with `sorted user add EMAIL`.")
+        return
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    table.add_column("", no_wrap=True, style="green")
+    table.add_column("Email", no_wrap=True)
+    table.add_column("Name")
+    table.add_column("Age", justify="right", style="dim", no_wrap=True)
+    for user in users:
+        table.add_row("*" if user.email == current else "", Text(clean(user.email)),
+                      Text(clean(user.name or "")), age(user.created_at, now=now))
+    stdout().print(table)
+
+
+def user_panel(user: User, *, current: bool, open_tasks: int, completed_tasks: int) -> None:
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold", no_wrap=True)
+    grid.add_column()
+    grid.add_row("Name", Text(clean(user.name or "-")))
+    grid.add_row("Current", "yes" if current else "no")
+    grid.add_row("Tasks", f"{open_tasks} open, {completed_tasks} done")
+    grid.add_row("Created", _moment(user.created_at))
+    grid.add_row("ID", str(user.id))
+    stdout().print(Panel(grid, title=Text(clean(user.email), style="bold"),
+                         title_align="left", expand=False))
+
+
+def key_values(rows: list[tuple[str, str]]) -> None:
+    """Aligned `name  value` lines (plain text, so scripts can read them too)."""
+    width = max(len(name) for name, _ in rows)
+    for name, value in rows:
+        line(f"{name.ljust(width)}  {value}")

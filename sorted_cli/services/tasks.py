@@ -1,0 +1,256 @@
+"""Tasks of one user. Every function works over the caller's session and commits its own
+change, so one command is one transaction; nothing is half-written when a reference is bad.
+
+Task references: a number (`3`, or `#3`), a full UUID, or a UUID prefix of at least four hex
+digits that only one of the user's tasks starts with. A reference of digits only is always a
+number. Another user's tasks are never found.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import case, func, nulls_last, or_, update
+from sqlalchemy.sql.elements import ColumnElement
+from sqlmodel import Session, col, select
+
+from sorted_cli.choices import Priority, SortKey, View
+from sorted_cli.errors import (
+    AmbiguousReference,
+    InvalidInput,
+    InvalidReference,
+    TaskInTrash,
+    TaskNotFound,
+)
+from sorted_cli.models import Task, TaskCreate, TaskUpdate, User, utcnow
+
+DEFAULT_LIMIT = 50
+_MIN_PREFIX = 4
+_HEX_DIGITS = frozenset("0123456789abcdef")
+_AMBIGUOUS_SHOWN = 5
+
+
+@dataclass(frozen=True)
+class TaskQuery:
+    """What `sorted list` asks for. `limit=None` means every matching task."""
+
+    view: View = View.open
+    search: str | None = None
+    sort: SortKey = SortKey.number
+    limit: int | None = DEFAULT_LIMIT
+
+
+@dataclass(frozen=True)
+class TaskPage:
+    tasks: list[Task]
+    more: int  # matching tasks left out by the limit
+
+
+@dataclass(frozen=True)
+class Change:
+    task: Task
+    changed: bool  # False when the task already was in the asked-for state
+
+
+def create_task(*, session: Session, user: User, data: TaskCreate) -> Task:
+    """Add a task with the user's next number.
+
+    Numbers come from a counter on the user's row, incremented in the same transaction: the
+    row lock (PostgreSQL) or the write lock (SQLite) orders concurrent adds, so numbers are
+    unique, never reused, and a failed add leaves no gap.
+    """
+    bump = (
+        update(User)
+        .where(col(User.id) == user.id)
+        .values(last_task_number=User.last_task_number + 1)
+        .returning(col(User.last_task_number))
+    )
+    number = session.exec(bump).scalar_one()
+    now = utcnow()
+    task = Task(user_id=user.id, number=number, created_at=now, updated_at=now, **data.model_dump())
+    session.add(task)
+    session.commit()
+    return task
+
+
+def find_task(*, session: Session, user: User, ref: str) -> Task:
+    """The user's task (trash included) that REF names, or TaskNotFound/AmbiguousReference."""
+    text = ref.strip().removeprefix("#")
+    owned = select(Task).where(Task.user_id == user.id)
+    if text.isdigit():
+        task = session.exec(owned.where(Task.number == int(text))).first()
+    else:
+        task = _find_by_id(session, owned, _uuid_digits(ref))
+    if task is None:
+        raise TaskNotFound(f"No task {ref.strip()}.")
+    return task
+
+
+def _uuid_digits(ref: str) -> str:
+    digits = ref.strip().lower().replace("-", "")
+    if not (_MIN_PREFIX <= len(digits) <= 32) or not set(digits) <= _HEX_DIGITS:
+        raise InvalidReference(
+            f"Invalid task reference {ref.strip()!r}: use a task number, a UUID, "
+            f"or at least {_MIN_PREFIX} leading hex digits of one."
+        )
+    return digits
+
+
+def _find_by_id(session: Session, owned: object, digits: str) -> Task | None:
+    # A prefix is the range of UUIDs that start with it: an index range scan on both backends.
+    low, high = uuid.UUID(digits.ljust(32, "0")), uuid.UUID(digits.ljust(32, "f"))
+    statement = owned.where(col(Task.id).between(low, high)).limit(_AMBIGUOUS_SHOWN + 1)  # type: ignore[attr-defined]
+    matches: list[Task] = list(session.exec(statement))
+    if len(matches) > 1:
+        shown = ", ".join(f"{t.number} ({t.id.hex[:8]}) {t.title}" for t in matches[:5])
+        extra = " and more" if len(matches) > _AMBIGUOUS_SHOWN else ""
+        raise AmbiguousReference(f"{digits} matches several tasks: {shown}{extra}.")
+    return matches[0] if matches else None
+
+
+def find_tasks(*, session: Session, user: User, refs: Iterable[str]) -> list[Task]:
+    """Each named task once, in the order first named; any bad REF raises before any change."""
+    tasks: dict[uuid.UUID, Task] = {}
+    for ref in refs:
+        task = find_task(session=session, user=user, ref=ref)
+        tasks.setdefault(task.id, task)
+    return list(tasks.values())
+
+
+def _outside_trash(task: Task) -> Task:
+    if task.is_deleted:
+        raise TaskInTrash(
+            f"Task {task.number} is in the trash: `sorted restore {task.number}` first."
+        )
+    return task
+
+
+def _apply(
+    session: Session,
+    user: User,
+    refs: Iterable[str],
+    *,
+    in_trash_ok: bool,
+    change: Callable[[Task, datetime], bool],
+) -> list[Change]:
+    tasks = find_tasks(session=session, user=user, refs=refs)
+    if not in_trash_ok:
+        tasks = [_outside_trash(task) for task in tasks]
+    now = utcnow()
+    changes = [Change(task, change(task, now)) for task in tasks]
+    for item in changes:
+        if item.changed:
+            item.task.updated_at = now
+            session.add(item.task)
+    session.commit()
+    return changes
+
+
+def complete_tasks(*, session: Session, user: User, refs: Iterable[str]) -> list[Change]:
+    def complete(task: Task, now: datetime) -> bool:
+        if task.completed:
+            return False
+        task.completed, task.completed_at = True, now
+        return True
+
+    return _apply(session, user, refs, in_trash_ok=False, change=complete)
+
+
+def reopen_tasks(*, session: Session, user: User, refs: Iterable[str]) -> list[Change]:
+    def reopen(task: Task, _now: datetime) -> bool:
+        if not task.completed:
+            return False
+        task.completed, task.completed_at = False, None
+        return True
+
+    return _apply(session, user, refs, in_trash_ok=False, change=reopen)
+
+
+def delete_tasks(*, session: Session, user: User, refs: Iterable[str]) -> list[Change]:
+    """Move tasks to the trash (a soft delete: the rows stay and can be restored)."""
+
+    def trash(task: Task, now: datetime) -> bool:
+        if task.is_deleted:
+            return False
+        task.is_deleted, task.deleted_at = True, now
+        return True
+
+    return _apply(session, user, refs, in_trash_ok=True, change=trash)
+
+
+def restore_tasks(*, session: Session, user: User, refs: Iterable[str]) -> list[Change]:
+    def restore(task: Task, _now: datetime) -> bool:
+        if not task.is_deleted:
+            return False
+        task.is_deleted, task.deleted_at = False, None
+        return True
+
+    return _apply(session, user, refs, in_trash_ok=True, change=restore)
+
+
+def update_task(*, session: Session, user: User, ref: str, data: TaskUpdate) -> Task:
+    """Change the fields set in `data`; a task in the trash must be restored first."""
+    values = data.model_dump(exclude_unset=True)
+    if not values:
+        raise InvalidInput(
+            "Nothing to change: give --title, --description, --priority, --due or --no-due."
+        )
+    task = _outside_trash(find_task(session=session, user=user, ref=ref))
+    for name, value in values.items():
+        setattr(task, name, value)
+    task.updated_at = utcnow()
+    session.add(task)
+    session.commit()
+    return task
+
+
+def list_tasks(*, session: Session, user: User, query: TaskQuery) -> TaskPage:
+    """One page of the user's tasks, filtered and sorted by the database."""
+    conditions = [Task.user_id == user.id, *_view_conditions(query.view)]
+    if query.search:
+        conditions.append(
+            or_(
+                col(Task.title).icontains(query.search, autoescape=True),
+                col(Task.description).icontains(query.search, autoescape=True),
+            )
+        )
+    statement = select(Task).where(*conditions).order_by(*_ordering(query.sort))
+    if query.limit is None:
+        return TaskPage(tasks=list(session.exec(statement)), more=0)
+    tasks = list(session.exec(statement.limit(query.limit + 1)))
+    if len(tasks) <= query.limit:
+        return TaskPage(tasks=tasks, more=0)
+    total = session.exec(select(func.count()).select_from(Task).where(*conditions)).one()
+    return TaskPage(tasks=tasks[: query.limit], more=total - query.limit)
+
+
+def _view_conditions(view: View) -> list[ColumnElement[bool]]:
+    not_deleted = col(Task.is_deleted).is_(False)
+    return {
+        View.open: [not_deleted, col(Task.completed).is_(False)],
+        View.all: [not_deleted],
+        View.completed: [not_deleted, col(Task.completed).is_(True)],
+        View.deleted: [col(Task.is_deleted).is_(True)],
+    }[view]
+
+
+_PRIORITY_RANK = case(
+    {Priority.high.value: 0, Priority.medium.value: 1, Priority.low.value: 2},
+    value=col(Task.priority),
+    else_=3,
+)
+
+
+def _ordering(sort: SortKey) -> list[ColumnElement[object]]:
+    """ORDER BY for each sort key; the task number breaks ties so the order is stable."""
+    first: dict[SortKey, list[ColumnElement[object]]] = {
+        SortKey.number: [],
+        SortKey.due: [nulls_last(col(Task.due).asc())],
+        SortKey.priority: [_PRIORITY_RANK],
+        SortKey.created: [col(Task.created_at).desc()],
+        SortKey.title: [func.lower(col(Task.title))],
+    }
+    return [*first[sort], col(Task.number).asc()]

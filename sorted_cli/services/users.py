@@ -1,0 +1,95 @@
+"""Users: who owns tasks. Every function works over the caller's session and commits its own
+change, so one command is one transaction."""
+
+from __future__ import annotations
+
+import getpass
+import re
+
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from sorted_cli.errors import DuplicateUser, NoCurrentUser, UserNotFound
+from sorted_cli.models import Task, User, UserCreate, normalise_email, utcnow, validated
+
+_NOT_LOGIN_CHARACTERS = re.compile(r"[^a-z0-9._+-]+")
+
+
+def create_user(*, session: Session, data: UserCreate) -> User:
+    """Add a user; adding the email of a deleted user brings that user back."""
+    existing = session.exec(select(User).where(User.email == data.email)).first()
+    if existing is not None and not existing.is_deleted:
+        raise DuplicateUser(f"A user with email {data.email} already exists.")
+    user = existing or User(email=data.email)
+    user.name = data.name if data.name is not None else user.name
+    user.is_deleted, user.deleted_at, user.updated_at = False, None, utcnow()
+    session.add(user)
+    session.commit()
+    return user
+
+
+def get_user_by_email(*, session: Session, email: str) -> User | None:
+    """The active user with this email (compared case-insensitively), or None."""
+    try:
+        email = normalise_email(email)
+    except ValueError:
+        return None
+    statement = select(User).where(User.email == email, col(User.is_deleted).is_(False))
+    return session.exec(statement).first()
+
+
+def require_user_by_email(*, session: Session, email: str) -> User:
+    """The active user with this email, or UserNotFound."""
+    user = get_user_by_email(session=session, email=email)
+    if user is None:
+        raise UserNotFound(f"No user {email.strip()}: add one with `sorted user add EMAIL`.")
+    return user
+
+
+def list_users(*, session: Session) -> list[User]:
+    statement = select(User).where(col(User.is_deleted).is_(False)).order_by(col(User.email))
+    return list(session.exec(statement))
+
+
+def delete_user(*, session: Session, user: User) -> User:
+    """Soft-delete a user: the row and their tasks stay, hidden."""
+    user.is_deleted, user.deleted_at = True, utcnow()
+    user.updated_at = user.deleted_at
+    session.add(user)
+    session.commit()
+    return user
+
+
+def task_counts(*, session: Session, user: User) -> tuple[int, int]:
+    """How many open and completed tasks (outside the trash) the user has."""
+    statement = (
+        select(Task.completed, func.count())
+        .where(Task.user_id == user.id, col(Task.is_deleted).is_(False))
+        .group_by(col(Task.completed))
+    )
+    counts = dict(session.exec(statement).all())
+    return counts.get(False, 0), counts.get(True, 0)
+
+
+def create_local_user(*, session: Session) -> User:
+    """The zero-set-up user of a local database, named after the OS login.
+
+    Only made while the database has no user at all: once someone exists, identity is chosen,
+    not guessed.
+    """
+    if session.exec(select(User.id).limit(1)).first() is not None:
+        raise NoCurrentUser(
+            "No current user: pass --user EMAIL, set SORTED_USER, "
+            "or run `sorted user switch EMAIL` (see `sorted user list`)."
+        )
+    login = _os_login()
+    return create_user(session=session, data=validated(UserCreate, email=f"{login}@localhost",
+                                                       name=login))
+
+
+def _os_login() -> str:
+    try:
+        login = getpass.getuser()
+    except (OSError, KeyError):  # no login name in a bare container
+        login = ""
+    return _NOT_LOGIN_CHARACTERS.sub("-", login.lower()).strip("-.") or "me"

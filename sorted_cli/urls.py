@@ -1,0 +1,69 @@
+"""Database URLs: normalise what users paste, and never show a password.
+
+Every PostgreSQL spelling (`postgres://`, `postgresql://`, `postgresql+<driver>://`) is driven
+by psycopg 3, so it becomes `postgresql+psycopg://`; everything after the scheme (user, host,
+database and query parameters such as `sslmode` and `channel_binding`) is kept verbatim.
+"""
+
+from __future__ import annotations
+
+import re
+
+_POSTGRES_SCHEMES = ("postgres", "postgresql")
+_SQLITE_SCHEMES = ("sqlite", "sqlite+pysqlite")
+_PASSWORD_PARAM = re.compile(r"(?i)([?&]password=)[^&]*")
+MASK = "***"
+
+
+def normalise_url(url: str) -> str:
+    """Return the URL sorted connects with, or raise ValueError for one it cannot use."""
+    url = url.strip()
+    scheme, sep, rest = url.partition("://")
+    if not sep or not rest:
+        raise ValueError(f"not a database URL: {mask_password(url)!r}")
+    dialect = scheme.lower().split("+", 1)[0]
+    if dialect in _POSTGRES_SCHEMES:
+        return f"postgresql+psycopg://{rest}"
+    if scheme.lower() in _SQLITE_SCHEMES:
+        return f"sqlite://{rest}"
+    raise ValueError(
+        f"unsupported database URL scheme {scheme!r}: use postgresql://... or sqlite:///path"
+    )
+
+
+def is_postgres(url: str) -> bool:
+    return url.startswith("postgresql")
+
+
+def _split_password(url: str) -> tuple[str, str | None, str]:
+    """Split a URL around its password: (before, password or None, after)."""
+    scheme, sep, rest = url.partition("://")
+    authority_end = len(rest)
+    for stop in "/?#":
+        index = rest.find(stop)
+        if index != -1:
+            authority_end = min(authority_end, index)
+    authority, tail = rest[:authority_end], rest[authority_end:]
+    credentials, at, host = authority.rpartition("@")
+    user, colon, password = credentials.partition(":")
+    if not at or not colon:
+        return url, None, ""
+    return f"{scheme}{sep}{user}:", password, f"@{host}{tail}"
+
+
+def url_password(url: str) -> str | None:
+    return _split_password(url)[1]
+
+
+def mask_password(url: str) -> str:
+    """The URL with any password (in the authority or a `password=` parameter) masked."""
+    before, password, after = _split_password(url)
+    masked = url if password is None else f"{before}{MASK}{after}"
+    return _PASSWORD_PARAM.sub(rf"\g<1>{MASK}", masked)
+
+
+def without_password(url: str) -> str:
+    """The URL with the password removed: identifies a database across password changes."""
+    before, password, after = _split_password(url)
+    bare = url if password is None else f"{before.removesuffix(':')}{after}"
+    return _PASSWORD_PARAM.sub("", bare)
