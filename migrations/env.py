@@ -8,10 +8,10 @@ migration runs in the transaction and on the engine sorted configured. Run from 
 from __future__ import annotations
 
 from logging.config import fileConfig
-
-from typing import Any
+from typing import Any, Literal
 
 from alembic import context
+from alembic.autogenerate.api import AutogenContext
 from sqlalchemy.engine import Connection
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import SQLModel
@@ -22,7 +22,7 @@ config = context.config
 target_metadata = SQLModel.metadata
 
 
-def render_item(kind: str, obj: Any, _context: Any) -> str | bool:
+def render_item(kind: str, obj: Any, _context: AutogenContext) -> str | Literal[False]:
     """Render sorted's and SQLModel's type decorators as the plain SQLAlchemy type they store.
 
     A migration must not import application code that changes over time.

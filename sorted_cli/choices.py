@@ -5,17 +5,17 @@ Kept free of heavy imports: Typer reads these to build `--help` and completion.
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 
-class Priority(str, Enum):
+class Priority(StrEnum):
     none = "none"
     low = "low"
     medium = "medium"
     high = "high"
 
 
-class View(str, Enum):
+class View(StrEnum):
     """Which of a user's tasks `sorted list` shows."""
 
     open = "open"
@@ -24,9 +24,8 @@ class View(str, Enum):
     deleted = "deleted"  # the trash
 
 
-class SortKey(str, Enum):
+class SortKey(StrEnum):
     number = "number"
     due = "due"
     priority = "priority"
     created = "created"
-    title = "title"

@@ -128,7 +128,7 @@ class Settings(BaseSettings):
 
 def load_settings(**overrides: str | None) -> Settings:
     """Build the settings, with command-line values (None means not given) on top."""
-    given = {name: value for name, value in overrides.items() if value is not None}
+    given: dict[str, Any] = {name: value for name, value in overrides.items() if value is not None}
     try:
         return Settings(**given)
     except ValidationError as exc:
@@ -177,7 +177,7 @@ def _write_config_file(data: dict[str, Any]) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(_to_toml(data))
-        os.replace(temporary, path)
+        Path(temporary).replace(path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise

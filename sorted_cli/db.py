@@ -60,7 +60,9 @@ def _prepare_sqlite_file(path: Path, *, create_parent: bool) -> None:
     except FileExistsError:
         pass
     except OSError as exc:
-        raise DatabaseUnavailable(f"Cannot create the database file {path}: {exc.strerror}.")
+        raise DatabaseUnavailable(
+            f"Cannot create the database file {path}: {exc.strerror}."
+        ) from None
 
 
 def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:

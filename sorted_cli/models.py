@@ -102,7 +102,7 @@ class UserCreate(UserBase):
 
 
 class User(UserBase, table=True):
-    __tablename__: ClassVar[str] = "users"  # type: ignore[misc]
+    __tablename__: ClassVar[str] = "users"
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     email: str = Field(max_length=EMAIL_MAX, unique=True, index=True)
@@ -172,12 +172,17 @@ class TaskUpdate(SQLModel):
 
 
 class Task(TaskBase, table=True):
-    __tablename__: ClassVar[str] = "tasks"  # type: ignore[misc]
+    __tablename__: ClassVar[str] = "tasks"
     __table_args__ = (
         UniqueConstraint("user_id", "number"),
         # Serves `sorted list` (open, completed or trash; ordered by number) for one user.
-        Index("ix_tasks_user_id_is_deleted_completed_number",
-              "user_id", "is_deleted", "completed", "number"),
+        Index(
+            "ix_tasks_user_id_is_deleted_completed_number",
+            "user_id",
+            "is_deleted",
+            "completed",
+            "number",
+        ),
     )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)

@@ -103,8 +103,9 @@ def due_text(due: date | None, *, today: date, completed: bool = False) -> Text:
 
 
 def priority_text(priority: Priority) -> Text:
-    return Text("" if priority is Priority.none else priority.value,
-                style=_PRIORITY_STYLE.get(priority, ""))
+    return Text(
+        "" if priority is Priority.none else priority.value, style=_PRIORITY_STYLE.get(priority, "")
+    )
 
 
 def task_table(page: TaskPage, *, view: View, now: datetime, today: date) -> None:
@@ -190,8 +191,12 @@ def user_table(users: list[User], *, current: str | None, now: datetime) -> None
     table.add_column("Name")
     table.add_column("Age", justify="right", style="dim", no_wrap=True)
     for user in users:
-        table.add_row("*" if user.email == current else "", Text(clean(user.email)),
-                      Text(clean(user.name or "")), age(user.created_at, now=now))
+        table.add_row(
+            "*" if user.email == current else "",
+            Text(clean(user.email)),
+            Text(clean(user.name or "")),
+            age(user.created_at, now=now),
+        )
     stdout().print(table)
 
 
@@ -204,8 +209,9 @@ def user_panel(user: User, *, current: bool, open_tasks: int, completed_tasks: i
     grid.add_row("Tasks", f"{open_tasks} open, {completed_tasks} done")
     grid.add_row("Created", _moment(user.created_at))
     grid.add_row("ID", str(user.id))
-    stdout().print(Panel(grid, title=Text(clean(user.email), style="bold"),
-                         title_align="left", expand=False))
+    stdout().print(
+        Panel(grid, title=Text(clean(user.email), style="bold"), title_align="left", expand=False)
+    )
 
 
 def key_values(rows: list[tuple[str, str]]) -> None:

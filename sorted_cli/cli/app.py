@@ -72,17 +72,32 @@ def _show_version(value: bool) -> None:
 @app.callback()
 def root(
     ctx: typer.Context,
-    database_url: Annotated[str | None, typer.Option(
-        "--database-url", metavar="URL", show_default=False,
-        help="PostgreSQL or SQLite URL (default: $DATABASE_URL, else the embedded database).",
-    )] = None,
-    user: Annotated[str | None, typer.Option(
-        "--user", "-u", metavar="EMAIL", show_default=False,
-        help="Act as this user (default: $SORTED_USER, else the one chosen by `user switch`).",
-    )] = None,
+    database_url: Annotated[
+        str | None,
+        typer.Option(
+            "--database-url",
+            metavar="URL",
+            show_default=False,
+            help="PostgreSQL or SQLite URL (default: $DATABASE_URL, else the embedded database).",
+        ),
+    ] = None,
+    user: Annotated[
+        str | None,
+        typer.Option(
+            "--user",
+            "-u",
+            metavar="EMAIL",
+            show_default=False,
+            help="Act as this user (default: $SORTED_USER, else the one chosen by `user switch`).",
+        ),
+    ] = None,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks and SQL.")] = False,
-    version: Annotated[bool, typer.Option("--version", callback=_show_version, is_eager=True,
-                                          help="Show the version and exit.")] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_show_version, is_eager=True, help="Show the version and exit."
+        ),
+    ] = False,
 ) -> None:
     """A fast todo list for your terminal, on your laptop or your team's PostgreSQL."""
     ctx.obj = State(database_url=database_url, user_email=user, debug=debug)

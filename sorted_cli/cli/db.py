@@ -16,8 +16,7 @@ from sorted_cli.errors import InvalidInput, SchemaError, SortedError
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
-app = typer.Typer(name="db", help="Create and migrate the database schema.",
-                  no_args_is_help=True)
+app = typer.Typer(name="db", help="Create and migrate the database schema.", no_args_is_help=True)
 
 
 @contextmanager
@@ -43,7 +42,9 @@ def _describe(revision: str | None) -> str:
     return f"{revision} (newer than this sorted, which knows up to {schema.HEAD})"
 
 
-@app.command(epilog=examples("sorted db upgrade", "DATABASE_URL=postgresql://... sorted db upgrade"))
+@app.command(
+    epilog=examples("sorted db upgrade", "DATABASE_URL=postgresql://... sorted db upgrade")
+)
 def upgrade(
     ctx: typer.Context,
     revision: Annotated[str, typer.Argument(help="Target revision.")] = "head",
@@ -55,15 +56,19 @@ def upgrade(
         before = migrate.current(engine)
         migrate.upgrade(engine, revision, progress=render.notice)
         after = migrate.current(engine)
-    render.line(f"Database is at {_describe(after)}" if after != before
-                else f"Nothing to do: database is at {_describe(after)}")
+    render.line(
+        f"Database is at {_describe(after)}"
+        if after != before
+        else f"Nothing to do: database is at {_describe(after)}"
+    )
 
 
 @app.command(epilog=examples("sorted db downgrade 0001 --yes", "sorted db downgrade base --yes"))
 def downgrade(
     ctx: typer.Context,
-    revision: Annotated[str, typer.Argument(help="Target revision; `base` removes everything.",
-                                            show_default=False)],
+    revision: Annotated[
+        str, typer.Argument(help="Target revision; `base` removes everything.", show_default=False)
+    ],
     yes: Yes = False,
 ) -> None:
     """Undo migrations down to REVISION (may drop data: asks first unless --yes)."""
@@ -72,8 +77,9 @@ def downgrade(
     if not yes:
         if not sys.stdin.isatty():
             raise InvalidInput("Refusing to downgrade without --yes when not at a terminal.")
-        if not typer.confirm(f"Downgrade {State.of(ctx).settings.masked_url} to {revision}? "
-                             "This can drop data."):
+        if not typer.confirm(
+            f"Downgrade {State.of(ctx).settings.masked_url} to {revision}? This can drop data."
+        ):
             raise SortedError("Nothing changed.")
     with _engine(ctx) as engine:
         migrate.downgrade(engine, revision, progress=render.notice)
@@ -97,10 +103,12 @@ def history(ctx: typer.Context) -> None:
     with _engine(ctx) as engine:
         applied = migrate.current(engine)
     for revision in migrate.history():
-        marks = [m for m, on in (("head", revision.is_head), ("current", revision.id == applied))
-                 if on]
-        render.line(f"{revision.id}  {revision.message}" + (f"  ({', '.join(marks)})"
-                                                             if marks else ""))
+        marks = [
+            m for m, on in (("head", revision.is_head), ("current", revision.id == applied)) if on
+        ]
+        render.line(
+            f"{revision.id}  {revision.message}" + (f"  ({', '.join(marks)})" if marks else "")
+        )
 
 
 @app.command(epilog=examples("sorted db check && echo up to date"))

@@ -19,10 +19,14 @@ def config(ctx: typer.Context) -> None:
     state = State.of(ctx)
     settings = state.settings
     config_file = settings_files.config_file()
-    render.key_values([
-        ("database", settings.masked_url + ("  (embedded default)" if settings.is_embedded
-                                            else "")),
-        ("user", state.current_email() or "(none chosen)"),
-        ("config file", f"{config_file}" + ("" if config_file.exists() else "  (not created)")),
-        ("data directory", str(settings_files.data_dir())),
-    ])
+    render.key_values(
+        [
+            (
+                "database",
+                settings.masked_url + ("  (embedded default)" if settings.is_embedded else ""),
+            ),
+            ("user", state.current_email() or "(none chosen)"),
+            ("config file", f"{config_file}" + ("" if config_file.exists() else "  (not created)")),
+            ("data directory", str(settings_files.data_dir())),
+        ]
+    )

@@ -17,8 +17,9 @@ app = typer.Typer()
 
 DueOption = Annotated[
     str | None,
-    typer.Option("--due", metavar="DATE",
-                 help="YYYY-MM-DD, today, tomorrow, a weekday (friday), +3d or +2w."),
+    typer.Option(
+        "--due", metavar="DATE", help="YYYY-MM-DD, today, tomorrow, a weekday (friday), +3d or +2w."
+    ),
 ]
 DescriptionOption = Annotated[
     str | None, typer.Option("--description", "-d", help="Longer notes (up to 10,000 chars).")
@@ -32,11 +33,17 @@ def _due(text: str | None) -> date | None:
     return None if text is None else parse_due(text)
 
 
-@app.command(epilog=examples('sorted add "Buy milk"',
-                             'sorted add "File taxes" -p high --due friday -d "Forms in the drawer"'))
+@app.command(
+    epilog=examples(
+        'sorted add "Buy milk"',
+        'sorted add "File taxes" -p high --due friday -d "Forms in the drawer"',
+    )
+)
 def add(
     ctx: typer.Context,
-    title: Annotated[str, typer.Argument(help="What to do (1-500 characters).", show_default=False)],
+    title: Annotated[
+        str, typer.Argument(help="What to do (1-500 characters).", show_default=False)
+    ],
     description: DescriptionOption = None,
     priority: PriorityOption = None,
     due: DueOption = None,
@@ -47,27 +54,47 @@ def add(
     from sorted_cli.models import TaskCreate, validated
     from sorted_cli.services import tasks
 
-    data = validated(TaskCreate, title=title, description=description,
-                     priority=priority or Priority.none, due=_due(due))
+    data = validated(
+        TaskCreate,
+        title=title,
+        description=description,
+        priority=priority or Priority.none,
+        due=_due(due),
+    )
     state = State.of(ctx)
     task = tasks.create_task(session=state.session, user=state.user, data=data)
     render.print_json(render.task_json(task)) if as_json else render.task_line("Added", task)
 
 
-@app.command("list", epilog=examples("sorted list", "sorted list --all --sort due",
-                                     "sorted list --search milk --json", "sorted list --deleted"))
+@app.command(
+    "list",
+    epilog=examples(
+        "sorted list",
+        "sorted list --all --sort due",
+        "sorted list --search milk --json",
+        "sorted list --deleted",
+    ),
+)
 def list_(
     ctx: typer.Context,
     all_: Annotated[bool, typer.Option("--all", "-a", help="Include completed tasks.")] = False,
     completed: Annotated[bool, typer.Option("--completed", help="Only completed tasks.")] = False,
     deleted: Annotated[bool, typer.Option("--deleted", help="Only the trash.")] = False,
-    search: Annotated[str | None, typer.Option("--search", "-s", metavar="TEXT",
-                      help="Only tasks whose title or description contains TEXT.")] = None,
+    search: Annotated[
+        str | None,
+        typer.Option(
+            "--search",
+            "-s",
+            metavar="TEXT",
+            help="Only tasks whose title or description contains TEXT.",
+        ),
+    ] = None,
     sort: Annotated[SortKey, typer.Option("--sort", help="Order (created: newest first).")] = (
         SortKey.number
     ),
-    limit: Annotated[int, typer.Option("--limit", "-n", min=0,
-                                       help="Show at most N tasks; 0 shows all.")] = 50,
+    limit: Annotated[
+        int, typer.Option("--limit", "-n", min=0, help="Show at most N tasks; 0 shows all.")
+    ] = 50,
     as_json: Json = False,
 ) -> None:
     """List your open tasks (or completed ones, or the trash)."""
@@ -87,8 +114,11 @@ def list_(
 
 
 def _view(*, all_: bool, completed: bool, deleted: bool) -> View:
-    chosen = [view for view, on in ((View.all, all_), (View.completed, completed),
-                                    (View.deleted, deleted)) if on]
+    chosen = [
+        view
+        for view, on in ((View.all, all_), (View.completed, completed), (View.deleted, deleted))
+        if on
+    ]
     if len(chosen) > 1:
         raise InvalidInput("Choose one of --all, --completed and --deleted.")
     return chosen[0] if chosen else View.open
@@ -136,7 +166,9 @@ def reopen(ctx: typer.Context, refs: Refs) -> None:
     render.changes(changes, verb="Reopened", unchanged="was already open")
 
 
-@app.command(epilog=examples('sorted edit 3 --title "Buy oat milk"', "sorted edit 3 -p low --no-due"))
+@app.command(
+    epilog=examples('sorted edit 3 --title "Buy oat milk"', "sorted edit 3 -p low --no-due")
+)
 def edit(
     ctx: typer.Context,
     ref: Ref,

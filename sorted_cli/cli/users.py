@@ -13,8 +13,9 @@ from sorted_cli.errors import SortedError
 
 app = typer.Typer(name="user", help="Manage the users who own tasks.", no_args_is_help=True)
 
-Email = Annotated[str, typer.Argument(metavar="EMAIL", help="The user's email.",
-                                      show_default=False)]
+Email = Annotated[
+    str, typer.Argument(metavar="EMAIL", help="The user's email.", show_default=False)
+]
 
 
 @app.command(epilog=examples('sorted user add ada@example.com --name "Ada Lovelace"'))
@@ -52,19 +53,24 @@ def list_(ctx: typer.Context, as_json: Json = False) -> None:
 @app.command(epilog=examples("sorted user show", "sorted user show ada@example.com"))
 def show(
     ctx: typer.Context,
-    email: Annotated[str | None, typer.Argument(metavar="[EMAIL]",
-                     help="Whom to show; the current user when left out.")] = None,
+    email: Annotated[
+        str | None,
+        typer.Argument(metavar="[EMAIL]", help="Whom to show; the current user when left out."),
+    ] = None,
 ) -> None:
     """Show a user and how many tasks they have."""
     from sorted_cli import render
     from sorted_cli.services import users
 
     state = State.of(ctx)
-    user = (users.require_user_by_email(session=state.session, email=email)
-            if email else state.user)
+    user = users.require_user_by_email(session=state.session, email=email) if email else state.user
     open_tasks, completed_tasks = users.task_counts(session=state.session, user=user)
-    render.user_panel(user, current=user.email == state.current_email(),
-                      open_tasks=open_tasks, completed_tasks=completed_tasks)
+    render.user_panel(
+        user,
+        current=user.email == state.current_email(),
+        open_tasks=open_tasks,
+        completed_tasks=completed_tasks,
+    )
 
 
 @app.command(epilog=examples("sorted user switch ada@example.com"))

@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import case, func, nulls_last, or_, update
 from sqlalchemy.sql.elements import ColumnElement
@@ -209,7 +210,10 @@ def update_task(*, session: Session, user: User, ref: str, data: TaskUpdate) -> 
 
 def list_tasks(*, session: Session, user: User, query: TaskQuery) -> TaskPage:
     """One page of the user's tasks, filtered and sorted by the database."""
-    conditions = [Task.user_id == user.id, *_view_conditions(query.view)]
+    conditions: list[ColumnElement[bool]] = [
+        col(Task.user_id) == user.id,
+        *_view_conditions(query.view),
+    ]
     if query.search:
         conditions.append(
             or_(
@@ -229,12 +233,13 @@ def list_tasks(*, session: Session, user: User, query: TaskQuery) -> TaskPage:
 
 def _view_conditions(view: View) -> list[ColumnElement[bool]]:
     not_deleted = col(Task.is_deleted).is_(False)
-    return {
+    views: dict[View, list[ColumnElement[bool]]] = {
         View.open: [not_deleted, col(Task.completed).is_(False)],
         View.all: [not_deleted],
         View.completed: [not_deleted, col(Task.completed).is_(True)],
         View.deleted: [col(Task.is_deleted).is_(True)],
-    }[view]
+    }
+    return views[view]
 
 
 _PRIORITY_RANK = case(
@@ -244,13 +249,12 @@ _PRIORITY_RANK = case(
 )
 
 
-def _ordering(sort: SortKey) -> list[ColumnElement[object]]:
+def _ordering(sort: SortKey) -> list[ColumnElement[Any]]:
     """ORDER BY for each sort key; the task number breaks ties so the order is stable."""
-    first: dict[SortKey, list[ColumnElement[object]]] = {
+    first: dict[SortKey, list[ColumnElement[Any]]] = {
         SortKey.number: [],
         SortKey.due: [nulls_last(col(Task.due).asc())],
         SortKey.priority: [_PRIORITY_RANK],
         SortKey.created: [col(Task.created_at).desc()],
-        SortKey.title: [func.lower(col(Task.title))],
     }
     return [*first[sort], col(Task.number).asc()]

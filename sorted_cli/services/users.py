@@ -83,8 +83,9 @@ def create_local_user(*, session: Session) -> User:
             "or run `sorted user switch EMAIL` (see `sorted user list`)."
         )
     login = _os_login()
-    return create_user(session=session, data=validated(UserCreate, email=f"{login}@localhost",
-                                                       name=login))
+    return create_user(
+        session=session, data=validated(UserCreate, email=f"{login}@localhost", name=login)
+    )
 
 
 def _os_login() -> str:
