@@ -66,4 +66,6 @@ def without_password(url: str) -> str:
     """The URL with the password removed: identifies a database across password changes."""
     before, password, after = _split_password(url)
     bare = url if password is None else f"{before.removesuffix(':')}{after}"
-    return _PASSWORD_PARAM.sub("", bare)
+    base, question, query = bare.partition("?")
+    kept = [part for part in query.split("&") if not part.lower().startswith("password=")]
+    return f"{base}?{'&'.join(kept)}" if question and kept else base

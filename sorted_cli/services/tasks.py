@@ -2,8 +2,9 @@
 change, so one command is one transaction; nothing is half-written when a reference is bad.
 
 Task references: a number (`3`, or `#3`), a full UUID, or a UUID prefix of at least four hex
-digits that only one of the user's tasks starts with. A reference of digits only is always a
-number. Another user's tasks are never found.
+digits that only one of the user's tasks starts with. A reference of digits only is a number
+first; only when no task has that number is it tried as a UUID prefix. Another user's tasks are
+never found.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from sorted_cli.models import Task, TaskCreate, TaskUpdate, User, utcnow
 
 DEFAULT_LIMIT = 50
 _MIN_PREFIX = 4
+_MAX_NUMBER = 2**31 - 1  # the number column is a 32-bit integer
 _HEX_DIGITS = frozenset("0123456789abcdef")
 _AMBIGUOUS_SHOWN = 5
 
@@ -80,10 +82,11 @@ def create_task(*, session: Session, user: User, data: TaskCreate) -> Task:
 def find_task(*, session: Session, user: User, ref: str) -> Task:
     """The user's task (trash included) that REF names, or TaskNotFound/AmbiguousReference."""
     text = ref.strip().removeprefix("#")
-    owned = select(Task).where(Task.user_id == user.id)
-    if text.isdigit():
-        task = session.exec(owned.where(Task.number == int(text))).first()
-    else:
+    owned = select(Task).where(col(Task.user_id) == user.id)
+    task = None
+    if text.isdigit() and int(text) <= _MAX_NUMBER:
+        task = session.exec(owned.where(col(Task.number) == int(text))).first()
+    if task is None and not (text.isdigit() and len(text) < _MIN_PREFIX):
         task = _find_by_id(session, owned, _uuid_digits(ref))
     if task is None:
         raise TaskNotFound(f"No task {ref.strip()}.")

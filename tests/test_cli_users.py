@@ -1,0 +1,124 @@
+"""User commands and who the current user is."""
+
+from __future__ import annotations
+
+import json
+import stat
+from pathlib import Path
+
+import pytest
+from conftest import ADA, Run
+
+from sorted_cli import config
+from sorted_cli.config import load_settings
+from sorted_cli.models import User
+
+
+def test_user_add_list_show_switch_delete(database_url: str, run: Run) -> None:
+    assert run("user", "add", "Ada@Example.com", "--name", " Ada Lovelace ").stdout == (
+        "Added user ada@example.com (Ada Lovelace)\n"
+    )
+    assert run("user", "add", "grace@example.com").stdout == "Added user grace@example.com\n"
+    result = run("user", "switch", "GRACE@example.com")
+    assert (result.exit_code, result.stdout) == (0, "Now acting as grace@example.com\n")
+    assert config.remembered_user(load_settings().database_key) == "grace@example.com"
+    listing = run("user", "list")
+    assert listing.exit_code == 0
+    assert [line.split()[:2] for line in listing.stdout.splitlines()] == [
+        ["Email", "Name"], ["ada@example.com", "Ada"], ["*", "grace@example.com"],
+    ]
+    users = json.loads(run("user", "list", "--json").stdout)
+    assert [(u["email"], u["name"], u["current"]) for u in users] == [
+        ("ada@example.com", "Ada Lovelace", False), ("grace@example.com", None, True),
+    ]
+    assert list(users[0]) == ["id", "email", "name", "created_at", "updated_at", "current"]
+    run("add", "Grace's task")
+    shown = run("user", "show")
+    assert shown.exit_code == 0
+    assert "grace@example.com" in shown.stdout and "1 open, 0 done" in shown.stdout
+    assert "Current  yes" in shown.stdout
+    other = run("user", "show", "ada@example.com")
+    assert "Ada Lovelace" in other.stdout and "Current  no" in other.stdout
+    result = run("user", "delete", "grace@example.com")
+    assert (result.exit_code, result.stdout) == (0, "Deleted user grace@example.com\n")
+    assert config.remembered_user(load_settings().database_key) is None
+    assert [u["email"] for u in json.loads(run("user", "list", "--json").stdout)] == [ADA]
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (["user", "add", "not-an-email"], 2, "Invalid email: 'not-an-email' is not a valid email address."),
+        (["user", "add", "ADA@example.com"], 2, "A user with email ada@example.com already exists."),
+        (["user", "switch", "nobody@example.com"], 1,
+         "No user nobody@example.com: add one with `sorted user add EMAIL`."),
+        (["user", "show", "nobody@example.com"], 1,
+         "No user nobody@example.com: add one with `sorted user add EMAIL`."),
+        (["user", "delete", "nobody@example.com"], 1,
+         "No user nobody@example.com: add one with `sorted user add EMAIL`."),
+        (["--user", "nobody@example.com", "list"], 1,
+         "No user nobody@example.com: add one with `sorted user add EMAIL`."),
+    ],
+)
+def test_user_errors(ada: User, run: Run, args: list[str], code: int, message: str) -> None:
+    result = run(*args)
+    assert (result.exit_code, result.stdout, result.stderr) == (code, "", f"Error: {message}\n")
+
+
+def test_the_embedded_default_needs_no_set_up(isolated_home: Path, run: Run) -> None:
+    first = run("add", "Buy milk")
+    assert first.exit_code == 0
+    assert first.stdout == "Added task 1: Buy milk\n"
+    assert first.stderr.startswith("Created local user ")
+    assert first.stderr.endswith("@localhost; `sorted user --help` to manage users.\n")
+    database = isolated_home / "sorted.db"
+    assert stat.S_IMODE(database.stat().st_mode) == 0o600
+    second = run("add", "Call mum")
+    assert (second.stdout, second.stderr) == ("Added task 2: Call mum\n", "")
+    assert run("db", "current").stdout == "0001 (head)\n"
+
+
+def test_a_local_database_with_users_but_no_choice_asks_to_choose(
+    database_url: str, backend: str, run: Run
+) -> None:
+    run("user", "add", "ada@example.com")
+    result = run("list")
+    assert result.exit_code == 1
+    assert result.stderr == (
+        "Error: No current user on this shared database: pass --user EMAIL, set SORTED_USER, "
+        "or run `sorted user switch EMAIL`.\n"
+        if backend == "postgresql"
+        else "Error: No current user: pass --user EMAIL, set SORTED_USER, "
+        "or run `sorted user switch EMAIL` (see `sorted user list`).\n"
+    )
+
+
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+def test_identity_is_never_guessed_on_postgresql(database_url: str, run: Run) -> None:
+    result = run("add", "Buy milk")
+    assert result.exit_code == 1
+    assert "No current user on this shared database" in result.stderr
+    assert json.loads(run("user", "list", "--json").stdout) == []
+
+
+def test_the_current_user_is_remembered_per_database(
+    database_url: str, tmp_path: Path, run: Run
+) -> None:
+    run("user", "add", "ada@example.com")
+    run("user", "switch", "ada@example.com")
+    run("add", "On the shared database")
+    other = f"sqlite:///{tmp_path / 'other.db'}"
+    result = run("--database-url", other, "add", "On another database")
+    assert result.stdout == "Added task 1: On another database\n"
+    assert "Created local user" in result.stderr  # Ada is not carried over
+    assert run("list", "--json").exit_code == 0
+    assert [t["title"] for t in json.loads(run("list", "--json").stdout)] == [
+        "On the shared database"
+    ]
+
+
+def test_debug_shows_the_traceback_of_an_expected_failure(ada: User, run: Run) -> None:
+    result = run("--debug", "show", "42")
+    assert result.exit_code == 1
+    assert "Traceback (most recent call last)" in result.stderr
+    assert result.stderr.endswith("Error: No task 42.\n")

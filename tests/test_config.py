@@ -1,0 +1,136 @@
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+import pytest
+from conftest import Run
+
+from sorted_cli import config
+from sorted_cli.config import load_settings
+from sorted_cli.errors import ConfigError
+from sorted_cli.urls import mask_password, normalise_url, without_password
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("postgres://u:p@host/db", "postgresql+psycopg://u:p@host/db"),
+        ("postgresql://u:p@host/db", "postgresql+psycopg://u:p@host/db"),
+        ("postgresql+psycopg://u@host/db", "postgresql+psycopg://u@host/db"),
+        ("postgresql+psycopg2://u@host/db", "postgresql+psycopg://u@host/db"),
+        (
+            "postgresql://u:p@ep-x-pooler.eu-central-1.aws.neon.tech/neondb"
+            "?sslmode=require&channel_binding=require",
+            "postgresql+psycopg://u:p@ep-x-pooler.eu-central-1.aws.neon.tech/neondb"
+            "?sslmode=require&channel_binding=require",
+        ),
+        (" sqlite:////tmp/x.db ", "sqlite:////tmp/x.db"),
+    ],
+)
+def test_urls_are_driven_by_psycopg_and_keep_their_parameters(given: str, expected: str) -> None:
+    assert normalise_url(given) == expected
+
+
+@pytest.mark.parametrize("url", ["mysql://u:secret@h/db", "not a url", "postgres://"])
+def test_unusable_urls_are_refused_without_showing_the_password(url: str) -> None:
+    with pytest.raises(ValueError, match="URL") as caught:
+        normalise_url(url)
+    assert "secret" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("url", "masked", "bare"),
+    [
+        ("postgresql://u:pw@h:5432/db", "postgresql://u:***@h:5432/db", "postgresql://u@h:5432/db"),
+        ("postgresql://u:p@ss@h/db", "postgresql://u:***@h/db", "postgresql://u@h/db"),
+        ("postgresql://u@h/db?password=pw&x=1", "postgresql://u@h/db?password=***&x=1",
+         "postgresql://u@h/db?x=1"),
+        ("postgresql://h/db", "postgresql://h/db", "postgresql://h/db"),
+        ("sqlite:////tmp/a:b@c.db", "sqlite:////tmp/a:b@c.db", "sqlite:////tmp/a:b@c.db"),
+    ],
+)
+def test_passwords_are_masked_and_removed(url: str, masked: str, bare: str) -> None:
+    assert (mask_password(url), without_password(url)) == (masked, bare)
+
+
+def test_settings_precedence_flag_then_environment_then_dotenv_then_config_file(
+    isolated_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    isolated_home.mkdir()
+    (isolated_home / "config.toml").write_text(
+        'database_url = "sqlite:////from/config"\nuser = "file@example.com"\n'
+    )
+    assert load_settings().database_url == "sqlite:////from/config"
+    Path(".env").write_text("DATABASE_URL=postgres://dotenv@h/db\n")
+    assert load_settings().database_url == "postgresql+psycopg://dotenv@h/db"
+    monkeypatch.setenv("DATABASE_URL", "postgresql://env@h/db")
+    settings = load_settings()
+    assert (settings.database_url, settings.user) == ("postgresql+psycopg://env@h/db",
+                                                      "file@example.com")
+    flagged = load_settings(database_url="sqlite:////from/flag", user="flag@example.com")
+    assert (flagged.database_url, flagged.user) == ("sqlite:////from/flag", "flag@example.com")
+
+
+def test_no_url_means_the_embedded_database_in_the_data_directory(isolated_home: Path) -> None:
+    settings = load_settings()
+    assert settings.is_embedded and not settings.is_postgres
+    assert settings.url == f"sqlite:///{isolated_home / 'sorted.db'}"
+
+
+def test_a_bad_url_is_a_configuration_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", "mysql://u:hunter2@h/db")
+    with pytest.raises(ConfigError, match="unsupported database URL scheme 'mysql'") as caught:
+        load_settings()
+    assert caught.value.exit_code == 2
+    assert "hunter2" not in caught.value.message
+
+
+def test_a_broken_config_file_is_a_clear_error(isolated_home: Path, run: Run) -> None:
+    isolated_home.mkdir()
+    (isolated_home / "config.toml").write_text("database_url = \n")
+    result = run("list")
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"Error: Cannot read {isolated_home / 'config.toml'}: ")
+    assert result.stderr.count("\n") == 1
+
+
+def test_remembered_users_are_kept_per_database_in_an_owner_only_file(
+    isolated_home: Path,
+) -> None:
+    isolated_home.mkdir()
+    (isolated_home / "config.toml").write_text('database_url = "sqlite:////x.db"\n')
+    config.remember_user("postgresql+psycopg://me@h/team", "me@example.com")
+    config.remember_user('sqlite:////tmp/"odd" é.db', "local@localhost")
+    assert config.remembered_user("postgresql+psycopg://me@h/team") == "me@example.com"
+    assert config.remembered_user('sqlite:////tmp/"odd" é.db') == "local@localhost"
+    assert config.remembered_user("postgresql+psycopg://me@h/other") is None
+    assert load_settings().database_url == "sqlite:////x.db"  # other settings survive
+    assert stat.S_IMODE((isolated_home / "config.toml").stat().st_mode) == 0o600
+    config.remember_user("postgresql+psycopg://me@h/team", None)
+    assert config.remembered_user("postgresql+psycopg://me@h/team") is None
+    assert list(isolated_home.iterdir()) == [isolated_home / "config.toml"]  # no temp files
+
+
+def test_config_command_shows_effective_settings_with_the_password_masked(
+    isolated_home: Path, monkeypatch: pytest.MonkeyPatch, run: Run
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", "postgres://team:hunter2@db.example.com/todo?sslmode=require")
+    monkeypatch.setenv("SORTED_USER", "Ada@Example.com")
+    result = run("config")
+    assert result.exit_code == 0
+    assert result.stdout == (
+        "database        postgresql+psycopg://team:***@db.example.com/todo?sslmode=require\n"
+        "user            ada@example.com\n"
+        f"config file     {isolated_home / 'config.toml'}  (not created)\n"
+        f"data directory  {isolated_home}\n"
+    )
+
+
+def test_config_command_names_the_embedded_default(isolated_home: Path, run: Run) -> None:
+    result = run("config")
+    assert result.exit_code == 0
+    assert result.stdout.splitlines()[:2] == [
+        f"database        sqlite:///{isolated_home / 'sorted.db'}  (embedded default)",
+        "user            (none chosen)",
+    ]
