@@ -145,10 +145,15 @@ def describe_error(exc: BaseException, *, url: str) -> SortedError | None:
 
 
 def _is_connect_failure(exc: DBAPIError) -> bool:
+    """Could sorted not reach (or stay connected to) the database, as opposed to a bad query?"""
     if not isinstance(exc, OperationalError):
         return False
-    sqlstate = getattr(exc.orig, "sqlstate", None)
-    return sqlstate is None or sqlstate.startswith(("08", "28", "3D", "57P"))
+    sqlstate = getattr(exc.orig, "sqlstate", "")
+    if type(exc.orig).__module__.startswith("psycopg"):
+        # No SQLSTATE: the client never got an answer. 08: connection, 28: authentication,
+        # 3D: no such database, 57P: the server is shutting down or restarting.
+        return not sqlstate or sqlstate.startswith(("08", "28", "3D", "57P"))
+    return str(exc.orig).startswith("unable to open database file")
 
 
 def _hide_password(message: str, url: str) -> str:

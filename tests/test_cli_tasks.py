@@ -11,8 +11,19 @@ from conftest import Run
 
 from sorted_cli.models import User
 
-TASK_KEYS = ["id", "number", "title", "description", "priority", "due", "completed",
-             "completed_at", "created_at", "updated_at", "deleted"]
+TASK_KEYS = [
+    "id",
+    "number",
+    "title",
+    "description",
+    "priority",
+    "due",
+    "completed",
+    "completed_at",
+    "created_at",
+    "updated_at",
+    "deleted",
+]
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
@@ -27,20 +38,27 @@ def fails(result: object, code: int, message: str) -> None:
 
 def test_add_list_done(ada: User, run: Run) -> None:
     ok(run("add", "Buy milk"), "Added task 1: Buy milk\n")
-    ok(run("add", "File taxes", "-p", "high", "--due", "2020-01-31", "-d", "Forms"),
-       "Added task 2: File taxes\n")
-    ok(run("list"),
-       "#  Title       Priority  Due         Age\n"
-       "1  Buy milk                          now\n"
-       "2  File taxes  high      2020-01-31  now\n")
+    ok(
+        run("add", "File taxes", "-p", "high", "--due", "2020-01-31", "-d", "Forms"),
+        "Added task 2: File taxes\n",
+    )
+    ok(
+        run("list"),
+        "#  Title       Priority  Due         Age\n"
+        "1  Buy milk                          now\n"
+        "2  File taxes  high      2020-01-31  now\n",
+    )
     ok(run("done", "1"), "Completed task 1: Buy milk\n")
-    ok(run("list"),
-       "#  Title       Priority  Due         Age\n"
-       "2  File taxes  high      2020-01-31  now\n")
-    ok(run("list", "--all"),
-       "#  Done  Title       Priority  Due         Age\n"
-       "1   ✓    Buy milk                          now\n"
-       "2        File taxes  high      2020-01-31  now\n")
+    ok(
+        run("list"),
+        "#  Title       Priority  Due         Age\n2  File taxes  high      2020-01-31  now\n",
+    )
+    ok(
+        run("list", "--all"),
+        "#  Done  Title       Priority  Due         Age\n"
+        "1   ✓    Buy milk                          now\n"
+        "2        File taxes  high      2020-01-31  now\n",
+    )
 
 
 def test_add_json_prints_the_task_and_nothing_else(ada: User, run: Run) -> None:
@@ -52,9 +70,17 @@ def test_add_json_prints_the_task_and_nothing_else(ada: User, run: Run) -> None:
     assert task["created_at"].endswith("Z") and task["created_at"] == task["updated_at"]
     masked = {**task, "id": "ID", "created_at": "T", "updated_at": "T"}
     assert masked == {
-        "id": "ID", "number": 1, "title": "Buy milk", "description": None, "priority": "low",
-        "due": (date.today() + timedelta(days=1)).isoformat(), "completed": False,
-        "completed_at": None, "created_at": "T", "updated_at": "T", "deleted": False,
+        "id": "ID",
+        "number": 1,
+        "title": "Buy milk",
+        "description": None,
+        "priority": "low",
+        "due": (date.today() + timedelta(days=1)).isoformat(),
+        "completed": False,
+        "completed_at": None,
+        "created_at": "T",
+        "updated_at": "T",
+        "deleted": False,
     }
 
 
@@ -69,8 +95,9 @@ def test_show_panel(ada: User, run: Run) -> None:
     run("add", "Buy milk", "-d", "two litres\noat, please", "-p", "medium", "--due", "today")
     result = run("show", "1")
     assert result.exit_code == 0
-    masked = UUID.sub("UUID", re.sub(r"\d{4}-\d\d-\d\d \d\d:\d\d", "YYYY-MM-DD hh:mm",
-                                     result.stdout))
+    masked = UUID.sub(
+        "UUID", re.sub(r"\d{4}-\d\d-\d\d \d\d:\d\d", "YYYY-MM-DD hh:mm", result.stdout)
+    )
     assert [line.strip("│ ") for line in masked.splitlines()[1:-1]] == [
         "Status       open",
         "Priority     medium",
@@ -90,16 +117,34 @@ def test_show_panel(ada: User, run: Run) -> None:
     [
         (["add", ""], 2, "Invalid title: the title must not be empty."),
         (["add", "   "], 2, "Invalid title: the title must not be empty."),
-        (["add", "x" * 501], 2, "Invalid title: the title is 501 characters long; at most 500 fit."),
-        (["add", "t", "--due", "someday"], 2,
-         "Invalid date 'someday': use YYYY-MM-DD, today, tomorrow, a weekday name, +3d or +2w."),
+        (
+            ["add", "x" * 501],
+            2,
+            "Invalid title: the title is 501 characters long; at most 500 fit.",
+        ),
+        (
+            ["add", "t", "--due", "someday"],
+            2,
+            "Invalid date 'someday': use YYYY-MM-DD, today, tomorrow, a weekday name, +3d or +2w.",
+        ),
         (["show", "7"], 1, "No task 7."),
-        (["show", "zz"], 2, "Invalid task reference 'zz': use a task number, a UUID, "
-                            "or at least 4 leading hex digits of one."),
+        (
+            ["show", "zz"],
+            2,
+            "Invalid task reference 'zz': use a task number, a UUID, "
+            "or at least 4 leading hex digits of one.",
+        ),
         (["done", "1", "7"], 1, "No task 7."),
-        (["edit", "1"], 2,
-         "Nothing to change: give --title, --description, --priority, --due or --no-due."),
-        (["edit", "1", "--due", "today", "--no-due"], 2, "Give either --due or --no-due, not both."),
+        (
+            ["edit", "1"],
+            2,
+            "Nothing to change: give --title, --description, --priority, --due or --no-due.",
+        ),
+        (
+            ["edit", "1", "--due", "today", "--no-due"],
+            2,
+            "Give either --due or --no-due, not both.",
+        ),
         (["edit", "1", "--title", " "], 2, "Invalid title: the title must not be empty."),
         (["list", "--all", "--deleted"], 2, "Choose one of --all, --completed and --deleted."),
     ],
@@ -109,9 +154,10 @@ def test_errors_are_one_line_with_the_right_exit_code(
 ) -> None:
     run("add", "Buy milk")
     fails(run(*args), code, message)
-    ok(run("list", "--all"),
-       "#  Done  Title     Priority  Due  Age\n"
-       "1        Buy milk                 now\n")  # nothing was half-written
+    ok(
+        run("list", "--all"),
+        "#  Done  Title     Priority  Due  Age\n1        Buy milk                 now\n",
+    )  # nothing was half-written
 
 
 def test_bad_usage_is_exit_2(ada: User, run: Run) -> None:
@@ -142,10 +188,12 @@ def test_delete_keeps_the_row_and_restore_brings_it_back(ada: User, run: Run) ->
     run("add", "Call mum")
     ok(run("delete", "1", "2"), "Deleted task 1: Buy milk\nDeleted task 2: Call mum\n")
     ok(run("list"), "", "No open tasks.\n")
-    ok(run("list", "--deleted"),
-       "#  Done  Title     Priority  Due  Age\n"
-       "1        Buy milk                 now\n"
-       "2        Call mum                 now\n")
+    ok(
+        run("list", "--deleted"),
+        "#  Done  Title     Priority  Due  Age\n"
+        "1        Buy milk                 now\n"
+        "2        Call mum                 now\n",
+    )
     assert json.loads(run("show", "1", "--json").stdout)["deleted"] is True
     fails(run("done", "1"), 1, "Task 1 is in the trash: `sorted restore 1` first.")
     ok(run("restore", "1"), "Restored task 1: Buy milk\n")
@@ -156,15 +204,19 @@ def test_delete_keeps_the_row_and_restore_brings_it_back(ada: User, run: Run) ->
 def test_list_search_sort_and_limit(ada: User, run: Run) -> None:
     for title in ("Buy milk", "Walk dog", "Buy bread"):
         run("add", title)
-    ok(run("list", "--search", "BUY", "--sort", "created"),
-       "#  Title      Priority  Due  Age\n"
-       "3  Buy bread                 now\n"
-       "1  Buy milk                  now\n")
-    ok(run("list", "--limit", "2"),
-       "#  Title     Priority  Due  Age\n"
-       "1  Buy milk                 now\n"
-       "2  Walk dog                 now\n",
-       "… and 1 more (--limit N shows more, --limit 0 shows all).\n")
+    ok(
+        run("list", "--search", "BUY", "--sort", "created"),
+        "#  Title      Priority  Due  Age\n"
+        "3  Buy bread                 now\n"
+        "1  Buy milk                  now\n",
+    )
+    ok(
+        run("list", "--limit", "2"),
+        "#  Title     Priority  Due  Age\n"
+        "1  Buy milk                 now\n"
+        "2  Walk dog                 now\n",
+        "… and 1 more (--limit N shows more, --limit 0 shows all).\n",
+    )
     result = run("list", "--limit", "1", "--json")
     assert [t["number"] for t in json.loads(result.stdout)] == [1]
     assert result.stderr == "2 more not shown (--limit 0 shows all).\n"
@@ -186,12 +238,15 @@ def test_another_users_tasks_are_invisible(ada: User, grace: User, run: Run) -> 
     run("--user", grace.email, "add", "Grace's plan")
     fails(run("show", "1"), 1, "No task 1.")
     ok(run("list"), "", "No open tasks.\n")
-    ok(run("--user", "GRACE@example.com", "list"),
-       "#  Title         Priority  Due  Age\n"
-       "1  Grace's plan                 now\n")
+    ok(
+        run("--user", "GRACE@example.com", "list"),
+        "#  Title         Priority  Due  Age\n1  Grace's plan                 now\n",
+    )
 
 
-def test_overdue_due_dates_are_highlighted(ada: User, run: Run, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_overdue_due_dates_are_highlighted(
+    ada: User, run: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("FORCE_COLOR", "1")
     monkeypatch.delenv("TERM")
     run("add", "late", "--due", "2020-01-01")

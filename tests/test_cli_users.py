@@ -25,11 +25,14 @@ def test_user_add_list_show_switch_delete(database_url: str, run: Run) -> None:
     listing = run("user", "list")
     assert listing.exit_code == 0
     assert [line.split()[:2] for line in listing.stdout.splitlines()] == [
-        ["Email", "Name"], ["ada@example.com", "Ada"], ["*", "grace@example.com"],
+        ["Email", "Name"],
+        ["ada@example.com", "Ada"],
+        ["*", "grace@example.com"],
     ]
     users = json.loads(run("user", "list", "--json").stdout)
     assert [(u["email"], u["name"], u["current"]) for u in users] == [
-        ("ada@example.com", "Ada Lovelace", False), ("grace@example.com", None, True),
+        ("ada@example.com", "Ada Lovelace", False),
+        ("grace@example.com", None, True),
     ]
     assert list(users[0]) == ["id", "email", "name", "created_at", "updated_at", "current"]
     run("add", "Grace's task")
@@ -48,16 +51,36 @@ def test_user_add_list_show_switch_delete(database_url: str, run: Run) -> None:
 @pytest.mark.parametrize(
     ("args", "code", "message"),
     [
-        (["user", "add", "not-an-email"], 2, "Invalid email: 'not-an-email' is not a valid email address."),
-        (["user", "add", "ADA@example.com"], 2, "A user with email ada@example.com already exists."),
-        (["user", "switch", "nobody@example.com"], 1,
-         "No user nobody@example.com: add one with `sorted user add EMAIL`."),
-        (["user", "show", "nobody@example.com"], 1,
-         "No user nobody@example.com: add one with `sorted user add EMAIL`."),
-        (["user", "delete", "nobody@example.com"], 1,
-         "No user nobody@example.com: add one with `sorted user add EMAIL`."),
-        (["--user", "nobody@example.com", "list"], 1,
-         "No user nobody@example.com: add one with `sorted user add EMAIL`."),
+        (
+            ["user", "add", "not-an-email"],
+            2,
+            "Invalid email: 'not-an-email' is not a valid email address.",
+        ),
+        (
+            ["user", "add", "ADA@example.com"],
+            2,
+            "A user with email ada@example.com already exists.",
+        ),
+        (
+            ["user", "switch", "nobody@example.com"],
+            1,
+            "No user nobody@example.com: add one with `sorted user add EMAIL`.",
+        ),
+        (
+            ["user", "show", "nobody@example.com"],
+            1,
+            "No user nobody@example.com: add one with `sorted user add EMAIL`.",
+        ),
+        (
+            ["user", "delete", "nobody@example.com"],
+            1,
+            "No user nobody@example.com: add one with `sorted user add EMAIL`.",
+        ),
+        (
+            ["--user", "nobody@example.com", "list"],
+            1,
+            "No user nobody@example.com: add one with `sorted user add EMAIL`.",
+        ),
     ],
 )
 def test_user_errors(ada: User, run: Run, args: list[str], code: int, message: str) -> None:

@@ -44,8 +44,11 @@ def test_unusable_urls_are_refused_without_showing_the_password(url: str) -> Non
     [
         ("postgresql://u:pw@h:5432/db", "postgresql://u:***@h:5432/db", "postgresql://u@h:5432/db"),
         ("postgresql://u:p@ss@h/db", "postgresql://u:***@h/db", "postgresql://u@h/db"),
-        ("postgresql://u@h/db?password=pw&x=1", "postgresql://u@h/db?password=***&x=1",
-         "postgresql://u@h/db?x=1"),
+        (
+            "postgresql://u@h/db?password=pw&x=1",
+            "postgresql://u@h/db?password=***&x=1",
+            "postgresql://u@h/db?x=1",
+        ),
         ("postgresql://h/db", "postgresql://h/db", "postgresql://h/db"),
         ("sqlite:////tmp/a:b@c.db", "sqlite:////tmp/a:b@c.db", "sqlite:////tmp/a:b@c.db"),
     ],
@@ -66,8 +69,10 @@ def test_settings_precedence_flag_then_environment_then_dotenv_then_config_file(
     assert load_settings().database_url == "postgresql+psycopg://dotenv@h/db"
     monkeypatch.setenv("DATABASE_URL", "postgresql://env@h/db")
     settings = load_settings()
-    assert (settings.database_url, settings.user) == ("postgresql+psycopg://env@h/db",
-                                                      "file@example.com")
+    assert (settings.database_url, settings.user) == (
+        "postgresql+psycopg://env@h/db",
+        "file@example.com",
+    )
     flagged = load_settings(database_url="sqlite:////from/flag", user="flag@example.com")
     assert (flagged.database_url, flagged.user) == ("sqlite:////from/flag", "flag@example.com")
 
@@ -115,7 +120,9 @@ def test_remembered_users_are_kept_per_database_in_an_owner_only_file(
 def test_config_command_shows_effective_settings_with_the_password_masked(
     isolated_home: Path, monkeypatch: pytest.MonkeyPatch, run: Run
 ) -> None:
-    monkeypatch.setenv("DATABASE_URL", "postgres://team:hunter2@db.example.com/todo?sslmode=require")
+    monkeypatch.setenv(
+        "DATABASE_URL", "postgres://team:hunter2@db.example.com/todo?sslmode=require"
+    )
     monkeypatch.setenv("SORTED_USER", "Ada@Example.com")
     result = run("config")
     assert result.exit_code == 0

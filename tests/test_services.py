@@ -86,8 +86,10 @@ def test_descriptions_up_to_10000_characters() -> None:
         validated(TaskCreate, title="t", description="d" * 10_001)
 
 
-@pytest.mark.parametrize("email", ["", "ada", "ada@", "@example.com", "a b@example.com",
-                                   "ada@-example.com", "ada@example..com"])
+@pytest.mark.parametrize(
+    "email",
+    ["", "ada", "ada@", "@example.com", "a b@example.com", "ada@-example.com", "ada@example..com"],
+)
 def test_bad_emails_are_refused(email: str) -> None:
     with pytest.raises(InvalidInput, match="is not a valid email address") as caught:
         validated(UserCreate, email=email)
@@ -104,8 +106,12 @@ def test_a_task_is_found_by_number_uuid_and_prefix(session: Session, ada: User) 
 
 
 def test_a_number_wins_over_a_prefix_of_digits(session: Session, ada: User) -> None:
-    by_prefix = Task(id=uuid.UUID("12340000-0000-4000-8000-000000000000"), user_id=ada.id,
-                     number=7, title="starts with 1234")
+    by_prefix = Task(
+        id=uuid.UUID("12340000-0000-4000-8000-000000000000"),
+        user_id=ada.id,
+        number=7,
+        title="starts with 1234",
+    )
     session.add(by_prefix)
     session.commit()
     assert tasks.find_task(session=session, user=ada, ref="7").id == by_prefix.id
@@ -116,8 +122,14 @@ def test_a_number_wins_over_a_prefix_of_digits(session: Session, ada: User) -> N
 
 def test_an_ambiguous_prefix_lists_the_candidates(session: Session, ada: User) -> None:
     for number, suffix in ((1, "1"), (2, "2")):
-        session.add(Task(id=uuid.UUID(f"abcd{suffix * 28}"), user_id=ada.id, number=number,
-                         title=f"task {number}"))
+        session.add(
+            Task(
+                id=uuid.UUID(f"abcd{suffix * 28}"),
+                user_id=ada.id,
+                number=number,
+                title=f"task {number}",
+            )
+        )
     session.commit()
     with pytest.raises(AmbiguousReference) as caught:
         tasks.find_task(session=session, user=ada, ref="abcd")
@@ -163,9 +175,7 @@ def test_done_reopen_delete_restore(session: Session, ada: User) -> None:
     assert [c.changed for c in tasks.delete_tasks(session=session, user=ada, refs=["2"])] == [False]
     with pytest.raises(TaskInTrash, match=r"^Task 2 is in the trash: `sorted restore 2` first\.$"):
         tasks.reopen_tasks(session=session, user=ada, refs=["2"])
-    assert [c.changed for c in tasks.restore_tasks(session=session, user=ada, refs=["2"])] == [
-        True
-    ]
+    assert [c.changed for c in tasks.restore_tasks(session=session, user=ada, refs=["2"])] == [True]
     assert listed(session, ada, view=View.all) == [1, 2]
 
 
@@ -181,13 +191,21 @@ def test_update_changes_only_given_fields_and_can_clear_the_due_date(
 ) -> None:
     add(session, ada, "Buy milk", due=date(2026, 12, 1), priority=Priority.low)
     before = tasks.find_task(session=session, user=ada, ref="1").updated_at
-    task = tasks.update_task(session=session, user=ada, ref="1",
-                             data=validated(TaskUpdate, title=" Buy oat milk "))
-    assert (task.title, task.due, task.priority) == ("Buy oat milk", date(2026, 12, 1),
-                                                     Priority.low)
+    task = tasks.update_task(
+        session=session, user=ada, ref="1", data=validated(TaskUpdate, title=" Buy oat milk ")
+    )
+    assert (task.title, task.due, task.priority) == (
+        "Buy oat milk",
+        date(2026, 12, 1),
+        Priority.low,
+    )
     assert task.updated_at > before
-    task = tasks.update_task(session=session, user=ada, ref="1",
-                             data=validated(TaskUpdate, due=None, priority=Priority.none))
+    task = tasks.update_task(
+        session=session,
+        user=ada,
+        ref="1",
+        data=validated(TaskUpdate, due=None, priority=Priority.none),
+    )
     assert (task.due, task.priority) == (None, Priority.none)
     with pytest.raises(InvalidInput, match="^Nothing to change"):
         tasks.update_task(session=session, user=ada, ref="1", data=validated(TaskUpdate))

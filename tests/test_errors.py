@@ -1,0 +1,100 @@
+"""Expected failures: one line on stderr, the right exit code, never a password or traceback."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import psycopg
+import pytest
+from conftest import Run
+from sqlalchemy import make_url
+
+from sorted_cli.models import User
+
+PASSWORD = "s3cret-pw"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def one_line_error(result: object, code: int) -> str:
+    stdout, stderr = result.stdout, result.stderr  # type: ignore[attr-defined]
+    assert result.exit_code == code  # type: ignore[attr-defined]
+    assert stdout == ""
+    assert stderr.startswith("Error: ") and stderr.count("\n") == 1
+    assert PASSWORD not in stderr and "Traceback" not in stderr
+    return str(stderr)
+
+
+def test_unreachable_server(run: Run, monkeypatch: pytest.MonkeyPatch) -> None:
+    url = f"postgresql://someone:{PASSWORD}@127.0.0.1:{free_port()}/todo"
+    monkeypatch.setenv("DATABASE_URL", url)
+    monkeypatch.setenv("SORTED_USER", "ada@example.com")
+    message = one_line_error(run("list"), 1)
+    assert message.startswith(
+        "Error: Cannot connect to postgresql+psycopg://someone:***@127.0.0.1:"
+    )
+    assert "Connection refused" in message
+    assert one_line_error(run("db", "current"), 1) == message
+
+
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+def test_unknown_role_and_missing_database(
+    database_url: str, run: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server = make_url(database_url)
+    nobody = server.set(username="nobody_here", password=PASSWORD)
+    monkeypatch.setenv("DATABASE_URL", nobody.render_as_string(hide_password=False))
+    monkeypatch.setenv("SORTED_USER", "ada@example.com")
+    message = one_line_error(run("list"), 1)
+    assert 'role "nobody_here" does not exist' in message
+    assert ":***@" in message
+    missing = server.set(database="no_such_database_here")
+    monkeypatch.setenv("DATABASE_URL", missing.render_as_string(hide_password=False))
+    assert 'database "no_such_database_here" does not exist' in one_line_error(run("list"), 1)
+
+
+def test_a_damaged_schema_is_a_database_error_not_a_connection_error(
+    ada: User, run: Run, database_url: str, backend: str
+) -> None:
+    if backend == "postgresql":
+        with psycopg.connect(
+            make_url(database_url)
+            .set(drivername="postgresql")
+            .render_as_string(hide_password=False)
+        ) as connection:
+            connection.execute("DROP TABLE tasks")
+    else:
+        import sqlite3
+
+        with sqlite3.connect(make_url(database_url).database or "") as connection:
+            connection.execute("DROP TABLE tasks")
+    message = one_line_error(run("list"), 1)
+    assert message.startswith("Error: Database error: ")
+    assert "tasks" in message
+
+
+def test_an_unopenable_sqlite_file(
+    run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'missing-folder' / 'x.db'}")
+    message = one_line_error(run("list"), 1)
+    assert message.startswith(f"Error: Cannot create the database file {tmp_path}")
+
+
+def test_a_bad_url_is_exit_2(run: Run, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", f"mysql://u:{PASSWORD}@h/db")
+    assert one_line_error(run("list"), 2) == (
+        "Error: Invalid configuration: unsupported database URL scheme 'mysql': "
+        "use postgresql://... or sqlite:///path\n"
+    )
+
+
+def test_no_arguments_shows_help(run: Run) -> None:
+    result = run()
+    assert result.exit_code == 2
+    assert "Usage: sorted" in result.stdout + result.stderr
