@@ -67,7 +67,8 @@ def test_add_json_prints_the_task_and_nothing_else(ada: User, run: Run) -> None:
     task = json.loads(result.stdout)
     assert list(task) == TASK_KEYS
     assert UUID.fullmatch(task["id"])
-    assert task["created_at"].endswith("Z") and task["created_at"] == task["updated_at"]
+    assert task["created_at"].endswith("Z")
+    assert task["created_at"] == task["updated_at"]
     masked = {**task, "id": "ID", "created_at": "T", "updated_at": "T"}
     assert masked == {
         "id": "ID",
@@ -88,7 +89,8 @@ def test_list_json_and_show_json_agree(ada: User, run: Run) -> None:
     added = json.loads(run("add", "Buy milk", "--json").stdout)
     listed = json.loads(run("list", "--json").stdout)
     shown = json.loads(run("show", added["id"][:8], "--json").stdout)
-    assert listed == [added] and shown == added
+    assert listed == [added]
+    assert shown == added
 
 
 def test_show_panel(ada: User, run: Run) -> None:
@@ -228,10 +230,12 @@ def test_user_text_is_shown_literally(ada: User, run: Run, title: str) -> None:
     shown = title.encode("unicode_escape").decode().replace("\\\\", "\\")
     ok(run("add", title), f"Added task 1: {shown}\n")
     listing = run("list")
-    assert shown in listing.stdout and "\x1b" not in listing.stdout
+    assert shown in listing.stdout
+    assert "\x1b" not in listing.stdout
     assert json.loads(run("show", "1", "--json").stdout)["title"] == title
     panel = run("show", "1")
-    assert shown in panel.stdout and "\x1b" not in panel.stdout
+    assert shown in panel.stdout
+    assert "\x1b" not in panel.stdout
 
 
 def test_another_users_tasks_are_invisible(ada: User, grace: User, run: Run) -> None:

@@ -38,10 +38,12 @@ def test_user_add_list_show_switch_delete(database_url: str, run: Run) -> None:
     run("add", "Grace's task")
     shown = run("user", "show")
     assert shown.exit_code == 0
-    assert "grace@example.com" in shown.stdout and "1 open, 0 done" in shown.stdout
+    assert "grace@example.com" in shown.stdout
+    assert "1 open, 0 done" in shown.stdout
     assert "Current  yes" in shown.stdout
     other = run("user", "show", "ada@example.com")
-    assert "Ada Lovelace" in other.stdout and "Current  no" in other.stdout
+    assert "Ada Lovelace" in other.stdout
+    assert "Current  no" in other.stdout
     result = run("user", "delete", "grace@example.com")
     assert (result.exit_code, result.stdout) == (0, "Deleted user grace@example.com\n")
     assert config.remembered_user(load_settings().database_key) is None

@@ -79,7 +79,8 @@ def test_settings_precedence_flag_then_environment_then_dotenv_then_config_file(
 
 def test_no_url_means_the_embedded_database_in_the_data_directory(isolated_home: Path) -> None:
     settings = load_settings()
-    assert settings.is_embedded and not settings.is_postgres
+    assert settings.is_embedded
+    assert not settings.is_postgres
     assert settings.url == f"sqlite:///{isolated_home / 'sorted.db'}"
 
 

@@ -25,8 +25,10 @@ def one_line_error(result: object, code: int) -> str:
     stdout, stderr = result.stdout, result.stderr  # type: ignore[attr-defined]
     assert result.exit_code == code  # type: ignore[attr-defined]
     assert stdout == ""
-    assert stderr.startswith("Error: ") and stderr.count("\n") == 1
-    assert PASSWORD not in stderr and "Traceback" not in stderr
+    assert stderr.startswith("Error: ")
+    assert stderr.count("\n") == 1
+    assert PASSWORD not in stderr
+    assert "Traceback" not in stderr
     return str(stderr)
 
 

@@ -9,8 +9,8 @@ import pytest
 from sqlmodel import Session
 
 from sorted_cli.choices import Priority, SortKey, View
-from sorted_cli.db import close_session, open_session
 from sorted_cli.config import load_settings
+from sorted_cli.db import close_session, open_session
 from sorted_cli.errors import (
     AmbiguousReference,
     DuplicateUser,
@@ -82,7 +82,7 @@ def test_titles_are_stripped_and_500_characters_fit() -> None:
 
 def test_descriptions_up_to_10000_characters() -> None:
     assert validated(TaskCreate, title="t", description="d" * 10_000).description
-    with pytest.raises(InvalidInput, match="description is 10001 characters long"):
+    with pytest.raises(InvalidInput, match=r"description is 10001 characters long"):
         validated(TaskCreate, title="t", description="d" * 10_001)
 
 
@@ -207,7 +207,7 @@ def test_update_changes_only_given_fields_and_can_clear_the_due_date(
         data=validated(TaskUpdate, due=None, priority=Priority.none),
     )
     assert (task.due, task.priority) == (None, Priority.none)
-    with pytest.raises(InvalidInput, match="^Nothing to change"):
+    with pytest.raises(InvalidInput, match=r"^Nothing to change"):
         tasks.update_task(session=session, user=ada, ref="1", data=validated(TaskUpdate))
 
 
@@ -275,7 +275,7 @@ def test_limit_says_how_many_more(session: Session, ada: User) -> None:
 
 
 def test_emails_are_unique_case_insensitively(session: Session, ada: User) -> None:
-    with pytest.raises(DuplicateUser, match="ada@example.com already exists") as caught:
+    with pytest.raises(DuplicateUser, match=r"ada@example\.com already exists") as caught:
         users.create_user(session=session, data=validated(UserCreate, email=" ADA@Example.COM "))
     assert caught.value.exit_code == 2
     assert users.get_user_by_email(session=session, email="Ada@EXAMPLE.com") == ada
