@@ -309,5 +309,8 @@ def test_the_local_user_is_made_only_while_there_is_nobody(session: Session) -> 
     local = users.create_local_user(session=session)
     assert local.email.endswith("@localhost")
     assert local.name == local.email.removesuffix("@localhost")
+    assert users.create_local_user(session=session).id == local.id  # reused, not duplicated
+    users.create_user(session=session, data=validated(UserCreate, email="bob@example.com"))
+    users.delete_user(session=session, user=local)
     with pytest.raises(NoCurrentUser, match="pass --user EMAIL"):
         users.create_local_user(session=session)

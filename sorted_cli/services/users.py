@@ -74,18 +74,20 @@ def task_counts(*, session: Session, user: User) -> tuple[int, int]:
 def create_local_user(*, session: Session) -> User:
     """The zero-set-up user of a local database, named after the OS login.
 
-    Only made while the database has no user at all: once someone exists, identity is chosen,
-    not guessed.
+    Made only while the database has no other user: once someone else exists, identity is
+    chosen, not guessed. An existing local user of the same login is reused (another sorted
+    process made it a moment ago, or the config file that remembered it was lost).
     """
+    login = _os_login()
+    email = f"{login}@localhost"
+    if (existing := get_user_by_email(session=session, email=email)) is not None:
+        return existing
     if session.exec(select(User.id).limit(1)).first() is not None:
         raise NoCurrentUser(
             "No current user: pass --user EMAIL, set SORTED_USER, "
             "or run `sorted user switch EMAIL` (see `sorted user list`)."
         )
-    login = _os_login()
-    return create_user(
-        session=session, data=validated(UserCreate, email=f"{login}@localhost", name=login)
-    )
+    return create_user(session=session, data=validated(UserCreate, email=email, name=login))
 
 
 def _os_login() -> str:
