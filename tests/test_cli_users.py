@@ -103,6 +103,15 @@ def test_the_embedded_default_needs_no_set_up(isolated_home: Path, run: Run) -> 
     assert run("db", "current").stdout == "0001 (head)\n"
 
 
+def test_a_lost_config_file_reuses_the_local_user(isolated_home: Path, run: Run) -> None:
+    run("add", "Buy milk")
+    (isolated_home / "config.toml").unlink()
+    result = run("list", "--json")
+    assert result.stderr.startswith("Using local user ")
+    assert [task["title"] for task in json.loads(result.stdout)] == ["Buy milk"]
+    assert run("list", "--json").stderr == ""  # remembered again
+
+
 def test_a_local_database_with_users_but_no_choice_asks_to_choose(
     database_url: str, backend: str, run: Run
 ) -> None:

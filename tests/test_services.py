@@ -306,10 +306,11 @@ def test_task_counts(session: Session, ada: User) -> None:
 
 
 def test_the_local_user_is_made_only_while_there_is_nobody(session: Session) -> None:
-    local = users.create_local_user(session=session)
+    local, created = users.create_local_user(session=session)
+    assert created
     assert local.email.endswith("@localhost")
     assert local.name == local.email.removesuffix("@localhost")
-    assert users.create_local_user(session=session).id == local.id  # reused, not duplicated
+    assert users.create_local_user(session=session) == (local, False)  # reused, not duplicated
     users.create_user(session=session, data=validated(UserCreate, email="bob@example.com"))
     users.delete_user(session=session, user=local)
     with pytest.raises(NoCurrentUser, match="pass --user EMAIL"):

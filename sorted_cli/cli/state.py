@@ -66,9 +66,10 @@ class State:
                 "No current user on this shared database: pass --user EMAIL, set SORTED_USER, "
                 "or run `sorted user switch EMAIL`."
             )
-        user = users.create_local_user(session=self.session)
+        user, created = users.create_local_user(session=self.session)
         config.remember_user(settings.database_key, user.email)
-        render.notice(f"Created local user {user.email}; `sorted user --help` to manage users.")
+        verb = "Created" if created else "Using"
+        render.notice(f"{verb} local user {user.email}; `sorted user --help` to manage users.")
         return user
 
     def current_email(self) -> str | None:

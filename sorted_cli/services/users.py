@@ -71,23 +71,25 @@ def task_counts(*, session: Session, user: User) -> tuple[int, int]:
     return counts.get(False, 0), counts.get(True, 0)
 
 
-def create_local_user(*, session: Session) -> User:
+def create_local_user(*, session: Session) -> tuple[User, bool]:
     """The zero-set-up user of a local database, named after the OS login.
 
     Made only while the database has no other user: once someone else exists, identity is
     chosen, not guessed. An existing local user of the same login is reused (another sorted
-    process made it a moment ago, or the config file that remembered it was lost).
+    process made it a moment ago, or the config file that remembered it was lost). Returns the
+    user and whether it was made now.
     """
     login = _os_login()
     email = f"{login}@localhost"
     if (existing := get_user_by_email(session=session, email=email)) is not None:
-        return existing
+        return existing, False
     if session.exec(select(User.id).limit(1)).first() is not None:
         raise NoCurrentUser(
             "No current user: pass --user EMAIL, set SORTED_USER, "
             "or run `sorted user switch EMAIL` (see `sorted user list`)."
         )
-    return create_user(session=session, data=validated(UserCreate, email=email, name=login))
+    user = create_user(session=session, data=validated(UserCreate, email=email, name=login))
+    return user, True
 
 
 def _os_login() -> str:

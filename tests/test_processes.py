@@ -1,0 +1,360 @@
+"""The real `sorted` command in subprocesses: as a user's shell, a script or a terminal runs it.
+
+The in-process tests (CliRunner) cannot see what only a process shows: the console script and
+`python -m` entry points, exit codes as the shell gets them, stdout and stderr kept apart, file
+modes, several processes writing at once, a real terminal on stdin, and the installed wheel.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import shutil
+import socket
+import stat
+import subprocess
+import sys
+import uuid
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+from sorted_cli.choices import View
+from sorted_cli.models import TaskCreate, validated
+from sorted_cli.schema import HEAD
+from sorted_cli.services import tasks
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
+
+    from sorted_cli.models import User
+
+SORTED = Path(sys.executable).parent / "sorted"
+REPOSITORY = Path(__file__).resolve().parent.parent
+TIMEOUT_S = 60
+PASSWORD = "s3cret-pw"
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+TASK_KEYS = [
+    "id",
+    "number",
+    "title",
+    "description",
+    "priority",
+    "due",
+    "completed",
+    "completed_at",
+    "created_at",
+    "updated_at",
+    "deleted",
+]
+
+Completed = subprocess.CompletedProcess[str]
+
+
+def environment(**changes: str | None) -> dict[str, str]:
+    """This test's environment (SORTED_HOME, DATABASE_URL, ... as the fixtures set them)."""
+    env = dict(os.environ)
+    for name, value in changes.items():
+        if value is None:
+            env.pop(name, None)
+        else:
+            env[name] = value
+    return env
+
+
+def run_sorted(
+    *args: str,
+    env: dict[str, str] | None = None,
+    stdin: int = subprocess.DEVNULL,
+    program: Path = SORTED,
+    cwd: Path | None = None,
+) -> Completed:
+    """Run `sorted ARGS...` to completion; stdin is empty unless a terminal is given."""
+    return subprocess.run(
+        [str(program), *args],
+        stdin=stdin,
+        capture_output=True,
+        text=True,
+        env=environment() if env is None else env,
+        cwd=cwd,
+        timeout=TIMEOUT_S,
+        check=False,
+    )
+
+
+def run_together(*commands: list[str]) -> list[Completed]:
+    """Start `sorted` once per command, all at once, then wait for every one of them."""
+    env = environment()
+    processes: list[subprocess.Popen[str]] = []
+    try:
+        for args in commands:
+            processes.append(
+                subprocess.Popen(
+                    [str(SORTED), *args],
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    text=True,
+                    env=env,
+                )
+            )
+        outputs = [process.communicate(timeout=TIMEOUT_S) for process in processes]
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.kill()
+                process.wait(timeout=TIMEOUT_S)
+    return [
+        subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
+        for process, (stdout, stderr) in zip(processes, outputs, strict=True)
+    ]
+
+
+def outcome(result: Completed) -> tuple[int, str, str]:
+    return result.returncode, result.stdout, result.stderr
+
+
+def free_port() -> int:
+    """A local TCP port nothing listens on (bound, then released)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def moment(text: str) -> datetime:
+    assert text.endswith("Z")
+    return datetime.fromisoformat(text)
+
+
+# ------------------------------------------------------------------------ everyday commands
+
+
+def test_add_list_done_as_processes(database_url: str, ada: User) -> None:
+    assert outcome(run_sorted("add", "Buy milk")) == (0, "Added task 1: Buy milk\n", "")
+    assert outcome(run_sorted("list")) == (
+        0,
+        "#  Title     Priority  Due  Age\n1  Buy milk                 now\n",
+        "",
+    )
+    assert outcome(run_sorted("done", "1")) == (0, "Completed task 1: Buy milk\n", "")
+
+    listed = run_sorted("list", "--all", "--json")
+    assert (listed.returncode, listed.stderr) == (0, "")
+    [task] = json.loads(listed.stdout)
+    assert list(task) == TASK_KEYS
+    assert uuid.UUID(task["id"]).version == 4
+    moments = {"completed_at", "created_at", "updated_at"}
+    assert {key: value for key, value in task.items() if key not in {"id", *moments}} == {
+        "number": 1,
+        "title": "Buy milk",
+        "description": None,
+        "priority": "none",
+        "due": None,
+        "completed": True,
+        "deleted": False,
+    }
+    assert moment(task["completed_at"]) == moment(task["updated_at"])
+    assert moment(task["updated_at"]) > moment(task["created_at"])
+
+
+def test_zero_configuration_first_run(isolated_home: Path) -> None:
+    env = environment(LOGNAME="tester")  # getpass.getuser() reads LOGNAME first
+    assert "DATABASE_URL" not in env
+    assert "SORTED_USER" not in env
+    assert not isolated_home.exists()
+
+    assert outcome(run_sorted("add", "Buy milk", env=env)) == (
+        0,
+        "Added task 1: Buy milk\n",
+        "Created local user tester@localhost; `sorted user --help` to manage users.\n",
+    )
+    database = isolated_home / "sorted.db"
+    assert stat.S_IMODE(database.stat().st_mode) == 0o600
+    assert stat.S_IMODE(isolated_home.stat().st_mode) == 0o700
+    assert outcome(run_sorted("add", "Buy bread", env=env)) == (0, "Added task 2: Buy bread\n", "")
+
+    version = subprocess.run(
+        [sys.executable, "-m", "sorted_cli", "--version"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=TIMEOUT_S,
+        check=False,
+    )
+    assert outcome(version) == (0, "sorted 0.1.0\n", "")
+
+
+@pytest.mark.slow
+def test_concurrent_adds_get_numbers_one_to_eight(database_url: str, ada: User) -> None:
+    titles = [f"task {n}" for n in range(1, 9)]
+    results = run_together(*(["add", title] for title in titles))
+
+    assert [(result.returncode, result.stderr) for result in results] == [(0, "")] * 8
+    said: dict[str, int] = {}  # title -> number, as each process reported it
+    for title, result in zip(titles, results, strict=True):
+        prefix, _, rest = result.stdout.partition(": ")
+        assert rest == f"{title}\n"
+        said[title] = int(prefix.removeprefix("Added task "))
+
+    listed = run_sorted("list", "--json", "--limit", "0")
+    assert (listed.returncode, listed.stderr) == (0, "")
+    stored = json.loads(listed.stdout)
+    assert [task["number"] for task in stored] == list(range(1, 9))
+    assert sorted(task["title"] for task in stored) == sorted(titles)
+    assert {task["title"]: task["number"] for task in stored} == said
+
+
+# ------------------------------------------------------------------------ failures
+
+
+def test_unreachable_postgres_never_shows_the_password(
+    isolated_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    port = free_port()
+    monkeypatch.setenv("DATABASE_URL", f"postgresql://someone:{PASSWORD}@127.0.0.1:{port}/db")
+    monkeypatch.setenv("SORTED_USER", "ada@example.com")
+    masked = f"postgresql+psycopg://someone:***@127.0.0.1:{port}/db"
+
+    failed, debugged, shown = run_together(["list"], ["--debug", "list"], ["config"])
+    assert (failed.returncode, failed.stdout) == (1, "")
+    assert failed.stderr.startswith(f"Error: Cannot connect to {masked}: ")
+    assert failed.stderr.endswith("\n")
+    assert failed.stderr.count("\n") == 1
+    assert "Connection refused" in failed.stderr
+    assert "Traceback" not in failed.stderr
+    assert PASSWORD not in failed.stderr
+
+    assert (debugged.returncode, debugged.stdout) == (1, "")
+    assert debugged.stderr.startswith("Traceback (most recent call last):\n")
+    assert "sqlalchemy.exc.OperationalError: (psycopg.OperationalError)" in debugged.stderr
+    assert debugged.stderr.splitlines()[-1] == failed.stderr.rstrip("\n")
+    assert PASSWORD not in debugged.stderr
+
+    assert outcome(shown) == (
+        0,
+        f"database        {masked}\n"
+        "user            ada@example.com\n"
+        f"config file     {isolated_home / 'config.toml'}  (not created)\n"
+        f"data directory  {isolated_home}\n",
+        "",
+    )
+
+
+# ------------------------------------------------------------------------ at a terminal
+
+
+def titles_in(session: Session, user: User, view: View) -> list[str]:
+    """The titles in one view, read in a transaction that ends before the next process runs."""
+    session.rollback()  # forget what earlier reads saw
+    query = tasks.TaskQuery(view=view, limit=None)
+    titles = [
+        task.title for task in tasks.list_tasks(session=session, user=user, query=query).tasks
+    ]
+    session.rollback()  # an SQLite read holds the write lock (BEGIN IMMEDIATE) until it ends
+    return titles
+
+
+def delete_at_terminal(*args: str, answer: bytes) -> Completed:
+    """`sorted delete ARGS...` with a terminal on stdin, where ANSWER has been typed."""
+    typist, terminal = pty.openpty()
+    try:
+        os.write(typist, answer)
+        return run_sorted("delete", *args, stdin=terminal)
+    finally:
+        os.close(terminal)
+        os.close(typist)
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_delete_asks_at_a_terminal(session: Session, ada: User) -> None:
+    titles = ["Call Bob", "Pay rent", "Water plants", "Walk dog"]
+    for title in titles:
+        tasks.create_task(session=session, user=ada, data=validated(TaskCreate, title=title))
+    question = "Move 2 tasks to the trash? [y/N]: "
+
+    refused = delete_at_terminal("1", "2", answer=b"n\n")
+    assert outcome(refused) == (1, question, "Error: Nothing deleted.\n")
+    assert titles_in(session, ada, View.open) == titles
+    assert titles_in(session, ada, View.deleted) == []
+
+    accepted = delete_at_terminal("1", "2", answer=b"y\n")
+    assert outcome(accepted) == (
+        0,
+        f"{question}Deleted task 1: Call Bob\nDeleted task 2: Pay rent\n",
+        "",
+    )
+    assert titles_in(session, ada, View.open) == ["Water plants", "Walk dog"]
+    assert titles_in(session, ada, View.deleted) == ["Call Bob", "Pay rent"]
+
+    # Had it asked anyway, the typed "n" would have stopped it.
+    forced = delete_at_terminal("3", "4", "-y", answer=b"n\n")
+    assert outcome(forced) == (0, "Deleted task 3: Water plants\nDeleted task 4: Walk dog\n", "")
+    assert titles_in(session, ada, View.open) == []
+
+
+# ------------------------------------------------------------------------ the wheel
+
+
+def uv_or_skip() -> str:
+    uv = shutil.which("uv")
+    if uv is None:
+        if IN_CI:
+            pytest.fail("uv is required under CI=true to build and install the wheel")
+        pytest.skip("uv is not installed: cannot build and install the wheel")
+    return uv
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A fresh virtual environment, outside the repository, with only the built wheel in it."""
+    uv = uv_or_skip()
+    place = tmp_path_factory.mktemp("wheel")
+
+    def call(*args: str | Path) -> None:
+        done = subprocess.run(
+            [uv, *map(str, args)],
+            cwd=REPOSITORY,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+
+    call("build", "--wheel", "--out-dir", place)
+    [wheel] = place.glob("sorted_cli-*.whl")
+    call("venv", place / "venv")
+    call("pip", "install", "--python", place / "venv" / "bin" / "python", wheel)
+    return place
+
+
+def outside_the_repository(**changes: str | None) -> dict[str, str]:
+    """An environment that cannot reach the checkout: only the installed wheel is importable."""
+    return environment(PYTHONPATH=None, VIRTUAL_ENV=None, SORTED_USER=None, **changes)
+
+
+@pytest.mark.slow
+def test_installed_wheel_ships_its_migrations(installed: Path, blank_database_url: str) -> None:
+    bin_ = installed / "venv" / "bin"
+    env = outside_the_repository(DATABASE_URL=blank_database_url)
+    [migrations] = installed.glob("venv/lib/python*/site-packages/sorted_cli/migrations")
+    shipped = sorted(path.name for path in (migrations / "versions").glob("*.py"))
+    assert shipped == sorted(path.name for path in REPOSITORY.glob("migrations/versions/*.py"))
+
+    def sorted_(*args: str) -> Completed:
+        return run_sorted(*args, env=env, program=bin_ / "sorted", cwd=installed)
+
+    upgraded = sorted_("db", "upgrade")
+    assert (upgraded.returncode, upgraded.stdout) == (0, f"Database is at {HEAD} (head)\n")
+    applied = upgraded.stderr.splitlines()
+    assert all(line.startswith("Applied ") for line in applied)
+    assert applied[-1].startswith(f"Applied {HEAD}: ")
+    assert outcome(sorted_("user", "add", "x@example.com")) == (
+        0,
+        "Added user x@example.com\n",
+        "",
+    )
+    assert outcome(sorted_("--user", "x@example.com", "add", "hi")) == (0, "Added task 1: hi\n", "")
