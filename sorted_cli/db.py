@@ -116,11 +116,8 @@ def _is_missing_table(exc: DBAPIError) -> bool:
 
 
 def _bring_to_head(engine: Engine, settings: Settings, revision: str | None) -> None:
-    if revision is not None and revision not in schema.REVISIONS:
-        raise SchemaError(
-            f"The database schema ({revision}) is newer than this version of sorted "
-            f"(which knows up to {schema.HEAD}): upgrade sorted."
-        )
+    if schema.is_newer_than_sorted(revision):
+        raise SchemaError(f"The database is at {schema.describe(revision)}: {schema.NEWER_ADVICE}.")
     if settings.is_postgres:
         state = "has no sorted schema yet" if revision is None else f"is at {revision}"
         raise SchemaError(

@@ -18,7 +18,8 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.util.exc import CommandError
 
-from sorted_cli.errors import InvalidInput
+from sorted_cli import schema
+from sorted_cli.errors import InvalidInput, SchemaError
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, Engine
@@ -64,12 +65,21 @@ def current(engine: Engine) -> str | None:
 
 def upgrade(engine: Engine, revision: str = "head", progress: Progress | None = None) -> None:
     with _revision_errors(), engine.begin() as connection:
+        _refuse_newer_schema(connection)
         command.upgrade(_config(connection, progress), revision)
 
 
 def downgrade(engine: Engine, revision: str, progress: Progress | None = None) -> None:
     with _revision_errors(), engine.begin() as connection:
+        _refuse_newer_schema(connection)
         command.downgrade(_config(connection, progress), revision)
+
+
+def _refuse_newer_schema(connection: Connection) -> None:
+    """A schema migrated by a newer sorted is not this version's to change."""
+    revision = MigrationContext.configure(connection).get_current_revision()
+    if schema.is_newer_than_sorted(revision):
+        raise SchemaError(f"The database is at {schema.describe(revision)}: {schema.NEWER_ADVICE}.")
 
 
 @contextmanager

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from sorted_cli import schema
 from sorted_cli.cli.options import Yes, examples
 from sorted_cli.cli.state import State
 from sorted_cli.errors import InvalidInput, SchemaError, SortedError
@@ -30,18 +31,6 @@ def _engine(ctx: typer.Context) -> Iterator[Engine]:
         engine.dispose()
 
 
-def _describe(revision: str | None) -> str:
-    from sorted_cli import schema
-
-    if revision is None:
-        return "empty (no sorted schema)"
-    if revision == schema.HEAD:
-        return f"{revision} (head)"
-    if revision in schema.REVISIONS:
-        return f"{revision} (behind: head is {schema.HEAD})"
-    return f"{revision} (newer than this sorted, which knows up to {schema.HEAD})"
-
-
 @app.command(
     epilog=examples("sorted db upgrade", "DATABASE_URL=postgresql://... sorted db upgrade")
 )
@@ -57,9 +46,9 @@ def upgrade(
         migrate.upgrade(engine, revision, progress=render.notice)
         after = migrate.current(engine)
     render.line(
-        f"Database is at {_describe(after)}"
+        f"Database is at {schema.describe(after)}"
         if after != before
-        else f"Nothing to do: database is at {_describe(after)}"
+        else f"Nothing to do: database is at {schema.describe(after)}"
     )
 
 
@@ -83,7 +72,7 @@ def downgrade(
             raise SortedError("Nothing changed.")
     with _engine(ctx) as engine:
         migrate.downgrade(engine, revision, progress=render.notice)
-        render.line(f"Database is at {_describe(migrate.current(engine))}")
+        render.line(f"Database is at {schema.describe(migrate.current(engine))}")
 
 
 @app.command(epilog=examples("sorted db current"))
@@ -92,7 +81,7 @@ def current(ctx: typer.Context) -> None:
     from sorted_cli import migrate, render
 
     with _engine(ctx) as engine:
-        render.line(_describe(migrate.current(engine)))
+        render.line(schema.describe(migrate.current(engine)))
 
 
 @app.command(epilog=examples("sorted db history"))
@@ -114,10 +103,15 @@ def history(ctx: typer.Context) -> None:
 @app.command(epilog=examples("sorted db check && echo up to date"))
 def check(ctx: typer.Context) -> None:
     """Exit 0 when the schema is at head, 1 otherwise."""
-    from sorted_cli import migrate, render, schema
+    from sorted_cli import migrate, render
 
     with _engine(ctx) as engine:
         revision = migrate.current(engine)
     if revision != schema.HEAD:
-        raise SchemaError(f"Database is at {_describe(revision)}: run `sorted db upgrade`.")
-    render.line(f"Database is at {_describe(revision)}")
+        advice = (
+            schema.NEWER_ADVICE
+            if schema.is_newer_than_sorted(revision)
+            else "run `sorted db upgrade`"
+        )
+        raise SchemaError(f"Database is at {schema.describe(revision)}: {advice}.")
+    render.line(f"Database is at {schema.describe(revision)}")

@@ -1,0 +1,240 @@
+"""`sorted db ...` as an admin types it, and the schema policy of everyday commands."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import pytest
+from conftest import ADA, Run
+from sqlalchemy import inspect, text
+from sqlalchemy.engine import Engine
+from typer.testing import Result
+
+from sorted_cli.config import Settings, embedded_database_path
+from sorted_cli.db import make_engine
+
+EMPTY = "empty (no sorted schema)\n"
+AT_HEAD = "Database is at 0001 (head)\n"
+APPLIED = "Applied 0001: create users and tasks\n"
+REVERTED = "Reverted 0001: create users and tasks\n"
+UPGRADE_ADVICE = "Error: Database is at empty (no sorted schema): run `sorted db upgrade`.\n"
+NEWER = "zzzz (newer than this sorted, which knows up to 0001)"
+LOCAL_USER = re.compile(r"Created local user \S+@\S+; `sorted user --help` to manage users\.\n")
+
+
+def ok(result: Result, stdout: str, stderr: str = "") -> None:
+    assert (result.exit_code, result.stdout, result.stderr) == (0, stdout, stderr)
+
+
+def fails(result: Result, code: int, stderr: str) -> None:
+    """Nothing on stdout, exactly this on stderr, and no traceback."""
+    assert (result.exit_code, result.stdout, result.stderr) == (code, "", stderr)
+
+
+def fails_matching(result: Result, code: int, pattern: str) -> None:
+    """Nothing on stdout, one `Error: ` line matching pattern on stderr, and no traceback."""
+    assert (result.exit_code, result.stdout) == (code, "")
+    assert re.fullmatch(f"Error: {pattern}\n", result.stderr), result.stderr
+    assert "Traceback" not in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+@pytest.fixture
+def blank(blank_database_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A blank database of the backend under test, set as DATABASE_URL."""
+    monkeypatch.setenv("DATABASE_URL", blank_database_url)
+    return blank_database_url
+
+
+@pytest.fixture
+def engine(blank: str) -> Iterator[Engine]:
+    """An engine of the test's own, to look at (or tamper with) the database directly."""
+    engine = make_engine(Settings(database_url=blank))
+    yield engine
+    engine.dispose()
+
+
+def table_names(engine: Engine) -> set[str]:
+    return set(inspect(engine).get_table_names())
+
+
+def set_revision(engine: Engine, revision: str) -> None:
+    with engine.begin() as connection:
+        connection.execute(text("UPDATE alembic_version SET version_num = :r"), {"r": revision})
+
+
+# ------------------------------------------------------------------------ a blank database
+
+
+def test_current_on_blank_database(blank: str, run: Run) -> None:
+    ok(run("db", "current"), EMPTY)
+
+
+def test_check_on_blank_database_asks_for_upgrade(blank: str, run: Run) -> None:
+    fails(run("db", "check"), 1, UPGRADE_ADVICE)
+
+
+def test_history_on_blank_database_marks_head_only(blank: str, run: Run) -> None:
+    ok(run("db", "history"), "0001  create users and tasks  (head)\n")
+
+
+def test_read_only_commands_leave_blank_database_blank(
+    blank: str, engine: Engine, run: Run
+) -> None:
+    run("db", "current")
+    run("db", "check")
+    run("db", "history")
+    assert table_names(engine) == set()
+
+
+# ------------------------------------------------------------------------------- upgrade
+
+
+def test_upgrade_blank_database_to_head(blank: str, engine: Engine, run: Run) -> None:
+    ok(run("db", "upgrade"), AT_HEAD, APPLIED)
+    assert table_names(engine) == {"users", "tasks", "alembic_version"}
+    ok(run("db", "current"), "0001 (head)\n")
+    ok(run("db", "check"), AT_HEAD)
+    ok(run("db", "history"), "0001  create users and tasks  (head, current)\n")
+
+
+def test_upgrade_twice_has_nothing_to_do(blank: str, run: Run) -> None:
+    ok(run("db", "upgrade"), AT_HEAD, APPLIED)
+    ok(run("db", "upgrade"), "Nothing to do: database is at 0001 (head)\n")
+    ok(run("db", "upgrade", "head"), "Nothing to do: database is at 0001 (head)\n")
+
+
+def test_upgrade_to_named_revision(blank: str, run: Run) -> None:
+    ok(run("db", "upgrade", "0001"), AT_HEAD, APPLIED)
+
+
+def test_upgrade_to_unknown_revision_is_refused(blank: str, engine: Engine, run: Run) -> None:
+    fails_matching(run("db", "upgrade", "nosuchrev"), 2, r"Cannot migrate: .*'nosuchrev'.*\.")
+    assert table_names(engine) == set()
+    ok(run("db", "current"), EMPTY)
+
+
+# ----------------------------------------------------------------------------- downgrade
+
+
+def test_downgrade_without_yes_off_terminal_is_refused(
+    blank: str, engine: Engine, run: Run
+) -> None:
+    ok(run("db", "upgrade"), AT_HEAD, APPLIED)
+    fails(
+        run("db", "downgrade", "base"),
+        2,
+        "Error: Refusing to downgrade without --yes when not at a terminal.\n",
+    )
+    ok(run("db", "current"), "0001 (head)\n")
+    assert table_names(engine) == {"users", "tasks", "alembic_version"}
+
+
+def test_downgrade_to_base_with_yes_empties_the_schema(
+    blank: str, engine: Engine, run: Run
+) -> None:
+    ok(run("db", "upgrade"), AT_HEAD, APPLIED)
+    ok(
+        run("db", "downgrade", "base", "--yes"),
+        "Database is at empty (no sorted schema)\n",
+        REVERTED,
+    )
+    ok(run("db", "current"), EMPTY)
+    fails(run("db", "check"), 1, UPGRADE_ADVICE)
+    assert table_names(engine) == {"alembic_version"}
+    ok(run("db", "upgrade"), AT_HEAD, APPLIED)
+
+
+def test_downgrade_to_unknown_revision_is_refused(blank: str, run: Run) -> None:
+    ok(run("db", "upgrade"), AT_HEAD, APPLIED)
+    fails_matching(
+        run("db", "downgrade", "nosuchrev", "--yes"), 2, r"Cannot migrate: .*'nosuchrev'.*\."
+    )
+    ok(run("db", "current"), "0001 (head)\n")
+
+
+# --------------------------------------------------- everyday commands and the schema policy
+
+
+@pytest.mark.parametrize("backend", ["postgresql"])
+def test_everyday_command_on_blank_shared_database_asks_for_upgrade(
+    blank: str, engine: Engine, run: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SORTED_USER", ADA)
+    fails(
+        run("add", "x"),
+        1,
+        "Error: The database has no sorted schema yet; this sorted needs 0001: "
+        "an admin must run `sorted db upgrade`.\n",
+    )
+    assert table_names(engine) == set()
+    ok(run("db", "current"), EMPTY)
+
+
+@pytest.mark.parametrize("backend", ["postgresql"])
+def test_everyday_command_works_on_shared_database_after_upgrade(
+    blank: str, run: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ok(run("db", "upgrade"), AT_HEAD, APPLIED)
+    ok(run("user", "add", ADA), f"Added user {ADA}\n")
+    monkeypatch.setenv("SORTED_USER", ADA)
+    ok(run("add", "x"), "Added task 1: x\n")
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+def test_everyday_command_migrates_blank_local_file(blank: str, engine: Engine, run: Run) -> None:
+    result = run("add", "x")
+    assert (result.exit_code, result.stdout) == (0, "Added task 1: x\n")
+    assert LOCAL_USER.fullmatch(result.stderr), result.stderr
+    assert table_names(engine) == {"users", "tasks", "alembic_version"}
+    ok(run("db", "current"), "0001 (head)\n")
+
+
+def test_everyday_command_migrates_new_embedded_database(run: Run) -> None:
+    assert not embedded_database_path().exists()
+    result = run("add", "x")
+    assert (result.exit_code, result.stdout) == (0, "Added task 1: x\n")
+    assert LOCAL_USER.fullmatch(result.stderr), result.stderr
+    ok(run("db", "current"), "0001 (head)\n")
+    assert embedded_database_path().is_file()
+
+
+def test_everyday_command_on_newer_schema_asks_to_upgrade_sorted(
+    blank: str, engine: Engine, run: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ok(run("db", "upgrade"), AT_HEAD, APPLIED)
+    set_revision(engine, "zzzz")
+    monkeypatch.setenv("SORTED_USER", ADA)
+    fails(
+        run("add", "x"),
+        1,
+        f"Error: The database is at {NEWER}: "
+        "upgrade sorted (someone migrated it with a newer version).\n",
+    )
+    ok(run("db", "current"), f"{NEWER}\n")
+    ok(run("db", "history"), "0001  create users and tasks  (head)\n")
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM tasks")).scalar() == 0
+
+
+def test_check_on_newer_schema_asks_to_upgrade_sorted(blank: str, engine: Engine, run: Run) -> None:
+    ok(run("db", "upgrade"), AT_HEAD, APPLIED)
+    set_revision(engine, "zzzz")
+    fails(
+        run("db", "check"),
+        1,
+        f"Error: Database is at {NEWER}: "
+        "upgrade sorted (someone migrated it with a newer version).\n",
+    )
+
+
+def test_upgrade_on_newer_schema_is_a_schema_error(blank: str, engine: Engine, run: Run) -> None:
+    ok(run("db", "upgrade"), AT_HEAD, APPLIED)
+    set_revision(engine, "zzzz")
+    fails(
+        run("db", "upgrade"),
+        1,
+        f"Error: The database is at {NEWER}: "
+        "upgrade sorted (someone migrated it with a newer version).\n",
+    )
