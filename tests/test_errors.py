@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import socket
+import sqlite3
 from pathlib import Path
 
 import psycopg
 import pytest
 from conftest import Run
 from sqlalchemy import make_url
-
-from sorted_cli.models import User
 
 PASSWORD = "s3cret-pw"
 
@@ -61,19 +60,19 @@ def test_unknown_role_and_missing_database(
 
 
 def test_a_damaged_schema_is_a_database_error_not_a_connection_error(
-    ada: User, run: Run, database_url: str, backend: str
+    blank_database_url: str, backend: str, run: Run, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("DATABASE_URL", blank_database_url)  # a database of its own to damage
+    monkeypatch.setenv("SORTED_USER", "ada@example.com")
+    assert run("db", "upgrade").exit_code == 0
+    assert run("user", "add", "ada@example.com").exit_code == 0
+    url = make_url(blank_database_url)
     if backend == "postgresql":
-        with psycopg.connect(
-            make_url(database_url)
-            .set(drivername="postgresql")
-            .render_as_string(hide_password=False)
-        ) as connection:
+        dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
+        with psycopg.connect(dsn) as connection:
             connection.execute("DROP TABLE tasks")
     else:
-        import sqlite3
-
-        with sqlite3.connect(make_url(database_url).database or "") as connection:
+        with sqlite3.connect(url.database or "") as connection:
             connection.execute("DROP TABLE tasks")
     message = one_line_error(run("list"), 1)
     assert message.startswith("Error: Database error: ")
