@@ -51,7 +51,13 @@ def run_from_command_line() -> None:
 
     if config.config_file_name is not None:
         fileConfig(config.config_file_name)
-    engine = make_engine(load_settings())
+    settings = load_settings()
+    if settings.is_embedded:
+        raise SystemExit(
+            "Set DATABASE_URL: running Alembic from a checkout must not touch your own "
+            "embedded sorted database (use `sorted db ...` for that)."
+        )
+    engine = make_engine(settings)
     try:
         with engine.begin() as connection:
             run_migrations(connection)

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+DEFAULT_LIMIT = 50  # tasks `sorted list` shows unless told otherwise
+
 
 class Priority(StrEnum):
     none = "none"

@@ -64,20 +64,18 @@ def embedded_database_path() -> Path:
 class Settings(BaseSettings):
     """The effective configuration of one sorted process."""
 
+    # Environment names are prefixed (SORTED_USER, never the shell's USER); the database URL
+    # also answers to the conventional DATABASE_URL, after SORTED_DATABASE_URL.
     model_config = SettingsConfigDict(
-        env_file=".env", extra="ignore", populate_by_name=True, frozen=True
+        env_prefix="SORTED_", env_file=".env", extra="ignore", frozen=True
     )
 
     database_url: str | None = Field(
         default=None,
-        validation_alias=AliasChoices("DATABASE_URL", "database_url"),
+        validation_alias=AliasChoices("SORTED_DATABASE_URL", "DATABASE_URL", "database_url"),
         description="PostgreSQL or SQLite URL; unset means the embedded SQLite database.",
     )
-    user: str | None = Field(
-        default=None,
-        validation_alias=AliasChoices("SORTED_USER", "user"),
-        description="Email of the user to act as.",
-    )
+    user: str | None = Field(default=None, description="Email of the user to act as.")
 
     @field_validator("database_url", mode="before")
     @classmethod
@@ -163,7 +161,7 @@ def _read_config_file() -> dict[str, Any]:
     try:
         with config_file().open("rb") as handle:
             return tomllib.load(handle)
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
         return {}
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"Cannot read {config_file()}: {exc}") from None
@@ -172,8 +170,11 @@ def _read_config_file() -> dict[str, Any]:
 def _write_config_file(data: dict[str, Any]) -> None:
     """Write the config file atomically, readable by its owner only (it may hold a password)."""
     path = config_file()
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".config-", suffix=".toml")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".config-", suffix=".toml")
+    except OSError as exc:
+        raise ConfigError(f"Cannot write {path}: {exc.strerror}.") from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(_to_toml(data))

@@ -6,8 +6,10 @@ use WAL, enforce foreign keys, and start every transaction with BEGIN IMMEDIATE 
 sorted processes queue on the busy timeout instead of failing when a read turns into a write.
 
 Schema policy: a local SQLite database is migrated to head automatically on first use and after
-an upgrade of sorted; a PostgreSQL database is shared, so everyday commands never change its
-schema and stop, asking for `sorted db upgrade`, when it is not at head.
+an upgrade of sorted, unless the file holds other tables and no sorted schema (then it is some
+other program's database, and sorted refuses to touch it); a PostgreSQL database is shared, so
+everyday commands never change its schema and stop, asking for `sorted db upgrade`, when it is
+not at head.
 """
 
 from __future__ import annotations
@@ -17,12 +19,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import create_engine, event, text
-from sqlalchemy.exc import DBAPIError, OperationalError, ProgrammingError
+from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError, ProgrammingError
 from sqlalchemy.pool import NullPool
 from sqlmodel import Session
 
 from sorted_cli import schema
-from sorted_cli.errors import DatabaseUnavailable, SchemaError, SortedError
+from sorted_cli.errors import ConfigError, DatabaseUnavailable, SchemaError, SortedError
 from sorted_cli.urls import MASK, mask_password, url_password
 
 if TYPE_CHECKING:
@@ -31,16 +33,24 @@ if TYPE_CHECKING:
     from sorted_cli.config import Settings
 
 SQLITE_BUSY_TIMEOUT_S = 30
+CONNECT_TIMEOUT_S = 10  # psycopg would otherwise wait for the operating system's TCP timeout
 
 
 def make_engine(settings: Settings) -> Engine:
     """An engine for this process: no pool for PostgreSQL, a prepared file for SQLite."""
-    if settings.is_postgres:
-        return create_engine(settings.url, poolclass=NullPool)
-    path = _sqlite_path(settings.url)
-    if path is not None:
-        _prepare_sqlite_file(path, create_parent=settings.is_embedded)
-    engine = create_engine(settings.url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S})
+    try:
+        if settings.is_postgres:
+            timeout = (
+                {} if "connect_timeout=" in settings.url else {"connect_timeout": CONNECT_TIMEOUT_S}
+            )
+            return create_engine(settings.url, poolclass=NullPool, connect_args=timeout)
+        path = _sqlite_path(settings.url)
+        if path is not None:
+            _prepare_sqlite_file(path, create_parent=settings.is_embedded)
+        engine = create_engine(settings.url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S})
+    except (ArgumentError, ValueError) as exc:  # for example a port that is not a number
+        reason = _hide_password(str(exc), settings.url)
+        raise ConfigError(f"Invalid database URL {settings.masked_url}: {reason}") from None
     event.listen(engine, "connect", _on_sqlite_connect)
     event.listen(engine, "begin", _on_sqlite_begin)
     return engine
@@ -52,9 +62,9 @@ def _sqlite_path(url: str) -> Path | None:
 
 
 def _prepare_sqlite_file(path: Path, *, create_parent: bool) -> None:
-    if create_parent:
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     try:
+        if create_parent:
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         # Owner-only from the first byte; SQLite gives its -wal and -shm files the same mode.
         os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
     except FileExistsError:
@@ -118,6 +128,11 @@ def _is_missing_table(exc: DBAPIError) -> bool:
 def _bring_to_head(engine: Engine, settings: Settings, revision: str | None) -> None:
     if schema.is_newer_than_sorted(revision):
         raise SchemaError(f"The database is at {schema.describe(revision)}: {schema.NEWER_ADVICE}.")
+    if revision is None and not settings.is_postgres and _has_tables(engine):
+        raise SchemaError(
+            f"{settings.masked_url} holds other tables and no sorted schema: it is not a "
+            "sorted database, so sorted leaves it alone (check DATABASE_URL and .env)."
+        )
     if settings.is_postgres:
         state = "has no sorted schema yet" if revision is None else f"is at {revision}"
         raise SchemaError(
@@ -129,16 +144,20 @@ def _bring_to_head(engine: Engine, settings: Settings, revision: str | None) -> 
     migrate.upgrade(engine, "head")
 
 
+def _has_tables(engine: Engine) -> bool:
+    with engine.connect() as connection:
+        return bool(connection.exec_driver_sql("SELECT count(*) FROM sqlite_master").scalar())
+
+
 def describe_error(exc: BaseException, *, url: str) -> SortedError | None:
     """A one-line SortedError for a database failure, or None for anything else."""
     if not isinstance(exc, DBAPIError):
         return None
     reason = " ".join(str(exc.orig).split()) or type(exc.orig).__name__
-    reason = reason.removeprefix("connection failed: ")
+    reason = _hide_password(reason.removeprefix("connection failed: "), url)
     if exc.connection_invalidated or _is_connect_failure(exc):
-        message = f"Cannot connect to {mask_password(url)}: {reason}"
-        return DatabaseUnavailable(_hide_password(message, url))
-    return SortedError(_hide_password(f"Database error: {reason}", url))
+        return DatabaseUnavailable(f"Cannot connect to {mask_password(url)}: {reason}")
+    return SortedError(f"Database error: {reason}")
 
 
 def _is_connect_failure(exc: DBAPIError) -> bool:

@@ -39,12 +39,16 @@ class TaskNotFound(SortedError):
     """No task of the current user matches the reference."""
 
 
-class AmbiguousReference(SortedError):
-    """A UUID prefix matches more than one of the user's tasks."""
+class AmbiguousReference(InvalidInput):
+    """A UUID prefix matches more than one of the user's tasks: the user must say more."""
 
 
 class TaskInTrash(SortedError):
     """The task is soft-deleted; it must be restored before it can be changed."""
+
+
+class Cancelled(SortedError):
+    """The user declined a confirmation."""
 
 
 class UserNotFound(SortedError):

@@ -33,7 +33,10 @@ TITLE_MAX = 500
 DESCRIPTION_MAX = 10_000
 EMAIL_MAX = 320
 NAME_MAX = 200
-_EMAIL = re.compile(r"[^@\s]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)*")
+# Local part: anything but white space, control characters and `@`; domain: DNS labels.
+_EMAIL = re.compile(
+    r"[^@\s\x00-\x1f\x7f-\x9f]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)*"
+)
 
 
 def utcnow() -> datetime:
@@ -147,11 +150,12 @@ def _clean_title(value: object) -> object:
 def _clean_description(value: object) -> object:
     if not isinstance(value, str):
         return value
-    if len(value) > DESCRIPTION_MAX:
+    description = value.strip()
+    if len(description) > DESCRIPTION_MAX:
         raise ValueError(
-            f"the description is {len(value)} characters long; at most {DESCRIPTION_MAX} fit"
+            f"the description is {len(description)} characters long; at most {DESCRIPTION_MAX} fit"
         )
-    return value.strip() or None
+    return description or None
 
 
 class TaskCreate(TaskBase):

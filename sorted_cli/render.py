@@ -83,9 +83,9 @@ def task_line(verb: str, task: Task) -> None:
     line(f"{verb} task {task.number}: {task.title}")
 
 
-def changes(changes: list[Change], *, verb: str, unchanged: str) -> None:
+def changes(results: list[Change], *, verb: str, unchanged: str) -> None:
     """One line per task: what happened, or that it already was so."""
-    for item in changes:
+    for item in results:
         if item.changed:
             task_line(verb, item.task)
         else:

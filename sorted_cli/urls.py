@@ -12,6 +12,9 @@ import re
 _POSTGRES_SCHEMES = ("postgres", "postgresql")
 _SQLITE_SCHEMES = ("sqlite", "sqlite+pysqlite")
 _PASSWORD_PARAM = re.compile(r"(?i)([?&]password=)[^&]*")
+_CREDENTIALS = re.compile(
+    r"(?P<before>[\w+.-]+://[^:/@]*:)(?P<password>.*)(?P<after>@[^@]*)\Z", re.S
+)
 MASK = "***"
 
 
@@ -20,7 +23,8 @@ def normalise_url(url: str) -> str:
     url = url.strip()
     scheme, sep, rest = url.partition("://")
     if not sep or not rest:
-        raise ValueError(f"not a database URL: {mask_password(url)!r}")
+        # Never echo it: a mistyped URL still holds a password.
+        raise ValueError("the database URL must look like postgresql://... or sqlite:///path")
     dialect = scheme.lower().split("+", 1)[0]
     if dialect in _POSTGRES_SCHEMES:
         return f"postgresql+psycopg://{rest}"
@@ -36,19 +40,15 @@ def is_postgres(url: str) -> bool:
 
 
 def _split_password(url: str) -> tuple[str, str | None, str]:
-    """Split a URL around its password: (before, password or None, after)."""
-    scheme, sep, rest = url.partition("://")
-    authority_end = len(rest)
-    for stop in "/?#":
-        index = rest.find(stop)
-        if index != -1:
-            authority_end = min(authority_end, index)
-    authority, tail = rest[:authority_end], rest[authority_end:]
-    credentials, at, host = authority.rpartition("@")
-    user, colon, password = credentials.partition(":")
-    if not at or not colon:
+    """Split a URL around its password: (before, password or None, after).
+
+    Errs on the side of hiding: the password runs from the colon after the user name to the
+    last `@` in the URL, so a password holding `/`, `?`, `#` or `@` is hidden whole.
+    """
+    match = _CREDENTIALS.match(url)
+    if match is None:
         return url, None, ""
-    return f"{scheme}{sep}{user}:", password, f"@{host}{tail}"
+    return match.group("before"), match.group("password"), match.group("after")
 
 
 def url_password(url: str) -> str | None:

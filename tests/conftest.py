@@ -12,6 +12,7 @@ throwaway PostgreSQL database.
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import uuid
@@ -102,17 +103,21 @@ def _migrate(url: str) -> None:
 
 
 @pytest.fixture(autouse=True)
-def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     home = tmp_path / "home"
     monkeypatch.setenv("SORTED_HOME", str(home))
-    for name in ("DATABASE_URL", "SORTED_USER", "NO_COLOR", "FORCE_COLOR"):
+    for name in ("DATABASE_URL", "SORTED_DATABASE_URL", "SORTED_USER", "NO_COLOR", "FORCE_COLOR"):
         monkeypatch.delenv(name, raising=False)
+    # A login shell's USER must never select the sorted user; pin it so tests show that.
+    monkeypatch.setenv("USER", "tester")
+    monkeypatch.setenv("LOGNAME", "tester")
     monkeypatch.setenv("COLUMNS", "100")
     monkeypatch.setenv("TERM", "dumb")
     work = tmp_path / "work"
     work.mkdir()
     monkeypatch.chdir(work)  # no stray .env file is read
-    return home
+    yield home
+    logging.getLogger("sqlalchemy.engine").setLevel(logging.WARNING)  # `--debug` turns it on
 
 
 @pytest.fixture(params=BACKENDS)

@@ -258,3 +258,19 @@ def test_overdue_due_dates_are_highlighted(
     result = run("list")
     assert "\x1b[1;31m2020-01-01" in result.stdout  # bold red: overdue
     assert "\x1b[33mtoday" in result.stdout  # yellow: due today
+
+
+def test_show_a_completed_task_in_the_trash(ada: User, run: Run) -> None:
+    run("add", "Old plan", "--due", "2020-01-01")
+    run("done", "1")
+    run("delete", "1")
+    result = run("show", "1")
+    lines = [line.strip("│ ") for line in result.stdout.splitlines()]
+    assert lines[1:4] == ["Status     in the trash", "Priority   -", "Due        2020-01-01"]
+    assert [line.split()[0] for line in lines[4:-1]] == [
+        "Created",
+        "Updated",
+        "Completed",
+        "Deleted",
+        "ID",
+    ]

@@ -3,15 +3,25 @@
 from __future__ import annotations
 
 import json
+import re
 import stat
 from pathlib import Path
 
 import pytest
 from conftest import ADA, Run
+from typer.testing import Result
 
 from sorted_cli import config
 from sorted_cli.config import load_settings
 from sorted_cli.models import User
+
+
+def panel(result: Result) -> list[str]:
+    """A Rich panel's lines without borders, padding, timestamps or UUIDs."""
+    assert (result.exit_code, result.stderr) == (0, "")
+    text = re.sub(r"\d{4}-\d\d-\d\d \d\d:\d\d", "YYYY-MM-DD hh:mm", result.stdout)
+    text = re.sub(r"[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}", "UUID", text)
+    return [re.sub(r"─+([╮╯])$", "─", line.strip("│ ")) for line in text.splitlines()]
 
 
 def test_user_add_list_show_switch_delete(database_url: str, run: Run) -> None:
@@ -36,14 +46,19 @@ def test_user_add_list_show_switch_delete(database_url: str, run: Run) -> None:
     ]
     assert list(users[0]) == ["id", "email", "name", "created_at", "updated_at", "current"]
     run("add", "Grace's task")
-    shown = run("user", "show")
-    assert shown.exit_code == 0
-    assert "grace@example.com" in shown.stdout
-    assert "1 open, 0 done" in shown.stdout
-    assert "Current  yes" in shown.stdout
-    other = run("user", "show", "ada@example.com")
-    assert "Ada Lovelace" in other.stdout
-    assert "Current  no" in other.stdout
+    assert panel(run("user", "show")) == [
+        "╭─ grace@example.com ─",
+        "Name     -",
+        "Current  yes",
+        "Tasks    1 open, 0 done",
+        "Created  YYYY-MM-DD hh:mm",
+        "ID       UUID",
+        "╰─",
+    ]
+    assert panel(run("user", "show", "ada@example.com"))[1:3] == [
+        "Name     Ada Lovelace",
+        "Current  no",
+    ]
     result = run("user", "delete", "grace@example.com")
     assert (result.exit_code, result.stdout) == (0, "Deleted user grace@example.com\n")
     assert config.remembered_user(load_settings().database_key) is None
@@ -112,7 +127,7 @@ def test_a_lost_config_file_reuses_the_local_user(isolated_home: Path, run: Run)
     assert run("list", "--json").stderr == ""  # remembered again
 
 
-def test_a_local_database_with_users_but_no_choice_asks_to_choose(
+def test_with_users_but_none_chosen_commands_ask_to_choose(
     database_url: str, backend: str, run: Run
 ) -> None:
     run("user", "add", "ada@example.com")
@@ -156,3 +171,19 @@ def test_debug_shows_the_traceback_of_an_expected_failure(ada: User, run: Run) -
     assert result.exit_code == 1
     assert "Traceback (most recent call last)" in result.stderr
     assert result.stderr.endswith("Error: No task 42.\n")
+
+
+def test_an_empty_user_list_says_how_to_add_one(database_url: str, run: Run) -> None:
+    result = run("user", "list")
+    assert (result.exit_code, result.stdout, result.stderr) == (
+        0,
+        "",
+        "No users yet: add one with `sorted user add EMAIL`.\n",
+    )
+
+
+def test_emails_and_names_are_shown_literally(database_url: str, run: Run) -> None:
+    run("user", "add", "[red]x[/]@example.com", "--name", "[bold]Eve\x1b[2J")
+    listing = run("user", "list")
+    assert "[red]x[/]@example.com" in listing.stdout
+    assert "[bold]Eve\\x1b[2J" in listing.stdout

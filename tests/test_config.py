@@ -32,7 +32,9 @@ def test_urls_are_driven_by_psycopg_and_keep_their_parameters(given: str, expect
     assert normalise_url(given) == expected
 
 
-@pytest.mark.parametrize("url", ["mysql://u:secret@h/db", "not a url", "postgres://"])
+@pytest.mark.parametrize(
+    "url", ["mysql://u:secret@h/db", "postgresql:/u:secret@h/db", "u:secret@h/db", "postgres://"]
+)
 def test_unusable_urls_are_refused_without_showing_the_password(url: str) -> None:
     with pytest.raises(ValueError, match="URL") as caught:
         normalise_url(url)
@@ -50,6 +52,17 @@ def test_unusable_urls_are_refused_without_showing_the_password(url: str) -> Non
             "postgresql://u@h/db?x=1",
         ),
         ("postgresql://h/db", "postgresql://h/db", "postgresql://h/db"),
+        ("postgresql://u:ab/cd@h/db", "postgresql://u:***@h/db", "postgresql://u@h/db"),
+        (
+            "postgresql://u:a?b#c@h:5/db?sslmode=require",
+            "postgresql://u:***@h:5/db?sslmode=require",
+            "postgresql://u@h:5/db?sslmode=require",
+        ),
+        (
+            "postgresql://u:postgres@h/postgres",
+            "postgresql://u:***@h/postgres",
+            "postgresql://u@h/postgres",
+        ),
         ("sqlite:////tmp/a:b@c.db", "sqlite:////tmp/a:b@c.db", "sqlite:////tmp/a:b@c.db"),
     ],
 )
@@ -75,6 +88,16 @@ def test_settings_precedence_flag_then_environment_then_dotenv_then_config_file(
     )
     flagged = load_settings(database_url="sqlite:////from/flag", user="flag@example.com")
     assert (flagged.database_url, flagged.user) == ("sqlite:////from/flag", "flag@example.com")
+
+
+def test_sorted_database_url_wins_and_the_shells_user_is_not_the_sorted_user(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", "postgresql://someone-elses-app@h/app")
+    monkeypatch.setenv("SORTED_DATABASE_URL", "postgresql://me@h/todo")
+    monkeypatch.setenv("USER", "alice")
+    settings = load_settings()
+    assert (settings.database_url, settings.user) == ("postgresql+psycopg://me@h/todo", None)
 
 
 def test_no_url_means_the_embedded_database_in_the_data_directory(isolated_home: Path) -> None:

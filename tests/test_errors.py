@@ -11,6 +11,8 @@ import pytest
 from conftest import Run
 from sqlalchemy import make_url
 
+from sorted_cli.models import User
+
 PASSWORD = "s3cret-pw"
 
 
@@ -99,3 +101,47 @@ def test_no_arguments_shows_help(run: Run) -> None:
     result = run()
     assert result.exit_code == 2
     assert "Usage: sorted" in result.stdout + result.stderr
+
+
+def test_a_sqlite_file_of_another_program_is_left_alone(
+    run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app_database = tmp_path / "app.db"
+    with sqlite3.connect(app_database) as connection:
+        connection.execute("CREATE TABLE orders (id INTEGER PRIMARY KEY)")
+    Path(".env").write_text(f"DATABASE_URL=sqlite:///{app_database}\n")
+    message = one_line_error(run("list"), 1)
+    assert message == (
+        f"Error: sqlite:///{app_database} holds other tables and no sorted schema: it is not a "
+        "sorted database, so sorted leaves it alone (check DATABASE_URL and .env).\n"
+    )
+    with sqlite3.connect(app_database) as connection:
+        tables = connection.execute("SELECT name FROM sqlite_master").fetchall()
+    assert tables == [("orders",)]
+
+
+def test_a_url_with_a_bad_port_is_exit_2(run: Run, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", f"postgresql://u:{PASSWORD}@h:abc/db")
+    assert one_line_error(run("list"), 2).startswith(
+        "Error: Invalid database URL postgresql+psycopg://u:***@h:abc/db: "
+    )
+
+
+def test_an_unwritable_home_is_one_line(
+    run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SORTED_HOME", "/dev/null/sorted")
+    message = one_line_error(run("add", "Buy milk"), 1)
+    assert message == (
+        "Error: Cannot create the database file /dev/null/sorted/sorted.db: Not a directory.\n"
+    )
+    config_message = one_line_error(
+        run("--database-url", f"sqlite:///{tmp_path / 'x.db'}", "add", "Buy milk"), 2
+    )
+    assert config_message == "Error: Cannot write /dev/null/sorted/config.toml: Not a directory.\n"
+
+
+def test_text_that_is_not_utf8_is_bad_input(ada: User, run: Run) -> None:
+    assert one_line_error(run("list", "--search", "caf\udce9"), 2) == (
+        "Error: An argument is not valid UTF-8 text.\n"
+    )

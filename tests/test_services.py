@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import time
 import uuid
-from datetime import UTC, date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from sorted_cli.choices import Priority, SortKey, View
@@ -13,6 +16,7 @@ from sorted_cli.config import load_settings
 from sorted_cli.db import close_session, open_session
 from sorted_cli.errors import (
     AmbiguousReference,
+    Cancelled,
     DuplicateUser,
     InvalidInput,
     InvalidReference,
@@ -20,7 +24,7 @@ from sorted_cli.errors import (
     TaskInTrash,
     TaskNotFound,
 )
-from sorted_cli.models import Task, TaskCreate, TaskUpdate, User, UserCreate, utcnow, validated
+from sorted_cli.models import Task, TaskCreate, TaskUpdate, User, UserCreate, validated
 from sorted_cli.services import tasks, users
 from sorted_cli.services.tasks import TaskQuery
 
@@ -53,8 +57,16 @@ def test_numbers_count_up_per_user_and_are_never_reused(
 
 def test_a_failed_add_leaves_no_gap(session: Session, ada: User) -> None:
     add(session, ada, "one")
-    with pytest.raises(InvalidInput):
-        add(session, ada, " ")
+    # Unvalidated on purpose: the INSERT fails (NOT NULL) after the counter has moved.
+    broken = TaskCreate.model_construct(
+        title=None,  # type: ignore[arg-type]
+        description=None,
+        priority=Priority.none,
+        due=None,
+    )
+    with pytest.raises(IntegrityError):
+        tasks.create_task(session=session, user=ada, data=broken)
+    session.rollback()
     assert add(session, ada, "two").number == 2
 
 
@@ -102,10 +114,10 @@ def test_bad_emails_are_refused(email: str) -> None:
 def test_a_task_is_found_by_number_uuid_and_prefix(session: Session, ada: User) -> None:
     task = add(session, ada, "Buy milk")
     for ref in ["1", "#1", " 1 ", str(task.id), task.id.hex, str(task.id)[:13].upper()]:
-        assert tasks.find_task(session=session, user=ada, ref=ref).id == task.id, ref
+        assert tasks.require_task(session=session, user=ada, ref=ref).id == task.id, ref
 
 
-def test_a_number_wins_over_a_prefix_of_digits(session: Session, ada: User) -> None:
+def test_digits_are_always_a_number_never_a_uuid_prefix(session: Session, ada: User) -> None:
     by_prefix = Task(
         id=uuid.UUID("12340000-0000-4000-8000-000000000000"),
         user_id=ada.id,
@@ -114,10 +126,17 @@ def test_a_number_wins_over_a_prefix_of_digits(session: Session, ada: User) -> N
     )
     session.add(by_prefix)
     session.commit()
-    assert tasks.find_task(session=session, user=ada, ref="7").id == by_prefix.id
-    assert tasks.find_task(session=session, user=ada, ref="1234").id == by_prefix.id
-    with pytest.raises(TaskNotFound):
-        tasks.find_task(session=session, user=ada, ref="123")
+    for ref in ("1234", "#1234"):
+        with pytest.raises(TaskNotFound, match=rf"^No task {ref}\.$"):
+            tasks.require_task(session=session, user=ada, ref=ref)
+    for ref in ("7", "#7", "12340000-", "12340000-0000"):
+        assert tasks.require_task(session=session, user=ada, ref=ref).id == by_prefix.id
+
+
+@pytest.mark.parametrize("ref", ["²", "٣", "1" * 5000])
+def test_only_ascii_digits_make_a_number(session: Session, ada: User, ref: str) -> None:
+    with pytest.raises(InvalidReference):
+        tasks.require_task(session=session, user=ada, ref=ref)
 
 
 def test_an_ambiguous_prefix_lists_the_candidates(session: Session, ada: User) -> None:
@@ -132,30 +151,31 @@ def test_an_ambiguous_prefix_lists_the_candidates(session: Session, ada: User) -
         )
     session.commit()
     with pytest.raises(AmbiguousReference) as caught:
-        tasks.find_task(session=session, user=ada, ref="abcd")
+        tasks.require_task(session=session, user=ada, ref="abcd")
+    assert caught.value.exit_code == 2  # the user must say more: bad input
     assert caught.value.message == (
         "abcd matches several tasks: 1 (abcd1111) task 1, 2 (abcd2222) task 2."
     )
-    assert tasks.find_task(session=session, user=ada, ref="abcd2").number == 2
+    assert tasks.require_task(session=session, user=ada, ref="abcd2").number == 2
 
 
 def test_another_users_tasks_are_not_found(session: Session, ada: User, grace: User) -> None:
     theirs = add(session, grace, "Grace's secret")
     for ref in ["1", str(theirs.id), theirs.id.hex[:6]]:
         with pytest.raises(TaskNotFound, match=rf"^No task {ref}\.$"):
-            tasks.find_task(session=session, user=ada, ref=ref)
+            tasks.require_task(session=session, user=ada, ref=ref)
 
 
 @pytest.mark.parametrize("ref", ["abc", "xyz1", "milk", "12 ab", "", "1" * 40 + "a"])
 def test_bad_references_are_invalid_input(session: Session, ada: User, ref: str) -> None:
     with pytest.raises(InvalidReference) as caught:
-        tasks.find_task(session=session, user=ada, ref=ref)
+        tasks.require_task(session=session, user=ada, ref=ref)
     assert caught.value.exit_code == 2
 
 
 def test_unknown_number_is_not_found(session: Session, ada: User) -> None:
     with pytest.raises(TaskNotFound):
-        tasks.find_task(session=session, user=ada, ref="99999999999")
+        tasks.require_task(session=session, user=ada, ref="99999999999")
 
 
 # ------------------------------------------------------------------------------ changes
@@ -179,6 +199,24 @@ def test_done_reopen_delete_restore(session: Session, ada: User) -> None:
     assert listed(session, ada, view=View.all) == [1, 2]
 
 
+def test_delete_asks_with_the_resolved_tasks_and_a_no_changes_nothing(
+    session: Session, ada: User
+) -> None:
+    add(session, ada, "one")
+    add(session, ada, "two")
+    seen: list[list[int]] = []
+
+    def decline(targets: list[Task]) -> bool:
+        seen.append([task.number for task in targets])
+        return False
+
+    with pytest.raises(Cancelled, match=r"^Nothing changed\.$"):
+        tasks.delete_tasks(session=session, user=ada, refs=["1", "#1", "2"], confirm=decline)
+    session.rollback()
+    assert seen == [[1, 2]]
+    assert listed(session, ada) == [1, 2]
+
+
 def test_one_bad_reference_changes_nothing(session: Session, ada: User) -> None:
     add(session, ada, "one")
     with pytest.raises(TaskNotFound):
@@ -190,7 +228,7 @@ def test_update_changes_only_given_fields_and_can_clear_the_due_date(
     session: Session, ada: User
 ) -> None:
     add(session, ada, "Buy milk", due=date(2026, 12, 1), priority=Priority.low)
-    before = tasks.find_task(session=session, user=ada, ref="1").updated_at
+    before = tasks.require_task(session=session, user=ada, ref="1").updated_at
     task = tasks.update_task(
         session=session, user=ada, ref="1", data=validated(TaskUpdate, title=" Buy oat milk ")
     )
@@ -211,16 +249,34 @@ def test_update_changes_only_given_fields_and_can_clear_the_due_date(
         tasks.update_task(session=session, user=ada, ref="1", data=validated(TaskUpdate))
 
 
-def test_timestamps_come_back_timezone_aware_in_utc(database_url: str, ada: User) -> None:
-    first = open_session(load_settings())
-    created = add(first, ada, "t")
-    close_session(first)
-    second = open_session(load_settings())
-    task = tasks.find_task(session=second, user=ada, ref="1")
-    close_session(second)
+def test_timestamps_are_stored_and_read_as_utc_whatever_the_local_zones(
+    database_url: str, backend: str, ada: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TZ", "Asia/Kathmandu")  # UTC+05:45: no rounding hides a mistake
+    time.tzset()
+    url = database_url
+    if backend == "postgresql":  # and a server session in yet another zone
+        url += "?options=-c%20TimeZone%3DAmerica/St_Johns"
+    try:
+        first = open_session(load_settings(database_url=url))
+        created = add(first, ada, "t").created_at
+        close_session(first)
+        second = open_session(load_settings(database_url=url))
+        task = tasks.require_task(session=second, user=ada, ref="1")
+        raw = second.execute(
+            text("SELECT created_at AT TIME ZONE 'UTC' FROM tasks")
+            if backend == "postgresql"
+            else text("SELECT created_at FROM tasks")
+        ).scalar_one()
+        close_session(second)
+    finally:
+        monkeypatch.delenv("TZ")
+        time.tzset()
     assert task.created_at.tzinfo is UTC
-    assert task.created_at == created.created_at
-    assert abs(task.created_at - utcnow()) < timedelta(minutes=1)
+    assert task.created_at == created
+    assert abs(task.created_at - datetime.now(UTC)) < timedelta(minutes=1)
+    stored = raw if isinstance(raw, datetime) else datetime.fromisoformat(raw)
+    assert stored == created.replace(tzinfo=None)  # the stored wall clock is UTC
 
 
 # ------------------------------------------------------------------------------ listing
@@ -311,6 +367,9 @@ def test_the_local_user_is_made_only_while_there_is_nobody(session: Session) -> 
     assert local.email.endswith("@localhost")
     assert local.name == local.email.removesuffix("@localhost")
     assert users.create_local_user(session=session) == (local, False)  # reused, not duplicated
+    users.delete_user(session=session, user=local)
+    back, _ = users.create_local_user(session=session)  # a deleted local user comes back
+    assert (back.id, back.is_deleted) == (local.id, False)
     users.create_user(session=session, data=validated(UserCreate, email="bob@example.com"))
     users.delete_user(session=session, user=local)
     with pytest.raises(NoCurrentUser, match="pass --user EMAIL"):

@@ -11,7 +11,7 @@ from typer.core import TyperGroup
 from sorted_cli import __version__
 from sorted_cli.cli import db, settings, tasks, users
 from sorted_cli.cli.state import State
-from sorted_cli.errors import SortedError
+from sorted_cli.errors import InvalidInput, SortedError
 
 
 class SortedGroup(TyperGroup):
@@ -27,6 +27,8 @@ class SortedGroup(TyperGroup):
             return super().invoke(ctx)
         except SortedError as exc:
             _fail(ctx, exc)
+        except UnicodeEncodeError:  # bytes that are not UTF-8 on the command line
+            _fail(ctx, InvalidInput("An argument is not valid UTF-8 text."))
         except Exception as exc:
             if type(exc).__module__.startswith("sqlalchemy"):
                 from sorted_cli.db import describe_error
@@ -100,7 +102,7 @@ def root(
     ] = False,
 ) -> None:
     """A fast todo list for your terminal, on your laptop or your team's PostgreSQL."""
-    ctx.obj = State(database_url=database_url, user_email=user, debug=debug)
+    ctx.obj = State(database_url=database_url, user_email=user, debug=debug, root=ctx)
     if debug:
         import logging
 

@@ -3,32 +3,16 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
 from sorted_cli import schema
 from sorted_cli.cli.options import Yes, examples
 from sorted_cli.cli.state import State
-from sorted_cli.errors import InvalidInput, SchemaError, SortedError
-
-if TYPE_CHECKING:
-    from sqlalchemy.engine import Engine
+from sorted_cli.errors import Cancelled, InvalidInput, SchemaError
 
 app = typer.Typer(name="db", help="Create and migrate the database schema.", no_args_is_help=True)
-
-
-@contextmanager
-def _engine(ctx: typer.Context) -> Iterator[Engine]:
-    from sorted_cli.db import make_engine
-
-    engine = make_engine(State.of(ctx).settings)
-    try:
-        yield engine
-    finally:
-        engine.dispose()
 
 
 @app.command(
@@ -41,15 +25,12 @@ def upgrade(
     """Create or migrate the schema (to the newest revision by default)."""
     from sorted_cli import migrate, render
 
-    with _engine(ctx) as engine:
-        before = migrate.current(engine)
-        migrate.upgrade(engine, revision, progress=render.notice)
-        after = migrate.current(engine)
-    render.line(
-        f"Database is at {schema.describe(after)}"
-        if after != before
-        else f"Nothing to do: database is at {schema.describe(after)}"
-    )
+    engine = State.of(ctx).engine
+    before = migrate.current(engine)
+    migrate.upgrade(engine, revision, progress=render.notice)
+    after = migrate.current(engine)
+    done = "Database is at" if after != before else "Nothing to do: database is at"
+    render.line(f"{done} {schema.describe(after)}")
 
 
 @app.command(epilog=examples("sorted db downgrade 0001 --yes", "sorted db downgrade base --yes"))
@@ -63,16 +44,15 @@ def downgrade(
     """Undo migrations down to REVISION (may drop data: asks first unless --yes)."""
     from sorted_cli import migrate, render
 
+    state = State.of(ctx)
     if not yes:
         if not sys.stdin.isatty():
             raise InvalidInput("Refusing to downgrade without --yes when not at a terminal.")
-        if not typer.confirm(
-            f"Downgrade {State.of(ctx).settings.masked_url} to {revision}? This can drop data."
-        ):
-            raise SortedError("Nothing changed.")
-    with _engine(ctx) as engine:
-        migrate.downgrade(engine, revision, progress=render.notice)
-        render.line(f"Database is at {schema.describe(migrate.current(engine))}")
+        question = f"Downgrade {state.settings.masked_url} to {revision}? This can drop data."
+        if not typer.confirm(question):
+            raise Cancelled("Nothing changed.")
+    migrate.downgrade(state.engine, revision, progress=render.notice)
+    render.line(f"Database is at {schema.describe(migrate.current(state.engine))}")
 
 
 @app.command(epilog=examples("sorted db current"))
@@ -80,8 +60,7 @@ def current(ctx: typer.Context) -> None:
     """Show the database's schema revision."""
     from sorted_cli import migrate, render
 
-    with _engine(ctx) as engine:
-        render.line(schema.describe(migrate.current(engine)))
+    render.line(schema.describe(migrate.current(State.of(ctx).engine)))
 
 
 @app.command(epilog=examples("sorted db history"))
@@ -89,8 +68,7 @@ def history(ctx: typer.Context) -> None:
     """List the schema revisions this sorted knows, newest first."""
     from sorted_cli import migrate, render
 
-    with _engine(ctx) as engine:
-        applied = migrate.current(engine)
+    applied = migrate.current(State.of(ctx).engine)
     for revision in migrate.history():
         marks = [
             m for m, on in (("head", revision.is_head), ("current", revision.id == applied)) if on
@@ -105,13 +83,9 @@ def check(ctx: typer.Context) -> None:
     """Exit 0 when the schema is at head, 1 otherwise."""
     from sorted_cli import migrate, render
 
-    with _engine(ctx) as engine:
-        revision = migrate.current(engine)
+    revision = migrate.current(State.of(ctx).engine)
     if revision != schema.HEAD:
-        advice = (
-            schema.NEWER_ADVICE
-            if schema.is_newer_than_sorted(revision)
-            else "run `sorted db upgrade`"
-        )
+        newer = schema.is_newer_than_sorted(revision)
+        advice = schema.NEWER_ADVICE if newer else "run `sorted db upgrade`"
         raise SchemaError(f"Database is at {schema.describe(revision)}: {advice}.")
     render.line(f"Database is at {schema.describe(revision)}")

@@ -14,6 +14,9 @@ from typing import TYPE_CHECKING
 import typer
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from sqlalchemy.engine import Engine
     from sqlmodel import Session
 
     from sorted_cli.config import Settings
@@ -29,11 +32,9 @@ class State:
 
     @staticmethod
     def of(ctx: typer.Context) -> State:
-        root = ctx.find_root()
-        if not isinstance(root.obj, State):  # a command invoked without the root callback
-            root.obj = State()
-        root.obj.root = root
-        return root.obj
+        state = ctx.find_root().obj
+        assert isinstance(state, State), "the root callback sets the state"
+        return state
 
     @cached_property
     def settings(self) -> Settings:
@@ -41,35 +42,42 @@ class State:
 
         return load_settings(database_url=self.database_url, user=self.user_email)
 
+    def _on_close(self, closer: Callable[[], object]) -> None:
+        if self.root is not None:
+            self.root.call_on_close(closer)
+
     @cached_property
     def session(self) -> Session:
+        """A session on a database at this sorted's schema head, for everyday commands."""
         from sorted_cli.db import close_session, open_session
 
         session = open_session(self.settings)
-        if self.root is not None:
-            self.root.call_on_close(lambda: close_session(session))
+        self._on_close(lambda: close_session(session))
         return session
+
+    @cached_property
+    def engine(self) -> Engine:
+        """An engine with no schema check, for `sorted db` commands."""
+        from sorted_cli.db import make_engine
+
+        engine = make_engine(self.settings)
+        self._on_close(engine.dispose)
+        return engine
 
     @cached_property
     def user(self) -> User:
         """The user this command acts for (see README: "Who am I?")."""
         from sorted_cli import config, render
-        from sorted_cli.errors import NoCurrentUser
         from sorted_cli.services import users
 
-        settings = self.settings
         email = self.current_email()
-        if email is not None:
-            return users.require_user_by_email(session=self.session, email=email)
-        if settings.is_postgres:
-            raise NoCurrentUser(
-                "No current user on this shared database: pass --user EMAIL, set SORTED_USER, "
-                "or run `sorted user switch EMAIL`."
-            )
-        user, created = users.create_local_user(session=self.session)
-        config.remember_user(settings.database_key, user.email)
-        verb = "Created" if created else "Using"
-        render.notice(f"{verb} local user {user.email}; `sorted user --help` to manage users.")
+        user, created = users.resolve_current_user(
+            session=self.session, email=email, shared=self.settings.is_postgres
+        )
+        if email is None:  # the local user: remember it for the next command
+            config.remember_user(self.settings.database_key, user.email)
+            verb = "Created" if created else "Using"
+            render.notice(f"{verb} local user {user.email}; `sorted user --help` to manage users.")
         return user
 
     def current_email(self) -> str | None:

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import sys
 from datetime import date, datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from sorted_cli.choices import Priority, SortKey, View
+from sorted_cli.choices import DEFAULT_LIMIT, Priority, SortKey, View
 from sorted_cli.cli.options import Json, Ref, Refs, Yes, examples
 from sorted_cli.cli.state import State
-from sorted_cli.errors import InvalidInput, SortedError
+from sorted_cli.errors import Cancelled, InvalidInput
+
+if TYPE_CHECKING:
+    from sorted_cli.models import Task
 
 app = typer.Typer()
 
@@ -94,7 +97,7 @@ def list_(
     ),
     limit: Annotated[
         int, typer.Option("--limit", "-n", min=0, help="Show at most N tasks; 0 shows all.")
-    ] = 50,
+    ] = DEFAULT_LIMIT,
     as_json: Json = False,
 ) -> None:
     """List your open tasks (or completed ones, or the trash)."""
@@ -137,7 +140,7 @@ def show(ctx: typer.Context, ref: Ref, as_json: Json = False) -> None:
     from sorted_cli.services import tasks
 
     state = State.of(ctx)
-    task = tasks.find_task(session=state.session, user=state.user, ref=ref)
+    task = tasks.require_task(session=state.session, user=state.user, ref=ref)
     if as_json:
         render.print_json(render.task_json(task))
     else:
@@ -199,12 +202,15 @@ def delete(ctx: typer.Context, refs: Refs, yes: Yes = False) -> None:
     from sorted_cli import render
     from sorted_cli.services import tasks
 
-    if len(set(refs)) > 1 and not yes and sys.stdin.isatty():
-        confirmed = typer.confirm(f"Move {len(set(refs))} tasks to the trash?")
-        if not confirmed:
-            raise SortedError("Nothing deleted.")
+    def confirm(targets: list[Task]) -> bool:
+        if len(targets) < 2 or yes or not sys.stdin.isatty():
+            return True
+        if not typer.confirm(f"Move {len(targets)} tasks to the trash?"):
+            raise Cancelled("Nothing deleted.")
+        return True
+
     state = State.of(ctx)
-    changes = tasks.delete_tasks(session=state.session, user=state.user, refs=refs)
+    changes = tasks.delete_tasks(session=state.session, user=state.user, refs=refs, confirm=confirm)
     render.changes(changes, verb="Deleted", unchanged="was already in the trash")
 
 

@@ -9,7 +9,7 @@ import typer
 
 from sorted_cli.cli.options import Json, Yes, examples
 from sorted_cli.cli.state import State
-from sorted_cli.errors import SortedError
+from sorted_cli.errors import Cancelled
 
 app = typer.Typer(name="user", help="Manage the users who own tasks.", no_args_is_help=True)
 
@@ -55,7 +55,7 @@ def show(
     ctx: typer.Context,
     email: Annotated[
         str | None,
-        typer.Argument(metavar="[EMAIL]", help="Whom to show; the current user when left out."),
+        typer.Argument(metavar="EMAIL", help="Whom to show; the current user when left out."),
     ] = None,
 ) -> None:
     """Show a user and how many tasks they have."""
@@ -94,7 +94,7 @@ def delete(ctx: typer.Context, email: Email, yes: Yes = False) -> None:
     state = State.of(ctx)
     user = users.require_user_by_email(session=state.session, email=email)
     if not yes and sys.stdin.isatty() and not typer.confirm(f"Delete user {user.email}?"):
-        raise SortedError("Nothing deleted.")
+        raise Cancelled("Nothing deleted.")
     users.delete_user(session=state.session, user=user)
     if config.remembered_user(state.settings.database_key) == user.email:
         config.remember_user(state.settings.database_key, None)

@@ -2,13 +2,15 @@
 change, so one command is one transaction; nothing is half-written when a reference is bad.
 
 Task references: a number (`3`, or `#3`), a full UUID, or a UUID prefix of at least four hex
-digits that only one of the user's tasks starts with. A reference of digits only is a number
-first; only when no task has that number is it tried as a UUID prefix. Another user's tasks are
+digits that only one of the user's tasks starts with. A reference of digits only is always a
+number, so a mistyped number can never reach an unrelated task through its UUID; a UUID prefix
+made only of digits is written with its hyphen or more of its digits. Another user's tasks are
 never found.
 """
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -18,10 +20,12 @@ from typing import Any
 from sqlalchemy import case, func, nulls_last, or_, update
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
-from sorted_cli.choices import Priority, SortKey, View
+from sorted_cli.choices import DEFAULT_LIMIT, Priority, SortKey, View
 from sorted_cli.errors import (
     AmbiguousReference,
+    Cancelled,
     InvalidInput,
     InvalidReference,
     TaskInTrash,
@@ -29,9 +33,9 @@ from sorted_cli.errors import (
 )
 from sorted_cli.models import Task, TaskCreate, TaskUpdate, User, utcnow
 
-DEFAULT_LIMIT = 50
 _MIN_PREFIX = 4
 _MAX_NUMBER = 2**31 - 1  # the number column is a 32-bit integer
+_NUMBER = re.compile(r"[0-9]{1,10}")  # ASCII digits only: int() would take "²" or "٣"
 _HEX_DIGITS = frozenset("0123456789abcdef")
 _AMBIGUOUS_SHOWN = 5
 
@@ -79,47 +83,61 @@ def create_task(*, session: Session, user: User, data: TaskCreate) -> Task:
     return task
 
 
-def find_task(*, session: Session, user: User, ref: str) -> Task:
-    """The user's task (trash included) that REF names, or TaskNotFound/AmbiguousReference."""
-    text = ref.strip().removeprefix("#")
+def require_task(*, session: Session, user: User, ref: str, lock: bool = False) -> Task:
+    """The user's task (trash included) that REF names, or TaskNotFound/AmbiguousReference.
+
+    With `lock`, the row is locked until the transaction ends (PostgreSQL), so two processes
+    changing the same task take turns instead of both reporting success.
+    """
+    text = ref.strip()
     owned = select(Task).where(col(Task.user_id) == user.id)
-    task = None
-    if text.isdigit() and int(text) <= _MAX_NUMBER:
-        task = session.exec(owned.where(col(Task.number) == int(text))).first()
-    if task is None and not (text.isdigit() and len(text) < _MIN_PREFIX):
-        task = _find_by_id(session, owned, _uuid_digits(ref))
+    if lock:
+        owned = owned.with_for_update()
+    if _NUMBER.fullmatch(text.removeprefix("#")):
+        number = int(text.removeprefix("#"))
+        task = (
+            None
+            if number > _MAX_NUMBER
+            else session.exec(owned.where(col(Task.number) == number)).first()
+        )
+    else:
+        task = _find_by_id(session, owned, _uuid_digits(text))
     if task is None:
-        raise TaskNotFound(f"No task {ref.strip()}.")
+        raise TaskNotFound(f"No task {text}.")
     return task
 
 
 def _uuid_digits(ref: str) -> str:
-    digits = ref.strip().lower().replace("-", "")
+    digits = ref.lower().replace("-", "")
     if not (_MIN_PREFIX <= len(digits) <= 32) or not set(digits) <= _HEX_DIGITS:
         raise InvalidReference(
-            f"Invalid task reference {ref.strip()!r}: use a task number, a UUID, "
+            f"Invalid task reference {ref!r}: use a task number, a UUID, "
             f"or at least {_MIN_PREFIX} leading hex digits of one."
         )
     return digits
 
 
-def _find_by_id(session: Session, owned: object, digits: str) -> Task | None:
+def _find_by_id(session: Session, owned: SelectOfScalar[Task], digits: str) -> Task | None:
     # A prefix is the range of UUIDs that start with it: an index range scan on both backends.
     low, high = uuid.UUID(digits.ljust(32, "0")), uuid.UUID(digits.ljust(32, "f"))
-    statement = owned.where(col(Task.id).between(low, high)).limit(_AMBIGUOUS_SHOWN + 1)  # type: ignore[attr-defined]
-    matches: list[Task] = list(session.exec(statement))
+    statement = owned.where(col(Task.id).between(low, high)).limit(_AMBIGUOUS_SHOWN + 1)
+    matches = list(session.exec(statement))
     if len(matches) > 1:
-        shown = ", ".join(f"{t.number} ({t.id.hex[:8]}) {t.title}" for t in matches[:5])
+        shown = ", ".join(
+            f"{t.number} ({t.id.hex[:8]}) {t.title}" for t in matches[:_AMBIGUOUS_SHOWN]
+        )
         extra = " and more" if len(matches) > _AMBIGUOUS_SHOWN else ""
         raise AmbiguousReference(f"{digits} matches several tasks: {shown}{extra}.")
     return matches[0] if matches else None
 
 
-def find_tasks(*, session: Session, user: User, refs: Iterable[str]) -> list[Task]:
+def require_tasks(
+    *, session: Session, user: User, refs: Iterable[str], lock: bool = False
+) -> list[Task]:
     """Each named task once, in the order first named; any bad REF raises before any change."""
     tasks: dict[uuid.UUID, Task] = {}
     for ref in refs:
-        task = find_task(session=session, user=user, ref=ref)
+        task = require_task(session=session, user=user, ref=ref, lock=lock)
         tasks.setdefault(task.id, task)
     return list(tasks.values())
 
@@ -139,16 +157,18 @@ def _apply(
     *,
     in_trash_ok: bool,
     change: Callable[[Task, datetime], bool],
+    confirm: Callable[[list[Task]], bool] | None = None,
 ) -> list[Change]:
-    tasks = find_tasks(session=session, user=user, refs=refs)
+    tasks = require_tasks(session=session, user=user, refs=refs, lock=True)
     if not in_trash_ok:
         tasks = [_outside_trash(task) for task in tasks]
+    if confirm is not None and not confirm(tasks):
+        raise Cancelled("Nothing changed.")
     now = utcnow()
     changes = [Change(task, change(task, now)) for task in tasks]
     for item in changes:
         if item.changed:
             item.task.updated_at = now
-            session.add(item.task)
     session.commit()
     return changes
 
@@ -173,8 +193,17 @@ def reopen_tasks(*, session: Session, user: User, refs: Iterable[str]) -> list[C
     return _apply(session, user, refs, in_trash_ok=False, change=reopen)
 
 
-def delete_tasks(*, session: Session, user: User, refs: Iterable[str]) -> list[Change]:
-    """Move tasks to the trash (a soft delete: the rows stay and can be restored)."""
+def delete_tasks(
+    *,
+    session: Session,
+    user: User,
+    refs: Iterable[str],
+    confirm: Callable[[list[Task]], bool] | None = None,
+) -> list[Change]:
+    """Move tasks to the trash (a soft delete: the rows stay and can be restored).
+
+    `confirm`, when given, sees the resolved tasks and may decline (raising Cancelled).
+    """
 
     def trash(task: Task, now: datetime) -> bool:
         if task.is_deleted:
@@ -182,7 +211,7 @@ def delete_tasks(*, session: Session, user: User, refs: Iterable[str]) -> list[C
         task.is_deleted, task.deleted_at = True, now
         return True
 
-    return _apply(session, user, refs, in_trash_ok=True, change=trash)
+    return _apply(session, user, refs, in_trash_ok=True, change=trash, confirm=confirm)
 
 
 def restore_tasks(*, session: Session, user: User, refs: Iterable[str]) -> list[Change]:
@@ -202,11 +231,10 @@ def update_task(*, session: Session, user: User, ref: str, data: TaskUpdate) -> 
         raise InvalidInput(
             "Nothing to change: give --title, --description, --priority, --due or --no-due."
         )
-    task = _outside_trash(find_task(session=session, user=user, ref=ref))
+    task = _outside_trash(require_task(session=session, user=user, ref=ref, lock=True))
     for name, value in values.items():
         setattr(task, name, value)
     task.updated_at = utcnow()
-    session.add(task)
     session.commit()
     return task
 

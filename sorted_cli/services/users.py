@@ -7,6 +7,7 @@ import getpass
 import re
 
 from sqlalchemy import func
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from sorted_cli.errors import DuplicateUser, NoCurrentUser, UserNotFound
@@ -17,14 +18,19 @@ _NOT_LOGIN_CHARACTERS = re.compile(r"[^a-z0-9._+-]+")
 
 def create_user(*, session: Session, data: UserCreate) -> User:
     """Add a user; adding the email of a deleted user brings that user back."""
+    duplicate = DuplicateUser(f"A user with email {data.email} already exists.")
     existing = session.exec(select(User).where(User.email == data.email)).first()
     if existing is not None and not existing.is_deleted:
-        raise DuplicateUser(f"A user with email {data.email} already exists.")
+        raise duplicate
     user = existing or User(email=data.email)
     user.name = data.name if data.name is not None else user.name
     user.is_deleted, user.deleted_at, user.updated_at = False, None, utcnow()
     session.add(user)
-    session.commit()
+    try:
+        session.commit()
+    except IntegrityError:  # another process added the same email a moment ago
+        session.rollback()
+        raise duplicate from None
     return user
 
 
@@ -83,13 +89,30 @@ def create_local_user(*, session: Session) -> tuple[User, bool]:
     email = f"{login}@localhost"
     if (existing := get_user_by_email(session=session, email=email)) is not None:
         return existing, False
-    if session.exec(select(User.id).limit(1)).first() is not None:
+    someone = select(User.id).where(col(User.is_deleted).is_(False)).limit(1)
+    if session.exec(someone).first() is not None:
         raise NoCurrentUser(
             "No current user: pass --user EMAIL, set SORTED_USER, "
             "or run `sorted user switch EMAIL` (see `sorted user list`)."
         )
     user = create_user(session=session, data=validated(UserCreate, email=email, name=login))
     return user, True
+
+
+def resolve_current_user(*, session: Session, email: str | None, shared: bool) -> tuple[User, bool]:
+    """The user a command acts for, and whether they were just created.
+
+    Given an email (--user, SORTED_USER, or remembered), that user. Otherwise identity is never
+    guessed on a shared database; a local one gets its zero-set-up local user.
+    """
+    if email is not None:
+        return require_user_by_email(session=session, email=email), False
+    if shared:
+        raise NoCurrentUser(
+            "No current user on this shared database: pass --user EMAIL, set SORTED_USER, "
+            "or run `sorted user switch EMAIL`."
+        )
+    return create_local_user(session=session)
 
 
 def _os_login() -> str:
