@@ -19,6 +19,7 @@ from typing import Any
 from pydantic import AliasChoices, Field, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
+    DotEnvSettingsSource,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
@@ -116,7 +117,14 @@ class Settings(BaseSettings):
 
     @property
     def database_key(self) -> str:
-        """Identifies the database in the config file's `[current_user]` table."""
+        """Identifies the database in the config file's `[current_user]` table.
+
+        The URL without its password; a relative SQLite path is made absolute, so the same
+        `sqlite:///todo.db` in two folders is two databases.
+        """
+        prefix, path = "sqlite:///", self.url.removeprefix("sqlite:///")
+        if self.url.startswith(prefix) and path and not path.startswith((":", "/", "file:")):
+            return prefix + str(Path(path).resolve())
         return without_password(self.url)
 
     @property
@@ -135,6 +143,30 @@ def load_settings(**overrides: str | None) -> Settings:
         raise ConfigError(f"Invalid configuration: {reason}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"Cannot read {config_file()}: {exc}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"Cannot read .env or {config_file()}: not UTF-8 text.") from None
+
+
+# The names each setting answers to, in the order they win (see Settings.database_url).
+_NAMES = {"database_url": ("SORTED_DATABASE_URL", "DATABASE_URL"), "user": ("SORTED_USER",)}
+
+
+def source_of(setting: str, *, flag: str | None) -> str | None:
+    """Where a setting's effective value comes from: `--flag`, `$NAME`, `.env`, `config file`.
+
+    Follows the order `Settings` applies (names compared case-insensitively, as it does); None
+    when the setting is not given anywhere.
+    """
+    if flag is not None:
+        return "--" + setting.replace("_", "-")
+    names = _NAMES[setting]
+    environment = {key.upper(): value for key, value in os.environ.items()}
+    if given := next((name for name in names if name in environment), None):
+        return f"${given}"
+    dotenv = {key.upper() for key in DotEnvSettingsSource(Settings).env_vars}
+    if any(name in dotenv for name in names):
+        return ".env"
+    return "config file" if setting in _read_config_file() else None
 
 
 def remembered_user(database_key: str) -> str | None:

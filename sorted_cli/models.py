@@ -229,5 +229,11 @@ def validated(shape: type[Shape], **values: Any) -> Shape:
         return shape.model_validate(values)
     except ValidationError as exc:
         error = exc.errors()[0]
+        field = error["loc"][0]
         reason = error.get("ctx", {}).get("error") or error["msg"]
-        raise InvalidInput(f"Invalid {error['loc'][0]}: {reason}.") from None
+        if error["type"] == "string_too_long":  # the same wording as the title's own check
+            reason = (
+                f"the {field} is {len(error['input'])} characters long; "
+                f"at most {error['ctx']['max_length']} fit"
+            )
+        raise InvalidInput(f"Invalid {field}: {reason}.") from None

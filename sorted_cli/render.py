@@ -36,6 +36,12 @@ _EMPTY = {
     View.completed: "No completed tasks.",
     View.deleted: "The trash is empty.",
 }
+_NOUN = {
+    View.open: "open tasks",
+    View.all: "tasks",
+    View.completed: "completed tasks",
+    View.deleted: "deleted tasks",
+}
 
 
 def clean(text: str, *, keep_lines: bool = False) -> str:
@@ -108,10 +114,12 @@ def priority_text(priority: Priority) -> Text:
     )
 
 
-def task_table(page: TaskPage, *, view: View, now: datetime, today: date) -> None:
+def task_table(
+    page: TaskPage, *, view: View, now: datetime, today: date, searched: bool = False
+) -> None:
     """The Rich table of `sorted list`, or a one-line note when there is nothing to show."""
     if not page.tasks:
-        notice(_EMPTY[view])
+        notice(f"No {_NOUN[view]} match." if searched else _EMPTY[view])
         return
     table = Table(box=None, header_style="bold", pad_edge=False)
     table.add_column("#", justify="right", style="cyan", no_wrap=True)

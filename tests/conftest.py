@@ -160,7 +160,7 @@ def session(database_url: str) -> Iterator[Session]:
 @pytest.fixture
 def ada(session: Session, monkeypatch: pytest.MonkeyPatch) -> User:
     """A user who is the current user of CLI invocations (through SORTED_USER)."""
-    user = users.create_user(session=session, data=validated(UserCreate, email=ADA, name="Ada"))
+    user, _ = users.create_user(session=session, data=validated(UserCreate, email=ADA, name="Ada"))
     monkeypatch.setenv("SORTED_USER", ADA)
     return user
 
@@ -168,7 +168,10 @@ def ada(session: Session, monkeypatch: pytest.MonkeyPatch) -> User:
 @pytest.fixture
 def grace(session: Session) -> User:
     """Another user, whose tasks Ada must never see."""
-    return users.create_user(session=session, data=validated(UserCreate, email="grace@example.com"))
+    user, _ = users.create_user(
+        session=session, data=validated(UserCreate, email="grace@example.com")
+    )
+    return user
 
 
 Run = Callable[..., Result]

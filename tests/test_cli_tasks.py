@@ -219,6 +219,8 @@ def test_list_search_sort_and_limit(ada: User, run: Run) -> None:
         "2  Walk dog                 now\n",
         "… and 1 more (--limit N shows more, --limit 0 shows all).\n",
     )
+    ok(run("list", "--search", "tea"), "", "No open tasks match.\n")
+    ok(run("list", "--deleted", "--search", "milk"), "", "No deleted tasks match.\n")
     result = run("list", "--limit", "1", "--json")
     assert [t["number"] for t in json.loads(result.stdout)] == [1]
     assert result.stderr == "2 more not shown (--limit 0 shows all).\n"

@@ -63,6 +63,41 @@ def test_user_add_list_show_switch_delete(database_url: str, run: Run) -> None:
     assert (result.exit_code, result.stdout) == (0, "Deleted user grace@example.com\n")
     assert config.remembered_user(load_settings().database_key) is None
     assert [u["email"] for u in json.loads(run("user", "list", "--json").stdout)] == [ADA]
+    result = run("user", "add", "grace@example.com")
+    assert (result.exit_code, result.stdout) == (0, "Restored user grace@example.com\n")
+    assert panel(run("--user", "grace@example.com", "user", "show"))[3] == "Tasks    1 open, 0 done"
+
+
+def test_switch_says_when_an_explicit_user_still_wins(ada: User, grace: User, run: Run) -> None:
+    result = run("user", "switch", grace.email)  # SORTED_USER names Ada (the fixture)
+    assert (result.exit_code, result.stdout) == (0, "Now acting as grace@example.com\n")
+    assert result.stderr == "While $SORTED_USER names ada@example.com, commands act as them.\n"
+    result = run("--user", grace.email, "user", "switch", grace.email)
+    assert (result.exit_code, result.stderr) == (0, "")
+
+
+def test_a_remembered_user_who_is_gone_is_forgotten(
+    database_url: str, backend: str, run: Run
+) -> None:
+    config.remember_user(load_settings().database_key, "gone@example.com")
+    result = run("list")
+    first = "The remembered user gone@example.com no longer exists; forgot them.\n"
+    if backend == "postgresql":  # a shared database never guesses who you are
+        assert (result.exit_code, result.stderr.splitlines(keepends=True)[0]) == (1, first)
+        assert "No current user on this shared database" in result.stderr
+    else:
+        assert (result.exit_code, result.stdout) == (0, "")
+        assert result.stderr == first + (
+            "Created local user tester@localhost; `sorted user --help` to manage users.\n"
+            "No open tasks.\n"
+        )
+    assert config.remembered_user(load_settings().database_key) != "gone@example.com"
+    explicit = run("--user", "gone@example.com", "list")
+    assert explicit.exit_code == 1
+    assert (
+        explicit.stderr
+        == "Error: No user gone@example.com: add one with `sorted user add EMAIL`.\n"
+    )
 
 
 @pytest.mark.parametrize(
@@ -72,6 +107,11 @@ def test_user_add_list_show_switch_delete(database_url: str, run: Run) -> None:
             ["user", "add", "not-an-email"],
             2,
             "Invalid email: 'not-an-email' is not a valid email address.",
+        ),
+        (
+            ["user", "add", "new@example.com", "--name", "n" * 201],
+            2,
+            "Invalid name: the name is 201 characters long; at most 200 fit.",
         ),
         (
             ["user", "add", "ADA@example.com"],

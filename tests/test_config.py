@@ -151,8 +151,9 @@ def test_config_command_shows_effective_settings_with_the_password_masked(
     result = run("config")
     assert result.exit_code == 0
     assert result.stdout == (
-        "database        postgresql+psycopg://team:***@db.example.com/todo?sslmode=require\n"
-        "user            ada@example.com\n"
+        "database        postgresql+psycopg://team:***@db.example.com/todo?sslmode=require"
+        "  ($DATABASE_URL)\n"
+        "user            ada@example.com  ($SORTED_USER)\n"
         f"config file     {isolated_home / 'config.toml'}  (not created)\n"
         f"data directory  {isolated_home}\n"
     )
@@ -165,3 +166,58 @@ def test_config_command_names_the_embedded_default(isolated_home: Path, run: Run
         f"database        sqlite:///{isolated_home / 'sorted.db'}  (embedded default)",
         "user            (none chosen)",
     ]
+
+
+def test_config_command_names_where_each_value_comes_from(
+    isolated_home: Path, monkeypatch: pytest.MonkeyPatch, run: Run
+) -> None:
+    def shown() -> list[str]:
+        result = run("config")
+        assert (result.exit_code, result.stderr) == (0, "")
+        return result.stdout.splitlines()[:2]
+
+    isolated_home.mkdir()
+    (isolated_home / "config.toml").write_text(
+        'database_url = "sqlite:////from/config.db"\nuser = "file@example.com"\n'
+    )
+    assert shown() == [
+        "database        sqlite:////from/config.db  (config file)",
+        "user            file@example.com  (config file)",
+    ]
+    Path(".env").write_text("database_url=postgres://dotenv:pw@h/db\nSORTED_USER=dot@example.com\n")
+    assert shown() == [
+        "database        postgresql+psycopg://dotenv:***@h/db  (.env)",
+        "user            dot@example.com  (.env)",
+    ]
+    monkeypatch.setenv("SORTED_DATABASE_URL", "sqlite:////from/env.db")
+    assert shown()[0] == "database        sqlite:////from/env.db  ($SORTED_DATABASE_URL)"
+    result = run("--database-url", "sqlite:////flag.db", "--user", "f@example.com", "config")
+    assert result.stdout.splitlines()[:2] == [
+        "database        sqlite:////flag.db  (--database-url)",
+        "user            f@example.com  (--user)",
+    ]
+
+
+def test_config_command_names_a_remembered_user(isolated_home: Path, run: Run) -> None:
+    config.remember_user(load_settings().database_key, "me@example.com")
+    assert run("config").stdout.splitlines()[1] == (
+        "user            me@example.com  (remembered for this database)"
+    )
+
+
+def test_a_dotenv_that_is_not_utf8_is_a_clear_error(isolated_home: Path, run: Run) -> None:
+    Path(".env").write_bytes(b"DATABASE_URL=\xff\xfe\n")
+    result = run("config")
+    assert (result.exit_code, result.stdout) == (2, "")
+    assert (
+        result.stderr
+        == f"Error: Cannot read .env or {isolated_home / 'config.toml'}: not UTF-8 text.\n"
+    )
+
+
+def test_a_relative_sqlite_path_is_remembered_by_its_absolute_path(isolated_home: Path) -> None:
+    key = load_settings(database_url="sqlite:///todo.db").database_key
+    assert key == f"sqlite:///{Path.cwd() / 'todo.db'}"
+    assert load_settings(database_url="sqlite:////abs/todo.db").database_key == (
+        "sqlite:////abs/todo.db"
+    )

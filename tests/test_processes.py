@@ -187,6 +187,24 @@ def test_zero_configuration_first_run(isolated_home: Path) -> None:
     assert outcome(version) == (0, "sorted 0.1.0\n", "")
 
 
+def test_output_that_cannot_be_written_is_one_line_and_the_change_stays(
+    session: Session, ada: User
+) -> None:
+    with Path("/dev/full").open("w") as full:
+        result = subprocess.run(
+            [str(SORTED), "add", "Buy milk"],
+            stdin=subprocess.DEVNULL,
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=environment(),
+            timeout=TIMEOUT_S,
+            check=False,
+        )
+    assert (result.returncode, result.stderr) == (1, "Error: No space left on device.\n")
+    assert titles_in(session, ada, View.open) == ["Buy milk"]  # committed before the output
+
+
 @pytest.mark.slow
 def test_concurrent_adds_get_numbers_one_to_eight(database_url: str, ada: User) -> None:
     titles = [f"task {n}" for n in range(1, 9)]
@@ -235,8 +253,8 @@ def test_unreachable_postgres_never_shows_the_password(
 
     assert outcome(shown) == (
         0,
-        f"database        {masked}\n"
-        "user            ada@example.com\n"
+        f"database        {masked}  ($DATABASE_URL)\n"
+        "user            ada@example.com  ($SORTED_USER)\n"
         f"config file     {isolated_home / 'config.toml'}  (not created)\n"
         f"data directory  {isolated_home}\n",
         "",

@@ -344,8 +344,8 @@ def test_a_deleted_user_is_hidden_and_comes_back_when_added_again(
     users.delete_user(session=session, user=ada)
     assert users.get_user_by_email(session=session, email=ada.email) is None
     assert users.list_users(session=session) == []
-    back = users.create_user(session=session, data=validated(UserCreate, email=ada.email))
-    assert (back.id, back.is_deleted, back.name) == (ada.id, False, "Ada")
+    back, restored = users.create_user(session=session, data=validated(UserCreate, email=ada.email))
+    assert (back.id, back.is_deleted, back.name, restored) == (ada.id, False, "Ada", True)
     assert listed(session, back) == [1]
 
 

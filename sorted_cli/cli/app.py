@@ -29,6 +29,13 @@ class SortedGroup(TyperGroup):
             _fail(ctx, exc)
         except UnicodeEncodeError:  # bytes that are not UTF-8 on the command line
             _fail(ctx, InvalidInput("An argument is not valid UTF-8 text."))
+        except OSError as exc:
+            # The system said no: output that cannot be written (a full disk; a closed pipe
+            # is Rich's and Click's to handle), a file that cannot be read. Not a bug, and any
+            # change to the database is already committed by then.
+            _silence_stdout()
+            where = f": {exc.filename}" if exc.filename else ""
+            _fail(ctx, SortedError(f"{exc.strerror or exc}{where}."))
         except Exception as exc:
             if type(exc).__module__.startswith("sqlalchemy"):
                 from sorted_cli.db import describe_error
@@ -37,6 +44,17 @@ class SortedGroup(TyperGroup):
                 if described is not None:
                     _fail(ctx, described)
             raise
+
+
+def _silence_stdout() -> None:
+    """Send what is left of stdout to /dev/null, so exiting does not fail on it again."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # no real stdout (a test runner's): nothing to silence
+        pass
 
 
 def _fail(ctx: typer.Context, error: SortedError) -> NoReturn:

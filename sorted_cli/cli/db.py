@@ -12,7 +12,12 @@ from sorted_cli.cli.options import Yes, examples
 from sorted_cli.cli.state import State
 from sorted_cli.errors import Cancelled, InvalidInput, SchemaError
 
-app = typer.Typer(name="db", help="Create and migrate the database schema.", no_args_is_help=True)
+app = typer.Typer(
+    name="db",
+    help="Create and migrate the database schema.",
+    epilog=examples("sorted db upgrade", "sorted db check && echo up to date"),
+    no_args_is_help=True,
+)
 
 
 @app.command(

@@ -19,13 +19,19 @@ def config(ctx: typer.Context) -> None:
     state = State.of(ctx)
     settings = state.settings
     config_file = settings_files.config_file()
+    url_source = settings_files.source_of("database_url", flag=state.database_url)
+    if settings.is_embedded:
+        url_source = "embedded default"
+    user_source = settings_files.source_of("user", flag=state.user_email)
+    if settings.user is None:
+        user_source = "remembered for this database" if state.current_email() else None
     render.key_values(
         [
+            ("database", settings.masked_url + (f"  ({url_source})" if url_source else "")),
             (
-                "database",
-                settings.masked_url + ("  (embedded default)" if settings.is_embedded else ""),
+                "user",
+                f"{state.current_email()}  ({user_source})" if user_source else "(none chosen)",
             ),
-            ("user", state.current_email() or "(none chosen)"),
             ("config file", f"{config_file}" + ("" if config_file.exists() else "  (not created)")),
             ("data directory", str(settings_files.data_dir())),
         ]

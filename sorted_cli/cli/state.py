@@ -68,12 +68,26 @@ class State:
     def user(self) -> User:
         """The user this command acts for (see README: "Who am I?")."""
         from sorted_cli import config, render
+        from sorted_cli.errors import UserNotFound
         from sorted_cli.services import users
 
         email = self.current_email()
-        user, created = users.resolve_current_user(
-            session=self.session, email=email, shared=self.settings.is_postgres
-        )
+        shared = self.settings.is_postgres
+        try:
+            user, created = users.resolve_current_user(
+                session=self.session, email=email, shared=shared
+            )
+        except UserNotFound:
+            if self.settings.user is not None:  # named on purpose: say so, change nothing
+                raise
+            # The remembered user is gone (deleted elsewhere, or the schema was rebuilt):
+            # forget them, then choose afresh as if nothing had been remembered.
+            config.remember_user(self.settings.database_key, None)
+            render.notice(f"The remembered user {email} no longer exists; forgot them.")
+            email = None
+            user, created = users.resolve_current_user(
+                session=self.session, email=None, shared=shared
+            )
         if email is None:  # the local user: remember it for the next command
             config.remember_user(self.settings.database_key, user.email)
             verb = "Created" if created else "Using"

@@ -45,7 +45,8 @@ def _due(text: str | None) -> date | None:
 def add(
     ctx: typer.Context,
     title: Annotated[
-        str, typer.Argument(help="What to do (1-500 characters).", show_default=False)
+        str,
+        typer.Argument(metavar="TITLE", help="What to do (1-500 characters).", show_default=False),
     ],
     description: DescriptionOption = None,
     priority: PriorityOption = None,
@@ -113,7 +114,7 @@ def list_(
         if page.more:
             render.notice(f"{page.more} more not shown (--limit 0 shows all).")
         return
-    render.task_table(page, view=view, now=_now(), today=date.today())
+    render.task_table(page, view=view, now=_now(), today=date.today(), searched=bool(search))
 
 
 def _view(*, all_: bool, completed: bool, deleted: bool) -> View:

@@ -11,7 +11,12 @@ from sorted_cli.cli.options import Json, Yes, examples
 from sorted_cli.cli.state import State
 from sorted_cli.errors import Cancelled
 
-app = typer.Typer(name="user", help="Manage the users who own tasks.", no_args_is_help=True)
+app = typer.Typer(
+    name="user",
+    help="Manage the users who own tasks.",
+    epilog=examples("sorted user add ada@example.com", "sorted user switch ada@example.com"),
+    no_args_is_help=True,
+)
 
 Email = Annotated[
     str, typer.Argument(metavar="EMAIL", help="The user's email.", show_default=False)
@@ -30,8 +35,9 @@ def add(
     from sorted_cli.services import users
 
     data = validated(UserCreate, email=email, name=name)
-    user = users.create_user(session=State.of(ctx).session, data=data)
-    render.line(f"Added user {user.email}" + (f" ({user.name})" if user.name else ""))
+    user, restored = users.create_user(session=State.of(ctx).session, data=data)
+    verb = "Restored" if restored else "Added"
+    render.line(f"{verb} user {user.email}" + (f" ({user.name})" if user.name else ""))
 
 
 @app.command("list", epilog=examples("sorted user list", "sorted user list --json"))
@@ -83,6 +89,9 @@ def switch(ctx: typer.Context, email: Email) -> None:
     user = users.require_user_by_email(session=state.session, email=email)
     config.remember_user(state.settings.database_key, user.email)
     render.line(f"Now acting as {user.email}")
+    if state.settings.user is not None and state.current_email() != user.email:
+        source = config.source_of("user", flag=state.user_email)
+        render.notice(f"While {source} names {state.current_email()}, commands act as them.")
 
 
 @app.command(epilog=examples("sorted user delete ada@example.com"))

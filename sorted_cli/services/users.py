@@ -16,8 +16,11 @@ from sorted_cli.models import Task, User, UserCreate, normalise_email, utcnow, v
 _NOT_LOGIN_CHARACTERS = re.compile(r"[^a-z0-9._+-]+")
 
 
-def create_user(*, session: Session, data: UserCreate) -> User:
-    """Add a user; adding the email of a deleted user brings that user back."""
+def create_user(*, session: Session, data: UserCreate) -> tuple[User, bool]:
+    """Add a user; adding the email of a deleted user brings that user back.
+
+    Returns the user and whether it was a deleted one restored (with its old tasks).
+    """
     duplicate = DuplicateUser(f"A user with email {data.email} already exists.")
     existing = session.exec(select(User).where(User.email == data.email)).first()
     if existing is not None and not existing.is_deleted:
@@ -31,7 +34,7 @@ def create_user(*, session: Session, data: UserCreate) -> User:
     except IntegrityError:  # another process added the same email a moment ago
         session.rollback()
         raise duplicate from None
-    return user
+    return user, existing is not None
 
 
 def get_user_by_email(*, session: Session, email: str) -> User | None:
@@ -95,7 +98,7 @@ def create_local_user(*, session: Session) -> tuple[User, bool]:
             "No current user: pass --user EMAIL, set SORTED_USER, "
             "or run `sorted user switch EMAIL` (see `sorted user list`)."
         )
-    user = create_user(session=session, data=validated(UserCreate, email=email, name=login))
+    user, _ = create_user(session=session, data=validated(UserCreate, email=email, name=login))
     return user, True
 
 
