@@ -22,7 +22,8 @@ from typing import Any
 
 import psycopg
 import pytest
-from sqlalchemy import make_url
+from sqlalchemy import inspect, make_url
+from sqlalchemy.engine import Engine
 from sqlmodel import Session
 from typer.testing import CliRunner, Result
 
@@ -36,6 +37,20 @@ from sorted_cli.services import users
 BACKENDS = ("sqlite", "postgresql")
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 ADA = "ada@example.com"
+# The JSON shape of a task, in order: a promise to scripts (README, "For scripts").
+TASK_KEYS = [
+    "id",
+    "number",
+    "title",
+    "description",
+    "priority",
+    "due",
+    "completed",
+    "completed_at",
+    "created_at",
+    "updated_at",
+    "deleted",
+]
 
 
 def _unavailable(reason: str) -> None:
@@ -148,6 +163,18 @@ def blank_database_url(backend: str, request: pytest.FixtureRequest, tmp_path: P
     if backend == "sqlite":
         return f"sqlite:///{tmp_path / 'blank.db'}"
     return str(request.getfixturevalue("postgres_factory")())
+
+
+@pytest.fixture
+def blank_engine(blank_database_url: str) -> Iterator[Engine]:
+    """An engine on the blank database, made as sorted makes its own, to look at it directly."""
+    engine = make_engine(Settings(database_url=blank_database_url))
+    yield engine
+    engine.dispose()
+
+
+def table_names(engine: Engine) -> set[str]:
+    return set(inspect(engine).get_table_names())
 
 
 @pytest.fixture

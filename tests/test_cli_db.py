@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
 import pytest
-from conftest import ADA, Run
-from sqlalchemy import inspect, text
+from conftest import ADA, Run, table_names
+from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from typer.testing import Result
 
-from sorted_cli.config import Settings, embedded_database_path
-from sorted_cli.db import make_engine
+from sorted_cli.config import embedded_database_path
 
 EMPTY = "empty (no sorted schema)\n"
 AT_HEAD = "Database is at 0001 (head)\n"
@@ -48,15 +46,9 @@ def blank(blank_database_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
 
 
 @pytest.fixture
-def engine(blank: str) -> Iterator[Engine]:
+def engine(blank: str, blank_engine: Engine) -> Engine:
     """An engine of the test's own, to look at (or tamper with) the database directly."""
-    engine = make_engine(Settings(database_url=blank))
-    yield engine
-    engine.dispose()
-
-
-def table_names(engine: Engine) -> set[str]:
-    return set(inspect(engine).get_table_names())
+    return blank_engine
 
 
 def set_revision(engine: Engine, revision: str) -> None:

@@ -7,23 +7,10 @@ import re
 from datetime import date, timedelta
 
 import pytest
-from conftest import Run
+from conftest import TASK_KEYS, Run
 
 from sorted_cli.models import User
 
-TASK_KEYS = [
-    "id",
-    "number",
-    "title",
-    "description",
-    "priority",
-    "due",
-    "completed",
-    "completed_at",
-    "created_at",
-    "updated_at",
-    "deleted",
-]
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -11,6 +10,7 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from conftest import table_names
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
@@ -18,8 +18,6 @@ from sqlmodel import SQLModel
 
 import sorted_cli.models  # noqa: F401  (registers the tables on SQLModel.metadata)
 from sorted_cli import migrate, schema
-from sorted_cli.config import Settings
-from sorted_cli.db import make_engine
 from sorted_cli.errors import InvalidInput
 
 USERS_COLUMNS = {
@@ -50,15 +48,8 @@ TASKS_COLUMNS = {
 
 
 @pytest.fixture
-def engine(blank_database_url: str) -> Iterator[Engine]:
-    """An engine on a blank database, configured as sorted configures its own."""
-    engine = make_engine(Settings(database_url=blank_database_url))
-    yield engine
-    engine.dispose()
-
-
-def table_names(engine: Engine) -> set[str]:
-    return set(inspect(engine).get_table_names())
+def engine(blank_engine: Engine) -> Engine:
+    return blank_engine
 
 
 def column_names(engine: Engine, table: str) -> set[str]:

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from conftest import TASK_KEYS
 
 from sorted_cli.choices import View
 from sorted_cli.models import TaskCreate, validated
@@ -37,19 +38,6 @@ REPOSITORY = Path(__file__).resolve().parent.parent
 TIMEOUT_S = 60
 PASSWORD = "s3cret-pw"
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
-TASK_KEYS = [
-    "id",
-    "number",
-    "title",
-    "description",
-    "priority",
-    "due",
-    "completed",
-    "completed_at",
-    "created_at",
-    "updated_at",
-    "deleted",
-]
 
 Completed = subprocess.CompletedProcess[str]
 
