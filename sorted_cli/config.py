@@ -77,8 +77,29 @@ class Settings(BaseSettings):
         description="PostgreSQL or SQLite URL; unset means the embedded SQLite database.",
     )
     user: str | None = Field(default=None, description="Email of the user to act as.")
+    migration_database_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("SORTED_MIGRATION_DATABASE_URL", "migration_database_url"),
+        description="Direct (unpooled) URL for `sorted db ...`; default: the database URL.",
+    )
+    database_url_unpooled: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("DATABASE_URL_UNPOOLED"),
+        description="Neon's name for the direct URL that goes with DATABASE_URL.",
+    )
+    connect_timeout: int = Field(
+        default=10, ge=1, le=600, description="Seconds to wait for one connection attempt."
+    )
+    retry_timeout: float = Field(
+        default=15,
+        ge=0,
+        le=600,
+        description="Seconds to keep retrying transient failures (0: never retry).",
+    )
 
-    @field_validator("database_url", mode="before")
+    @field_validator(
+        "database_url", "migration_database_url", "database_url_unpooled", mode="before"
+    )
     @classmethod
     def _normalise_database_url(cls, value: object) -> object:
         if value is None or (isinstance(value, str) and not value.strip()):
@@ -115,6 +136,24 @@ class Settings(BaseSettings):
     def is_postgres(self) -> bool:
         return is_postgres(self.url)
 
+    def migration_url(self, *, flag_given: bool = False) -> str:
+        """The URL `sorted db ...` migrates: a direct connection when one is configured.
+
+        A URL given with --database-url is used as it is. Otherwise SORTED_MIGRATION_DATABASE_URL
+        wins, then Neon's DATABASE_URL_UNPOOLED, but only when the database URL itself came from
+        DATABASE_URL (the two are a pair; with SORTED_DATABASE_URL set it may name another
+        project's database), then the database URL.
+        """
+        if flag_given or self.is_embedded:
+            return self.url
+        if self.migration_database_url is not None:
+            return self.migration_database_url
+        if self.database_url_unpooled is not None and _winning_name("database_url") == (
+            "DATABASE_URL"
+        ):
+            return self.database_url_unpooled
+        return self.url
+
     @property
     def database_key(self) -> str:
         """Identifies the database in the config file's `[current_user]` table.
@@ -147,26 +186,42 @@ def load_settings(**overrides: str | None) -> Settings:
         raise ConfigError(f"Cannot read .env or {config_file()}: not UTF-8 text.") from None
 
 
-# The names each setting answers to, in the order they win (see Settings.database_url).
-_NAMES = {"database_url": ("SORTED_DATABASE_URL", "DATABASE_URL"), "user": ("SORTED_USER",)}
+# The names each setting answers to in the environment and .env, in the order they win.
+_NAMES = {
+    "database_url": ("SORTED_DATABASE_URL", "DATABASE_URL"),
+    "user": ("SORTED_USER",),
+    "migration_database_url": ("SORTED_MIGRATION_DATABASE_URL",),
+    "database_url_unpooled": ("DATABASE_URL_UNPOOLED",),
+    "connect_timeout": ("SORTED_CONNECT_TIMEOUT",),
+    "retry_timeout": ("SORTED_RETRY_TIMEOUT",),
+}
 
 
-def source_of(setting: str, *, flag: str | None) -> str | None:
-    """Where a setting's effective value comes from: `--flag`, `$NAME`, `.env`, `config file`.
+def _winning(setting: str) -> tuple[str, str] | None:
+    """(place, name) of the value `Settings` takes for a setting from the environment, .env or
+    the config file (names compared case-insensitively, as it does), or None."""
+    names = _NAMES[setting]
+    environment = {key.upper() for key in os.environ}
+    if given := next((name for name in names if name in environment), None):
+        return f"${given}", given
+    dotenv = {key.upper() for key in DotEnvSettingsSource(Settings).env_vars}
+    if given := next((name for name in names if name in dotenv), None):
+        return ".env", given
+    return ("config file", setting) if setting in _read_config_file() else None
 
-    Follows the order `Settings` applies (names compared case-insensitively, as it does); None
-    when the setting is not given anywhere.
-    """
+
+def _winning_name(setting: str) -> str | None:
+    winner = _winning(setting)
+    return winner[1] if winner else None
+
+
+def source_of(setting: str, *, flag: str | None = None) -> str | None:
+    """Where a setting's effective value comes from: `--flag`, `$NAME`, `.env`, `config file`;
+    None when it is not given anywhere."""
     if flag is not None:
         return "--" + setting.replace("_", "-")
-    names = _NAMES[setting]
-    environment = {key.upper(): value for key, value in os.environ.items()}
-    if given := next((name for name in names if name in environment), None):
-        return f"${given}"
-    dotenv = {key.upper() for key in DotEnvSettingsSource(Settings).env_vars}
-    if any(name in dotenv for name in names):
-        return ".env"
-    return "config file" if setting in _read_config_file() else None
+    winner = _winning(setting)
+    return winner[0] if winner else None
 
 
 def remembered_user(database_key: str) -> str | None:

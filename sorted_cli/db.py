@@ -14,18 +14,19 @@ not at head.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import create_engine, event, text
+from sqlalchemy import create_engine, event, make_url, text
 from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError, ProgrammingError
 from sqlalchemy.pool import NullPool
 from sqlmodel import Session
 
 from sorted_cli import schema
 from sorted_cli.errors import ConfigError, DatabaseUnavailable, SchemaError, SortedError
-from sorted_cli.urls import MASK, mask_password, url_password
+from sorted_cli.urls import MASK, is_postgres, mask_password, url_password
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -33,27 +34,72 @@ if TYPE_CHECKING:
     from sorted_cli.config import Settings
 
 SQLITE_BUSY_TIMEOUT_S = 30
-CONNECT_TIMEOUT_S = 10  # psycopg would otherwise wait for the operating system's TCP timeout
 
 
-def make_engine(settings: Settings) -> Engine:
-    """An engine for this process: no pool for PostgreSQL, a prepared file for SQLite."""
+def make_engine(settings: Settings, *, url: str | None = None) -> Engine:
+    """An engine for this process on `url` (default: the settings' database URL): no pool for
+    PostgreSQL, a prepared file for SQLite."""
+    url = url or settings.url
     try:
-        if settings.is_postgres:
-            timeout = (
-                {} if "connect_timeout=" in settings.url else {"connect_timeout": CONNECT_TIMEOUT_S}
+        if is_postgres(url):
+            return create_engine(
+                url, poolclass=NullPool, connect_args=postgres_connect_args(url, settings)
             )
-            return create_engine(settings.url, poolclass=NullPool, connect_args=timeout)
-        path = _sqlite_path(settings.url)
+        path = _sqlite_path(url)
         if path is not None:
-            _prepare_sqlite_file(path, create_parent=settings.is_embedded)
-        engine = create_engine(settings.url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S})
+            _prepare_sqlite_file(path, create_parent=url == settings.url and settings.is_embedded)
+        engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S})
     except (ArgumentError, ValueError) as exc:  # for example a port that is not a number
-        reason = _hide_password(str(exc), settings.url)
-        raise ConfigError(f"Invalid database URL {settings.masked_url}: {reason}") from None
+        reason = _hide_password(str(exc), url)
+        raise ConfigError(f"Invalid database URL {mask_password(url)}: {reason}") from None
     event.listen(engine, "connect", _on_sqlite_connect)
     event.listen(engine, "begin", _on_sqlite_begin)
     return engine
+
+
+def postgres_connect_args(url: str, settings: Settings) -> dict[str, Any]:
+    """psycopg's connection settings for one short command, possibly through a pooler.
+
+    Whatever the URL (or the matching PG* environment variable) says is kept; otherwise:
+    - `sslmode=require` for any host that is not this machine: TLS by default over a network;
+    - `connect_timeout` from the settings (10 s), where libpq would wait for the OS (2 min);
+    - `application_name=sorted`, so an admin can tell sorted's sessions apart;
+    - no server-side prepared statements (`prepare_threshold=None`): behind PgBouncer in
+      transaction mode (Neon's pooled endpoint) a statement prepared on one server connection
+      is unknown on the next, and one command never repeats a query often enough to gain.
+    """
+    parsed = make_url(url)
+    given = {name.lower() for name in parsed.query}
+    args: dict[str, Any] = {"prepare_threshold": None}
+    hosts = parsed.query.get("host", parsed.host)
+    if "sslmode" not in given and "PGSSLMODE" not in os.environ and _is_remote(hosts):
+        args["sslmode"] = "require"
+    if "connect_timeout" not in given and "PGCONNECT_TIMEOUT" not in os.environ:
+        args["connect_timeout"] = settings.connect_timeout
+    if "application_name" not in given and "PGAPPNAME" not in os.environ:
+        args["application_name"] = "sorted"
+    return args
+
+
+def _is_remote(hosts: str | tuple[str, ...] | None) -> bool:
+    """Is any of these libpq hosts reached over a network (not loopback, not a Unix socket)?"""
+    if hosts is None:
+        return "PGHOST" in os.environ and _is_remote(os.environ["PGHOST"])
+    names = [
+        name.strip()
+        for value in ([hosts] if isinstance(hosts, str) else hosts)
+        for name in value.split(",")
+    ]
+    return any(_is_remote_host(name) for name in names)
+
+
+def _is_remote_host(host: str) -> bool:
+    if not host or host.startswith(("/", "@")) or host.lower() == "localhost":
+        return False
+    try:
+        return not ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:  # a name: only DNS knows where it is
+        return True
 
 
 def _sqlite_path(url: str) -> Path | None:
@@ -91,6 +137,8 @@ def open_session(settings: Settings) -> Session:
     """A session on a database whose schema is at this sorted's head (see module docstring)."""
     engine = make_engine(settings)
     session = Session(engine, expire_on_commit=False)
+    event.listen(engine, "commit", lambda _connection: session.info.update({_COMMIT_SENT: True}))
+    event.listen(session, "after_commit", lambda done: done.info.pop(_COMMIT_SENT, None))
     try:
         revision = current_revision(session)
         if revision != schema.HEAD:
@@ -101,6 +149,15 @@ def open_session(settings: Settings) -> Session:
         engine.dispose()
         raise
     return session
+
+
+_COMMIT_SENT = "sorted.commit_sent"
+
+
+def commit_was_sent(session: Session) -> bool:
+    """Did the session send a COMMIT that has not been confirmed? Then a failure leaves the
+    outcome unknown: the server may have committed before the connection broke."""
+    return bool(session.info.get(_COMMIT_SENT))
 
 
 def close_session(session: Session) -> None:
@@ -155,9 +212,30 @@ def describe_error(exc: BaseException, *, url: str) -> SortedError | None:
         return None
     reason = " ".join(str(exc.orig).split()) or type(exc.orig).__name__
     reason = _hide_password(reason.removeprefix("connection failed: "), url)
+    advice = next((text for clue, text in _ADVICE if clue in reason.lower()), "")
     if exc.connection_invalidated or _is_connect_failure(exc):
-        return DatabaseUnavailable(f"Cannot connect to {mask_password(url)}: {reason}")
-    return SortedError(f"Database error: {reason}")
+        return DatabaseUnavailable(f"Cannot connect to {mask_password(url)}: {reason}{advice}")
+    if getattr(exc.orig, "sqlstate", None) == "26000":  # a prepared statement the pooler lost
+        advice = _POOLER_ADVICE
+    return SortedError(f"Database error: {reason}{advice}")
+
+
+_POOLER_ADVICE = (
+    " (the connection pooler does not support this: use the direct URL, "
+    "for example SORTED_MIGRATION_DATABASE_URL for `sorted db`)"
+)
+# Clues in a driver's message, and what the user can do about it.
+_ADVICE = (
+    ("timeout expired", " (set SORTED_CONNECT_TIMEOUT to wait longer)"),
+    (
+        "server does not support ssl",
+        " (sorted asks for TLS on any host but this machine: add ?sslmode=disable to the URL "
+        "if the network is trusted)",
+    ),
+    ("no encryption", " (the server only accepts TLS: add ?sslmode=require to the URL)"),
+    ("password authentication failed", " (check the user name and password in the URL)"),
+    ("unsupported startup parameter", _POOLER_ADVICE),
+)
 
 
 def _is_connect_failure(exc: DBAPIError) -> bool:

@@ -71,3 +71,7 @@ class DatabaseUnavailable(SortedError):
 
 class SchemaError(SortedError):
     """The database schema is missing, behind or ahead of this version of sorted."""
+
+
+class OutcomeUnknown(SortedError):
+    """The connection broke while a change was being committed: it may or may not be saved."""

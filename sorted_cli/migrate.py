@@ -17,6 +17,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.util.exc import CommandError
+from sqlalchemy import text
 
 from sorted_cli import schema
 from sorted_cli.errors import InvalidInput, SchemaError
@@ -65,14 +66,37 @@ def current(engine: Engine) -> str | None:
 
 def upgrade(engine: Engine, revision: str = "head", progress: Progress | None = None) -> None:
     with _revision_errors(), engine.begin() as connection:
+        _take_migration_lock(connection, progress)
         _refuse_newer_schema(connection)
         command.upgrade(_config(connection, progress), revision)
 
 
 def downgrade(engine: Engine, revision: str, progress: Progress | None = None) -> None:
     with _revision_errors(), engine.begin() as connection:
+        _take_migration_lock(connection, progress)
         _refuse_newer_schema(connection)
         command.downgrade(_config(connection, progress), revision)
+
+
+# "sorted" in ASCII: the key of the PostgreSQL advisory lock that migrations take.
+MIGRATION_LOCK_KEY = 0x736F72746564
+
+
+def _take_migration_lock(connection: Connection, progress: Progress | None) -> None:
+    """One migration at a time on PostgreSQL; the next one waits, then finds the work done.
+
+    A transaction-level advisory lock: released by the COMMIT or ROLLBACK that ends the
+    migration, even when the connection goes through a transaction-mode pooler, and never left
+    behind by a process that died. SQLite's migration transaction already holds its write lock.
+    """
+    if connection.dialect.name != "postgresql":
+        return
+    key = {"key": MIGRATION_LOCK_KEY}
+    if connection.execute(text("SELECT pg_try_advisory_xact_lock(:key)"), key).scalar():
+        return
+    if progress is not None:
+        progress("Waiting for another migration of this database to finish...")
+    connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), key)
 
 
 def _refuse_newer_schema(connection: Connection) -> None:

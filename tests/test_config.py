@@ -154,6 +154,8 @@ def test_config_command_shows_effective_settings_with_the_password_masked(
         "database        postgresql+psycopg://team:***@db.example.com/todo?sslmode=require"
         "  ($DATABASE_URL)\n"
         "user            ada@example.com  ($SORTED_USER)\n"
+        "migrations      the database URL\n"
+        "timeouts        connect 10 s, retry for 15 s\n"
         f"config file     {isolated_home / 'config.toml'}  (not created)\n"
         f"data directory  {isolated_home}\n"
     )

@@ -243,6 +243,8 @@ def test_unreachable_postgres_never_shows_the_password(
         0,
         f"database        {masked}  ($DATABASE_URL)\n"
         "user            ada@example.com  ($SORTED_USER)\n"
+        "migrations      the database URL\n"
+        "timeouts        connect 10 s, retry for 15 s\n"
         f"config file     {isolated_home / 'config.toml'}  (not created)\n"
         f"data directory  {isolated_home}\n",
         "",

@@ -40,7 +40,7 @@ class SortedGroup(TyperGroup):
             if type(exc).__module__.startswith("sqlalchemy"):
                 from sorted_cli.db import describe_error
 
-                described = describe_error(exc, url=State.of(ctx).settings.url)
+                described = describe_error(exc, url=State.of(ctx).url_in_use)
                 if described is not None:
                     _fail(ctx, described)
             raise

@@ -11,6 +11,7 @@ from sorted_cli import schema
 from sorted_cli.cli.options import Yes, examples
 from sorted_cli.cli.state import State
 from sorted_cli.errors import Cancelled, InvalidInput, SchemaError
+from sorted_cli.urls import mask_password
 
 app = typer.Typer(
     name="db",
@@ -30,10 +31,13 @@ def upgrade(
     """Create or migrate the schema (to the newest revision by default)."""
     from sorted_cli import migrate, render
 
-    engine = State.of(ctx).engine
-    before = migrate.current(engine)
-    migrate.upgrade(engine, revision, progress=render.notice)
-    after = migrate.current(engine)
+    state = State.of(ctx)
+    before = state.attempt(lambda: migrate.current(state.engine))
+    # Repeatable: after a lost answer to its COMMIT, a second try finds the work done.
+    state.attempt(
+        lambda: migrate.upgrade(state.engine, revision, progress=render.notice), repeatable=True
+    )
+    after = state.attempt(lambda: migrate.current(state.engine))
     done = "Database is at" if after != before else "Nothing to do: database is at"
     render.line(f"{done} {schema.describe(after)}")
 
@@ -53,11 +57,16 @@ def downgrade(
     if not yes:
         if not sys.stdin.isatty():
             raise InvalidInput("Refusing to downgrade without --yes when not at a terminal.")
-        question = f"Downgrade {state.settings.masked_url} to {revision}? This can drop data."
+        question = (
+            f"Downgrade {mask_password(state.migration_url)} to {revision}? This can drop data."
+        )
         if not typer.confirm(question):
             raise Cancelled("Nothing changed.")
-    migrate.downgrade(state.engine, revision, progress=render.notice)
-    render.line(f"Database is at {schema.describe(migrate.current(state.engine))}")
+    state.attempt(
+        lambda: migrate.downgrade(state.engine, revision, progress=render.notice), repeatable=True
+    )
+    after = state.attempt(lambda: migrate.current(state.engine))
+    render.line(f"Database is at {schema.describe(after)}")
 
 
 @app.command(epilog=examples("sorted db current"))
@@ -65,7 +74,8 @@ def current(ctx: typer.Context) -> None:
     """Show the database's schema revision."""
     from sorted_cli import migrate, render
 
-    render.line(schema.describe(migrate.current(State.of(ctx).engine)))
+    state = State.of(ctx)
+    render.line(schema.describe(state.attempt(lambda: migrate.current(state.engine))))
 
 
 @app.command(epilog=examples("sorted db history"))
@@ -73,7 +83,8 @@ def history(ctx: typer.Context) -> None:
     """List the schema revisions this sorted knows, newest first."""
     from sorted_cli import migrate, render
 
-    applied = migrate.current(State.of(ctx).engine)
+    state = State.of(ctx)
+    applied = state.attempt(lambda: migrate.current(state.engine))
     for revision in migrate.history():
         marks = [
             m for m, on in (("head", revision.is_head), ("current", revision.id == applied)) if on
@@ -88,7 +99,8 @@ def check(ctx: typer.Context) -> None:
     """Exit 0 when the schema is at head, 1 otherwise."""
     from sorted_cli import migrate, render
 
-    revision = migrate.current(State.of(ctx).engine)
+    state = State.of(ctx)
+    revision = state.attempt(lambda: migrate.current(state.engine))
     if revision != schema.HEAD:
         newer = schema.is_newer_than_sorted(revision)
         advice = schema.NEWER_ADVICE if newer else "run `sorted db upgrade`"

@@ -32,7 +32,32 @@ def config(ctx: typer.Context) -> None:
                 "user",
                 f"{state.current_email()}  ({user_source})" if user_source else "(none chosen)",
             ),
+            *_postgres_rows(state),
             ("config file", f"{config_file}" + ("" if config_file.exists() else "  (not created)")),
             ("data directory", str(settings_files.data_dir())),
         ]
     )
+
+
+def _postgres_rows(state: State) -> list[tuple[str, str]]:
+    """Where `sorted db` migrates, and how long a connection may take (PostgreSQL only)."""
+    from sorted_cli.config import source_of
+    from sorted_cli.urls import mask_password
+
+    settings = state.settings
+    if not settings.is_postgres:
+        return []
+    url = state.migration_url
+    if url == settings.url:
+        migrations = "the database URL"
+    else:
+        names = ("migration_database_url", "database_url_unpooled")
+        source = next(filter(None, (source_of(name) for name in names)), "config file")
+        migrations = f"{mask_password(url)}  ({source})"
+    return [
+        ("migrations", migrations),
+        (
+            "timeouts",
+            f"connect {settings.connect_timeout} s, retry for {settings.retry_timeout:g} s",
+        ),
+    ]

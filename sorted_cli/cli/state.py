@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import typer
+
+from sorted_cli.errors import DatabaseUnavailable, OutcomeUnknown
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -21,6 +23,8 @@ if TYPE_CHECKING:
 
     from sorted_cli.config import Settings
     from sorted_cli.models import User
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -57,12 +61,79 @@ class State:
 
     @cached_property
     def engine(self) -> Engine:
-        """An engine with no schema check, for `sorted db` commands."""
+        """An engine with no schema check, for `sorted db` commands: on the direct (migration)
+        URL when one is configured."""
         from sorted_cli.db import make_engine
 
-        engine = make_engine(self.settings)
+        engine = make_engine(self.settings, url=self.migration_url)
         self._on_close(engine.dispose)
         return engine
+
+    @property
+    def url_in_use(self) -> str:
+        """The URL this command talks to (errors name it, with its password masked)."""
+        return self.migration_url if "engine" in self.__dict__ else self.settings.url
+
+    @property
+    def migration_url(self) -> str:
+        return self.settings.migration_url(flag_given=self.database_url is not None)
+
+    def attempt(self, work: Callable[[], T], *, repeatable: bool = False) -> T:
+        """Run a command's database work; again, within the retry budget, after a transient
+        failure (see `sorted_cli.retry`) where that cannot write anything twice.
+
+        A failure before the COMMIT went out is always retried: the server rolled that
+        transaction back. A failure while committing leaves the outcome unknown; it is retried
+        only for `repeatable` work (work that finds its own earlier success, such as an add
+        with its UUID fixed in advance), and otherwise reported as OutcomeUnknown.
+        """
+        from sorted_cli.retry import Backoff, is_transient
+
+        backoff = Backoff(budget_s=self.settings.retry_timeout)
+        while True:
+            try:
+                return work()
+            except Exception as exc:
+                if not is_transient(exc):
+                    raise
+                unknown = self._forget_failed_transaction()
+                if unknown and not repeatable:
+                    raise OutcomeUnknown(
+                        "The connection broke while saving, so the change may or may not have "
+                        "been saved: check (for example with `sorted list`) before repeating it."
+                    ) from exc
+                if not backoff.pause():
+                    raise self._gave_up(exc, backoff.attempts) from exc
+                if backoff.attempts == 2:
+                    self._say_retrying(exc)
+
+    def _forget_failed_transaction(self) -> bool:
+        """Roll back what a broken connection left; say whether a COMMIT was in flight."""
+        from sorted_cli.db import commit_was_sent
+
+        session: Session | None = self.__dict__.get("session")
+        if session is None:  # it failed while opening: nothing was written
+            return False
+        unknown = commit_was_sent(session)
+        session.rollback()
+        return unknown
+
+    def _gave_up(self, exc: Exception, attempts: int) -> Exception:
+        from sorted_cli.db import describe_error
+
+        described = describe_error(exc, url=self.url_in_use)
+        if described is None or attempts < 2:
+            return exc
+        return DatabaseUnavailable(f"{described.message} (gave up after {attempts} attempts)")
+
+    def _say_retrying(self, exc: Exception) -> None:
+        from sorted_cli import render
+
+        reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0:1] or ["no answer"]
+        render.notice(
+            f"The database is not answering ({reason[0]}); "
+            f"retrying for up to {self.settings.retry_timeout:g} s."
+        )
 
     @cached_property
     def user(self) -> User:

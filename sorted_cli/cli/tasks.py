@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import uuid
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Annotated
 
@@ -66,7 +67,13 @@ def add(
         due=_due(due),
     )
     state = State.of(ctx)
-    task = tasks.create_task(session=state.session, user=state.user, data=data)
+    task_id = uuid.uuid4()  # fixed before the first try: a retry cannot add it twice
+    task = state.attempt(
+        lambda: tasks.create_task(
+            session=state.session, user=state.user, data=data, task_id=task_id
+        ),
+        repeatable=True,
+    )
     render.print_json(render.task_json(task)) if as_json else render.task_line("Added", task)
 
 
@@ -108,7 +115,9 @@ def list_(
     view = _view(all_=all_, completed=completed, deleted=deleted)
     query = tasks.TaskQuery(view=view, search=search, sort=sort, limit=limit or None)
     state = State.of(ctx)
-    page = tasks.list_tasks(session=state.session, user=state.user, query=query)
+    page = state.attempt(
+        lambda: tasks.list_tasks(session=state.session, user=state.user, query=query)
+    )
     if as_json:
         render.print_json([render.task_json(task) for task in page.tasks])
         if page.more:
@@ -141,7 +150,9 @@ def show(ctx: typer.Context, ref: Ref, as_json: Json = False) -> None:
     from sorted_cli.services import tasks
 
     state = State.of(ctx)
-    task = tasks.require_task(session=state.session, user=state.user, ref=ref)
+    task = state.attempt(
+        lambda: tasks.require_task(session=state.session, user=state.user, ref=ref)
+    )
     if as_json:
         render.print_json(render.task_json(task))
     else:
@@ -155,7 +166,9 @@ def done(ctx: typer.Context, refs: Refs) -> None:
     from sorted_cli.services import tasks
 
     state = State.of(ctx)
-    changes = tasks.complete_tasks(session=state.session, user=state.user, refs=refs)
+    changes = state.attempt(
+        lambda: tasks.complete_tasks(session=state.session, user=state.user, refs=refs)
+    )
     render.changes(changes, verb="Completed", unchanged="was already done")
 
 
@@ -166,7 +179,9 @@ def reopen(ctx: typer.Context, refs: Refs) -> None:
     from sorted_cli.services import tasks
 
     state = State.of(ctx)
-    changes = tasks.reopen_tasks(session=state.session, user=state.user, refs=refs)
+    changes = state.attempt(
+        lambda: tasks.reopen_tasks(session=state.session, user=state.user, refs=refs)
+    )
     render.changes(changes, verb="Reopened", unchanged="was already open")
 
 
@@ -193,7 +208,9 @@ def edit(
     values = {name: value for name, value in given.items() if value is not None}
     data = validated(TaskUpdate, **values, **({"due": None} if no_due else {}))
     state = State.of(ctx)
-    task = tasks.update_task(session=state.session, user=state.user, ref=ref, data=data)
+    task = state.attempt(
+        lambda: tasks.update_task(session=state.session, user=state.user, ref=ref, data=data)
+    )
     render.task_line("Updated", task)
 
 
@@ -203,15 +220,23 @@ def delete(ctx: typer.Context, refs: Refs, yes: Yes = False) -> None:
     from sorted_cli import render
     from sorted_cli.services import tasks
 
+    agreed = False  # a retry after a broken connection does not ask again
+
     def confirm(targets: list[Task]) -> bool:
-        if len(targets) < 2 or yes or not sys.stdin.isatty():
+        nonlocal agreed
+        if agreed or len(targets) < 2 or yes or not sys.stdin.isatty():
             return True
         if not typer.confirm(f"Move {len(targets)} tasks to the trash?"):
             raise Cancelled("Nothing deleted.")
+        agreed = True
         return True
 
     state = State.of(ctx)
-    changes = tasks.delete_tasks(session=state.session, user=state.user, refs=refs, confirm=confirm)
+    changes = state.attempt(
+        lambda: tasks.delete_tasks(
+            session=state.session, user=state.user, refs=refs, confirm=confirm
+        )
+    )
     render.changes(changes, verb="Deleted", unchanged="was already in the trash")
 
 
@@ -222,5 +247,7 @@ def restore(ctx: typer.Context, refs: Refs) -> None:
     from sorted_cli.services import tasks
 
     state = State.of(ctx)
-    changes = tasks.restore_tasks(session=state.session, user=state.user, refs=refs)
+    changes = state.attempt(
+        lambda: tasks.restore_tasks(session=state.session, user=state.user, refs=refs)
+    )
     render.changes(changes, verb="Restored", unchanged="was not in the trash")

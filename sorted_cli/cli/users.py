@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from sorted_cli.cli.options import Json, Yes, examples
 from sorted_cli.cli.state import State
 from sorted_cli.errors import Cancelled
+
+if TYPE_CHECKING:
+    from sorted_cli.models import User
 
 app = typer.Typer(
     name="user",
@@ -35,7 +38,8 @@ def add(
     from sorted_cli.services import users
 
     data = validated(UserCreate, email=email, name=name)
-    user, restored = users.create_user(session=State.of(ctx).session, data=data)
+    state = State.of(ctx)
+    user, restored = state.attempt(lambda: users.create_user(session=state.session, data=data))
     verb = "Restored" if restored else "Added"
     render.line(f"{verb} user {user.email}" + (f" ({user.name})" if user.name else ""))
 
@@ -48,7 +52,7 @@ def list_(ctx: typer.Context, as_json: Json = False) -> None:
     from sorted_cli.services import users
 
     state = State.of(ctx)
-    everyone = users.list_users(session=state.session)
+    everyone = state.attempt(lambda: users.list_users(session=state.session))
     current = state.current_email()
     if as_json:
         render.print_json([render.user_json(u, current=u.email == current) for u in everyone])
@@ -69,8 +73,14 @@ def show(
     from sorted_cli.services import users
 
     state = State.of(ctx)
-    user = users.require_user_by_email(session=state.session, email=email) if email else state.user
-    open_tasks, completed_tasks = users.task_counts(session=state.session, user=user)
+
+    def look_up() -> tuple[User, tuple[int, int]]:
+        user = (
+            users.require_user_by_email(session=state.session, email=email) if email else state.user
+        )
+        return user, users.task_counts(session=state.session, user=user)
+
+    user, (open_tasks, completed_tasks) = state.attempt(look_up)
     render.user_panel(
         user,
         current=user.email == state.current_email(),
@@ -86,7 +96,7 @@ def switch(ctx: typer.Context, email: Email) -> None:
     from sorted_cli.services import users
 
     state = State.of(ctx)
-    user = users.require_user_by_email(session=state.session, email=email)
+    user = state.attempt(lambda: users.require_user_by_email(session=state.session, email=email))
     config.remember_user(state.settings.database_key, user.email)
     render.line(f"Now acting as {user.email}")
     if state.settings.user is not None and state.current_email() != user.email:
@@ -101,10 +111,10 @@ def delete(ctx: typer.Context, email: Email, yes: Yes = False) -> None:
     from sorted_cli.services import users
 
     state = State.of(ctx)
-    user = users.require_user_by_email(session=state.session, email=email)
+    user = state.attempt(lambda: users.require_user_by_email(session=state.session, email=email))
     if not yes and sys.stdin.isatty() and not typer.confirm(f"Delete user {user.email}?"):
         raise Cancelled("Nothing deleted.")
-    users.delete_user(session=state.session, user=user)
+    state.attempt(lambda: users.delete_user(session=state.session, user=user))
     if config.remembered_user(state.settings.database_key) == user.email:
         config.remember_user(state.settings.database_key, None)
     render.line(f"Deleted user {user.email}")

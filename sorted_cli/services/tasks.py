@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import case, func, nulls_last, or_, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
@@ -62,12 +63,18 @@ class Change:
     changed: bool  # False when the task already was in the asked-for state
 
 
-def create_task(*, session: Session, user: User, data: TaskCreate) -> Task:
+def create_task(
+    *, session: Session, user: User, data: TaskCreate, task_id: uuid.UUID | None = None
+) -> Task:
     """Add a task with the user's next number.
 
     Numbers come from a counter on the user's row, incremented in the same transaction: the
     row lock (PostgreSQL) or the write lock (SQLite) orders concurrent adds, so numbers are
     unique, never reused, and a failed add leaves no gap.
+
+    Safe to repeat with the same `task_id` (the caller makes it once, before the first try):
+    when an earlier try was committed but its answer was lost, the repeat finds that task
+    instead of adding a second one.
     """
     bump = (
         update(User)
@@ -78,8 +85,17 @@ def create_task(*, session: Session, user: User, data: TaskCreate) -> Task:
     number = session.exec(bump).scalar_one()
     now = utcnow()
     task = Task(user_id=user.id, number=number, created_at=now, updated_at=now, **data.model_dump())
+    if task_id is not None:
+        task.id = task_id
     session.add(task)
-    session.commit()
+    try:
+        session.commit()
+    except IntegrityError:
+        session.rollback()  # also undoes this try's bump of the counter
+        earlier = session.get(Task, task.id) if task_id is not None else None
+        if earlier is None or earlier.user_id != user.id:
+            raise
+        return earlier
     return task
 
 
