@@ -179,7 +179,8 @@ def load_settings(**overrides: str | None) -> Settings:
     except ValidationError as exc:
         error = exc.errors()[0]
         reason = error.get("ctx", {}).get("error", error["msg"])
-        raise ConfigError(f"Invalid configuration: {reason}") from None
+        where = f" of {error['loc'][0]}" if error["loc"] else ""
+        raise ConfigError(f"Invalid configuration{where}: {reason}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"Cannot read {config_file()}: {exc}") from None
     except UnicodeDecodeError:
