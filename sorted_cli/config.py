@@ -179,8 +179,10 @@ def load_settings(**overrides: str | None) -> Settings:
     except ValidationError as exc:
         error = exc.errors()[0]
         reason = error.get("ctx", {}).get("error", error["msg"])
-        where = f" of {error['loc'][0]}" if error["loc"] else ""
-        raise ConfigError(f"Invalid configuration{where}: {reason}") from None
+        name = str(error["loc"][0]) if error["loc"] else ""
+        # Name the setting as the config file does, whichever of its names was used.
+        setting = next((key for key, names in _NAMES.items() if name in names), name)
+        raise ConfigError(f"Invalid {setting or 'configuration'}: {reason}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"Cannot read {config_file()}: {exc}") from None
     except UnicodeDecodeError:

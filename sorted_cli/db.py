@@ -220,6 +220,14 @@ def describe_error(exc: BaseException, *, url: str) -> SortedError | None:
     return SortedError(f"Database error: {reason}{advice}")
 
 
+def short_reason(exc: BaseException) -> str:
+    """What the server or libpq said, without libpq's "connection to server at ... failed"."""
+    message = " ".join(str(getattr(exc, "orig", None) or exc).split())
+    for marker in ("FATAL: ", "ERROR: ", "failed: "):
+        message = message.rpartition(marker)[2] or message
+    return message or type(exc).__name__
+
+
 _POOLER_ADVICE = (
     " (the connection pooler does not support this: use the direct URL, "
     "for example SORTED_MIGRATION_DATABASE_URL for `sorted db`)"

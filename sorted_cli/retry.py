@@ -17,9 +17,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-# SQLSTATEs a server sends when it is going away or not ready yet (57P0x), and the connection
-# exception class (08xxx) that psycopg uses when a connection broke.
-_TRANSIENT_SQLSTATES = frozenset({"57P01", "57P02", "57P03", "08000", "08003", "08006", "53300"})
+# SQLSTATEs a server sends when it is going away or not ready yet (57P0x), the connection
+# exception class (08xxx) that psycopg uses when a connection broke; a transaction that the
+# server aborted to resolve a deadlock or a serialization conflict (40P01, 40001) wrote nothing.
+_TRANSIENT_SQLSTATES = frozenset(
+    {"57P01", "57P02", "57P03", "08000", "08003", "08006", "53300", "40001", "40P01"}
+)
 # What libpq and Neon's proxy say when a connection broke or a compute could not be woken.
 _TRANSIENT_MESSAGES = (
     "couldn't connect to compute node",

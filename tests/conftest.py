@@ -8,6 +8,12 @@ throwaway PostgreSQL database.
 - PostgreSQL runs when SORTED_TEST_DATABASE_URL names a server to make databases on (any
   database there, for example postgresql://postgres@127.0.0.1:5432/test). Without it the
   PostgreSQL tests skip, except under CI=true, where a missing or unreachable server fails.
+- The PostgreSQL tests run on three backends (see `backend`): "postgresql", that server
+  directly; "pgbouncer", the same server through a PgBouncer in transaction mode that the
+  session starts (as Neon's pooled URL is); "tls", a throwaway cluster the session starts that
+  takes only TLS with SCRAM-SHA-256, reached with `sslmode=require&channel_binding=require`
+  (as Neon's URLs are). Both need SORTED_TEST_DATABASE_URL set too, and fail under CI=true when
+  their server cannot be started (tests/servers.py starts them).
 """
 
 from __future__ import annotations
@@ -15,13 +21,17 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import tempfile
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import psycopg
 import pytest
+from psycopg import sql
+from servers import PgBouncer, ServerError, TlsCluster, start_pgbouncer, start_tls_cluster
 from sqlalchemy import inspect, make_url
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
@@ -34,7 +44,13 @@ from sorted_cli.db import close_session, make_engine, open_session
 from sorted_cli.models import User, UserCreate, validated
 from sorted_cli.services import users
 
-BACKENDS = ("sqlite", "postgresql")
+ALL_BACKENDS = ("sqlite", "postgresql", "pgbouncer", "tls")
+POSTGRES_BACKENDS = ("postgresql", "pgbouncer", "tls")
+# SORTED_TEST_BACKENDS, a comma list such as `sqlite,postgresql`, runs only the tests of those
+# backends (the others' are deselected); unset or empty, all four run. CI sets nothing, so under
+# CI=true every backend runs unless someone chooses otherwise explicitly.
+_CHOSEN = [name.strip() for name in os.environ.get("SORTED_TEST_BACKENDS", "").split(",")]
+BACKENDS = tuple(name for name in ALL_BACKENDS if name in _CHOSEN) or ALL_BACKENDS
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 ADA = "ada@example.com"
 # The JSON shape of a task, in order: a promise to scripts (README, "For scripts").
@@ -53,9 +69,36 @@ TASK_KEYS = [
 ]
 
 
-def _unavailable(reason: str) -> None:
+def is_postgres_backend(backend: str) -> bool:
+    """Whether the backend under test is a PostgreSQL database (directly, pooled or over TLS)."""
+    return backend in POSTGRES_BACKENDS
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    unknown = sorted({name for name in _CHOSEN if name} - set(ALL_BACKENDS))
+    if unknown:
+        raise pytest.UsageError(
+            f"SORTED_TEST_BACKENDS names unknown backends {unknown}: "
+            f"choose from {', '.join(ALL_BACKENDS)}"
+        )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Deselect the tests of backends SORTED_TEST_BACKENDS leaves out."""
+    keep: list[pytest.Item] = []
+    left_out: list[pytest.Item] = []
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        backend = callspec.params.get("backend") if callspec is not None else None
+        (left_out if backend is not None and backend not in BACKENDS else keep).append(item)
+    if left_out:
+        config.hook.pytest_deselected(items=left_out)
+        items[:] = keep
+
+
+def _unavailable(reason: str, what: str = "PostgreSQL") -> NoReturn:
     if IN_CI:
-        pytest.fail(f"PostgreSQL is required under CI=true: {reason}")
+        pytest.fail(f"{what} is required under CI=true: {reason}")
     pytest.skip(reason)
 
 
@@ -63,17 +106,49 @@ def _psycopg_url(url: str) -> str:
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
-@pytest.fixture(scope="session")
-def postgres_server() -> str:
-    """The URL of a reachable PostgreSQL server to make throwaway databases on."""
+def _require_test_database_url() -> str:
     url = os.environ.get("SORTED_TEST_DATABASE_URL", "")
     if not url:
         _unavailable("SORTED_TEST_DATABASE_URL is not set")
+    return url
+
+
+@dataclass(frozen=True)
+class Throwaway:
+    """A database made for this run."""
+
+    url: str  # what tests get: through the pooler for "pgbouncer"
+    direct: str  # the same database as the same user, with no pooler in between
+    admin: str  # a libpq URL or conninfo reaching it directly as a superuser, for housekeeping
+
+
+_THROWAWAYS: dict[str, Throwaway] = {}  # by url
+
+
+def direct_url_of(url: str) -> str:
+    """The URL of the same database without the pooler (a URL the fixtures did not make, or
+    that needs no pooler, is returned as it is): what an admin puts in
+    SORTED_MIGRATION_DATABASE_URL."""
+    made = _THROWAWAYS.get(url)
+    return url if made is None else made.direct
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> str:
+    """The URL of a reachable PostgreSQL server to make throwaway databases on."""
+    url = _require_test_database_url()
     try:
         psycopg.connect(_psycopg_url(url), connect_timeout=5).close()
     except psycopg.OperationalError as exc:
         _unavailable(f"cannot reach SORTED_TEST_DATABASE_URL: {exc}")
     return url
+
+
+@pytest.fixture(scope="session")
+def pg_direct_url(postgres_server: str) -> str:
+    """The URL of the PostgreSQL server behind the "postgresql" and "pgbouncer" backends (the
+    server itself, never the pooler)."""
+    return postgres_server
 
 
 @pytest.fixture(scope="session")
@@ -90,9 +165,102 @@ def postgres_factory(postgres_server: str) -> Iterator[Any]:
         return make_url(postgres_server).set(database=name).render_as_string(hide_password=False)
 
     yield make
+    # FORCE ends the sessions still on them, PgBouncer's server connections among them.
     with psycopg.connect(admin, autocommit=True) as connection:
         for name in made:
             connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def pgbouncer(postgres_server: str) -> Iterator[PgBouncer]:
+    """A PgBouncer in transaction mode in front of the server of SORTED_TEST_DATABASE_URL."""
+    server = make_url(postgres_server)
+    workdir = Path(tempfile.mkdtemp(prefix="sorted-pgbouncer-"))  # reachable by `postgres`
+    try:
+        bouncer = start_pgbouncer(
+            workdir,
+            server.port or 5432,
+            upstream_host=server.host or "/var/run/postgresql",
+            user=server.username or "postgres",
+            password=server.password or "",
+        )
+    except ServerError as exc:
+        shutil.rmtree(workdir, ignore_errors=True)
+        _unavailable(f"cannot start PgBouncer: {exc}", "PgBouncer")
+    try:
+        probe = _through(bouncer, postgres_server)
+        psycopg.connect(_psycopg_url(probe), connect_timeout=5, prepare_threshold=None).close()
+    except psycopg.OperationalError as exc:
+        bouncer.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+        _unavailable(f"cannot reach the server through PgBouncer: {exc}", "PgBouncer")
+    yield bouncer
+    bouncer.stop()
+    shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _through(bouncer: PgBouncer, direct: str) -> str:
+    """The URL of direct's database through the pooler."""
+    url = make_url(direct)
+    return url.set(
+        host=bouncer.host, port=bouncer.port, username=url.username or "postgres"
+    ).render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
+def tls_cluster() -> Iterator[TlsCluster]:
+    """A throwaway PostgreSQL cluster that takes TCP only over TLS, with SCRAM-SHA-256."""
+    _require_test_database_url()
+    workdir = Path(tempfile.mkdtemp(prefix="sorted-tls-"))  # reachable by `postgres`
+    try:
+        cluster = start_tls_cluster(workdir)
+    except (ServerError, psycopg.Error, OSError) as exc:
+        shutil.rmtree(workdir, ignore_errors=True)
+        _unavailable(f"cannot start a PostgreSQL cluster with TLS: {exc}", "PostgreSQL with TLS")
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def tls_factory(tls_cluster: TlsCluster) -> Iterator[Callable[[], Throwaway]]:
+    """Makes empty databases owned by the cluster's `sorted` role; drops them at the end."""
+    made: list[str] = []
+
+    def make() -> Throwaway:
+        name = f"sorted_test_{uuid.uuid4().hex[:12]}"
+        with psycopg.connect(tls_cluster.superuser_conninfo(), autocommit=True) as connection:
+            connection.execute(
+                sql.SQL("CREATE DATABASE {} OWNER {}").format(
+                    sql.Identifier(name), sql.Identifier(tls_cluster.user)
+                )
+            )
+        made.append(name)
+        url = tls_cluster.url(name)
+        return Throwaway(url=url, direct=url, admin=tls_cluster.superuser_conninfo(name))
+
+    yield make
+    with psycopg.connect(tls_cluster.superuser_conninfo(), autocommit=True) as connection:
+        for name in made:
+            connection.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
+
+
+def _new_database(backend: str, request: pytest.FixtureRequest) -> Throwaway:
+    """An empty database of a PostgreSQL backend, made for this run."""
+    made: Throwaway
+    if backend == "tls":
+        made = request.getfixturevalue("tls_factory")()
+    elif backend == "pgbouncer":
+        bouncer: PgBouncer = request.getfixturevalue("pgbouncer")
+        direct: str = request.getfixturevalue("postgres_factory")()
+        made = Throwaway(url=_through(bouncer, direct), direct=direct, admin=_psycopg_url(direct))
+    else:
+        assert backend == "postgresql", backend
+        direct = request.getfixturevalue("postgres_factory")()
+        made = Throwaway(url=direct, direct=direct, admin=_psycopg_url(direct))
+    _THROWAWAYS[made.url] = made
+    return made
 
 
 @pytest.fixture(scope="session")
@@ -103,10 +271,23 @@ def migrated_sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def migrated_postgres(postgres_factory: Any) -> str:
-    url: str = postgres_factory()
-    _migrate(url)
-    return url
+def _migrated_databases() -> dict[str, Throwaway]:
+    """One migrated database per PostgreSQL backend, made when a test first needs it."""
+    return {}
+
+
+def _migrated(backend: str, request: pytest.FixtureRequest) -> Throwaway:
+    databases: dict[str, Throwaway] = request.getfixturevalue("_migrated_databases")
+    if backend not in databases:
+        made = _new_database(backend, request)
+        _migrate(made.direct)  # as an admin does: not through the pooler
+        databases[backend] = made
+    return databases[backend]
+
+
+@pytest.fixture(scope="session")
+def migrated_postgres(request: pytest.FixtureRequest) -> str:
+    return _migrated("postgresql", request).url
 
 
 def _migrate(url: str) -> None:
@@ -135,8 +316,11 @@ def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[P
     logging.getLogger("sqlalchemy.engine").setLevel(logging.WARNING)  # `--debug` turns it on
 
 
-@pytest.fixture(params=BACKENDS)
+@pytest.fixture(params=ALL_BACKENDS)
 def backend(request: pytest.FixtureRequest) -> str:
+    """The database under test: "sqlite" (a file), "postgresql" (SORTED_TEST_DATABASE_URL's
+    server), "pgbouncer" (that server through PgBouncer in transaction mode) or "tls" (a
+    cluster of the session's own that takes only TLS and SCRAM, with channel binding)."""
     return str(request.param)
 
 
@@ -150,11 +334,18 @@ def database_url(
         shutil.copy(request.getfixturevalue("migrated_sqlite_template"), path)
         url = f"sqlite:///{path}"
     else:
-        url = request.getfixturevalue("migrated_postgres")
-        with psycopg.connect(_psycopg_url(url)) as connection:
+        made = _migrated(backend, request)
+        with psycopg.connect(made.admin) as connection:
             connection.execute("TRUNCATE tasks, users")
+        url = made.url
     monkeypatch.setenv("DATABASE_URL", url)
     return url
+
+
+@pytest.fixture
+def direct_database_url(database_url: str) -> str:
+    """database_url's database without the pooler (database_url itself but for "pgbouncer")."""
+    return direct_url_of(database_url)
 
 
 @pytest.fixture
@@ -162,7 +353,7 @@ def blank_database_url(backend: str, request: pytest.FixtureRequest, tmp_path: P
     """A database with nothing in it, not even sorted's schema."""
     if backend == "sqlite":
         return f"sqlite:///{tmp_path / 'blank.db'}"
-    return str(request.getfixturevalue("postgres_factory")())
+    return _new_database(backend, request).url
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from conftest import ADA, Run, table_names
+from conftest import ADA, POSTGRES_BACKENDS, Run, table_names
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from typer.testing import Result
@@ -149,7 +149,7 @@ def test_downgrade_to_unknown_revision_is_refused(blank: str, run: Run) -> None:
 # --------------------------------------------------- everyday commands and the schema policy
 
 
-@pytest.mark.parametrize("backend", ["postgresql"])
+@pytest.mark.parametrize("backend", POSTGRES_BACKENDS)
 def test_everyday_command_on_blank_shared_database_asks_for_upgrade(
     blank: str, engine: Engine, run: Run, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -164,7 +164,7 @@ def test_everyday_command_on_blank_shared_database_asks_for_upgrade(
     ok(run("db", "current"), EMPTY)
 
 
-@pytest.mark.parametrize("backend", ["postgresql"])
+@pytest.mark.parametrize("backend", POSTGRES_BACKENDS)
 def test_everyday_command_works_on_shared_database_after_upgrade(
     blank: str, run: Run, monkeypatch: pytest.MonkeyPatch
 ) -> None:

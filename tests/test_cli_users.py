@@ -8,7 +8,7 @@ import stat
 from pathlib import Path
 
 import pytest
-from conftest import ADA, Run
+from conftest import ADA, Run, is_postgres_backend
 from typer.testing import Result
 
 from sorted_cli import config
@@ -82,7 +82,7 @@ def test_a_remembered_user_who_is_gone_is_forgotten(
     config.remember_user(load_settings().database_key, "gone@example.com")
     result = run("list")
     first = "The remembered user gone@example.com no longer exists; forgot them.\n"
-    if backend == "postgresql":  # a shared database never guesses who you are
+    if is_postgres_backend(backend):  # a shared database never guesses who you are
         assert (result.exit_code, result.stderr.splitlines(keepends=True)[0]) == (1, first)
         assert "No current user on this shared database" in result.stderr
     else:
@@ -176,7 +176,7 @@ def test_with_users_but_none_chosen_commands_ask_to_choose(
     assert result.stderr == (
         "Error: No current user on this shared database: pass --user EMAIL, set SORTED_USER, "
         "or run `sorted user switch EMAIL`.\n"
-        if backend == "postgresql"
+        if is_postgres_backend(backend)
         else "Error: No current user: pass --user EMAIL, set SORTED_USER, "
         "or run `sorted user switch EMAIL` (see `sorted user list`).\n"
     )

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from conftest import Run
+from conftest import Run, is_postgres_backend
 from sqlalchemy import make_url
 
 from sorted_cli.models import User
@@ -69,7 +69,7 @@ def test_a_damaged_schema_is_a_database_error_not_a_connection_error(
     assert run("db", "upgrade").exit_code == 0
     assert run("user", "add", "ada@example.com").exit_code == 0
     url = make_url(blank_database_url)
-    if backend == "postgresql":
+    if is_postgres_backend(backend):
         dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
         with psycopg.connect(dsn) as connection:
             connection.execute("DROP TABLE tasks")
@@ -92,7 +92,7 @@ def test_an_unopenable_sqlite_file(
 def test_a_bad_url_is_exit_2(run: Run, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DATABASE_URL", f"mysql://u:{PASSWORD}@h/db")
     assert one_line_error(run("list"), 2) == (
-        "Error: Invalid configuration: unsupported database URL scheme 'mysql': "
+        "Error: Invalid database_url: unsupported database URL scheme 'mysql': "
         "use postgresql://... or sqlite:///path\n"
     )
 

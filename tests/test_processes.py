@@ -213,6 +213,37 @@ def test_concurrent_adds_get_numbers_one_to_eight(database_url: str, ada: User) 
     assert {task["title"]: task["number"] for task in stored} == said
 
 
+@pytest.mark.slow
+def test_concurrent_adds_of_two_users_keep_separate_numbers(
+    database_url: str, ada: User, grace: User
+) -> None:
+    commands = [
+        ["--user", who.email, "add", f"{who.email} {n}"] for n in range(4) for who in (ada, grace)
+    ]
+    results = run_together(*commands)
+    assert [(result.returncode, result.stderr) for result in results] == [(0, "")] * 8
+    for who in (ada, grace):
+        listed = run_sorted("--user", who.email, "list", "--json")
+        stored = json.loads(listed.stdout)
+        assert [task["number"] for task in stored] == [1, 2, 3, 4]
+        assert {task["title"] for task in stored} == {f"{who.email} {n}" for n in range(4)}
+
+
+@pytest.mark.slow
+def test_concurrent_commands_naming_tasks_in_opposite_orders_do_not_deadlock(
+    database_url: str, ada: User
+) -> None:
+    for n in range(1, 5):
+        assert run_sorted("add", f"task {n}").returncode == 0
+    forwards, backwards = ["done", "1", "2", "3", "4"], ["done", "4", "3", "2", "1"]
+    results = run_together(*([forwards, backwards] * 4))
+    assert [(result.returncode, result.stderr) for result in results] == [(0, "")] * 8
+    lines = [line for result in results for line in result.stdout.splitlines()]
+    completed = sorted(line for line in lines if line.startswith("Completed"))
+    assert completed == [f"Completed task {n}: task {n}" for n in range(1, 5)]  # each once
+    assert len(lines) == 32  # the rest said "was already done"
+
+
 # ------------------------------------------------------------------------ failures
 
 

@@ -7,6 +7,7 @@ import uuid
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from conftest import is_postgres_backend
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
@@ -255,17 +256,20 @@ def test_timestamps_are_stored_and_read_as_utc_whatever_the_local_zones(
     monkeypatch.setenv("TZ", "Asia/Kathmandu")  # UTC+05:45: no rounding hides a mistake
     time.tzset()
     url = database_url
-    if backend == "postgresql":  # and a server session in yet another zone
-        url += "?options=-c%20TimeZone%3DAmerica/St_Johns"
+    if is_postgres_backend(backend):  # and a server session in yet another zone
+        # libpq sends PGTZ in the startup packet, which PgBouncer passes on (`options` it refuses)
+        monkeypatch.setenv("PGTZ", "America/St_Johns")
     try:
         first = open_session(load_settings(database_url=url))
         created = add(first, ada, "t").created_at
         close_session(first)
         second = open_session(load_settings(database_url=url))
         task = tasks.require_task(session=second, user=ada, ref="1")
+        if is_postgres_backend(backend):
+            assert second.execute(text("SHOW TimeZone")).scalar_one() == "America/St_Johns"
         raw = second.execute(
             text("SELECT created_at AT TIME ZONE 'UTC' FROM tasks")
-            if backend == "postgresql"
+            if is_postgres_backend(backend)
             else text("SELECT created_at FROM tasks")
         ).scalar_one()
         close_session(second)

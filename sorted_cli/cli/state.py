@@ -128,10 +128,10 @@ class State:
 
     def _say_retrying(self, exc: Exception) -> None:
         from sorted_cli import render
+        from sorted_cli.db import short_reason
 
-        reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0:1] or ["no answer"]
         render.notice(
-            f"The database is not answering ({reason[0]}); "
+            f"The database is not answering ({short_reason(exc)}); "
             f"retrying for up to {self.settings.retry_timeout:g} s."
         )
 

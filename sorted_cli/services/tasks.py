@@ -150,11 +150,28 @@ def _find_by_id(session: Session, owned: SelectOfScalar[Task], digits: str) -> T
 def require_tasks(
     *, session: Session, user: User, refs: Iterable[str], lock: bool = False
 ) -> list[Task]:
-    """Each named task once, in the order first named; any bad REF raises before any change."""
+    """Each named task once, in the order first named; any bad REF raises before any change.
+
+    With `lock`, several tasks are locked in one statement in UUID order, whatever order they
+    were named in: two commands naming the same tasks in different orders then queue one
+    behind the other instead of deadlocking. The rows are re-read as they are when locked.
+    """
+    refs = list(refs)
+    if len(refs) == 1:
+        return [require_task(session=session, user=user, ref=refs[0], lock=lock)]
     tasks: dict[uuid.UUID, Task] = {}
     for ref in refs:
-        task = require_task(session=session, user=user, ref=ref, lock=lock)
+        task = require_task(session=session, user=user, ref=ref)
         tasks.setdefault(task.id, task)
+    if lock and tasks:
+        in_order = (
+            select(Task)
+            .where(col(Task.id).in_(list(tasks)))
+            .order_by(col(Task.id))
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        session.exec(in_order).all()
     return list(tasks.values())
 
 

@@ -1,0 +1,299 @@
+"""sorted against PostgreSQL as Neon serves it, with real servers and a faulty network.
+
+A fault-injection proxy (tests/faultproxy.py) stands between sorted and the real server and
+plays what a serverless database does: a compute that cannot be woken yet, a connection cut
+before or after a COMMIT reached the server, a server that terminates sessions, a slow
+handshake. Each test checks what the user sees (one line, exit code) and what the database
+holds afterwards: nothing half-written, nothing written twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+import pytest
+from conftest import Run, is_postgres_backend
+from faultproxy import FaultProxy
+from sqlalchemy import text
+from test_processes import run_together
+
+from sorted_cli.choices import View
+from sorted_cli.config import load_settings
+from sorted_cli.db import make_engine
+from sorted_cli.services import tasks
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
+
+    from sorted_cli.models import User
+
+COLD = "Couldn't connect to compute node"
+RETRYING = f"The database is not answering ({COLD}); retrying for up to 15 s.\n"
+UNKNOWN = (
+    "Error: The connection broke while saving, so the change may or may not have been saved: "
+    "check (for example with `sorted list`) before repeating it.\n"
+)
+
+# The proxy sits in front of the machine's server, reached directly.
+DIRECT = pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+
+
+@pytest.fixture
+def proxy(database_url: str, ada: User, monkeypatch: pytest.MonkeyPatch) -> Iterator[FaultProxy]:
+    """A fault proxy in front of the test database; sorted's commands go through it.
+
+    The test's own session (`ada` opened it) stays on the direct URL, to see what the server
+    really holds."""
+    with FaultProxy() as faults:
+        monkeypatch.setenv("DATABASE_URL", faults.url_for(database_url))
+        yield faults
+
+
+def stored(session: Session, user: User, view: View = View.all) -> list[tuple[int, str, bool]]:
+    """The user's tasks as the real server has them: (number, title, completed)."""
+    session.expire_all()
+    page = tasks.list_tasks(
+        session=session, user=user, query=tasks.TaskQuery(view=view, limit=None)
+    )
+    return [(task.number, task.title, task.completed) for task in page.tasks]
+
+
+# --------------------------------------------------------------------------- cold starts
+
+
+@DIRECT
+def test_a_compute_that_is_waking_up_is_waited_for(
+    proxy: FaultProxy, session: Session, ada: User, run: Run
+) -> None:
+    proxy.postgres_error(times=2, message=COLD)
+    result = run("add", "Buy milk")
+    assert (result.exit_code, result.stdout, result.stderr) == (
+        0,
+        "Added task 1: Buy milk\n",
+        RETRYING,
+    )
+    assert proxy.pending_faults == 0
+    assert proxy.connections == 3
+    assert stored(session, ada) == [(1, "Buy milk", False)]
+
+
+@DIRECT
+def test_retrying_stops_at_the_time_budget_with_one_line(
+    proxy: FaultProxy, session: Session, ada: User, run: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SORTED_RETRY_TIMEOUT", "1")
+    proxy.postgres_error(times=50, message=COLD)
+    result = run("add", "Buy milk")
+    assert (result.exit_code, result.stdout) == (1, "")
+    notice, error = result.stderr.splitlines()
+    assert notice == RETRYING.strip().replace("15 s", "1 s")
+    assert error.startswith(
+        f"Error: Cannot connect to postgresql+psycopg://postgres@127.0.0.1:{proxy.port}/"
+    )
+    assert error.endswith(f": {COLD} (gave up after {proxy.connections} attempts)")
+    assert 2 <= proxy.connections <= 5  # 0.2 s, 0.4 s, ... within one second
+    assert stored(session, ada) == []
+
+
+@DIRECT
+def test_authentication_errors_are_never_retried(proxy: FaultProxy, ada: User, run: Run) -> None:
+    proxy.postgres_error(
+        times=3, sqlstate="28P01", message='password authentication failed for user "postgres"'
+    )
+    result = run("list")
+    assert (result.exit_code, result.stdout) == (1, "")
+    assert result.stderr.endswith(
+        'password authentication failed for user "postgres" '
+        "(check the user name and password in the URL)\n"
+    )
+    assert result.stderr.count("\n") == 1
+    assert proxy.connections == 1
+
+
+@DIRECT
+def test_a_slow_handshake_times_out_in_the_configured_time(
+    proxy: FaultProxy, ada: User, run: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SORTED_CONNECT_TIMEOUT", "2")  # libpq's smallest
+    proxy.delay_connect(8)
+    result = run("list")
+    assert (result.exit_code, result.stdout) == (1, "")
+    assert "timeout expired (set SORTED_CONNECT_TIMEOUT to wait longer)" in result.stderr
+    assert proxy.connections == 1  # a timeout is not retried: the wait already happened
+
+
+@DIRECT
+def test_a_missing_database_is_one_line_and_not_retried(
+    database_url: str, ada: User, run: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    missing = database_url.rsplit("/", 1)[0] + "/sorted_no_such_database"
+    monkeypatch.setenv("DATABASE_URL", missing)
+    result = run("list")
+    assert (result.exit_code, result.stdout) == (1, "")
+    assert result.stderr.endswith('database "sorted_no_such_database" does not exist\n')
+    assert result.stderr.count("\n") == 1
+
+
+# ---------------------------------------------------------------- broken connections
+
+
+@DIRECT
+def test_a_session_terminated_before_the_work_is_retried(
+    proxy: FaultProxy, session: Session, ada: User, run: Run
+) -> None:
+    proxy.terminate_on(b"alembic_version")  # the first query of every command
+    result = run("add", "Buy milk")
+    assert (result.exit_code, result.stdout) == (0, "Added task 1: Buy milk\n")
+    assert "terminating connection due to administrator command" in result.stderr
+    assert stored(session, ada) == [(1, "Buy milk", False)]
+
+
+@DIRECT
+def test_add_cut_before_its_commit_reached_the_server_is_retried(
+    proxy: FaultProxy, session: Session, ada: User, run: Run
+) -> None:
+    proxy.cut_on(b"COMMIT", forward=False)
+    result = run("add", "Buy milk")
+    assert (result.exit_code, result.stdout) == (0, "Added task 1: Buy milk\n")
+    assert proxy.pending_faults == 0
+    assert stored(session, ada) == [(1, "Buy milk", False)]
+
+
+@DIRECT
+def test_add_whose_commit_answer_was_lost_is_not_added_twice(
+    proxy: FaultProxy, session: Session, ada: User, run: Run
+) -> None:
+    proxy.cut_on(b"COMMIT", forward=True)  # the server commits; sorted never hears back
+    result = run("add", "Buy milk", "--json")
+    assert result.exit_code == 0
+    assert proxy.pending_faults == 0
+    assert stored(session, ada) == [(1, "Buy milk", False)]
+    assert run("add", "Call mum").stdout == "Added task 2: Call mum\n"  # no gap, no reuse
+
+
+@DIRECT
+def test_done_cut_before_its_commit_is_retried(
+    proxy: FaultProxy, session: Session, ada: User, run: Run
+) -> None:
+    run("add", "Buy milk")
+    proxy.cut_on(b"FOR UPDATE", forward=False)  # while it locks the task, before any COMMIT
+    result = run("done", "1")
+    assert (result.exit_code, result.stdout) == (0, "Completed task 1: Buy milk\n")
+    assert proxy.pending_faults == 0
+    assert stored(session, ada) == [(1, "Buy milk", True)]
+
+
+@DIRECT
+def test_done_whose_commit_answer_was_lost_says_so_and_is_not_repeated(
+    proxy: FaultProxy, session: Session, ada: User, run: Run
+) -> None:
+    run("add", "Buy milk")
+    proxy.cut_on(b"COMMIT", forward=True)
+    result = run("done", "1")
+    assert (result.exit_code, result.stdout, result.stderr) == (1, "", UNKNOWN)
+    assert proxy.connections == 2  # the add, then the done: never a second try
+    assert stored(session, ada) == [(1, "Buy milk", True)]  # the server did commit it
+
+
+@DIRECT
+def test_nothing_is_half_written_when_the_connection_breaks_mid_command(
+    proxy: FaultProxy, session: Session, ada: User, run: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for title in ("one", "two", "three"):
+        run("add", title)
+    proxy.cut_on(b"COMMIT", forward=False)  # the server never sees it; sorted cannot know
+    result = run("delete", "1", "2", "3")
+    assert (result.exit_code, result.stdout, result.stderr) == (1, "", UNKNOWN)
+    assert stored(session, ada, View.deleted) == []
+    assert len(stored(session, ada)) == 3
+
+
+# ------------------------------------------------------------------- migrations at once
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ["postgresql", "pgbouncer", "tls"], indirect=True)
+def test_concurrent_upgrades_take_turns_and_neither_fails(
+    blank_database_url: str, backend: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert is_postgres_backend(backend)
+    monkeypatch.setenv("DATABASE_URL", blank_database_url)
+    results = run_together(*(["db", "upgrade"] for _ in range(4)))
+    assert [result.returncode for result in results] == [0] * 4, [r.stderr for r in results]
+    said = sorted(result.stdout for result in results)
+    assert said[0] == "Database is at 0001 (head)\n"  # somebody migrated...
+    assert all(  # ...and the others found it done, or waited and then found it done
+        line in {"Database is at 0001 (head)\n", "Nothing to do: database is at 0001 (head)\n"}
+        for line in said
+    )
+    applied = [r for r in results if "Applied 0001" in r.stderr]
+    assert len(applied) == 1  # the migration ran exactly once
+    engine = make_engine(load_settings(database_url=blank_database_url))
+    try:
+        with engine.connect() as connection:
+            versions = connection.execute(text("SELECT version_num FROM alembic_version")).all()
+    finally:
+        engine.dispose()
+    assert versions == [("0001",)]
+
+
+# -------------------------------------------------------- TLS, SCRAM and the pooler
+
+
+def _with_query(url: str, query: str) -> str:
+    return url.partition("?")[0] + query
+
+
+@pytest.mark.parametrize("backend", ["tls"], indirect=True)
+def test_a_server_that_requires_tls_says_so_when_the_url_turns_it_off(
+    database_url: str, ada: User, run: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", _with_query(database_url, "?sslmode=disable"))
+    result = run("list")
+    assert (result.exit_code, result.stdout) == (1, "")
+    assert result.stderr.endswith(
+        "no encryption (the server only accepts TLS: add ?sslmode=require to the URL)\n"
+    )
+    assert result.stderr.count("\n") == 1
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("backend", ["tls"], indirect=True)
+def test_a_wrong_password_over_tls_fails_at_once_and_stays_hidden(
+    database_url: str, ada: User, run: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    user_and_password, _, rest = database_url.partition("@")
+    user, _, password = user_and_password.rpartition(":")
+    port = int(rest.partition("/")[0].rpartition(":")[2])
+    with FaultProxy(upstream=("127.0.0.1", port)) as counter:  # TLS passes through untouched
+        wrong = counter.url_for(f"{user}:not-{password}@{rest}")
+        monkeypatch.setenv("DATABASE_URL", wrong)
+        result = run("--debug", "list")
+        assert counter.connections == 1  # an authentication error is never retried
+    assert (result.exit_code, result.stdout) == (1, "")
+    last = result.stderr.splitlines()[-1]
+    assert last.startswith("Error: Cannot connect to postgresql+psycopg://sorted:***@127.0.0.1:")
+    assert last.endswith(
+        'password authentication failed for user "sorted" '
+        "(check the user name and password in the URL)"
+    )
+    assert password not in result.stderr  # not even in the --debug traceback
+
+
+@pytest.mark.parametrize("backend", ["pgbouncer"], indirect=True)
+def test_a_feature_the_pooler_refuses_is_named_with_the_way_out(
+    database_url: str, ada: User, run: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Neon's pooler, like this PgBouncer, takes no `options` startup parameter.
+    monkeypatch.setenv(
+        "DATABASE_URL", _with_query(database_url, "?options=-cstatement_timeout%3D5s")
+    )
+    result = run("list")
+    assert (result.exit_code, result.stdout) == (1, "")
+    assert "unsupported startup parameter: options" in result.stderr
+    assert result.stderr.endswith(
+        "(the connection pooler does not support this: use the direct URL, "
+        "for example SORTED_MIGRATION_DATABASE_URL for `sorted db`)\n"
+    )
+    assert result.stderr.count("\n") == 1
