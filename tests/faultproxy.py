@@ -68,7 +68,7 @@ if TYPE_CHECKING:
     from types import TracebackType
     from typing import Self
 
-__all__ = ["Fault", "FaultProxy", "error_response"]
+__all__ = ["GSSENC_REQUEST", "SSL_REQUEST", "Fault", "FaultProxy", "error_response"]
 
 SSL_REQUEST = 80877103
 GSSENC_REQUEST = 80877104

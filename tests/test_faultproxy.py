@@ -24,7 +24,7 @@ from typing import Any
 import psycopg
 import pytest
 from conftest import _unavailable
-from faultproxy import SSL_REQUEST, FaultProxy, error_response
+from faultproxy import GSSENC_REQUEST, SSL_REQUEST, FaultProxy, error_response
 from psycopg import errors, sql
 from psycopg.conninfo import make_conninfo
 from sqlalchemy import make_url
@@ -250,7 +250,7 @@ def test_postgres_error_declines_encryption_requests(lone_proxy: FaultProxy) -> 
     ErrorResponse, then the proxy hangs up. No server is needed."""
     lone_proxy.postgres_error(sqlstate="57P03", message="not yet", severity="ERROR")
     with socket.create_connection(("127.0.0.1", lone_proxy.port), timeout=TIMEOUT) as client:
-        client.sendall(struct.pack("!II", 8, 80877104))  # GSSENCRequest
+        client.sendall(struct.pack("!II", 8, GSSENC_REQUEST))
         assert client.recv(1) == b"N"
         client.sendall(struct.pack("!II", 8, SSL_REQUEST))
         assert client.recv(1) == b"N"

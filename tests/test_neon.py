@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import pytest
-from conftest import Run, is_postgres_backend
+from conftest import Run, direct_url_of, is_postgres_backend
 from faultproxy import FaultProxy
 from sqlalchemy import text
 from test_processes import run_together
@@ -22,6 +22,7 @@ from sorted_cli.choices import View
 from sorted_cli.config import load_settings
 from sorted_cli.db import make_engine
 from sorted_cli.services import tasks
+from sorted_cli.urls import mask_password, normalise_url
 
 if TYPE_CHECKING:
     from sqlmodel import Session
@@ -297,3 +298,33 @@ def test_a_feature_the_pooler_refuses_is_named_with_the_way_out(
         "for example SORTED_MIGRATION_DATABASE_URL for `sorted db`)\n"
     )
     assert result.stderr.count("\n") == 1
+
+
+# ---------------------------------------------------------------- the migration URL
+
+
+@pytest.mark.parametrize("backend", ["pgbouncer"], indirect=True)
+@pytest.mark.parametrize("name", ["SORTED_MIGRATION_DATABASE_URL", "DATABASE_URL_UNPOOLED"])
+def test_db_commands_use_the_direct_url_and_everyday_commands_the_pooled_one(
+    blank_database_url: str, run: Run, monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    pooled = blank_database_url
+    direct = direct_url_of(pooled)
+    assert direct != pooled
+    with FaultProxy(upstream=_host_port(pooled)) as pooler:
+        monkeypatch.setenv("DATABASE_URL", pooler.url_for(pooled))
+        monkeypatch.setenv(name, direct)
+        upgraded = run("db", "upgrade")
+        assert (upgraded.exit_code, upgraded.stdout) == (0, "Database is at 0001 (head)\n")
+        assert pooler.connections == 0  # migrations never went through the pooler
+        run("user", "add", "ada@example.com")
+        added = run("--user", "ada@example.com", "add", "Buy milk")
+        assert (added.exit_code, added.stdout) == (0, "Added task 1: Buy milk\n")
+        assert pooler.connections == 2  # everyday commands did
+    shown = run("config").stdout.splitlines()
+    assert f"migrations      {mask_password(normalise_url(direct))}  (${name})" in shown
+
+
+def _host_port(url: str) -> tuple[str, int]:
+    host, _, port = url.partition("@")[2].partition("/")[0].rpartition(":")
+    return host, int(port)
