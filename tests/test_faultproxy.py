@@ -156,7 +156,7 @@ def test_forwards_and_counts_round_trips(proxy: FaultProxy, server: Server) -> N
     # sslmode=disable, trust, no GSSAPI: StartupMessage -> AuthenticationOk ... ReadyForQuery.
     assert (proxy.connections, proxy.round_trips) == (1, 1)
     assert connection.execute("SELECT 1").fetchone() == (1,)
-    assert proxy.round_trips == 2  # Parse/Bind/Describe/Execute/Sync go in one packet
+    assert proxy.round_trips == 2  # psycopg sends the whole query (Parse...Sync), then waits
     connection.close()
     assert proxy.round_trips == 2  # Terminate gets no answer: not a round trip
 
