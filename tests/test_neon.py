@@ -98,6 +98,19 @@ def test_retrying_stops_at_the_time_budget_with_one_line(
 
 
 @DIRECT
+def test_a_retry_timeout_of_zero_fails_at_once(
+    proxy: FaultProxy, run: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SORTED_RETRY_TIMEOUT", "0")
+    proxy.postgres_error(message=COLD)
+    result = run("list")
+    assert (result.exit_code, result.stdout) == (1, "")
+    assert result.stderr.startswith("Error: Cannot connect to ")
+    assert result.stderr.endswith(f"FATAL: {COLD}\n")
+    assert proxy.connections == 1
+
+
+@DIRECT
 def test_authentication_errors_are_never_retried(proxy: FaultProxy, ada: User, run: Run) -> None:
     proxy.postgres_error(
         times=3, sqlstate="28P01", message='password authentication failed for user "postgres"'

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 import typer
 
-from sorted_cli.errors import DatabaseUnavailable, OutcomeUnknown
+from sorted_cli.errors import DatabaseUnavailable, OutcomeUnknown, SortedError
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -103,7 +103,10 @@ class State:
                         "been saved: check (for example with `sorted list`) before repeating it."
                     ) from exc
                 if not backoff.pause():
-                    raise self._gave_up(exc, backoff.attempts) from exc
+                    gave_up = self._gave_up(exc, backoff.attempts)
+                    if gave_up is None:
+                        raise
+                    raise gave_up from exc
                 if backoff.attempts == 2:
                     self._say_retrying(exc)
 
@@ -118,12 +121,13 @@ class State:
         session.rollback()
         return unknown
 
-    def _gave_up(self, exc: Exception, attempts: int) -> Exception:
+    def _gave_up(self, exc: Exception, attempts: int) -> SortedError | None:
+        """The error to end with after several attempts (None: the failure as it is)."""
         from sorted_cli.db import describe_error
 
         described = describe_error(exc, url=self.url_in_use)
         if described is None or attempts < 2:
-            return exc
+            return None
         return DatabaseUnavailable(f"{described.message} (gave up after {attempts} attempts)")
 
     def _say_retrying(self, exc: Exception) -> None:
