@@ -181,7 +181,7 @@ def load_settings(**overrides: str | None) -> Settings:
         reason = error.get("ctx", {}).get("error", error["msg"])
         name = str(error["loc"][0]) if error["loc"] else ""
         # Name the setting as the config file does, whichever of its names was used.
-        setting = next((key for key, names in _NAMES.items() if name in names), name)
+        setting = next((key for key in Settings.model_fields if name in _names(key)), name)
         raise ConfigError(f"Invalid {setting or 'configuration'}: {reason}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"Cannot read {config_file()}: {exc}") from None
@@ -189,21 +189,19 @@ def load_settings(**overrides: str | None) -> Settings:
         raise ConfigError(f"Cannot read .env or {config_file()}: not UTF-8 text.") from None
 
 
-# The names each setting answers to in the environment and .env, in the order they win.
-_NAMES = {
-    "database_url": ("SORTED_DATABASE_URL", "DATABASE_URL"),
-    "user": ("SORTED_USER",),
-    "migration_database_url": ("SORTED_MIGRATION_DATABASE_URL",),
-    "database_url_unpooled": ("DATABASE_URL_UNPOOLED",),
-    "connect_timeout": ("SORTED_CONNECT_TIMEOUT",),
-    "retry_timeout": ("SORTED_RETRY_TIMEOUT",),
-}
+def _names(setting: str) -> tuple[str, ...]:
+    """The names a setting answers to in the environment and .env, in the order they win: its
+    aliases when it has some, else the prefixed field name (as `Settings` declares them)."""
+    alias = Settings.model_fields[setting].validation_alias
+    if isinstance(alias, AliasChoices):
+        return tuple(str(name) for name in alias.choices if str(name).isupper())
+    return (f"{Settings.model_config['env_prefix']}{setting}".upper(),)
 
 
 def _winning(setting: str) -> tuple[str, str] | None:
     """(place, name) of the value `Settings` takes for a setting from the environment, .env or
     the config file (names compared case-insensitively, as it does), or None."""
-    names = _NAMES[setting]
+    names = _names(setting)
     environment = {key.upper() for key in os.environ}
     if given := next((name for name in names if name in environment), None):
         return f"${given}", given
