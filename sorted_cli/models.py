@@ -12,7 +12,7 @@ import uuid
 from datetime import UTC, date, datetime
 from typing import Any, ClassVar, TypeVar
 
-from pydantic import ValidationError, field_validator
+from pydantic import ValidationError, field_validator, model_validator
 from sqlalchemy import DateTime, Dialect, Index, String, UniqueConstraint
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
@@ -33,10 +33,41 @@ TITLE_MAX = 500
 DESCRIPTION_MAX = 10_000
 EMAIL_MAX = 320
 NAME_MAX = 200
+TAG_MAX = 64
+NUMBER_MAX = 2**31 - 1  # the number column is a 32-bit integer
 # Local part: anything but white space, control characters and `@`; domain: DNS labels.
 _EMAIL = re.compile(
     r"[^@\s\x00-\x1f\x7f-\x9f]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)*"
 )
+
+
+# A tag: letters, digits and `_ . : / @ -`, starting with a letter or digit. No commas (lists of
+# tags are joined with them) and no white space (it is turned into `-`).
+_TAG = re.compile(r"[^\W_][\w.:/@-]*")
+_SPACES = re.compile(r"\s+")
+
+
+def normalise_tag(value: str) -> str:
+    """The stored form of a tag as typed: trimmed, lower-case, inner white space as `-`, and
+    without a leading `+` (so `--tag +home` is the tag `home`). Raises ValueError."""
+    tag = _SPACES.sub("-", value.strip().removeprefix("+").strip()).lower()
+    if not tag:
+        raise ValueError("a tag must not be empty")
+    if len(tag) > TAG_MAX:
+        raise ValueError(f"the tag {tag!r} is {len(tag)} characters long; at most {TAG_MAX} fit")
+    if not _TAG.fullmatch(tag):
+        raise ValueError(
+            f"{value.strip()!r} is not a valid tag: use letters, digits and _ . : / @ -, "
+            "starting with a letter or digit"
+        )
+    return tag
+
+
+def normalise_tags(values: object) -> object:
+    """Tags normalised, without repeats, in sorted order (the order they are shown in)."""
+    if not isinstance(values, list | tuple | set | frozenset):
+        return values
+    return sorted({normalise_tag(value) if isinstance(value, str) else value for value in values})
 
 
 def utcnow() -> datetime:
@@ -159,8 +190,11 @@ def _clean_description(value: object) -> object:
 
 
 class TaskCreate(TaskBase):
+    tags: list[str] = []
+
     _title = field_validator("title", mode="before")(_clean_title)
     _description = field_validator("description", mode="before")(_clean_description)
+    _tags = field_validator("tags", mode="before")(normalise_tags)
 
 
 class TaskUpdate(SQLModel):
@@ -187,6 +221,10 @@ class Task(TaskBase, table=True):
             "completed",
             "number",
         ),
+        # Serve `list --completed-since` and `stats` (completed_at), `--overdue`, `--today`
+        # and `--due-before` (due) without reading the user's other tasks.
+        Index("ix_tasks_user_id_completed_at", "user_id", "completed_at"),
+        Index("ix_tasks_user_id_due", "user_id", "due"),
     )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
@@ -200,8 +238,28 @@ class Task(TaskBase, table=True):
     deleted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
+class TaskTag(SQLModel, table=True):
+    """One tag on one task.
+
+    There is no table of tag names: a tag exists while some task carries it, so nothing is
+    left to tidy when the last task loses it. The owner is kept on the row so that both
+    questions asked of tags are one index range each, on SQLite and PostgreSQL alike: "which
+    of my tasks carry tag X" (`user_id, name` -> `task_id`) and "which tags do I use"
+    (completion, `user_id` -> distinct `name`). The primary key `(task_id, name)` serves
+    "which tags does this task carry".
+    """
+
+    __tablename__: ClassVar[str] = "task_tags"
+    __table_args__ = (Index("ix_task_tags_user_id_name_task_id", "user_id", "name", "task_id"),)
+
+    task_id: uuid.UUID = Field(foreign_key="tasks.id", primary_key=True, ondelete="CASCADE")
+    name: str = Field(max_length=TAG_MAX, primary_key=True)
+    user_id: uuid.UUID = Field(foreign_key="users.id", nullable=False, ondelete="CASCADE")
+
+
 class TaskPublic(SQLModel):
-    """The stable JSON view of a task: these keys, in this order, across versions."""
+    """The stable JSON view of a task: these keys, in this order, across versions (new keys
+    are only ever added at the end). Export writes it and import reads it back."""
 
     id: uuid.UUID
     number: int
@@ -214,10 +272,57 @@ class TaskPublic(SQLModel):
     created_at: datetime
     updated_at: datetime
     deleted: bool
+    deleted_at: datetime | None = None
+    tags: list[str] = []
 
     @classmethod
-    def of(cls, task: Task) -> TaskPublic:
-        return cls.model_validate({**task.model_dump(), "deleted": task.is_deleted})
+    def of(cls, task: Task, tags: list[str] | tuple[str, ...] = ()) -> TaskPublic:
+        return cls.model_validate(
+            {**task.model_dump(), "deleted": task.is_deleted, "tags": list(tags)}
+        )
+
+
+class TaskRecord(TaskPublic):
+    """A whole task coming in from a file (`sorted import`): the JSON view, checked.
+
+    Only `id`, `title` and `created_at` are required. `number: null` (or a number the user
+    already has) takes the next free number; `updated_at` defaults to `created_at`; a completed
+    or deleted task without its moment gets `updated_at`. Timestamps without a zone are UTC.
+    """
+
+    number: int | None = Field(default=None, ge=1, le=NUMBER_MAX)  # type: ignore[assignment]
+    description: str | None = None
+    priority: Priority = Priority.none
+    due: date | None = None
+    completed: bool = False
+    completed_at: datetime | None = None
+    updated_at: datetime | None = None  # type: ignore[assignment]
+    deleted: bool = False
+
+    _title = field_validator("title", mode="before")(_clean_title)
+    _description = field_validator("description", mode="before")(_clean_description)
+    _tags = field_validator("tags", mode="before")(normalise_tags)
+
+    @field_validator("created_at", "updated_at", "completed_at", "deleted_at")
+    @classmethod
+    def _utc(cls, value: datetime | None) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> TaskRecord:
+        if self.updated_at is None:
+            self.updated_at = self.created_at
+        if self.completed and self.completed_at is None:
+            self.completed_at = self.updated_at
+        if not self.completed:
+            self.completed_at = None
+        if self.deleted and self.deleted_at is None:
+            self.deleted_at = self.updated_at
+        if not self.deleted:
+            self.deleted_at = None
+        return self
 
 
 Shape = TypeVar("Shape", bound=SQLModel)

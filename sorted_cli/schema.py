@@ -7,7 +7,7 @@ differs is Alembic imported (to migrate the embedded database, or to explain wha
 
 from __future__ import annotations
 
-REVISIONS: tuple[str, ...] = ("0001",)  # oldest first
+REVISIONS: tuple[str, ...] = ("0001", "0002")  # oldest first
 HEAD = REVISIONS[-1]
 
 

@@ -13,11 +13,12 @@ from typer.testing import Result
 from sorted_cli.config import embedded_database_path
 
 EMPTY = "empty (no sorted schema)\n"
-AT_HEAD = "Database is at 0001 (head)\n"
-APPLIED = "Applied 0001: create users and tasks\n"
-REVERTED = "Reverted 0001: create users and tasks\n"
+AT_HEAD = "Database is at 0002 (head)\n"
+APPLIED = "Applied 0001: create users and tasks\nApplied 0002: add task tags\n"
+REVERTED = "Reverted 0002: add task tags\nReverted 0001: create users and tasks\n"
+HISTORY = "0002  add task tags  (head)\n0001  create users and tasks\n"
 UPGRADE_ADVICE = "Error: Database is at empty (no sorted schema): run `sorted db upgrade`.\n"
-NEWER = "zzzz (newer than this sorted, which knows up to 0001)"
+NEWER = "zzzz (newer than this sorted, which knows up to 0002)"
 LOCAL_USER = re.compile(r"Created local user \S+@\S+; `sorted user --help` to manage users\.\n")
 
 
@@ -68,7 +69,7 @@ def test_check_on_blank_database_asks_for_upgrade(blank: str, run: Run) -> None:
 
 
 def test_history_on_blank_database_marks_head_only(blank: str, run: Run) -> None:
-    ok(run("db", "history"), "0001  create users and tasks  (head)\n")
+    ok(run("db", "history"), HISTORY)
 
 
 def test_read_only_commands_leave_blank_database_blank(
@@ -85,20 +86,25 @@ def test_read_only_commands_leave_blank_database_blank(
 
 def test_upgrade_blank_database_to_head(blank: str, engine: Engine, run: Run) -> None:
     ok(run("db", "upgrade"), AT_HEAD, APPLIED)
-    assert table_names(engine) == {"users", "tasks", "alembic_version"}
-    ok(run("db", "current"), "0001 (head)\n")
+    assert table_names(engine) == {"users", "tasks", "task_tags", "alembic_version"}
+    ok(run("db", "current"), "0002 (head)\n")
     ok(run("db", "check"), AT_HEAD)
-    ok(run("db", "history"), "0001  create users and tasks  (head, current)\n")
+    ok(run("db", "history"), HISTORY.replace("(head)", "(head, current)"))
 
 
 def test_upgrade_twice_has_nothing_to_do(blank: str, run: Run) -> None:
     ok(run("db", "upgrade"), AT_HEAD, APPLIED)
-    ok(run("db", "upgrade"), "Nothing to do: database is at 0001 (head)\n")
-    ok(run("db", "upgrade", "head"), "Nothing to do: database is at 0001 (head)\n")
+    ok(run("db", "upgrade"), "Nothing to do: database is at 0002 (head)\n")
+    ok(run("db", "upgrade", "head"), "Nothing to do: database is at 0002 (head)\n")
 
 
 def test_upgrade_to_named_revision(blank: str, run: Run) -> None:
-    ok(run("db", "upgrade", "0001"), AT_HEAD, APPLIED)
+    ok(
+        run("db", "upgrade", "0001"),
+        "Database is at 0001 (behind: head is 0002)\n",
+        "Applied 0001: create users and tasks\n",
+    )
+    ok(run("db", "upgrade", "0002"), AT_HEAD, "Applied 0002: add task tags\n")
 
 
 def test_upgrade_to_unknown_revision_is_refused(blank: str, engine: Engine, run: Run) -> None:
@@ -119,8 +125,8 @@ def test_downgrade_without_yes_off_terminal_is_refused(
         2,
         "Error: Refusing to downgrade without --yes when not at a terminal.\n",
     )
-    ok(run("db", "current"), "0001 (head)\n")
-    assert table_names(engine) == {"users", "tasks", "alembic_version"}
+    ok(run("db", "current"), "0002 (head)\n")
+    assert table_names(engine) == {"users", "tasks", "task_tags", "alembic_version"}
 
 
 def test_downgrade_to_base_with_yes_empties_the_schema(
@@ -143,7 +149,7 @@ def test_downgrade_to_unknown_revision_is_refused(blank: str, run: Run) -> None:
     fails_matching(
         run("db", "downgrade", "nosuchrev", "--yes"), 2, r"Cannot migrate: .*'nosuchrev'.*\."
     )
-    ok(run("db", "current"), "0001 (head)\n")
+    ok(run("db", "current"), "0002 (head)\n")
 
 
 # --------------------------------------------------- everyday commands and the schema policy
@@ -157,7 +163,7 @@ def test_everyday_command_on_blank_shared_database_asks_for_upgrade(
     fails(
         run("add", "x"),
         1,
-        "Error: The database has no sorted schema yet; this sorted needs 0001: "
+        "Error: The database has no sorted schema yet; this sorted needs 0002: "
         "an admin must run `sorted db upgrade`.\n",
     )
     assert table_names(engine) == set()
@@ -179,8 +185,8 @@ def test_everyday_command_migrates_blank_local_file(blank: str, engine: Engine, 
     result = run("add", "x")
     assert (result.exit_code, result.stdout) == (0, "Added task 1: x\n")
     assert LOCAL_USER.fullmatch(result.stderr), result.stderr
-    assert table_names(engine) == {"users", "tasks", "alembic_version"}
-    ok(run("db", "current"), "0001 (head)\n")
+    assert table_names(engine) == {"users", "tasks", "task_tags", "alembic_version"}
+    ok(run("db", "current"), "0002 (head)\n")
 
 
 def test_everyday_command_migrates_new_embedded_database(run: Run) -> None:
@@ -188,7 +194,7 @@ def test_everyday_command_migrates_new_embedded_database(run: Run) -> None:
     result = run("add", "x")
     assert (result.exit_code, result.stdout) == (0, "Added task 1: x\n")
     assert LOCAL_USER.fullmatch(result.stderr), result.stderr
-    ok(run("db", "current"), "0001 (head)\n")
+    ok(run("db", "current"), "0002 (head)\n")
     assert embedded_database_path().is_file()
 
 
@@ -205,7 +211,7 @@ def test_everyday_command_on_newer_schema_asks_to_upgrade_sorted(
         "upgrade sorted (someone migrated it with a newer version).\n",
     )
     ok(run("db", "current"), f"{NEWER}\n")
-    ok(run("db", "history"), "0001  create users and tasks  (head)\n")
+    ok(run("db", "history"), HISTORY)
     with engine.connect() as connection:
         assert connection.execute(text("SELECT count(*) FROM tasks")).scalar() == 0
 

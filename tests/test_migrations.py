@@ -71,7 +71,7 @@ def version_rows(engine: Engine) -> list[str]:
 
 
 def assert_schema_at_head(engine: Engine) -> None:
-    assert table_names(engine) == {"users", "tasks", "alembic_version"}
+    assert table_names(engine) == {"users", "tasks", "task_tags", "alembic_version"}
     assert column_names(engine, "users") == USERS_COLUMNS
     assert column_names(engine, "tasks") == TASKS_COLUMNS
     assert indexes(engine, "users") == {"ix_users_email": (["email"], True)}
@@ -79,7 +79,12 @@ def assert_schema_at_head(engine: Engine) -> None:
         "ix_tasks_user_id_is_deleted_completed_number": (
             ["user_id", "is_deleted", "completed", "number"],
             False,
-        )
+        ),
+        "ix_tasks_user_id_completed_at": (["user_id", "completed_at"], False),
+        "ix_tasks_user_id_due": (["user_id", "due"], False),
+    }
+    assert indexes(engine, "task_tags") == {
+        "ix_task_tags_user_id_name_task_id": (["user_id", "name", "task_id"], False)
     }
     unique = inspect(engine).get_unique_constraints("tasks")
     assert [(u["name"], u["column_names"]) for u in unique] == [
@@ -93,6 +98,19 @@ def assert_schema_at_head(engine: Engine) -> None:
         (fk["name"], fk["constrained_columns"], fk["referred_table"], fk["referred_columns"])
         for fk in foreign_keys
     ] == [("fk_tasks_user_id_users", ["user_id"], "users", ["id"])]
+    primary_key = inspect(engine).get_pk_constraint("task_tags")
+    assert (primary_key["name"], primary_key["constrained_columns"]) == (
+        "pk_task_tags",
+        ["task_id", "name"],
+    )
+    tag_keys = inspect(engine).get_foreign_keys("task_tags")
+    assert sorted(
+        (fk["name"], fk["constrained_columns"], fk["referred_table"], fk["options"].get("ondelete"))
+        for fk in tag_keys
+    ) == [
+        ("fk_task_tags_task_id_tasks", ["task_id"], "tasks", "CASCADE"),
+        ("fk_task_tags_user_id_users", ["user_id"], "users", "CASCADE"),
+    ]
     assert version_rows(engine) == [schema.HEAD]
 
 
@@ -119,7 +137,8 @@ def test_schema_head_is_the_script_directory_head() -> None:
 
 def test_history_describes_each_revision() -> None:
     assert migrate.history() == [
-        migrate.Revision(id="0001", message="create users and tasks", is_head=True)
+        migrate.Revision(id="0002", message="add task tags", is_head=True),
+        migrate.Revision(id="0001", message="create users and tasks", is_head=False),
     ]
 
 
@@ -134,7 +153,7 @@ def test_blank_database_has_no_revision(engine: Engine) -> None:
 def test_upgrade_blank_database_to_head(engine: Engine) -> None:
     steps: list[str] = []
     migrate.upgrade(engine, progress=steps.append)
-    assert steps == ["Applied 0001: create users and tasks"]
+    assert steps == ["Applied 0001: create users and tasks", "Applied 0002: add task tags"]
     assert migrate.current(engine) == schema.HEAD
     assert_schema_at_head(engine)
 
@@ -151,7 +170,7 @@ def test_downgrade_to_base_and_back(engine: Engine) -> None:
     migrate.upgrade(engine)
     steps: list[str] = []
     migrate.downgrade(engine, "base", progress=steps.append)
-    assert steps == ["Reverted 0001: create users and tasks"]
+    assert steps == ["Reverted 0002: add task tags", "Reverted 0001: create users and tasks"]
     assert table_names(engine) == {"alembic_version"}
     assert version_rows(engine) == []
     assert migrate.current(engine) is None
@@ -230,3 +249,76 @@ def test_migrated_schema_enforces_its_constraints(engine: Engine) -> None:
     with engine.connect() as connection:
         assert connection.execute(text("SELECT count(*) FROM tasks")).scalar() == 2
         assert connection.execute(text("SELECT count(*) FROM users")).scalar() == 1
+
+
+# ------------------------------------------------------------------- with data in place
+
+
+def _rows(engine: Engine, table: str) -> list[tuple[Any, ...]]:
+    with engine.connect() as connection:
+        rows = connection.execute(text(f"SELECT * FROM {table} ORDER BY id"))
+        return [tuple(row) for row in rows]
+
+
+def _fill_at_0001(engine: Engine) -> tuple[uuid.UUID, uuid.UUID]:
+    """Two users with tasks in every state, written as sorted 0001 would have."""
+    ada, bob = _insert_user(engine, "ada@example.com"), _insert_user(engine, "bob@example.com")
+    for number in range(1, 41):
+        _insert_task(engine, ada if number % 3 else bob, number)
+    first = _uuid_param(engine, uuid.UUID(int=1))
+    when = datetime(2026, 3, 4, 5, 6, 7, tzinfo=UTC)
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO tasks (id, user_id, number, title, description, priority, due, "
+                "completed, completed_at, created_at, updated_at, is_deleted, deleted_at) "
+                "VALUES (:id, :user, 99, 'Grüße ✓', :description, 'high', '2026-12-24', true, "
+                ":when, :when, :when, true, :when)"
+            ),
+            {
+                "id": first,
+                "user": _uuid_param(engine, ada),
+                "description": "line one\nline two",
+                "when": when,
+            },
+        )
+    return ada, bob
+
+
+def test_upgrade_to_tags_keeps_every_task_and_user(engine: Engine) -> None:
+    migrate.upgrade(engine, "0001")
+    ada, _bob = _fill_at_0001(engine)
+    tasks_before, users_before = _rows(engine, "tasks"), _rows(engine, "users")
+    assert len(tasks_before) == 41
+
+    migrate.upgrade(engine)
+    assert_schema_at_head(engine)
+    assert _rows(engine, "tasks") == tasks_before
+    assert _rows(engine, "users") == users_before
+    assert _rows_count(engine, "task_tags") == 0
+
+    # The upgraded rows take tags, and a tag names a real task of its user.
+    task = _uuid_param(engine, uuid.UUID(int=1))
+    with engine.begin() as connection:
+        connection.execute(
+            text("INSERT INTO task_tags (task_id, name, user_id) VALUES (:task, 'home', :user)"),
+            {"task": task, "user": _uuid_param(engine, ada)},
+        )
+    with pytest.raises(IntegrityError), engine.begin() as connection:
+        connection.execute(
+            text("INSERT INTO task_tags (task_id, name, user_id) VALUES (:task, 'x', :user)"),
+            {"task": _uuid_param(engine, uuid.uuid4()), "user": _uuid_param(engine, ada)},
+        )
+
+    # Down again: the tags go, the tasks stay exactly as they were; and back up.
+    migrate.downgrade(engine, "0001")
+    assert "task_tags" not in table_names(engine)
+    assert _rows(engine, "tasks") == tasks_before
+    migrate.upgrade(engine)
+    assert _rows(engine, "tasks") == tasks_before
+    assert _rows(engine, "users") == users_before
+
+
+def _rows_count(engine: Engine, table: str) -> int:
+    with engine.connect() as connection:
+        return int(connection.execute(text(f"SELECT count(*) FROM {table}")).scalar_one())

@@ -32,10 +32,9 @@ from sorted_cli.errors import (
     TaskInTrash,
     TaskNotFound,
 )
-from sorted_cli.models import Task, TaskCreate, TaskUpdate, User, utcnow
+from sorted_cli.models import NUMBER_MAX, Task, TaskCreate, TaskUpdate, User, utcnow
 
 _MIN_PREFIX = 4
-_MAX_NUMBER = 2**31 - 1  # the number column is a 32-bit integer
 _NUMBER = re.compile(r"[0-9]{1,10}")  # ASCII digits only: int() would take "²" or "٣"
 _HEX_DIGITS = frozenset("0123456789abcdef")
 _AMBIGUOUS_SHOWN = 5
@@ -113,7 +112,7 @@ def require_task(*, session: Session, user: User, ref: str, lock: bool = False) 
         number = int(text.removeprefix("#"))
         task = (
             None
-            if number > _MAX_NUMBER
+            if number > NUMBER_MAX
             else session.exec(owned.where(col(Task.number) == number)).first()
         )
     else:
