@@ -53,3 +53,28 @@ def age(moment: datetime, *, now: datetime) -> str:
         if seconds >= size:
             return f"{seconds // size}{unit}"
     return "now"
+
+
+_AGO = re.compile(r"-?(\d{1,4})([dw])")
+
+
+def parse_since(text: str, *, today: date | None = None) -> date:
+    """A day in the past as people type it, for `--completed-since`: ISO `YYYY-MM-DD`,
+    `today`, `yesterday`, a weekday name (the latest such day, today included), or `3d` /
+    `-3d` / `2w` (that long ago). Raises InvalidInput."""
+    today = today or date.today()
+    word = text.strip().lower()
+    if word in ("today", "yesterday"):
+        return today - timedelta(days=0 if word == "today" else 1)
+    if (weekday := _weekday_number(word)) is not None:
+        return today - timedelta(days=(today.weekday() - weekday) % 7)
+    if match := _AGO.fullmatch(word):
+        amount, unit = int(match.group(1)), match.group(2)
+        return today - timedelta(days=amount * (7 if unit == "w" else 1))
+    try:
+        return date.fromisoformat(word)
+    except ValueError:
+        pass
+    raise InvalidInput(
+        f"Invalid date {text!r}: use YYYY-MM-DD, today, yesterday, a weekday name, 3d or 2w."
+    )

@@ -133,8 +133,12 @@ def _on_sqlite_begin(connection: Any) -> None:
     connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def open_session(settings: Settings) -> Session:
-    """A session on a database whose schema is at this sorted's head (see module docstring)."""
+def open_session(settings: Settings, *, migrate: bool = True) -> Session:
+    """A session on a database whose schema is at this sorted's head (see module docstring).
+
+    With `migrate=False` an embedded database not at head is a SchemaError too, instead of
+    being brought to head (shell completion must stay quick and never import Alembic).
+    """
     engine = make_engine(settings)
     session = Session(engine, expire_on_commit=False)
     event.listen(engine, "commit", lambda _connection: session.info.update({_COMMIT_SENT: True}))
@@ -143,6 +147,8 @@ def open_session(settings: Settings) -> Session:
         revision = current_revision(session)
         if revision != schema.HEAD:
             session.rollback()
+            if not migrate:
+                raise SchemaError(f"The database is at {schema.describe(revision)}.")
             _bring_to_head(engine, settings, revision)
     except BaseException:
         session.close()

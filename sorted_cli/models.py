@@ -41,9 +41,10 @@ _EMAIL = re.compile(
 )
 
 
-# A tag: letters, digits and `_ . : / @ -`, starting with a letter or digit. No commas (lists of
-# tags are joined with them) and no white space (it is turned into `-`).
-_TAG = re.compile(r"[^\W_][\w.:/@-]*")
+# A tag: letters, digits and `_ . : / @ -`, starting with a letter, a digit or `@` and one of
+# those (`@home`, as Taskwarrior users write contexts). No commas (lists of tags are joined
+# with them) and no white space (it is turned into `-`).
+_TAG = re.compile(r"(?:@?[^\W_])[\w.:/@-]*")
 _SPACES = re.compile(r"\s+")
 
 
@@ -58,7 +59,7 @@ def normalise_tag(value: str) -> str:
     if not _TAG.fullmatch(tag):
         raise ValueError(
             f"{value.strip()!r} is not a valid tag: use letters, digits and _ . : / @ -, "
-            "starting with a letter or digit"
+            "starting with a letter or digit (or @ and one)"
         )
     return tag
 

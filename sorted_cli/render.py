@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 import re
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +25,7 @@ from sorted_cli.dates import age
 
 if TYPE_CHECKING:
     from sorted_cli.models import Task, User
+    from sorted_cli.services.stats import Stats
     from sorted_cli.services.tasks import Change, TaskPage
 
 from sorted_cli.choices import Priority, View
@@ -76,13 +79,46 @@ def print_json(data: object) -> None:
     sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
 
 
+def for_people() -> bool:
+    """Is stdout a terminal (as Rich decides it: `TTY_COMPATIBLE=1` or `FORCE_COLOR` make a
+    pipe count as one, `TTY_COMPATIBLE=0` a terminal count as a pipe)? Tables for people,
+    plain tab-separated rows for scripts."""
+    return stdout().is_terminal
+
+
+@contextmanager
+def progress(total: int | None, what: str) -> Iterator[Callable[[int], object]]:
+    """A progress bar on stderr while long work runs, when stderr is a terminal; the work
+    calls the yielded function with how many more items are done. Off a terminal: nothing."""
+    console = stderr()
+    if not console.is_terminal:
+        yield lambda _done: None
+        return
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
+    with Progress(*columns, TimeRemainingColumn(), console=console, transient=True) as bar:
+        task = bar.add_task(what, total=total)
+        yield lambda done: bar.advance(task, done)
+
+
 # ---------------------------------------------------------------------------------- tasks
 
 
-def task_json(task: Task) -> dict[str, Any]:
+def task_json(task: Task, tags: list[str] | None = None) -> dict[str, Any]:
     from sorted_cli.models import TaskPublic
 
-    return TaskPublic.of(task).model_dump(mode="json")
+    return TaskPublic.of(task, tags or []).model_dump(mode="json")
+
+
+def tags_text(tags: list[str]) -> Text:
+    return Text(" ".join(f"+{tag}" for tag in tags), style="magenta")
 
 
 def task_line(verb: str, task: Task) -> None:
@@ -119,32 +155,66 @@ def task_table(
 ) -> None:
     """The Rich table of `sorted list`, or a one-line note when there is nothing to show."""
     if not page.tasks:
-        notice(f"No {_NOUN[view]} match." if searched else _EMPTY[view])
+        say_empty(view, searched=searched)
         return
     table = Table(box=None, header_style="bold", pad_edge=False)
     table.add_column("#", justify="right", style="cyan", no_wrap=True)
     if view is not View.open:
         table.add_column("Done", justify="center", no_wrap=True)
     table.add_column("Title", overflow="fold")
+    tagged = bool(page.tags)  # a Tags column only when some task shown has tags
+    if tagged:
+        table.add_column("Tags", overflow="fold")
     table.add_column("Priority", no_wrap=True)
     table.add_column("Due", no_wrap=True)
     table.add_column("Age", justify="right", style="dim", no_wrap=True)
     for task in page.tasks:
         done = [Text("✓" if task.completed else "", style="green")] if view is not View.open else []
+        tags = [tags_text(page.tags_of(task))] if tagged else []
         table.add_row(
             str(task.number),
             *done,
             Text(clean(task.title), style="dim" if task.completed else ""),
+            *tags,
             priority_text(task.priority),
             due_text(task.due, today=today, completed=task.completed),
             age(task.created_at, now=now),
         )
     stdout().print(table)
+    _say_more(page)
+
+
+def say_empty(view: View, *, searched: bool) -> None:
+    notice(f"No {_NOUN[view]} match." if searched else _EMPTY[view])
+
+
+def _say_more(page: TaskPage) -> None:
     if page.more:
         notice(f"… and {page.more} more (--limit N shows more, --limit 0 shows all).")
 
 
-def task_panel(task: Task, *, now: datetime, today: date) -> None:
+_TSV_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def task_rows(page: TaskPage) -> None:
+    """`sorted list` for scripts: one line per task, tab-separated, no header, no styling.
+
+    Columns: number, UUID, status (open, done or deleted), priority, due (YYYY-MM-DD or
+    empty), tags (comma-separated or empty), title. In the title a tab, a newline, a carriage
+    return and a backslash are written `\\t`, `\\n`, `\\r` and `\\\\`, so every task is one line.
+    """
+    out = []
+    for task in page.tasks:
+        status = "deleted" if task.is_deleted else "done" if task.completed else "open"
+        due = task.due.isoformat() if task.due else ""
+        title = task.title.translate(_TSV_ESCAPES)
+        tags = ",".join(page.tags_of(task))
+        out.append(f"{task.number}\t{task.id}\t{status}\t{task.priority}\t{due}\t{tags}\t{title}\n")
+    sys.stdout.write("".join(out))
+    _say_more(page)
+
+
+def task_panel(task: Task, *, now: datetime, today: date, tags: list[str] | None = None) -> None:
     """Everything about one task, for `sorted show`."""
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="bold", no_wrap=True)
@@ -154,6 +224,7 @@ def task_panel(task: Task, *, now: datetime, today: date) -> None:
         ("Status", state),
         ("Priority", priority_text(task.priority) if task.priority is not Priority.none else "-"),
         ("Due", due_text(task.due, today=today, completed=task.completed) if task.due else "-"),
+        ("Tags", tags_text(tags) if tags else "-"),
         ("Created", f"{_moment(task.created_at)} ({_ago(task.created_at, now=now)})"),
         ("Updated", _moment(task.updated_at)),
     ]
@@ -178,6 +249,48 @@ def _ago(moment: datetime, *, now: datetime) -> str:
 
 def _moment(moment: datetime) -> str:
     return moment.astimezone().strftime("%Y-%m-%d %H:%M")
+
+
+# ---------------------------------------------------------------------------------- stats
+
+_BAR_WIDTH = 30
+
+
+def stats_json(numbers: Stats) -> dict[str, Any]:
+    return {
+        "open": numbers.open,
+        "completed": numbers.completed,
+        "overdue": numbers.overdue,
+        "due_today": numbers.due_today,
+        "deleted": numbers.deleted,
+        "completed_per_week": [
+            {"week_of": monday.isoformat(), "completed": count} for monday, count in numbers.weeks
+        ],
+    }
+
+
+def stats(numbers: Stats) -> None:
+    """The counts, then one bar per week (Monday's date, a bar scaled to the busiest week)."""
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold", no_wrap=True)
+    grid.add_column(justify="right", no_wrap=True)
+    grid.add_row("Open", str(numbers.open))
+    grid.add_row("Overdue", Text(str(numbers.overdue), style="bold red" if numbers.overdue else ""))
+    grid.add_row("Due today", str(numbers.due_today))
+    grid.add_row("Completed", str(numbers.completed))
+    grid.add_row("In the trash", str(numbers.deleted))
+    console = stdout()
+    console.print(grid)
+    console.print(Text("\nCompleted per week", style="bold"))
+    chart = Table.grid(padding=(0, 1))
+    chart.add_column(style="dim", no_wrap=True)
+    chart.add_column(justify="right", no_wrap=True)
+    chart.add_column(no_wrap=True)
+    busiest = max((count for _, count in numbers.weeks), default=0)
+    for monday, count in numbers.weeks:
+        width = max(round(count / busiest * _BAR_WIDTH), 1) if count else 0
+        chart.add_row(monday.strftime("%b %d"), str(count), Text("█" * width, style="green"))
+    console.print(chart)
 
 
 # ---------------------------------------------------------------------------------- users

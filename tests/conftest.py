@@ -66,6 +66,8 @@ TASK_KEYS = [
     "created_at",
     "updated_at",
     "deleted",
+    "deleted_at",
+    "tags",
 ]
 
 
@@ -336,7 +338,7 @@ def database_url(
     else:
         made = _migrated(backend, request)
         with psycopg.connect(made.admin) as connection:
-            connection.execute("TRUNCATE tasks, users")
+            connection.execute("TRUNCATE task_tags, tasks, users")
         url = made.url
     monkeypatch.setenv("DATABASE_URL", url)
     return url

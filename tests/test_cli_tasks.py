@@ -14,6 +14,14 @@ from sorted_cli.models import User
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
+@pytest.fixture(autouse=True)
+def as_on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests read the tables people see: Rich treats stdout as a terminal (without
+    colour). `tests/test_cli_lists.py` covers what scripts get from a pipe."""
+    monkeypatch.setenv("TTY_COMPATIBLE", "1")
+    monkeypatch.setenv("NO_COLOR", "1")
+
+
 def ok(result: object, stdout: str, stderr: str = "") -> None:
     assert (result.exit_code, result.stdout, result.stderr) == (0, stdout, stderr)  # type: ignore[attr-defined]
 
@@ -69,6 +77,8 @@ def test_add_json_prints_the_task_and_nothing_else(ada: User, run: Run) -> None:
         "created_at": "T",
         "updated_at": "T",
         "deleted": False,
+        "deleted_at": None,
+        "tags": [],
     }
 
 
@@ -91,6 +101,7 @@ def test_show_panel(ada: User, run: Run) -> None:
         "Status       open",
         "Priority     medium",
         "Due          today",
+        "Tags         -",
         "Created      YYYY-MM-DD hh:mm (just now)",
         "Updated      YYYY-MM-DD hh:mm",
         "ID           UUID",
@@ -241,6 +252,7 @@ def test_overdue_due_dates_are_highlighted(
     ada: User, run: Run, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("FORCE_COLOR", "1")
+    monkeypatch.delenv("NO_COLOR")
     monkeypatch.delenv("TERM")
     run("add", "late", "--due", "2020-01-01")
     run("add", "now", "--due", "today")
@@ -257,6 +269,7 @@ def test_show_a_completed_task_in_the_trash(ada: User, run: Run) -> None:
     lines = [line.strip("│ ") for line in result.stdout.splitlines()]
     assert lines[1:4] == ["Status     in the trash", "Priority   -", "Due        2020-01-01"]
     assert [line.split()[0] for line in lines[4:-1]] == [
+        "Tags",
         "Created",
         "Updated",
         "Completed",

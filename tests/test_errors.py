@@ -72,7 +72,7 @@ def test_a_damaged_schema_is_a_database_error_not_a_connection_error(
     if is_postgres_backend(backend):
         dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
         with psycopg.connect(dsn) as connection:
-            connection.execute("DROP TABLE tasks")
+            connection.execute("DROP TABLE tasks CASCADE")
     else:
         with sqlite3.connect(url.database or "") as connection:
             connection.execute("DROP TABLE tasks")

@@ -122,10 +122,14 @@ def moment(text: str) -> datetime:
 
 def test_add_list_done_as_processes(database_url: str, ada: User) -> None:
     assert outcome(run_sorted("add", "Buy milk")) == (0, "Added task 1: Buy milk\n", "")
-    assert outcome(run_sorted("list")) == (
-        0,
-        "#  Title     Priority  Due  Age\n1  Buy milk                 now\n",
-        "",
+    piped = run_sorted("list")  # stdout is a pipe here: plain tab-separated rows
+    assert (piped.returncode, piped.stderr) == (0, "")
+    [row] = piped.stdout.splitlines()
+    number, task_id, *rest = row.split("\t")
+    assert (number, uuid.UUID(task_id).version, rest) == (
+        "1",
+        4,
+        ["open", "none", "", "", "Buy milk"],
     )
     assert outcome(run_sorted("done", "1")) == (0, "Completed task 1: Buy milk\n", "")
 
@@ -143,6 +147,8 @@ def test_add_list_done_as_processes(database_url: str, ada: User) -> None:
         "due": None,
         "completed": True,
         "deleted": False,
+        "deleted_at": None,
+        "tags": [],
     }
     assert moment(task["completed_at"]) == moment(task["updated_at"])
     assert moment(task["updated_at"]) > moment(task["created_at"])

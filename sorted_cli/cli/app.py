@@ -9,7 +9,7 @@ import typer
 from typer.core import TyperGroup
 
 from sorted_cli import __version__
-from sorted_cli.cli import db, settings, tasks, users
+from sorted_cli.cli import db, settings, tasks, transfer, users
 from sorted_cli.cli.state import State
 from sorted_cli.errors import InvalidInput, SortedError
 
@@ -78,6 +78,7 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 app.add_typer(tasks.app)
+app.add_typer(transfer.app)
 app.add_typer(settings.app)
 app.add_typer(users.app)
 app.add_typer(db.app)

@@ -1,4 +1,4 @@
-"""Task commands: add, list, show, done, reopen, edit, delete, restore."""
+"""Task commands: add, list, show, done, reopen, edit, delete, restore, tag, untag, stats."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from sorted_cli.choices import DEFAULT_LIMIT, Priority, SortKey, View
-from sorted_cli.cli.options import Json, Ref, Refs, Yes, examples
+from sorted_cli.cli import completion
+from sorted_cli.cli.options import Json, Ref, Refs, Tags, Yes, examples
 from sorted_cli.cli.state import State
 from sorted_cli.errors import Cancelled, InvalidInput
 
@@ -37,10 +38,21 @@ def _due(text: str | None) -> date | None:
     return None if text is None else parse_due(text)
 
 
+def _tags(names: list[str] | None) -> list[str]:
+    """Tags as typed, normalised; a bad one is InvalidInput naming it."""
+    from sorted_cli.models import normalise_tag
+
+    try:
+        return sorted({normalise_tag(name) for name in names or []})
+    except ValueError as exc:
+        raise InvalidInput(f"Invalid tag: {exc}.") from None
+
+
 @app.command(
     epilog=examples(
         'sorted add "Buy milk"',
         'sorted add "File taxes" -p high --due friday -d "Forms in the drawer"',
+        'sorted add "Call mum" --tag family --tag phone',
     )
 )
 def add(
@@ -52,9 +64,10 @@ def add(
     description: DescriptionOption = None,
     priority: PriorityOption = None,
     due: DueOption = None,
+    tags: Tags = None,
     as_json: Json = False,
 ) -> None:
-    """Add a task."""
+    """Add a task. The title is kept as typed: words like +home in it are not tags."""
     from sorted_cli import render
     from sorted_cli.models import TaskCreate, validated
     from sorted_cli.services import tasks
@@ -65,6 +78,7 @@ def add(
         description=description,
         priority=priority or Priority.none,
         due=_due(due),
+        tags=_tags(tags),
     )
     state = State.of(ctx)
     task_id = uuid.uuid4()  # fixed before the first try: a retry cannot add it twice
@@ -74,16 +88,21 @@ def add(
         ),
         repeatable=True,
     )
-    render.print_json(render.task_json(task)) if as_json else render.task_line("Added", task)
+    if as_json:
+        render.print_json(render.task_json(task, data.tags))
+    else:
+        render.task_line("Added", task)
 
 
 @app.command(
     "list",
     epilog=examples(
         "sorted list",
-        "sorted list --all --sort due",
-        "sorted list --search milk --json",
-        "sorted list --deleted",
+        "sorted list --tag work --priority high --sort due",
+        "sorted list --overdue",
+        "sorted list --all --search milk --json",
+        "sorted list --completed-since monday",
+        "sorted list | cut -f1,7    (plain tab-separated rows when piped)",
     ),
 )
 def list_(
@@ -91,13 +110,45 @@ def list_(
     all_: Annotated[bool, typer.Option("--all", "-a", help="Include completed tasks.")] = False,
     completed: Annotated[bool, typer.Option("--completed", help="Only completed tasks.")] = False,
     deleted: Annotated[bool, typer.Option("--deleted", help="Only the trash.")] = False,
+    tags: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--tag",
+            metavar="TAG",
+            help="Only tasks with this tag (repeat: with all of them).",
+            show_default=False,
+            autocompletion=completion.tags,
+        ),
+    ] = None,
+    priorities: Annotated[
+        list[Priority] | None,
+        typer.Option(
+            "--priority", "-p", help="Only this priority (repeat: any of them).", show_default=False
+        ),
+    ] = None,
+    due_before: Annotated[
+        str | None,
+        typer.Option("--due-before", metavar="DATE", help="Only tasks due before DATE."),
+    ] = None,
+    overdue: Annotated[
+        bool, typer.Option("--overdue", help="Only open tasks due before today.")
+    ] = False,
+    due_today: Annotated[bool, typer.Option("--today", help="Only tasks due today.")] = False,
+    completed_since: Annotated[
+        str | None,
+        typer.Option(
+            "--completed-since",
+            metavar="DATE",
+            help="Only tasks completed on or after DATE (YYYY-MM-DD, yesterday, monday, 3d, 2w).",
+        ),
+    ] = None,
     search: Annotated[
         str | None,
         typer.Option(
             "--search",
             "-s",
             metavar="TEXT",
-            help="Only tasks whose title or description contains TEXT.",
+            help="Only tasks whose title or description contains TEXT (any case).",
         ),
     ] = None,
     sort: Annotated[SortKey, typer.Option("--sort", help="Order (created: newest first).")] = (
@@ -108,22 +159,52 @@ def list_(
     ] = DEFAULT_LIMIT,
     as_json: Json = False,
 ) -> None:
-    """List your open tasks (or completed ones, or the trash)."""
-    from sorted_cli import render
-    from sorted_cli.services import tasks
+    """List your open tasks (or completed ones, or the trash), filtered and sorted.
 
+    Filters combine: a task is listed when it passes every one given. On a terminal the
+    list is a table; piped, it is one tab-separated line per task: number, UUID, status,
+    priority, due, tags, title.
+    """
+    from sorted_cli import render
+    from sorted_cli.dates import parse_since
+    from sorted_cli.services import tasks
+    from sorted_cli.services.stats import local_midnight
+
+    if overdue and due_today:
+        raise InvalidInput("Choose one of --overdue and --today: no task is both.")
     view = _view(all_=all_, completed=completed, deleted=deleted)
-    query = tasks.TaskQuery(view=view, search=search, sort=sort, limit=limit or None)
+    since = None if completed_since is None else local_midnight(parse_since(completed_since))
+    if since is not None and view is View.open:
+        view = View.completed  # "completed since" asks about completed tasks
+    today = date.today()
+    query = tasks.TaskQuery(
+        view=view,
+        search=search,
+        tags=tuple(_tags(tags)),
+        priorities=tuple(priorities or ()),
+        due_before=_due(due_before),
+        due_on=today if due_today else None,
+        overdue=overdue,
+        completed_since=since,
+        today=today,
+        sort=sort,
+        limit=limit or None,
+    )
     state = State.of(ctx)
     page = state.attempt(
         lambda: tasks.list_tasks(session=state.session, user=state.user, query=query)
     )
+    filtered = any((search, tags, priorities, due_before, overdue, due_today, since))
     if as_json:
-        render.print_json([render.task_json(task) for task in page.tasks])
+        render.print_json([render.task_json(task, page.tags_of(task)) for task in page.tasks])
         if page.more:
             render.notice(f"{page.more} more not shown (--limit 0 shows all).")
-        return
-    render.task_table(page, view=view, now=_now(), today=date.today(), searched=bool(search))
+    elif render.for_people():
+        render.task_table(page, view=view, now=_now(), today=today, searched=filtered)
+    else:
+        render.task_rows(page)
+        if not page.tasks:
+            render.say_empty(view, searched=filtered)
 
 
 def _view(*, all_: bool, completed: bool, deleted: bool) -> View:
@@ -150,13 +231,16 @@ def show(ctx: typer.Context, ref: Ref, as_json: Json = False) -> None:
     from sorted_cli.services import tasks
 
     state = State.of(ctx)
-    task = state.attempt(
-        lambda: tasks.require_task(session=state.session, user=state.user, ref=ref)
-    )
+
+    def task_and_tags() -> tuple[Task, list[str]]:
+        task = tasks.require_task(session=state.session, user=state.user, ref=ref)
+        return task, tasks.task_tags(session=state.session, task=task)
+
+    task, tags = state.attempt(task_and_tags)
     if as_json:
-        render.print_json(render.task_json(task))
+        render.print_json(render.task_json(task, tags))
     else:
-        render.task_panel(task, now=_now(), today=date.today())
+        render.task_panel(task, now=_now(), today=date.today(), tags=tags)
 
 
 @app.command(epilog=examples("sorted done 3", "sorted done 3 4 7"))
@@ -251,3 +335,62 @@ def restore(ctx: typer.Context, refs: Refs) -> None:
         lambda: tasks.restore_tasks(session=state.session, user=state.user, refs=refs)
     )
     render.changes(changes, verb="Restored", unchanged="was not in the trash")
+
+
+TagNames = Annotated[
+    list[str],
+    typer.Argument(
+        metavar="TAG...", help="Tag names.", show_default=False, autocompletion=completion.tags
+    ),
+]
+
+
+@app.command(epilog=examples("sorted tag 3 work", "sorted tag 3 errands car"))
+def tag(ctx: typer.Context, ref: Ref, names: TagNames) -> None:
+    """Add tags to a task (tags it already has are left as they are)."""
+    _retag(ctx, ref, names, remove=False)
+
+
+@app.command(epilog=examples("sorted untag 3 work"))
+def untag(ctx: typer.Context, ref: Ref, names: TagNames) -> None:
+    """Take tags off a task."""
+    _retag(ctx, ref, names, remove=True)
+
+
+def _retag(ctx: typer.Context, ref: str, names: list[str], *, remove: bool) -> None:
+    from sorted_cli import render
+    from sorted_cli.services import tasks
+
+    wanted = _tags(names)
+    state = State.of(ctx)
+    task, changed, now = state.attempt(
+        lambda: tasks.tag_task(
+            session=state.session, user=state.user, ref=ref, names=wanted, remove=remove
+        )
+    )
+    verb = "Untagged" if remove else "Tagged"
+    if not changed:
+        state_word = "has none of" if remove else "already has"
+        render.line(f"Task {task.number} {state_word} {_listed(wanted)}: {task.title}")
+        return
+    rest = f" (tags: {', '.join(now)})" if now else " (no tags left)"
+    render.line(f"{verb} task {task.number} {_listed(changed)}: {task.title}{rest}")
+
+
+def _listed(tags: list[str]) -> str:
+    return " ".join(f"+{tag}" for tag in tags)
+
+
+@app.command(epilog=examples("sorted stats", "sorted stats --json"))
+def stats(ctx: typer.Context, as_json: Json = False) -> None:
+    """Counts of your tasks, and a chart of tasks completed per week for the last 8 weeks."""
+    from sorted_cli import render
+    from sorted_cli.services.stats import user_stats
+
+    state = State.of(ctx)
+    today = date.today()
+    numbers = state.attempt(lambda: user_stats(session=state.session, user=state.user, today=today))
+    if as_json:
+        render.print_json(render.stats_json(numbers))
+    else:
+        render.stats(numbers)

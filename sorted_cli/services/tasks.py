@@ -13,11 +13,11 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import case, func, nulls_last, or_, update
+from sqlalchemy import String, case, cast, delete, func, insert, nulls_last, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, select
@@ -32,7 +32,7 @@ from sorted_cli.errors import (
     TaskInTrash,
     TaskNotFound,
 )
-from sorted_cli.models import NUMBER_MAX, Task, TaskCreate, TaskUpdate, User, utcnow
+from sorted_cli.models import NUMBER_MAX, Task, TaskCreate, TaskTag, TaskUpdate, User, utcnow
 
 _MIN_PREFIX = 4
 _NUMBER = re.compile(r"[0-9]{1,10}")  # ASCII digits only: int() would take "²" or "٣"
@@ -42,10 +42,22 @@ _AMBIGUOUS_SHOWN = 5
 
 @dataclass(frozen=True)
 class TaskQuery:
-    """What `sorted list` asks for. `limit=None` means every matching task."""
+    """What `sorted list` asks for; every filter given must hold (they combine with AND).
+
+    `tags`: carries all of these; `priorities`: has one of these; `due_before`: due before
+    that day; `due_on`: due that day; `overdue`: open and due before `today`;
+    `completed_since`: completed at or after that moment. `limit=None` means every match.
+    """
 
     view: View = View.open
     search: str | None = None
+    tags: tuple[str, ...] = ()
+    priorities: tuple[Priority, ...] = ()
+    due_before: date | None = None
+    due_on: date | None = None
+    overdue: bool = False
+    completed_since: datetime | None = None
+    today: date = field(default_factory=date.today)
     sort: SortKey = SortKey.number
     limit: int | None = DEFAULT_LIMIT
 
@@ -54,6 +66,10 @@ class TaskQuery:
 class TaskPage:
     tasks: list[Task]
     more: int  # matching tasks left out by the limit
+    tags: dict[uuid.UUID, list[str]] = field(default_factory=dict)
+
+    def tags_of(self, task: Task) -> list[str]:
+        return self.tags.get(task.id, [])
 
 
 @dataclass(frozen=True)
@@ -83,10 +99,14 @@ def create_task(
     )
     number = session.exec(bump).scalar_one()
     now = utcnow()
-    task = Task(user_id=user.id, number=number, created_at=now, updated_at=now, **data.model_dump())
+    fields = data.model_dump(exclude={"tags"})
+    task = Task(user_id=user.id, number=number, created_at=now, updated_at=now, **fields)
     if task_id is not None:
         task.id = task_id
     session.add(task)
+    if data.tags:
+        session.flush()  # the task row first: its tags refer to it
+        _insert_tags(session, user, task.id, data.tags)
     try:
         session.commit()
     except IntegrityError:
@@ -272,7 +292,37 @@ def update_task(*, session: Session, user: User, ref: str, data: TaskUpdate) -> 
 
 
 def list_tasks(*, session: Session, user: User, query: TaskQuery) -> TaskPage:
-    """One page of the user's tasks, filtered and sorted by the database."""
+    """One page of the user's tasks with their tags, filtered and sorted by the database, in
+    one statement (a second one counts what the limit left out, only when it did)."""
+    conditions = _conditions(user, query)
+    statement = select(Task, _TAGS).where(*conditions).order_by(*_ordering(query.sort))
+    if query.limit is not None:
+        statement = statement.limit(query.limit + 1)
+    rows = list(session.exec(statement))
+    tags = {task.id: split_tags(joined) for task, joined in rows if joined}
+    tasks = [task for task, _ in rows]
+    if query.limit is None or len(tasks) <= query.limit:
+        return TaskPage(tasks=tasks, more=0, tags=tags)
+    total = session.exec(select(func.count()).select_from(Task).where(*conditions)).one()
+    return TaskPage(tasks=tasks[: query.limit], more=total - query.limit, tags=tags)
+
+
+# A task's tags in one string, computed by the database beside each task row: one statement
+# lists tasks with their tags (string_agg on PostgreSQL, group_concat on SQLite).
+_TAGS = (
+    select(func.aggregate_strings(col(TaskTag.name), ","))
+    .where(col(TaskTag.task_id) == col(Task.id))
+    .scalar_subquery()
+    .label("tags")
+)
+
+
+def split_tags(joined: str | None) -> list[str]:
+    """The tags of one task from the joined string (names never hold commas)."""
+    return sorted(joined.split(",")) if joined else []
+
+
+def _conditions(user: User, query: TaskQuery) -> list[ColumnElement[bool]]:
     conditions: list[ColumnElement[bool]] = [
         col(Task.user_id) == user.id,
         *_view_conditions(query.view),
@@ -284,14 +334,85 @@ def list_tasks(*, session: Session, user: User, query: TaskQuery) -> TaskPage:
                 col(Task.description).icontains(query.search, autoescape=True),
             )
         )
-    statement = select(Task).where(*conditions).order_by(*_ordering(query.sort))
-    if query.limit is None:
-        return TaskPage(tasks=list(session.exec(statement)), more=0)
-    tasks = list(session.exec(statement.limit(query.limit + 1)))
-    if len(tasks) <= query.limit:
-        return TaskPage(tasks=tasks, more=0)
-    total = session.exec(select(func.count()).select_from(Task).where(*conditions)).one()
-    return TaskPage(tasks=tasks[: query.limit], more=total - query.limit)
+    for tag in query.tags:  # each through ix_task_tags_user_id_name_task_id
+        tagged = select(TaskTag.task_id).where(
+            col(TaskTag.user_id) == user.id, col(TaskTag.name) == tag
+        )
+        conditions.append(col(Task.id).in_(tagged))
+    if query.priorities:
+        conditions.append(col(Task.priority).in_([p.value for p in query.priorities]))
+    if query.due_before is not None:
+        conditions.append(col(Task.due) < query.due_before)
+    if query.due_on is not None:
+        conditions.append(col(Task.due) == query.due_on)
+    if query.overdue:
+        conditions += [col(Task.due) < query.today, col(Task.completed).is_(False)]
+    if query.completed_since is not None:
+        conditions.append(col(Task.completed_at) >= query.completed_since)
+    return conditions
+
+
+def task_tags(*, session: Session, task: Task) -> list[str]:
+    """The tags of one task, sorted."""
+    names = select(TaskTag.name).where(col(TaskTag.task_id) == task.id).order_by(TaskTag.name)
+    return list(session.exec(names))
+
+
+def _insert_tags(session: Session, user: User, task_id: uuid.UUID, names: Iterable[str]) -> None:
+    rows = [{"task_id": task_id, "name": name, "user_id": user.id} for name in names]
+    if rows:
+        session.execute(insert(TaskTag), rows)
+
+
+def tag_task(
+    *, session: Session, user: User, ref: str, names: list[str], remove: bool = False
+) -> tuple[Task, list[str], list[str]]:
+    """Add (or with `remove`, take off) tags; returns the task, the tags that changed, and
+    its tags now. Tags it already has (or lacks) are left alone, so repeating is harmless."""
+    task = _outside_trash(require_task(session=session, user=user, ref=ref, lock=True))
+    before = set(task_tags(session=session, task=task))
+    wanted = set(names)
+    changed = sorted(wanted & before if remove else wanted - before)
+    if changed:
+        if remove:
+            session.execute(
+                delete(TaskTag).where(
+                    col(TaskTag.task_id) == task.id, col(TaskTag.name).in_(changed)
+                )
+            )
+        else:
+            _insert_tags(session, user, task.id, changed)
+        task.updated_at = utcnow()
+        session.add(task)
+    session.commit()
+    after = sorted(before - wanted if remove else before | wanted)
+    return task, changed, after
+
+
+def open_task_titles(
+    *, session: Session, user: User, prefix: str, limit: int
+) -> list[tuple[int, str]]:
+    """(number, title) of the user's open tasks whose number starts with `prefix` (digits)."""
+    statement = (
+        select(Task.number, Task.title)
+        .where(*_view_conditions(View.open), col(Task.user_id) == user.id)
+        .order_by(col(Task.number))
+        .limit(limit)
+    )
+    if prefix:
+        if not prefix.isdigit():
+            return []
+        number_text = cast(col(Task.number), String)
+        statement = statement.where(number_text.startswith(prefix))
+    return [(number, title) for number, title in session.exec(statement)]
+
+
+def user_tags(*, session: Session, user: User, prefix: str = "") -> list[str]:
+    """The tags the user's tasks carry (for completion), read from the index alone."""
+    names = select(TaskTag.name).distinct().where(col(TaskTag.user_id) == user.id)
+    if prefix:
+        names = names.where(col(TaskTag.name).startswith(prefix, autoescape=True))
+    return list(session.exec(names.order_by(TaskTag.name)))
 
 
 def _view_conditions(view: View) -> list[ColumnElement[bool]]:

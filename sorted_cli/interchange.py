@@ -1,0 +1,148 @@
+"""Files sorted reads and writes (no database here): JSON exports and imports, CSV exports.
+
+A JSON file is either one array of task objects (what `sorted export` and Taskwarrior's
+`task export` write) or one object per line (JSON Lines); both are read item by item, and
+every item knows the line it starts on, so a bad file is reported by line.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterable, Iterator
+from typing import IO, Any
+
+from pydantic import ValidationError
+
+from sorted_cli.errors import InvalidInput
+
+EXPORT_FIELDS = (
+    "id",
+    "number",
+    "title",
+    "description",
+    "priority",
+    "due",
+    "completed",
+    "completed_at",
+    "created_at",
+    "updated_at",
+    "deleted",
+    "deleted_at",
+    "tags",
+)
+
+_DECODER = json.JSONDecoder()
+_SPACE = " \t\r\n"
+
+
+def read_items(text: str, *, name: str) -> Iterator[tuple[int, Any]]:
+    """(line, item) for each item of a JSON array or of JSON Lines; InvalidInput at the first
+    place that is not JSON, naming the file and the line."""
+    start = _skip_space(text, 0)
+    if start == len(text):
+        return
+    if text[start] == "[":
+        yield from _array_items(text, start + 1, name=name)
+    else:
+        yield from _lines(text, start, name=name)
+
+
+def _skip_space(text: str, at: int) -> int:
+    while at < len(text) and text[at] in _SPACE:
+        at += 1
+    return at
+
+
+def _line_of(text: str, at: int) -> int:
+    return text.count("\n", 0, at) + 1
+
+
+def _bad(name: str, text: str, at: int, reason: str) -> InvalidInput:
+    return InvalidInput(f"{name}, line {_line_of(text, at)}: {reason}.")
+
+
+def _decode(text: str, at: int, *, name: str) -> tuple[Any, int]:
+    try:
+        return _DECODER.raw_decode(text, at)
+    except json.JSONDecodeError as exc:
+        raise _bad(name, text, exc.pos, f"not valid JSON ({exc.msg})") from None
+
+
+def _array_items(text: str, at: int, *, name: str) -> Iterator[tuple[int, Any]]:
+    line, counted_to = 1, 0
+    at = _skip_space(text, at)
+    if at < len(text) and text[at] == "]":
+        at += 1
+    else:
+        while True:
+            line += text.count("\n", counted_to, at)  # counted as we go: linear in the file
+            counted_to = at
+            item, at = _decode(text, at, name=name)
+            yield line, item
+            at = _skip_space(text, at)
+            if at < len(text) and text[at] == ",":
+                at = _skip_space(text, at + 1)
+                continue
+            if at < len(text) and text[at] == "]":
+                at += 1
+                break
+            raise _bad(name, text, at, "expected `,` or `]` after an item")
+    if _skip_space(text, at) != len(text):
+        raise _bad(name, text, _skip_space(text, at), "unexpected text after the array")
+
+
+def _lines(text: str, at: int, *, name: str) -> Iterator[tuple[int, Any]]:
+    for number, line in enumerate(text[at:].splitlines(), start=_line_of(text, at)):
+        if line.strip():
+            try:
+                yield number, json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise InvalidInput(f"{name}, line {number}: not valid JSON ({exc.msg}).") from None
+
+
+def invalid_item(name: str, line: int, exc: ValueError) -> InvalidInput:
+    """A bad item's error: the file, the line it starts on, the field and the reason."""
+    if isinstance(exc, ValidationError):
+        error = exc.errors()[0]
+        field = ".".join(str(part) for part in error["loc"]) or "item"
+        reason = error.get("ctx", {}).get("error") or error["msg"]
+        if error["type"] == "missing":
+            reason = "is missing"
+        message = f"{field} {reason}" if error["type"] == "missing" else f"{field}: {reason}"
+    else:
+        message = str(exc)
+    return InvalidInput(f"{name}, line {line}: {message}.")
+
+
+def write_json(rows: Iterable[dict[str, Any]], out: IO[str]) -> int:
+    """A JSON array, one task per line, written as the rows arrive; returns how many."""
+    count = 0
+    out.write("[")
+    for row in rows:
+        out.write(",\n" if count else "\n")
+        out.write(json.dumps(row, ensure_ascii=False))
+        count += 1
+    out.write("\n]\n" if count else "]\n")
+    return count
+
+
+def write_csv(rows: Iterable[dict[str, Any]], out: IO[str]) -> int:
+    """CSV with a header row; tags joined with commas, empty cells for no value."""
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(EXPORT_FIELDS)
+    count = 0
+    for row in rows:
+        writer.writerow(_csv_cell(row[key], key) for key in EXPORT_FIELDS)
+        count += 1
+    return count
+
+
+def _csv_cell(value: Any, key: str) -> str:
+    if value is None:
+        return ""
+    if key == "tags":
+        return ",".join(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)

@@ -1,0 +1,162 @@
+"""Export and import of one user's tasks.
+
+Export streams: rows come from the database in batches (a server-side cursor on PostgreSQL)
+and go out as they come, so memory stays flat however many tasks there are.
+
+Import is one transaction and idempotent: a task's UUID is its identity, so a task the user
+already has is left exactly as it is, and importing the same file twice changes nothing.
+Numbers are kept when the user has no task with that number; the others (and tasks that come
+without one) take the next free numbers, after every kept one. A UUID that belongs to another
+user's task is an error. Everything is checked before the first row is written, and rows go
+in with multi-row INSERTs, a batch at a time.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from itertools import islice
+from typing import Any, TypeVar
+
+from sqlalchemy import func, insert, update
+from sqlmodel import Session, col, select
+
+from sorted_cli.errors import InvalidInput
+from sorted_cli.models import NUMBER_MAX, Task, TaskPublic, TaskRecord, TaskTag, User
+from sorted_cli.services.tasks import _TAGS, split_tags
+
+BATCH = 1000
+T = TypeVar("T")
+
+
+def batched(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    """Lists of `size` items (the last may be shorter); itertools.batched from 3.12 on."""
+    iterator = iter(items)
+    while batch := list(islice(iterator, size)):
+        yield batch
+
+
+def count_tasks(*, session: Session, user: User, include_deleted: bool) -> int:
+    statement = select(func.count()).select_from(Task).where(*_scope(user, include_deleted))
+    return int(session.exec(statement).one())
+
+
+def _scope(user: User, include_deleted: bool) -> list[Any]:
+    owned = [col(Task.user_id) == user.id]
+    return owned if include_deleted else [*owned, col(Task.is_deleted).is_(False)]
+
+
+def export_tasks(
+    *, session: Session, user: User, include_deleted: bool
+) -> Iterator[dict[str, Any]]:
+    """The user's tasks (open and completed; the trash too with `include_deleted`), in
+    number order, each as its JSON view with tags."""
+    statement = (
+        select(Task, _TAGS)
+        .where(*_scope(user, include_deleted))
+        .order_by(col(Task.number))
+        .execution_options(yield_per=BATCH)
+    )
+    for task, joined in session.exec(statement):
+        yield TaskPublic.of(task, split_tags(joined)).model_dump(mode="json")
+        session.expunge(task)  # nothing keeps a finished row alive
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    added: int
+    present: int  # tasks the user already had (same UUID), left as they are
+    renumbered: int  # added tasks that could not keep their number
+
+
+def import_tasks(
+    *,
+    session: Session,
+    user: User,
+    records: Sequence[TaskRecord],
+    advance: Callable[[int], object] = lambda _done: None,
+) -> ImportResult:
+    """Add the records the user does not have yet, in one transaction (see module docstring).
+    `advance(n)` is told as each batch of n records is dealt with."""
+    counter = session.exec(  # locks the user's row: adds wait until the import is done
+        select(User.last_task_number).where(col(User.id) == user.id).with_for_update()
+    ).one()
+    new, present = _new_records(session, user, records)
+    numbers = _numbers(session, user, new, counter)
+    advance(len(records) - len(new))
+    for batch in batched(new, BATCH):
+        session.execute(insert(Task), [_task_row(user, record, numbers) for record in batch])
+        tags = [
+            {"task_id": record.id, "name": name, "user_id": user.id}
+            for record in batch
+            for name in record.tags
+        ]
+        if tags:
+            session.execute(insert(TaskTag), tags)
+        advance(len(batch))
+    if numbers:
+        top = max(counter, *numbers.values())
+        session.execute(update(User).where(col(User.id) == user.id).values(last_task_number=top))
+    session.commit()
+    renumbered = sum(1 for record in new if record.number not in (None, numbers[record.id]))
+    return ImportResult(added=len(new), present=present, renumbered=renumbered)
+
+
+def _new_records(
+    session: Session, user: User, records: Sequence[TaskRecord]
+) -> tuple[list[TaskRecord], int]:
+    """The records to add (each UUID once), and how many the user already has."""
+    unique = list({record.id: record for record in reversed(records)}.values())[::-1]
+    owners: dict[uuid.UUID, uuid.UUID] = {}
+    for batch in batched([record.id for record in unique], BATCH):
+        found = select(Task.id, Task.user_id).where(col(Task.id).in_(batch))
+        owners.update((task_id, owner) for task_id, owner in session.exec(found))
+    for task_id, owner in owners.items():
+        if owner != user.id:
+            raise InvalidInput(f"Task {task_id} belongs to another user; nothing was imported.")
+    new = [record for record in unique if record.id not in owners]
+    return new, len(records) - len(new)
+
+
+def _numbers(
+    session: Session, user: User, records: list[TaskRecord], counter: int
+) -> dict[uuid.UUID, int]:
+    """The number each new task gets: its own when free, else the next after all others."""
+    wanted = {record.number for record in records if record.number is not None}
+    taken: set[int] = set()
+    for batch in batched(sorted(number for number in wanted if number <= counter), BATCH):
+        used = select(Task.number).where(col(Task.user_id) == user.id, col(Task.number).in_(batch))
+        taken.update(session.exec(used))
+    numbers: dict[uuid.UUID, int] = {}
+    kept: set[int] = set()
+    for record in records:
+        if record.number is not None and record.number not in taken | kept:
+            numbers[record.id] = record.number
+            kept.add(record.number)
+    following = max(counter, *kept) if kept else counter
+    for record in records:
+        if record.id not in numbers:
+            following += 1
+            numbers[record.id] = following
+    if following > NUMBER_MAX:
+        raise InvalidInput(f"Task numbers would pass {NUMBER_MAX}; nothing was imported.")
+    return numbers
+
+
+def _task_row(user: User, record: TaskRecord, numbers: dict[uuid.UUID, int]) -> dict[str, Any]:
+    return {
+        "id": record.id,
+        "user_id": user.id,
+        "number": numbers[record.id],
+        "title": record.title,
+        "description": record.description,
+        "priority": record.priority,
+        "due": record.due,
+        "completed": record.completed,
+        "completed_at": record.completed_at,
+        "created_at": record.created_at,
+        "updated_at": record.updated_at,
+        "is_deleted": record.deleted,
+        "deleted_at": record.deleted_at,
+    }

@@ -1,0 +1,183 @@
+"""One task of Taskwarrior's `task export` as a sorted task.
+
+The mapping, field by field:
+
+- `uuid` is the id. `id`, the working-set number (0 once a task is finished), is the number
+  when it is positive, so that `task 3` is `sorted show 3` after switching.
+- `description` is the title. One too long for a title is cut at a word and ends in `…`; the
+  whole text then opens the description.
+- `status`: `pending` and `waiting` are open (the wait date is dropped); `completed` and
+  `deleted` end at `end`, else `modified`, else `entry`. A recurrence template (`recurring`)
+  is an open task tagged `recurring` whose description says `Recurs: <recur>`, with `until` as
+  a local date when set; its instances come in as ordinary tasks.
+- `entry` is when the task was created, `modified` when it last changed.
+- Timestamps are UTC `YYYYMMDDTHHMMSSZ`; ISO 8601 with a zone is accepted too. `due` is the
+  local calendar date of its moment: Taskwarrior keeps `due:friday` as local midnight in UTC.
+- `priority` H/M/L is high/medium/low. `tags` (a list, or a comma-separated string in old
+  exports) and the project, as `project:<project>`, are sorted tags; a character a tag cannot
+  hold becomes `-`.
+- Annotations follow the description in time order, one a line: `[YYYY-MM-DD HH:MM UTC] text`.
+
+Every other field (wait, scheduled, start, depends, mask, user-defined attributes, ...) is
+counted in `ignored`, once per task, and only for tasks that convert; `id` and `urgency` are
+computed by Taskwarrior, not stored, so they are not.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from sorted_cli.choices import Priority
+from sorted_cli.models import TITLE_MAX, TaskRecord, normalise_tag
+
+_DERIVED = frozenset({"id", "urgency"})
+_PRIORITIES = {"h": Priority.high, "m": Priority.medium, "l": Priority.low}
+_STATUSES = frozenset({"pending", "waiting", "completed", "deleted", "recurring"})
+_NOT_IN_TAG = re.compile(r"[^\w\s.:/@-]")  # white space is left for normalise_tag to turn into -
+_LAST_WORD = re.compile(r"\s+\S*\Z")
+
+
+def record_from_taskwarrior(item: Mapping[str, Any], *, ignored: Counter[str]) -> TaskRecord:
+    """The sorted task for one exported Taskwarrior task; fields sorted cannot keep are counted
+    in `ignored`. Raises ValueError when the task cannot be imported."""
+    if not isinstance(item, Mapping):
+        raise ValueError(f"a task must be a JSON object, not {type(item).__name__}")
+    rest = dict(item)  # what is left once a field is used is what sorted drops
+    uuid = _required(rest, "uuid")
+    text = _required(rest, "description")
+    if not isinstance(text, str):
+        raise ValueError(f"description: {text!r} is not text")
+    created_at = _moment("entry", _required(rest, "entry"))
+    updated_at = _pop_moment(rest, "modified") or created_at
+    status = rest.pop("status", None) or "pending"
+    if not isinstance(status, str) or status not in _STATUSES:
+        raise ValueError(f"status: {status!r} is not a Taskwarrior status")
+    number = item.get("id")
+
+    text = text.strip()
+    title, notes = text, []
+    if len(text) > TITLE_MAX:
+        title, notes = _shorten(text), [text]
+    tags = _tags(rest.pop("tags", None))
+    if project := rest.pop("project", None):
+        if not isinstance(project, str):
+            raise ValueError(f"project: {project!r} is not text")
+        tags.append(_tag("project", f"project:{project}"))
+
+    finished_at = None
+    if status in {"completed", "deleted"}:
+        finished_at = _pop_moment(rest, "end") or updated_at
+    elif status == "recurring":
+        tags.append("recurring")
+        notes.append(_recurrence(rest))
+    if annotations := _annotations(rest.pop("annotations", None)):
+        notes.append(annotations)
+    due = _pop_moment(rest, "due")
+
+    record = TaskRecord.model_validate(
+        {
+            "id": uuid,
+            "number": number if _is_positive_int(number) else None,
+            "title": title,
+            "description": "\n\n".join(notes) or None,
+            "priority": _priority(rest.pop("priority", None)),
+            "due": due.astimezone().date() if due else None,
+            "completed": status == "completed",
+            "completed_at": finished_at if status == "completed" else None,
+            "created_at": created_at,
+            "updated_at": updated_at,
+            "deleted": status == "deleted",
+            "deleted_at": finished_at if status == "deleted" else None,
+            "tags": tags,
+        }
+    )
+    ignored.update(sorted(rest.keys() - _DERIVED))
+    return record
+
+
+def _required(rest: dict[str, Any], field: str) -> Any:
+    value = rest.pop(field, None)
+    if value is None:
+        raise ValueError(f"{field}: missing")
+    return value
+
+
+def _is_positive_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+def _moment(field: str, value: object) -> datetime:
+    """A Taskwarrior timestamp as an aware UTC datetime."""
+    try:  # since Python 3.11 fromisoformat also reads the basic form Taskwarrior writes
+        moment = datetime.fromisoformat(value.strip()) if isinstance(value, str) else None
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        raise ValueError(f"{field}: {value!r} is not a Taskwarrior date (YYYYMMDDTHHMMSSZ)")
+    return moment.astimezone(UTC)
+
+
+def _pop_moment(rest: dict[str, Any], field: str) -> datetime | None:
+    value = rest.pop(field, None)
+    return None if value is None else _moment(field, value)
+
+
+def _shorten(text: str) -> str:
+    """The start of `text` cut after a whole word, with `…`, in at most TITLE_MAX characters."""
+    window = text[:TITLE_MAX]  # one more character than fits before `…`: does a word end there?
+    return _LAST_WORD.sub("", window)[: TITLE_MAX - 1] + "…"
+
+
+def _tag(field: str, value: str) -> str:
+    try:
+        return normalise_tag(_NOT_IN_TAG.sub("-", value))
+    except ValueError as exc:
+        raise ValueError(f"{field}: {exc}") from None
+
+
+def _tags(value: object) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        value = value.split(",")
+    if not isinstance(value, list) or not all(isinstance(tag, str) for tag in value):
+        raise ValueError(f"tags: {value!r} is not a list of tags")
+    return [_tag("tags", tag) for tag in value if tag.strip()]
+
+
+def _priority(value: object) -> Priority:
+    if value is None or value == "":
+        return Priority.none
+    if isinstance(value, str) and value.lower() in _PRIORITIES:
+        return _PRIORITIES[value.lower()]
+    raise ValueError(f"priority: {value!r} is not H, M or L")
+
+
+def _recurrence(rest: dict[str, Any]) -> str:
+    recur = _required(rest, "recur")
+    if not isinstance(recur, str) or not recur.strip():
+        raise ValueError(f"recur: {recur!r} is not a Taskwarrior period")
+    line = f"Recurs: {recur.strip()}"
+    if until := _pop_moment(rest, "until"):
+        line += f" until {until.astimezone().date().isoformat()}"
+    return line
+
+
+def _annotations(value: object) -> str | None:
+    """Annotations as lines of text, oldest first."""
+    if value is None:
+        return None
+    if not isinstance(value, list) or not all(isinstance(note, Mapping) for note in value):
+        raise ValueError(f"annotations: {value!r} is not a list of objects")
+    notes = []
+    for note in value:
+        text = note.get("description")
+        if not isinstance(text, str):
+            raise ValueError(f"annotations: {text!r} is not text")
+        notes.append((_moment("annotations", note.get("entry")), text.strip()))
+    notes.sort(key=lambda note: note[0])
+    return "\n".join(f"[{moment:%Y-%m-%d %H:%M} UTC] {text}" for moment, text in notes) or None

@@ -1,0 +1,407 @@
+"""Converting tasks of Taskwarrior's `task export` (tests/data/taskwarrior.json, written by hand
+in the shape Taskwarrior 2.6 writes) into sorted tasks."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sorted_cli.choices import Priority
+from sorted_cli.models import DESCRIPTION_MAX, TITLE_MAX, TaskRecord
+from sorted_cli.taskwarrior import record_from_taskwarrior
+
+FIXTURE = Path(__file__).parent / "data" / "taskwarrior.json"
+ITEMS: list[dict[str, Any]] = json.loads(FIXTURE.read_text(encoding="utf-8"))
+BY_TITLE = {item["description"] + (" (template)" if "mask" in item else ""): item for item in ITEMS}
+UUID = "6e0b5a1c-2f3d-4e4f-8a9b-0c1d2e3f4a5b"
+ENTRY = datetime(2026, 3, 1, 10, 12, 33, tzinfo=UTC)
+MODIFIED = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
+END = datetime(2026, 3, 4, 17, 30, tzinfo=UTC)
+
+
+def task(**fields: Any) -> dict[str, Any]:
+    """A minimal exported task; a field given as `...` is left out."""
+    item = {
+        "uuid": UUID,
+        "description": "Water the plants",
+        "entry": "20260301T101233Z",
+        "status": "pending",
+        **fields,
+    }
+    return {name: value for name, value in item.items() if value is not ...}
+
+
+def convert(item: Any, ignored: Counter[str] | None = None) -> TaskRecord:
+    return record_from_taskwarrior(item, ignored=Counter() if ignored is None else ignored)
+
+
+def utc(text: str) -> datetime:
+    return datetime.strptime(text, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+
+
+@pytest.fixture
+def local_zone(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[str], None]]:
+    """Sets the process's local time zone for one test, and restores it afterwards."""
+
+    def use(zone: str) -> None:
+        monkeypatch.setenv("TZ", zone)
+        time.tzset()
+
+    yield use
+    monkeypatch.undo()
+    time.tzset()
+
+
+# --------------------------------------------------------------------------- the fixture
+
+
+@pytest.mark.parametrize("item", ITEMS, ids=list(BY_TITLE))
+def test_every_exported_task_keeps_its_uuid_title_and_entry(item: dict[str, Any]) -> None:
+    record = convert(item)
+    assert record.id == uuid.UUID(item["uuid"])
+    assert record.title == item["description"]
+    assert record.created_at == utc(item["entry"])
+    assert record.updated_at == utc(item["modified"])
+
+
+def test_fixture_converts_to_the_expected_tasks(local_zone: Callable[[str], None]) -> None:
+    local_zone("Europe/Berlin")  # where the export was made: due dates are its local midnights
+    ignored: Counter[str] = Counter()
+    got = [
+        (r.number, r.priority, r.due, r.completed, r.deleted, r.tags)
+        for r in (record_from_taskwarrior(item, ignored=ignored) for item in ITEMS)
+    ]
+    high, medium, low, none = Priority.high, Priority.medium, Priority.low, Priority.none
+    assert got == [
+        (1, high, date(2026, 3, 14), False, False, ["garden", "project:home.garden", "weekend"]),
+        (2, medium, None, False, False, ["email", "project:work"]),
+        (3, low, date(2026, 3, 12), False, False, ["next", "paperwork", "project:work"]),
+        (4, medium, date(2026, 5, 1), False, False, ["project:admin"]),
+        (5, none, date(2026, 3, 10), False, False, ["chores", "project:home", "recurring"]),
+        (6, none, date(2026, 3, 10), False, False, ["chores", "project:home"]),
+        (7, none, None, False, False, []),
+        (None, high, None, True, False, ["health"]),  # finished tasks have id 0
+        (None, none, None, False, True, ["project:hobbies"]),
+    ]
+    assert ignored == Counter(
+        {
+            "scheduled": 1,
+            "depends": 1,
+            "estimate": 1,  # a user-defined attribute
+            "start": 1,
+            "wait": 1,
+            "mask": 1,
+            "rtype": 2,
+            "imask": 1,
+            "parent": 1,
+            "recur": 1,  # the instance's; the template's is in its description
+        }
+    )
+
+
+def test_fixture_annotations_recurrence_and_finish_times(local_zone: Callable[[str], None]) -> None:
+    local_zone("Europe/Berlin")
+    garden = convert(BY_TITLE["Prune the apple trees before the buds open"])
+    assert garden.description == (
+        "[2026-03-02 08:15 UTC] Ask Jonas whether we can borrow his long-reach pruner\n"
+        "[2026-03-03 19:02 UTC] Cut back to outward-facing buds, no more than a third"
+    )
+    assert convert(BY_TITLE["Put the bins out (template)"]).description == (
+        "Recurs: weekly until 2026-12-31"
+    )
+    assert convert(BY_TITLE["Put the bins out"]).description is None
+    dentist = convert(BY_TITLE["Book the dentist appointment"])
+    assert (dentist.completed_at, dentist.deleted_at) == (
+        datetime(2026, 3, 5, 10, 15, 44, tzinfo=UTC),
+        None,
+    )
+    banjo = convert(BY_TITLE["Learn the banjo"])
+    assert (banjo.completed, banjo.completed_at) == (False, None)
+    assert banjo.deleted_at == datetime(2026, 2, 21, 18, 30, tzinfo=UTC)
+
+
+# ---------------------------------------------------------------------------- statuses
+
+
+@pytest.mark.parametrize("status", ["pending", "waiting", ...])
+def test_pending_waiting_and_missing_status_are_open(status: Any) -> None:
+    record = convert(task(status=status, wait="20260401T000000Z", modified="20260302T080000Z"))
+    assert (record.completed, record.completed_at, record.deleted, record.deleted_at) == (
+        False,
+        None,
+        False,
+        None,
+    )
+
+
+@pytest.mark.parametrize(
+    ("fields", "finished_at"),
+    [
+        ({"end": "20260304T173000Z", "modified": "20260302T080000Z"}, END),
+        ({"modified": "20260302T080000Z"}, MODIFIED),
+        ({}, ENTRY),
+    ],
+    ids=["end", "modified", "entry"],
+)
+@pytest.mark.parametrize("status", ["completed", "deleted"])
+def test_completed_and_deleted_tasks_end_at_end_else_modified_else_entry(
+    status: str, fields: dict[str, str], finished_at: datetime
+) -> None:
+    record = convert(task(status=status, **fields))
+    assert (record.completed, record.deleted) == (status == "completed", status == "deleted")
+    assert record.completed_at == (finished_at if status == "completed" else None)
+    assert record.deleted_at == (finished_at if status == "deleted" else None)
+
+
+def test_a_recurrence_template_is_an_open_task_tagged_recurring() -> None:
+    record = convert(task(status="recurring", recur="2wks", due="20260310T120000Z", mask="--"))
+    assert (record.completed, record.deleted) == (False, False)
+    assert record.tags == ["recurring"]
+    assert record.description == "Recurs: 2wks"
+
+
+def test_a_recurrence_template_without_a_period_is_refused() -> None:
+    with pytest.raises(ValueError, match=r"^recur: missing$"):
+        convert(task(status="recurring", due="20260310T120000Z"))
+    with pytest.raises(ValueError, match=r"^recur: ' ' is not a Taskwarrior period$"):
+        convert(task(status="recurring", recur=" ", due="20260310T120000Z"))
+
+
+@pytest.mark.parametrize("status", ["done", "Pending", 3])
+def test_an_unknown_status_is_refused(status: object) -> None:
+    with pytest.raises(ValueError, match=rf"^status: {status!r} is not a Taskwarrior status$"):
+        convert(task(status=status))
+
+
+# ------------------------------------------------------------------ required fields, ids
+
+
+@pytest.mark.parametrize("field", ["uuid", "description", "entry"])
+def test_a_task_without_uuid_description_or_entry_is_refused(field: str) -> None:
+    with pytest.raises(ValueError, match=rf"^{field}: missing$"):
+        convert(task(**{field: ...}))
+
+
+def test_a_malformed_uuid_or_a_non_object_is_refused() -> None:
+    with pytest.raises(ValueError, match="id"):
+        convert(task(uuid="not-a-uuid"))
+    with pytest.raises(ValueError, match=r"^a task must be a JSON object, not list$"):
+        convert(["uuid", UUID])
+
+
+@pytest.mark.parametrize(("value", "number"), [(3, 3), (0, None), (..., None), (True, None)])
+def test_a_positive_id_is_the_number(value: object, number: int | None) -> None:
+    assert convert(task(id=value)).number == number
+
+
+def test_modified_is_updated_at_else_entry() -> None:
+    assert convert(task(modified="20260302T080000Z")).updated_at == MODIFIED
+    assert convert(task()).updated_at == ENTRY
+
+
+# ---------------------------------------------------------------------------------- dates
+
+
+@pytest.mark.parametrize(
+    "text", ["20260304T173000Z", "2026-03-04T17:30:00Z", "2026-03-04T19:30:00+02:00"]
+)
+def test_taskwarrior_and_iso_dates_with_a_zone_are_read_as_utc(text: str) -> None:
+    record = convert(task(entry=text, status="completed", end=text))
+    assert record.created_at == END
+    assert record.created_at.tzinfo is UTC
+    assert record.completed_at == END
+
+
+@pytest.mark.parametrize("text", ["2026-13-01", "2026-03-04T17:30:00", "tomorrow", 1772645400])
+def test_a_date_that_is_not_a_taskwarrior_date_is_refused(text: object) -> None:
+    message = f"due: {text!r} is not a Taskwarrior date (YYYYMMDDTHHMMSSZ)"
+    with pytest.raises(ValueError, match="^" + message.replace("(", r"\(").replace(")", r"\)")):
+        convert(task(due=text))
+
+
+@pytest.mark.parametrize(
+    ("zone", "due"),
+    [
+        ("Europe/Berlin", date(2026, 3, 14)),
+        ("UTC", date(2026, 3, 13)),
+        ("America/Los_Angeles", date(2026, 3, 13)),
+    ],
+)
+def test_due_is_the_local_calendar_date_of_its_moment(
+    local_zone: Callable[[str], None], zone: str, due: date
+) -> None:
+    local_zone(zone)
+    assert convert(task(due="20260313T230000Z")).due == due  # `due:2026-03-14` made in Berlin
+
+
+# ------------------------------------------------------------------------------ priority
+
+
+@pytest.mark.parametrize(
+    ("value", "priority"),
+    [
+        ("H", Priority.high),
+        ("M", Priority.medium),
+        ("L", Priority.low),
+        ("h", Priority.high),
+        ("", Priority.none),
+        (..., Priority.none),
+    ],
+)
+def test_priority_letters_map_to_sorted_priorities(value: object, priority: Priority) -> None:
+    assert convert(task(priority=value)).priority == priority
+
+
+@pytest.mark.parametrize("value", ["X", "high", 1])
+def test_an_unknown_priority_is_refused(value: object) -> None:
+    with pytest.raises(ValueError, match=rf"^priority: {value!r} is not H, M or L$"):
+        convert(task(priority=value))
+
+
+# ---------------------------------------------------------------------- tags, projects
+
+
+def test_tags_are_normalised_and_characters_a_tag_cannot_hold_become_dashes() -> None:
+    record = convert(task(tags=["Errands", "home&garden", "c++", "Next Action", "errands"]))
+    assert record.tags == ["c--", "errands", "home-garden", "next-action"]
+
+
+def test_context_tags_keep_their_at_sign() -> None:
+    assert convert(task(tags=["@Home", "@phone"])).tags == ["@home", "@phone"]
+
+
+def test_tags_may_be_a_comma_separated_string() -> None:
+    assert convert(task(tags="work, email,,urgent")).tags == ["email", "urgent", "work"]
+
+
+@pytest.mark.parametrize(
+    ("tags", "message"),
+    [
+        (["@"], "tags: '@' is not a valid tag"),
+        (["x" * 65], "tags: the tag 'xxx"),
+        ({"a": 1}, "tags: {'a': 1} is not a list of tags"),
+    ],
+)
+def test_a_tag_sorted_cannot_hold_is_refused_by_name(tags: object, message: str) -> None:
+    with pytest.raises(ValueError, match="^" + message):
+        convert(task(tags=tags))
+
+
+@pytest.mark.parametrize(
+    ("project", "tags"),
+    [
+        ("Home.Garden", ["project:home.garden"]),
+        ("Personal Taxes", ["project:personal-taxes"]),
+        ("R&D", ["project:r-d"]),
+        ("", []),
+    ],
+)
+def test_the_project_is_a_project_tag(project: str, tags: list[str]) -> None:
+    assert convert(task(project=project)).tags == tags
+
+
+def test_a_project_that_is_not_text_is_refused() -> None:
+    with pytest.raises(ValueError, match=r"^project: \['a'\] is not text$"):
+        convert(task(project=["a"]))
+
+
+# ------------------------------------------------------------------ title, description
+
+
+def test_a_description_that_fits_is_the_title_alone() -> None:
+    text = "word " * (TITLE_MAX // 5 - 1) + "last"
+    record = convert(task(description=f"  {text}  "))
+    assert len(record.title) <= TITLE_MAX
+    assert (record.title, record.description) == (text, None)
+
+
+def test_a_long_description_is_cut_at_a_word_and_kept_whole_in_the_description() -> None:
+    text = "Sort out " + "paperwork " * 60 + "before the end of the quarter"
+    record = convert(task(description=text))
+    assert len(record.title) <= TITLE_MAX
+    assert record.title.endswith("paperwork…")
+    assert text.startswith(record.title.removesuffix("…") + " ")
+    assert record.description == text
+
+
+def test_a_word_ending_just_before_the_ellipsis_is_kept_whole() -> None:
+    text = "a" * (TITLE_MAX - 1) + " b"
+    assert convert(task(description=text)).title == "a" * (TITLE_MAX - 1) + "…"
+
+
+def test_a_long_description_without_spaces_is_cut_where_the_title_ends() -> None:
+    text = "x" * (TITLE_MAX + 10)
+    record = convert(task(description=text))
+    assert record.title == "x" * (TITLE_MAX - 1) + "…"
+    assert record.description == text
+
+
+def test_a_description_that_is_not_text_is_refused() -> None:
+    with pytest.raises(ValueError, match=r"^description: 42 is not text$"):
+        convert(task(description=42))
+
+
+def test_annotations_follow_in_time_order_under_the_existing_text() -> None:
+    record = convert(
+        task(
+            status="recurring",
+            recur="monthly",
+            until="20261231T120000Z",
+            annotations=[
+                {"entry": "20260305T090000Z", "description": "second"},
+                {"entry": "20260302T174500Z", "description": " first "},
+            ],
+        )
+    )
+    assert record.description == (
+        "Recurs: monthly until 2026-12-31\n\n"
+        "[2026-03-02 17:45 UTC] first\n"
+        "[2026-03-05 09:00 UTC] second"
+    )
+
+
+@pytest.mark.parametrize(
+    ("annotations", "message"),
+    [
+        ("note", "annotations: 'note' is not a list of objects"),
+        ([{"entry": "20260302T174500Z"}], "annotations: None is not text"),
+        ([{"description": "x"}], "annotations: None is not a Taskwarrior date"),
+    ],
+)
+def test_a_malformed_annotation_is_refused(annotations: object, message: str) -> None:
+    with pytest.raises(ValueError, match="^" + message):
+        convert(task(annotations=annotations))
+
+
+def test_a_description_longer_than_sorted_keeps_is_refused() -> None:
+    note = {"entry": "20260302T174500Z", "description": "n" * DESCRIPTION_MAX}
+    with pytest.raises(ValueError, match="description"):
+        convert(task(annotations=[note]))
+
+
+# ------------------------------------------------------------------------ ignored fields
+
+
+def test_ignored_counts_each_dropped_field_once_per_task() -> None:
+    ignored: Counter[str] = Counter()
+    convert(task(id=4, urgency=3.5, wait="20260401T000000Z", depends=[UUID]), ignored)
+    convert(
+        task(depends=f"{UUID},{UUID}", until="20261231T120000Z", end="20260304T173000Z"), ignored
+    )
+    convert(task(status="recurring", recur="weekly", until="20261231T120000Z"), ignored)
+    assert ignored == Counter({"depends": 2, "wait": 1, "until": 1, "end": 1})
+
+
+def test_a_task_that_cannot_be_imported_adds_nothing_to_ignored() -> None:
+    ignored: Counter[str] = Counter()
+    with pytest.raises(ValueError, match="priority"):
+        convert(task(priority="X", wait="20260401T000000Z"), ignored)
+    assert ignored == Counter()
