@@ -282,15 +282,14 @@ def stats(numbers: Stats) -> None:
     console = stdout()
     console.print(grid)
     console.print(Text("\nCompleted per week", style="bold"))
-    chart = Table.grid(padding=(0, 1))
-    chart.add_column(style="dim", no_wrap=True)
-    chart.add_column(justify="right", no_wrap=True)
-    chart.add_column(no_wrap=True)
     busiest = max((count for _, count in numbers.weeks), default=0)
+    digits = len(str(busiest))
     for monday, count in numbers.weeks:
         width = max(round(count / busiest * _BAR_WIDTH), 1) if count else 0
-        chart.add_row(monday.strftime("%b %d"), str(count), Text("█" * width, style="green"))
-    console.print(chart)
+        row = Text(f"{monday:%b %d}", style="dim").append(f" {count:>{digits}}")
+        if width:
+            row.append(" ").append("█" * width, style="green")
+        console.print(row)
 
 
 # ---------------------------------------------------------------------------------- users

@@ -1,0 +1,343 @@
+"""Tags, the filters of `sorted list`, what scripts get from a pipe, and `sorted stats`."""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import re
+import subprocess
+import sys
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from conftest import Run
+from sqlalchemy import event, update
+from sqlmodel import Session, col
+
+from sorted_cli.choices import Priority
+from sorted_cli.models import Task, User
+from sorted_cli.services import tasks
+from sorted_cli.services.stats import local_midnight, week_starts
+
+
+def numbers(result: object) -> list[int]:
+    """The task numbers of piped `sorted list` output (its first column)."""
+    assert result.exit_code == 0, result.stderr  # type: ignore[attr-defined]
+    return [int(row.split("\t")[0]) for row in result.stdout.splitlines()]  # type: ignore[attr-defined]
+
+
+def listed(run: Run, *args: str) -> list[int]:
+    return numbers(run("list", *args))
+
+
+# ----------------------------------------------------------------------------------- tags
+
+
+def test_tags_are_given_on_add_normalised_and_shown(ada: User, run: Run) -> None:
+    assert run("add", "Call mum", "--tag", "Family", "--tag", " phone ", "--tag", "+family")
+    assert run("add", "Plant +tomatoes on @home").exit_code == 0  # titles stay literal
+    [first, second] = json.loads(run("list", "--json").stdout)
+    assert first["tags"] == ["family", "phone"]
+    assert (second["title"], second["tags"]) == ("Plant +tomatoes on @home", [])
+    assert json.loads(run("show", "1", "--json").stdout)["tags"] == ["family", "phone"]
+    assert run("list").stdout.splitlines()[0].split("\t")[5] == "family,phone"
+
+
+def test_tag_and_untag_say_what_changed_and_repeat_harmlessly(ada: User, run: Run) -> None:
+    run("add", "Call mum", "--tag", "family")
+    result = run("tag", "1", "Work", "car pool")
+    assert (result.exit_code, result.stdout) == (
+        0,
+        "Tagged task 1 +car-pool +work: Call mum (tags: car-pool, family, work)\n",
+    )
+    assert run("tag", "1", "work").stdout == "Task 1 already has +work: Call mum\n"
+    assert run("untag", "1", "work", "car-pool").stdout == (
+        "Untagged task 1 +car-pool +work: Call mum (tags: family)\n"
+    )
+    assert run("untag", "1", "work").stdout == "Task 1 has none of +work: Call mum\n"
+    assert run("untag", "1", "family").stdout == (
+        "Untagged task 1 +family: Call mum (no tags left)\n"
+    )
+    assert json.loads(run("show", "1", "--json").stdout)["tags"] == []
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (["tag", "1", "a,b"], 2, "Invalid tag: 'a,b' is not a valid tag"),
+        (["tag", "1", "x" * 65], 2, "Invalid tag: the tag 'xxx"),
+        (["tag", "1", "  "], 2, "Invalid tag: a tag must not be empty."),
+        (["add", "y", "--tag", "-x"], 2, "Invalid tag: '-x' is not a valid tag"),
+        (["tag", "9", "home"], 1, "No task 9."),
+        (["list", "--tag", "a b c/d,"], 2, "Invalid tag: "),
+    ],
+)
+def test_bad_tags_are_one_line_errors_and_change_nothing(
+    ada: User, run: Run, args: list[str], code: int, message: str
+) -> None:
+    run("add", "x", "--tag", "keep")
+    result = run(*args)
+    assert (result.exit_code, result.stdout) == (code, "")
+    assert result.stderr.startswith(f"Error: {message}")
+    assert len(result.stderr.splitlines()) == 1
+    assert json.loads(run("list", "--json").stdout)[0]["tags"] == ["keep"]
+    assert len(json.loads(run("list", "--json").stdout)) == 1
+
+
+def test_a_task_in_the_trash_must_be_restored_before_tagging(ada: User, run: Run) -> None:
+    run("add", "x")
+    run("delete", "1")
+    result = run("tag", "1", "home")
+    assert (result.exit_code, result.stderr) == (
+        1,
+        "Error: Task 1 is in the trash: `sorted restore 1` first.\n",
+    )
+
+
+def test_tags_are_per_user(ada: User, grace: User, run: Run) -> None:
+    run("add", "mine", "--tag", "home")
+    run("--user", grace.email, "add", "hers", "--tag", "home")
+    assert listed(run, "--tag", "home") == [1]
+    assert json.loads(run("--user", grace.email, "list", "--json").stdout)[0]["title"] == "hers"
+
+
+# -------------------------------------------------------------------------------- filters
+
+
+@pytest.fixture
+def spread(ada: User, run: Run) -> date:
+    """Eight tasks with every kind of attribute a filter looks at; returns today."""
+    today = date.today()
+    day = timedelta(days=1)
+    for args in (
+        ["Pay rent", "-p", "high", "--due", (today - day).isoformat(), "--tag", "home"],
+        ["Book flights", "-p", "high", "--due", today.isoformat(), "--tag", "travel"],
+        ["Write report", "-p", "medium", "--due", (today + 3 * day).isoformat(), "--tag", "work"],
+        ["Buy MILK", "-d", "oat, two litres", "--tag", "home", "--tag", "errands"],
+        ["Fix bike", "-p", "low", "--tag", "errands"],
+        ["Old chore", "--due", (today - 9 * day).isoformat(), "--tag", "home"],
+        ["Call mum", "-d", "about the MILK order", "-p", "medium"],
+        ["Ship it", "-p", "high", "--tag", "work", "--tag", "home"],
+    ):
+        assert run("add", *args).exit_code == 0
+    assert run("done", "6").exit_code == 0  # completed and overdue: never "overdue"
+    return today
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        ([], [1, 2, 3, 4, 5, 7, 8]),
+        (["--tag", "home"], [1, 4, 8]),
+        (["--tag", "HOME", "--tag", "work"], [8]),  # all the tags given
+        (["--tag", "nobody-uses-this"], []),
+        (["--priority", "high"], [1, 2, 8]),
+        (["-p", "low", "-p", "medium"], [3, 5, 7]),  # any of the priorities given
+        (["--overdue"], [1]),
+        (["--today"], [2]),
+        (["--due-before", "tomorrow"], [1, 2]),
+        (["--search", "milk"], [4, 7]),  # title or description, any case
+        (["--search", "MILK", "--tag", "errands"], [4]),
+        (["--tag", "home", "--priority", "high", "--overdue"], [1]),
+        (["--all", "--tag", "home"], [1, 4, 6, 8]),
+        (["--all", "--overdue"], [1]),
+        (["--completed", "--tag", "home"], [6]),
+        (["--sort", "due"], [6, 1, 2, 3, 4, 5, 7, 8][1:]),  # due first, then no due by number
+        (["--sort", "priority", "--tag", "home"], [1, 8, 4]),
+    ],
+)
+def test_filters_combine_and_sort(
+    spread: date, run: Run, args: list[str], expected: list[int]
+) -> None:
+    assert listed(run, *args) == expected
+
+
+def test_completed_since_lists_completed_tasks(spread: date, run: Run, session: Session) -> None:
+    run("done", "2", "3")
+    earlier = datetime.now(UTC) - timedelta(days=20)
+    session.exec(update(Task).where(col(Task.number) == 3).values(completed_at=earlier))
+    session.commit()
+    assert listed(run, "--completed-since", "today") == [2, 6]  # the completed view
+    assert listed(run, "--completed-since", "30d") == [2, 3, 6]
+    assert listed(run, "--completed-since", (date.today() - timedelta(days=30)).isoformat()) == [
+        2,
+        3,
+        6,
+    ]
+    assert listed(run, "--all", "--completed-since", "1w") == [2, 6]
+    assert listed(run, "--deleted", "--completed-since", "1w") == []
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--overdue", "--today"], "Choose one of --overdue and --today: no task is both."),
+        (["--due-before", "soon"], "Invalid date 'soon': use YYYY-MM-DD"),
+        (["--completed-since", "later"], "Invalid date 'later': use YYYY-MM-DD"),
+    ],
+)
+def test_bad_filters_are_usage_errors(ada: User, run: Run, args: list[str], message: str) -> None:
+    result = run("list", *args)
+    assert (result.exit_code, result.stdout) == (2, "")
+    assert result.stderr.startswith(f"Error: {message}")
+
+
+def test_list_is_one_statement_whatever_the_filters(
+    spread: date, ada: User, session: Session
+) -> None:
+    """Filtering, sorting, limiting and the tags of each task all happen in the database."""
+    statements: list[str] = []
+    engine = session.get_bind()
+    listen = event.listens_for(engine, "before_cursor_execute")
+
+    @listen
+    def record(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        statements.append(statement)
+
+    query = tasks.TaskQuery(tags=("home",), priorities=(Priority.high,), overdue=True)
+    try:
+        page = tasks.list_tasks(session=session, user=ada, query=query)
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert [task.number for task in page.tasks] == [1]
+    assert page.tags_of(page.tasks[0]) == ["home"]
+    [statement] = [text for text in statements if not text.startswith("BEGIN")]
+    for part in ("task_tags", "priority IN", "due <", "LIMIT", "ORDER BY"):
+        assert part in statement
+
+
+# ---------------------------------------------------------------------- output for scripts
+
+
+def test_piped_list_is_plain_stable_rows(
+    ada: User, run: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FORCE_COLOR", "")  # even a colour preference does not style a pipe
+    run("add", "tab\there, new\nline and back\\slash", "-p", "high", "--due", "2031-02-03")
+    run("add", "[bold]plain[/]", "--tag", "b", "--tag", "a")
+    run("add", "done one")
+    run("done", "3")
+    result = run("list", "--all")
+    assert result.exit_code == 0
+    assert "\x1b" not in result.stdout
+    rows = [row.split("\t") for row in result.stdout.splitlines()]
+    assert [row[:1] + row[2:] for row in rows] == [
+        ["1", "open", "high", "2031-02-03", "", "tab\\there, new\\nline and back\\\\slash"],
+        ["2", "open", "none", "", "a,b", "[bold]plain[/]"],
+        ["3", "done", "none", "", "", "done one"],
+    ]
+    assert all(len(row) == 7 for row in rows)
+
+
+def test_piped_list_notes_go_to_stderr(ada: User, run: Run) -> None:
+    empty = run("list")
+    assert (empty.exit_code, empty.stdout, empty.stderr) == (0, "", "No open tasks.\n")
+    for title in ("a", "b", "c"):
+        run("add", title)
+    limited = run("list", "--limit", "2")
+    assert numbers(limited) == [1, 2]
+    assert limited.stderr == "… and 1 more (--limit N shows more, --limit 0 shows all).\n"
+    nothing = run("list", "--tag", "x")
+    assert (nothing.stdout, nothing.stderr) == ("", "No open tasks match.\n")
+
+
+def _in_a_terminal(args: list[str], env: dict[str, str]) -> str:
+    """What `sorted ARGS` writes when its stdout is a real (pseudo-)terminal."""
+    leader, follower = pty.openpty()
+    try:
+        process = subprocess.run(
+            [sys.executable, "-m", "sorted_cli", *args],
+            stdin=subprocess.DEVNULL,
+            stdout=follower,
+            stderr=subprocess.DEVNULL,
+            env=env,
+            timeout=60,
+            check=True,
+        )
+        assert process.returncode == 0
+        os.close(follower)
+        follower = -1
+        output = b""
+        while True:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:  # the terminal is closed once everything is read
+                break
+            if not chunk:
+                break
+            output += chunk
+        return output.decode()
+    finally:
+        os.close(leader)
+        if follower != -1:
+            os.close(follower)
+
+
+def test_a_terminal_gets_a_coloured_table_unless_no_color(ada: User, run: Run) -> None:
+    run("add", "late", "--due", "2020-01-01", "--tag", "home")
+    env = {
+        **{k: v for k, v in os.environ.items() if k not in {"NO_COLOR", "FORCE_COLOR"}},
+        "TERM": "xterm-256color",
+        "COLUMNS": "100",
+    }
+    coloured = _in_a_terminal(["list"], env)
+    assert all(part in coloured for part in ("late", "+home", "2020-01-01"))
+    assert "\t" not in coloured
+    assert "\x1b[1;31m2020-01-01" in coloured  # bold red: overdue
+    assert COLOUR.search(coloured)
+    plain = _in_a_terminal(["list"], {**env, "NO_COLOR": "1"})
+    assert all(part in plain for part in ("late", "+home", "2020-01-01"))
+    assert not COLOUR.search(plain)  # bold and dim may stay: NO_COLOR is about colour
+
+
+# An SGR sequence setting a foreground or background colour (30-38, 40-48, 90-97, 100-107).
+COLOUR = re.compile(r"\x1b\[(?:[0-9]+;)*(?:3[0-8]|4[0-8]|9[0-7]|10[0-7])[;m]")
+
+
+# ---------------------------------------------------------------------------------- stats
+
+
+def test_stats_counts_and_weeks(spread: date, run: Run, session: Session) -> None:
+    run("done", "2", "3", "4")
+    run("delete", "5")
+    mondays = week_starts(date.today())
+    # Move completions into earlier weeks: two in the oldest week shown, one nine weeks back.
+    for number, monday in ((3, mondays[0]), (4, mondays[0]), (6, mondays[0] - timedelta(weeks=1))):
+        moment = local_midnight(monday) + timedelta(hours=12)
+        session.exec(update(Task).where(col(Task.number) == number).values(completed_at=moment))
+    session.commit()
+
+    data = json.loads(run("stats", "--json").stdout)
+    assert {key: data[key] for key in ("open", "completed", "overdue", "due_today", "deleted")} == {
+        "open": 3,  # 1, 7, 8
+        "completed": 4,  # 2, 3, 4, 6
+        "overdue": 1,  # 1
+        "due_today": 0,  # 2 is done
+        "deleted": 1,  # 5
+    }
+    weeks = data["completed_per_week"]
+    assert [week["week_of"] for week in weeks] == [monday.isoformat() for monday in mondays]
+    assert [week["completed"] for week in weeks] == [2, 0, 0, 0, 0, 0, 0, 1]
+
+    shown = run("stats")
+    assert shown.exit_code == 0
+    lines = shown.stdout.splitlines()
+    assert lines[:5] == [
+        "Open          3",
+        "Overdue       1",
+        "Due today     0",
+        "Completed     4",
+        "In the trash  1",
+    ]
+    chart = lines[lines.index("Completed per week") + 1 :]
+    assert len(chart) == 8
+    assert chart[0] == f"{mondays[0]:%b %d} 2 " + "█" * 30  # the busiest week: a full bar
+    assert chart[-1] == f"{mondays[-1]:%b %d} 1 " + "█" * 15
+    assert chart[1].split() == [f"{mondays[1]:%b}", f"{mondays[1]:%d}", "0"]
+
+
+def test_stats_of_a_new_user(ada: User, run: Run) -> None:
+    data = json.loads(run("stats", "--json").stdout)
+    assert (data["open"], data["completed"]) == (0, 0)
+    assert [week["completed"] for week in data["completed_per_week"]] == [0] * 8
