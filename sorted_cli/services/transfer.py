@@ -17,9 +17,9 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import islice
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import func, insert, update
+from sqlalchemy import Table, func, update
 from sqlmodel import Session, col, select
 
 from sorted_cli.errors import InvalidInput
@@ -27,6 +27,10 @@ from sorted_cli.models import NUMBER_MAX, Task, TaskPublic, TaskRecord, TaskTag,
 from sorted_cli.services.tasks import _TAGS, split_tags
 
 BATCH = 1000
+# Core tables, not ORM classes: an executemany of whole rows, a batch per statement (the ORM's
+# bulk insert splits a batch wherever the set of non-null values changes).
+_TASKS = cast("Table", Task.__table__)  # type: ignore[attr-defined]
+_TAGGINGS = cast("Table", TaskTag.__table__)  # type: ignore[attr-defined]
 T = TypeVar("T")
 
 
@@ -86,14 +90,14 @@ def import_tasks(
     numbers = _numbers(session, user, new, counter)
     advance(len(records) - len(new))
     for batch in batched(new, BATCH):
-        session.execute(insert(Task), [_task_row(user, record, numbers) for record in batch])
+        session.execute(_TASKS.insert(), [_task_row(user, record, numbers) for record in batch])
         tags = [
             {"task_id": record.id, "name": name, "user_id": user.id}
             for record in batch
             for name in record.tags
         ]
         if tags:
-            session.execute(insert(TaskTag), tags)
+            session.execute(_TAGGINGS.insert(), tags)
         advance(len(batch))
     if numbers:
         top = max(counter, *numbers.values())

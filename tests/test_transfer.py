@@ -1,0 +1,417 @@
+"""`sorted export` and `sorted import`, sorted's own JSON and Taskwarrior's, on each backend."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import pty
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import Run
+from sqlalchemy import delete, event
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from sorted_cli.models import Task, TaskTag, User
+from sorted_cli.services import transfer
+
+FIXTURE = Path(__file__).parent / "data" / "taskwarrior.json"
+
+
+@pytest.fixture
+def filled(ada: User, run: Run) -> None:
+    """Ada's tasks in every state: open, completed, deleted, tagged, described, due."""
+    for args in (
+        ["Buy milk", "--tag", "errands", "-d", 'oat\nand "quotes", commas'],
+        ["File taxes", "-p", "high", "--due", "2031-04-15", "--tag", "home", "--tag", "money"],
+        ["Grüße ✓ senden", "-p", "low"],
+        ["Old plan", "--tag", "someday"],
+    ):
+        assert run("add", *args).exit_code == 0
+    assert run("done", "1").exit_code == 0
+    assert run("delete", "4").exit_code == 0
+
+
+def wipe(session: Session) -> None:
+    session.exec(delete(TaskTag))
+    session.exec(delete(Task))
+    session.commit()
+
+
+def exported(run: Run, *args: str) -> list[dict[str, Any]]:
+    result = run("export", *args)
+    assert result.exit_code == 0, result.stderr
+    data: list[dict[str, Any]] = json.loads(result.stdout)
+    return data
+
+
+# --------------------------------------------------------------------------------- export
+
+
+def test_export_writes_open_and_completed_tasks_and_all_adds_the_trash(
+    filled: None, run: Run
+) -> None:
+    result = run("export")
+    assert result.stderr == "Exported 3 tasks.\n"
+    tasks = json.loads(result.stdout)
+    assert [task["number"] for task in tasks] == [1, 2, 3]
+    assert result.stdout.count("\n") == 5  # `[`, one line per task, `]`
+    assert tasks[0]["completed"] is True
+    assert tasks[1]["tags"] == ["home", "money"]
+    everything = exported(run, "--all")
+    assert [(task["number"], task["deleted"]) for task in everything][-1] == (4, True)
+    assert everything[-1]["deleted_at"] is not None
+
+
+def test_export_of_nothing_is_an_empty_array(ada: User, run: Run) -> None:
+    result = run("export")
+    assert (result.exit_code, result.stdout, result.stderr) == (0, "[]\n", "Exported 0 tasks.\n")
+
+
+def test_csv_export_has_a_header_and_one_row_per_task(filled: None, run: Run) -> None:
+    result = run("export", "--format", "csv", "--all")
+    assert result.exit_code == 0
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert list(rows[0]) == [
+        "id",
+        "number",
+        "title",
+        "description",
+        "priority",
+        "due",
+        "completed",
+        "completed_at",
+        "created_at",
+        "updated_at",
+        "deleted",
+        "deleted_at",
+        "tags",
+    ]
+    assert [row["number"] for row in rows] == ["1", "2", "3", "4"]
+    assert rows[0]["description"] == 'oat\nand "quotes", commas'
+    assert (rows[1]["tags"], rows[1]["due"], rows[1]["completed"]) == (
+        "home,money",
+        "2031-04-15",
+        "false",
+    )
+    assert rows[2]["title"] == "Grüße ✓ senden"
+
+
+def test_export_to_a_file_replaces_it_only_when_complete(
+    filled: None, run: Run, tmp_path: Path
+) -> None:
+    folder = tmp_path / "backups"
+    folder.mkdir()
+    target = folder / "backup.json"
+    target.write_text("previous backup")
+    result = run("export", "--all", "-o", str(target))
+    assert (result.exit_code, result.stdout) == (0, "")
+    assert len(json.loads(target.read_text())) == 4
+    assert [path.name for path in folder.iterdir()] == ["backup.json"]  # no temporary left
+
+    target.write_text("previous backup")
+    failed = run("--user", "nobody@example.com", "export", "-o", str(target))
+    assert failed.exit_code == 1
+    assert target.read_text() == "previous backup"  # a failed export leaves the old file
+    assert [path.name for path in folder.iterdir()] == ["backup.json"]
+
+
+def test_export_streams_without_holding_the_tasks(ada: User, session: Session) -> None:
+    """A deterministic stand-in for flat memory: rows leave the session as they are written,
+    so however many tasks there are, at most one batch is ever held."""
+    rows = [
+        {"id": uuid.uuid4(), "user_id": ada.id, "number": n, "title": f"t{n}", "priority": "none"}
+        for n in range(1, 2501)
+    ]
+    session.execute(Task.__table__.insert(), rows)  # type: ignore[attr-defined]
+    session.commit()
+    held = 0
+    count = 0
+    for _row in transfer.export_tasks(session=session, user=ada, include_deleted=False):
+        count += 1
+        held = max(held, len(session.identity_map))
+    assert count == 2500
+    assert held <= transfer.BATCH + 1  # one batch, and the row being written
+
+
+# --------------------------------------------------------------------------------- import
+
+
+def test_json_round_trip_is_lossless(
+    filled: None, run: Run, session: Session, tmp_path: Path
+) -> None:
+    before = run("export", "--all").stdout
+    backup = tmp_path / "backup.json"
+    backup.write_text(before)
+    wipe(session)
+    assert exported(run, "--all") == []
+
+    result = run("import", str(backup))
+    assert (result.exit_code, result.stdout, result.stderr) == (0, "Imported 4 tasks.\n", "")
+    assert run("export", "--all").stdout == before  # ids, numbers, timestamps, tags, trash
+
+    again = run("import", str(backup))
+    assert again.stdout == "Imported 0 tasks (4 already there).\n"
+    assert run("export", "--all").stdout == before
+
+    assert run("add", "next").stdout == "Added task 5: next\n"  # the counter moved on
+
+
+def test_import_into_another_database_and_back(filled: None, run: Run, tmp_path: Path) -> None:
+    """From the backend under test to a new embedded file, and the same file back again."""
+    before = run("export", "--all").stdout
+    other = f"sqlite:///{tmp_path / 'other.db'}"
+    moved = run(
+        "--database-url", other, "--user", "ada@example.com", "user", "add", "ada@example.com"
+    )
+    assert moved.exit_code == 0
+    piped = run("--database-url", other, "--user", "ada@example.com", "import", "-", input=before)
+    assert piped.stdout == "Imported 4 tasks.\n"
+    copy = run("--database-url", other, "--user", "ada@example.com", "export", "--all")
+    assert copy.stdout == before
+
+
+def test_json_lines_and_missing_fields(ada: User, run: Run, tmp_path: Path) -> None:
+    lines = tmp_path / "tasks.jsonl"
+    first, second = uuid.uuid4(), uuid.uuid4()
+    lines.write_text(
+        json.dumps(
+            {"id": str(first), "title": "Only the basics", "created_at": "2026-01-02T03:04:05Z"}
+        )
+        + "\n\n"
+        + json.dumps(
+            {
+                "id": str(second),
+                "title": "Done, no moment",
+                "created_at": "2026-01-02T03:04:05",
+                "completed": True,
+                "tags": ["Home"],
+            }
+        )
+        + "\n"
+    )
+    assert run("import", str(lines)).stdout == "Imported 2 tasks.\n"
+    [done] = exported(run)[1:]
+    assert (done["number"], done["completed_at"], done["tags"]) == (
+        2,
+        "2026-01-02T03:04:05Z",
+        ["home"],
+    )
+
+
+def test_numbers_are_kept_when_free_and_otherwise_follow(
+    ada: User, run: Run, tmp_path: Path
+) -> None:
+    run("add", "mine one")
+    run("add", "mine two")
+    items = [
+        {
+            "id": str(uuid.uuid4()),
+            "number": number,
+            "title": f"in {number}",
+            "created_at": "2026-01-01T00:00:00Z",
+        }
+        for number in (2, 7, None, 3)
+    ]
+    path = tmp_path / "in.json"
+    path.write_text(json.dumps(items))
+    result = run("import", str(path))
+    assert result.stdout == "Imported 4 tasks (1 renumbered: their numbers were taken).\n"
+    assert [(task["number"], task["title"]) for task in exported(run)] == [
+        (1, "mine one"),
+        (2, "mine two"),
+        (3, "in 3"),
+        (7, "in 7"),
+        (8, "in 2"),
+        (9, "in None"),
+    ]
+    assert run("add", "after").stdout == "Added task 10: after\n"
+
+
+BAD_FILES = [
+    ('[{"id": 1,}]', "line 1: not valid JSON"),
+    ('[\n{"title": "x", "created_at": "2026-01-01T00:00:00Z"}\n]', "line 2: id is missing."),
+    (
+        '[\n{"id": "%s", "title": "ok", "created_at": "2026-01-01T00:00:00Z"},\n'
+        '{"id": "%s", "title": "  ", "created_at": "2026-01-01T00:00:00Z"}\n]',
+        "line 3: title: the title must not be empty.",
+    ),
+    ('{"id": "%s", "title": "x", "created_at": "yesterday"}', "line 1: created_at: "),
+    ("[1, 2]", "line 1: expected a task object, found int."),
+    (
+        '{"id": "%s", "title": "ok", "created_at": "2026-01-01T00:00:00Z"}\n'
+        '{"id": "%s", "title": "x", "created_at": "2026-01-01T00:00:00Z", "tags": ["a,b"]}',
+        "line 2: tags: 'a,b' is not a valid tag",
+    ),
+    (
+        '[{"id": "%s", "title": "x", "created_at": "2026-01-01T00:00:00Z"}] trailing',
+        "line 1: unexpected text after the array.",
+    ),
+]
+
+
+@pytest.mark.parametrize(("content", "message"), BAD_FILES)
+def test_a_bad_file_names_the_line_and_imports_nothing(
+    ada: User, run: Run, tmp_path: Path, content: str, message: str
+) -> None:
+    path = tmp_path / "bad.json"
+    ids = tuple(str(uuid.uuid4()) for _ in range(content.count("%s")))
+    path.write_text(content % ids)
+    result = run("import", str(path))
+    assert (result.exit_code, result.stdout) == (2, "")
+    assert result.stderr.startswith(f"Error: {path}, {message}"), result.stderr
+    assert len(result.stderr.splitlines()) == 1
+    assert exported(run, "--all") == []
+
+
+def test_unreadable_files(ada: User, run: Run, tmp_path: Path) -> None:
+    missing = run("import", str(tmp_path / "nope.json"))
+    assert (missing.exit_code, missing.stderr) == (
+        1,
+        f"Error: Cannot read {tmp_path / 'nope.json'}: No such file or directory.\n",
+    )
+    latin = tmp_path / "latin1.json"
+    latin.write_bytes(b'[{"title": "caf\xe9"}]')
+    wrong = run("import", str(latin))
+    assert (wrong.exit_code, wrong.stderr) == (
+        2,
+        f"Error: {latin}: not UTF-8 text (byte 16 cannot be read).\n",
+    )
+
+
+def test_another_users_task_is_refused_and_nothing_imported(
+    filled: None, run: Run, grace: User, tmp_path: Path
+) -> None:
+    path = tmp_path / "ada.json"
+    path.write_text(run("export").stdout)
+    result = run("--user", grace.email, "import", str(path))
+    assert result.exit_code == 2
+    assert result.stderr.startswith("Error: Task ")
+    assert result.stderr.endswith(" belongs to another user; nothing was imported.\n")
+    assert json.loads(run("--user", grace.email, "export", "--all").stdout) == []
+
+
+# ---------------------------------------------------------------------------- Taskwarrior
+
+
+def test_taskwarrior_export_imports_every_status(ada: User, run: Run) -> None:
+    items = json.loads(FIXTURE.read_text())
+    result = run("import", "--from", "taskwarrior", str(FIXTURE))
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == f"Imported {len(items)} tasks.\n"
+    assert result.stderr.startswith("Not kept (sorted has no such field): ")
+    for field in ("depends", "scheduled", "wait"):
+        assert f"{field} (" in result.stderr
+
+    tasks = {task["id"]: task for task in exported(run, "--all")}
+    assert set(tasks) == {item["uuid"] for item in items}
+    for item in items:
+        task = tasks[item["uuid"]]
+        assert task["completed"] is (item.get("status") == "completed")
+        assert task["deleted"] is (item.get("status") == "deleted")
+        if item.get("status") == "recurring":
+            assert "recurring" in task["tags"]
+        if "project" in item:
+            assert f"project:{item['project'].lower()}" in task["tags"]
+        if item.get("id"):
+            assert task["number"] == item["id"]
+
+    again = run("import", "--from", "taskwarrior", str(FIXTURE))
+    assert again.stdout == f"Imported 0 tasks ({len(items)} already there).\n"
+
+
+def test_taskwarrior_json_lines_with_a_bad_item(ada: User, run: Run, tmp_path: Path) -> None:
+    items = json.loads(FIXTURE.read_text())
+    items[2]["priority"] = "X"
+    path = tmp_path / "tw.jsonl"
+    path.write_text("".join(json.dumps(item) + "\n" for item in items))
+    result = run("import", "--from", "taskwarrior", str(path))
+    assert (result.exit_code, result.stdout) == (2, "")
+    assert result.stderr == f"Error: {path}, line 3: priority: 'X' is not H, M or L.\n"
+    assert exported(run, "--all") == []
+
+
+def _taskwarrior_items(count: int) -> Iterator[str]:
+    for n in range(1, count + 1):
+        item = {
+            "id": n,
+            "uuid": str(uuid.UUID(int=n)),
+            "description": f"task {n}",
+            "status": "pending" if n % 4 else "completed",
+            "entry": "20260101T090000Z",
+            "modified": "20260102T090000Z",
+            **({"end": "20260103T090000Z"} if n % 4 == 0 else {}),
+            "priority": "HML"[n % 3],
+            "tags": ["bulk", f"group{n % 10}"],
+            "project": "Big.Import",
+        }
+        yield json.dumps(item)
+
+
+def test_ten_thousand_taskwarrior_tasks_go_in_with_a_few_batched_statements(
+    ada: User, run: Run, tmp_path: Path
+) -> None:
+    path = tmp_path / "big.json"
+    path.write_text("[\n" + ",\n".join(_taskwarrior_items(10_000)) + "\n]\n")
+    statements: list[str] = []
+
+    def record(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        statements.append(statement)
+
+    event.listen(Engine, "before_cursor_execute", record)
+    try:
+        result = run("import", "--from", "taskwarrior", str(path))
+    finally:
+        event.remove(Engine, "before_cursor_execute", record)
+    assert result.stdout == "Imported 10000 tasks.\n", result.stderr
+    inserts = [text for text in statements if text.lstrip().upper().startswith("INSERT")]
+    # Tasks and tags go in a batch of a thousand tasks at a time, not one statement per row.
+    assert len(inserts) <= 2 * 10 * 2, len(inserts)
+    assert len(statements) <= 80, len(statements)
+    tasks = exported(run)
+    assert len(tasks) == 10_000
+    assert tasks[-1]["tags"] == ["bulk", "group0", "project:big.import"]
+
+
+def test_progress_shows_on_a_terminal_only(filled: None, run: Run, tmp_path: Path) -> None:
+    path = tmp_path / "all.json"
+    path.write_text(run("export", "--all").stdout)
+    quiet = run("import", str(path))
+    assert quiet.stderr == ""  # off a terminal: nothing but what was asked for
+
+    # With stderr on a real (pseudo-)terminal, the bar is drawn there; stdout stays clean.
+    leader, follower = pty.openpty()
+    try:
+        shown = subprocess.run(
+            [sys.executable, "-m", "sorted_cli", "import", str(path)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=follower,
+            env={**os.environ, "TERM": "xterm-256color"},
+            timeout=60,
+            check=False,
+        )
+        os.close(follower)
+        chunks = []
+        while True:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:  # read to the end: the terminal is closed
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+        drawn = b"".join(chunks).decode()
+    finally:
+        os.close(leader)
+    assert (shown.returncode, shown.stdout) == (0, b"Imported 0 tasks (4 already there).\n")
+    assert "Importing" in drawn
+    assert "4/4" in drawn
