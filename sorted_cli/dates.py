@@ -8,7 +8,7 @@ today). Everything is relative to the local calendar date.
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from sorted_cli.errors import InvalidInput
 
@@ -78,3 +78,8 @@ def parse_since(text: str, *, today: date | None = None) -> date:
     raise InvalidInput(
         f"Invalid date {text!r}: use YYYY-MM-DD, today, yesterday, a weekday name, 3d or 2w."
     )
+
+
+def local_midnight(day: date) -> datetime:
+    """The moment a local calendar day starts, in UTC (how completion times are stored)."""
+    return datetime.combine(day, time()).astimezone().astimezone(UTC)

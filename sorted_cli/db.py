@@ -45,7 +45,7 @@ def make_engine(settings: Settings, *, url: str | None = None) -> Engine:
             return create_engine(
                 url, poolclass=NullPool, connect_args=postgres_connect_args(url, settings)
             )
-        path = _sqlite_path(url)
+        path = sqlite_path(url)
         if path is not None:
             _prepare_sqlite_file(path, create_parent=url == settings.url and settings.is_embedded)
         engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S})
@@ -102,7 +102,7 @@ def _is_remote_host(host: str) -> bool:
         return True
 
 
-def _sqlite_path(url: str) -> Path | None:
+def sqlite_path(url: str) -> Path | None:
     _, _, path = url.partition(":///")
     return Path(path.split("?", 1)[0]).expanduser() if path and path != ":memory:" else None
 

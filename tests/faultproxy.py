@@ -13,7 +13,8 @@ Faults are queued and taken by the next connections in order, one connection per
   compute: "N" to an SSLRequest or GSSENCRequest, then an ErrorResponse after the
   StartupMessage, then hang up. The server is never reached.
 - `delay_connect(seconds)`: wait before connecting upstream (a slow cold start).
-- `cut_on(pattern, forward=...)`: when the client sends `pattern` (b"COMMIT", say), break the
+- `cut_on(pattern, forward=..., occurrence=1)`: when the client sends `pattern` (b"COMMIT", say;
+  with `occurrence=N`, its Nth time on that connection), break the
   connection, either before the server sees that data (`forward=False`) or after the server has
   started answering it, without relaying the answer (`forward=True`).
 - `terminate_on(pattern, ...)`: when the client sends `pattern`, answer a FATAL ErrorResponse
@@ -97,6 +98,7 @@ class Fault:
     kind: FaultKind
     pattern: bytes = b""  # cut, terminate
     forward: bool = False  # cut
+    occurrence: int = 1  # cut, terminate: fire on this occurrence of the pattern
     seconds: float = 0.0  # delay_connect
     message: str = ""  # postgres_error, terminate
     sqlstate: str = "XX000"  # postgres_error, terminate
@@ -105,6 +107,8 @@ class Fault:
     def __post_init__(self) -> None:
         if self.kind in ("cut", "terminate") and not self.pattern:
             raise ValueError(f"a {self.kind} fault needs a non-empty pattern")
+        if self.occurrence < 1:
+            raise ValueError("occurrence counts from 1")
         if len(self.sqlstate) != 5:
             raise ValueError(f"a SQLSTATE has 5 characters, not {self.sqlstate!r}")
         if self.seconds < 0:
@@ -239,11 +243,13 @@ class FaultProxy:
         """Wait `seconds` before connecting upstream, then forward as usual."""
         self.add_fault(Fault("delay_connect", seconds=seconds), times)
 
-    def cut_on(self, pattern: bytes, *, forward: bool, times: int = 1) -> None:
-        """Break the connection when the client sends `pattern`. forward=False: before the
-        server gets that data. forward=True: after the server got it and began to answer (or
-        `reply_wait` passed), without relaying the answer."""
-        self.add_fault(Fault("cut", pattern=pattern, forward=forward), times)
+    def cut_on(self, pattern: bytes, *, forward: bool, occurrence: int = 1, times: int = 1) -> None:
+        """Break the connection when the client sends `pattern` (for the `occurrence`th time
+        on that connection). forward=False: before the server gets that data. forward=True:
+        after the server got it and began to answer (or `reply_wait` passed), without
+        relaying the answer."""
+        fault = Fault("cut", pattern=pattern, forward=forward, occurrence=occurrence)
+        self.add_fault(fault, times)
 
     def terminate_on(
         self,
@@ -417,6 +423,7 @@ class FaultProxy:
         client, server = link.client, link.server
         assert server is not None
         tail = b""  # the end of the client's previous chunk, to match patterns across chunks
+        seen = 0  # occurrences of the fault's pattern let through so far
         client_spoke = False  # the client sent data since the server last did
         awaiting_reply: float | None = None  # set by cut_on(forward=True): when to give up
         with selectors.DefaultSelector() as selector:
@@ -434,7 +441,11 @@ class FaultProxy:
                             continue  # the client is no longer heard
                         if fault is not None:
                             window = tail + data
-                            if fault.pattern in window:
+                            hits = window.count(fault.pattern)
+                            if hits and seen + hits < fault.occurrence:
+                                seen += hits  # an earlier occurrence: let it pass
+                                window, hits = b"", 0  # and never count it twice
+                            if hits:
                                 self._fired()
                                 if fault.kind == "terminate":
                                     client.sendall(

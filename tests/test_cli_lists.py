@@ -16,9 +16,10 @@ from sqlalchemy import event, update
 from sqlmodel import Session, col
 
 from sorted_cli.choices import Priority
+from sorted_cli.dates import local_midnight
 from sorted_cli.models import Task, User
 from sorted_cli.services import tasks
-from sorted_cli.services.stats import local_midnight, week_starts
+from sorted_cli.services.stats import week_starts
 
 
 def numbers(result: object) -> list[int]:

@@ -24,7 +24,7 @@ from typing import Any
 import psycopg
 import pytest
 from conftest import _unavailable
-from faultproxy import GSSENC_REQUEST, SSL_REQUEST, FaultProxy, error_response
+from faultproxy import GSSENC_REQUEST, SSL_REQUEST, Fault, FaultProxy, error_response
 from psycopg import errors, sql
 from psycopg.conninfo import make_conninfo
 from sqlalchemy import make_url
@@ -330,6 +330,27 @@ def test_cut_after_commit_loses_only_the_answer(proxy: FaultProxy, server: Serve
     assert proxy.pending_faults == 0
     assert stored(server, row_id)  # committed, though the client never heard so
     assert proxy.round_trips == 3  # the startup, BEGIN, INSERT; the COMMIT got no answer through
+
+
+def test_cut_on_a_later_occurrence_lets_the_earlier_ones_through(
+    proxy: FaultProxy, server: Server
+) -> None:
+    proxy.cut_on(b"SELECT 'again'", forward=False, occurrence=3)
+    connection = psycopg.connect(via(proxy, server), autocommit=True)
+    try:
+        for _ in range(2):
+            assert connection.execute("SELECT 'again'").fetchone() == ("again",)
+        assert proxy.pending_faults == 1
+        with pytest.raises(psycopg.OperationalError, match=CLOSED):
+            connection.execute("SELECT 'again'")
+    finally:
+        connection.close()
+    assert proxy.pending_faults == 0
+
+
+def test_an_occurrence_counts_from_one() -> None:
+    with pytest.raises(ValueError, match="occurrence counts from 1"):
+        Fault("cut", pattern=b"x", occurrence=0)
 
 
 def test_terminate_on_is_an_admin_shutdown(proxy: FaultProxy, server: Server) -> None:

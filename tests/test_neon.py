@@ -9,7 +9,10 @@ holds afterwards: nothing half-written, nothing written twice.
 
 from __future__ import annotations
 
+import json
+import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
@@ -341,3 +344,80 @@ def test_db_commands_use_the_direct_url_and_everyday_commands_the_pooled_one(
 def _host_port(url: str) -> tuple[str, int]:
     host, _, port = url.partition("@")[2].partition("/")[0].rpartition(":")
     return host, int(port)
+
+
+# ------------------------------------------------------------- export and import, cut off
+
+
+def _many_tasks(session: Session, user: User, count: int) -> None:
+    from sorted_cli.models import Task
+
+    rows = [
+        {"user_id": user.id, "number": n, "title": f"t{n}", "priority": "none"}
+        for n in range(1, count + 1)
+    ]
+    session.execute(Task.__table__.insert(), [{"id": uuid.uuid4(), **row} for row in rows])  # type: ignore[attr-defined]
+    session.commit()
+
+
+@DIRECT
+def test_export_cut_before_its_first_rows_is_retried_and_complete(
+    proxy: FaultProxy, session: Session, ada: User, run: Run
+) -> None:
+    _many_tasks(session, ada, 2500)
+    proxy.cut_on(b"FETCH FORWARD", forward=False)  # the first batch never arrives
+    result = run("export")
+    assert result.exit_code == 0, result.stderr
+    assert proxy.pending_faults == 0
+    assert [task["number"] for task in json.loads(result.stdout)] == list(range(1, 2501))
+
+
+@DIRECT
+def test_export_cut_midway_fails_instead_of_writing_it_twice(
+    proxy: FaultProxy, session: Session, ada: User, run: Run
+) -> None:
+    _many_tasks(session, ada, 2500)
+    # The server-side cursor's first two FETCHes fill the first batch of a thousand tasks;
+    # the third comes once those are written out.
+    proxy.cut_on(b"FETCH FORWARD", forward=False, occurrence=3)
+    result = run("export")
+    assert result.exit_code == 1, (result.stderr, proxy.connections, proxy.pending_faults)
+    assert proxy.pending_faults == 0
+    assert proxy.connections == 1  # never tried again
+    assert result.stderr.startswith("Error: The connection broke during the export (")
+    assert result.stderr.endswith("what was written is incomplete: run the export again.\n")
+    assert result.stdout.count('"number"') == 1000  # the first batch, once, and no more
+
+
+@DIRECT
+def test_export_to_a_file_cut_midway_is_tried_again_into_a_fresh_file(
+    proxy: FaultProxy, session: Session, ada: User, run: Run, tmp_path: Path
+) -> None:
+    _many_tasks(session, ada, 2500)
+    folder = tmp_path / "backups"
+    folder.mkdir()
+    target = folder / "backup.json"
+    proxy.cut_on(b"FETCH FORWARD", forward=False, occurrence=3)  # after a thousand are out
+    result = run("export", "-o", str(target))
+    assert result.exit_code == 0, result.stderr
+    assert proxy.pending_faults == 0
+    assert [task["number"] for task in json.loads(target.read_text())] == list(range(1, 2501))
+    assert [path.name for path in folder.iterdir()] == ["backup.json"]  # no temporary left
+    assert "retrying" in result.stderr
+
+
+@DIRECT
+def test_import_whose_commit_answer_was_lost_is_repeated_harmlessly(
+    proxy: FaultProxy, session: Session, ada: User, run: Run, tmp_path: Path
+) -> None:
+    items = [
+        {"id": str(uuid.uuid4()), "title": f"t{n}", "created_at": "2026-01-01T00:00:00Z"}
+        for n in range(1, 1501)
+    ]
+    path = tmp_path / "in.json"
+    path.write_text(json.dumps(items))
+    proxy.cut_on(b"COMMIT", forward=True)  # the server commits; sorted never hears back
+    result = run("import", str(path))
+    assert (result.exit_code, result.stdout) == (0, "Imported 0 tasks (1500 already there).\n")
+    assert proxy.pending_faults == 0
+    assert len(stored(session, ada)) == 1500  # once, not twice

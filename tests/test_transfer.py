@@ -415,3 +415,23 @@ def test_progress_shows_on_a_terminal_only(filled: None, run: Run, tmp_path: Pat
     assert (shown.returncode, shown.stdout) == (0, b"Imported 0 tasks (4 already there).\n")
     assert "Importing" in drawn
     assert "4/4" in drawn
+
+
+def test_a_reader_that_stops_early_ends_the_export_quietly(ada: User, session: Session) -> None:
+    rows = [
+        {"id": uuid.uuid4(), "user_id": ada.id, "number": n, "title": f"t{n}", "priority": "none"}
+        for n in range(1, 2501)
+    ]
+    session.execute(Task.__table__.insert(), rows)  # type: ignore[attr-defined]
+    session.commit()
+    export = subprocess.Popen(
+        [sys.executable, "-m", "sorted_cli", "export"],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert export.stdout is not None
+    assert export.stdout.read(100).startswith(b'[\n{"id": ')  # as `head -c 100` would
+    export.stdout.close()  # the reader goes away with most of the export unread
+    _, stderr = export.communicate(timeout=60)
+    assert (export.returncode, stderr) == (141, b"")

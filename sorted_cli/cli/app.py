@@ -29,6 +29,11 @@ class SortedGroup(TyperGroup):
             _fail(ctx, exc)
         except UnicodeEncodeError:  # bytes that are not UTF-8 on the command line
             _fail(ctx, InvalidInput("An argument is not valid UTF-8 text."))
+        except BrokenPipeError:
+            # The reader went away (`sorted export | head`): that is its choice, not an error
+            # to print. Exit as a program stopped by SIGPIPE does, so pipefail still sees it.
+            _silence_stdout()
+            raise typer.Exit(128 + 13) from None
         except OSError as exc:
             # The system said no: output that cannot be written (a full disk; a closed pipe
             # is Rich's and Click's to handle), a file that cannot be read. Not a bug, and any

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, Any
 
 import typer
 
@@ -10,15 +11,21 @@ from sorted_cli.cli import completion
 
 Json = Annotated[bool, typer.Option("--json", help="Print JSON (and nothing else) on stdout.")]
 Yes = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
-Refs = Annotated[
-    list[str],
-    typer.Argument(
+
+
+def refs(complete: Callable[..., list[tuple[str, str]]]) -> Any:
+    """The REF... argument, completing the tasks `complete` offers."""
+    return typer.Argument(
         metavar="REF...",
         help="Task numbers, UUIDs or UUID prefixes (at least 4 hex digits).",
         show_default=False,
-        autocompletion=completion.open_tasks,
-    ),
-]
+        autocompletion=complete,
+    )
+
+
+Refs = Annotated[list[str], refs(completion.open_tasks)]
+DoneRefs = Annotated[list[str], refs(completion.done_tasks)]
+DeletedRefs = Annotated[list[str], refs(completion.deleted_tasks)]
 Ref = Annotated[
     str,
     typer.Argument(

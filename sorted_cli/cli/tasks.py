@@ -11,7 +11,7 @@ import typer
 
 from sorted_cli.choices import DEFAULT_LIMIT, Priority, SortKey, View
 from sorted_cli.cli import completion
-from sorted_cli.cli.options import Json, Ref, Refs, Tags, Yes, examples
+from sorted_cli.cli.options import DeletedRefs, DoneRefs, Json, Ref, Refs, Tags, Yes, examples
 from sorted_cli.cli.state import State
 from sorted_cli.errors import Cancelled, InvalidInput
 
@@ -166,9 +166,8 @@ def list_(
     priority, due, tags, title.
     """
     from sorted_cli import render
-    from sorted_cli.dates import parse_since
+    from sorted_cli.dates import local_midnight, parse_since
     from sorted_cli.services import tasks
-    from sorted_cli.services.stats import local_midnight
 
     if overdue and due_today:
         raise InvalidInput("Choose one of --overdue and --today: no task is both.")
@@ -257,7 +256,7 @@ def done(ctx: typer.Context, refs: Refs) -> None:
 
 
 @app.command(epilog=examples("sorted reopen 3"))
-def reopen(ctx: typer.Context, refs: Refs) -> None:
+def reopen(ctx: typer.Context, refs: DoneRefs) -> None:
     """Mark done tasks as open again."""
     from sorted_cli import render
     from sorted_cli.services import tasks
@@ -325,7 +324,7 @@ def delete(ctx: typer.Context, refs: Refs, yes: Yes = False) -> None:
 
 
 @app.command(epilog=examples("sorted restore 3"))
-def restore(ctx: typer.Context, refs: Refs) -> None:
+def restore(ctx: typer.Context, refs: DeletedRefs) -> None:
     """Bring tasks back from the trash."""
     from sorted_cli import render
     from sorted_cli.services import tasks

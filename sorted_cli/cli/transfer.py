@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import itertools
 import os
 import sys
 import tempfile
@@ -68,25 +70,40 @@ def export(
     numbers, timestamps, completion, deletion and tags.
     """
     from sorted_cli import interchange, render
+    from sorted_cli.db import short_reason
+    from sorted_cli.retry import is_transient
     from sorted_cli.services import transfer
 
     state = State.of(ctx)
     write = interchange.write_json if file_format is ExportFormat.json else interchange.write_csv
 
-    def run(out: IO[str]) -> int:
+    def run(out: IO[str], *, restartable: bool) -> int:
         session, user = state.session, state.user
         total = None
         if render.stderr().is_terminal:
             total = transfer.count_tasks(session=session, user=user, include_deleted=all_)
+        rows = transfer.export_tasks(session=session, user=user, include_deleted=all_)
+        first = next(rows, None)  # the query runs, and may fail, before anything is written
+        rows = itertools.chain([first] if first is not None else [], rows)
         with render.progress(total, "Exporting") as advance:
-            rows = transfer.export_tasks(session=session, user=user, include_deleted=all_)
-            return write(_counted(rows, advance), out)
+            try:
+                return write(_counted(rows, advance), out)
+            except Exception as exc:
+                if restartable or isinstance(exc, OSError) or not is_transient(exc):
+                    raise
+                # Part of the export is out on stdout: trying again would repeat it.
+                raise SortedError(
+                    f"The connection broke during the export ({short_reason(exc)}); what was "
+                    "written is incomplete: run the export again."
+                ) from exc
 
-    if output is None:
-        count = state.attempt(lambda: run(sys.stdout))
-    else:
-        with _replacing(output) as out:
-            count = run(out)  # not retried: a half-written file cannot be taken back
+    def to_file() -> int:
+        assert output is not None
+        with _replacing(output) as out:  # a fresh file each try; replaced only when complete
+            return run(out, restartable=True)
+
+    to_stdout = functools.partial(run, sys.stdout, restartable=False)
+    count = state.attempt(to_file if output is not None else to_stdout)
     render.notice(f"Exported {count} task{'' if count == 1 else 's'}.")
 
 
@@ -163,7 +180,7 @@ def import_(
         details.append(f"{result.renumbered} renumbered: their numbers were taken")
     extra = f" ({'; '.join(details)})" if details else ""
     render.line(f"Imported {result.added} task{'' if result.added == 1 else 's'}{extra}.")
-    if ignored:
+    if ignored and result.added:
         fields = ", ".join(
             f"{field} ({count} task{'' if count == 1 else 's'})"
             for field, count in sorted(ignored.items())

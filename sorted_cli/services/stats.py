@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, timedelta
 from itertools import pairwise
 from typing import Any
 
@@ -11,6 +11,7 @@ from sqlalchemy import and_, func, select
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col
 
+from sorted_cli.dates import local_midnight
 from sorted_cli.models import Task, User
 
 WEEKS = 8
@@ -30,11 +31,6 @@ def week_starts(today: date, weeks: int = WEEKS) -> list[date]:
     """The Mondays of the last `weeks` weeks, this week's last."""
     this_monday = today - timedelta(days=today.weekday())
     return [this_monday - timedelta(weeks=back) for back in range(weeks - 1, -1, -1)]
-
-
-def local_midnight(day: date) -> datetime:
-    """The moment a local calendar day starts, in UTC (how completion times are stored)."""
-    return datetime.combine(day, time()).astimezone().astimezone(UTC)
 
 
 def user_stats(*, session: Session, user: User, today: date) -> Stats:

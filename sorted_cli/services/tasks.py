@@ -389,13 +389,13 @@ def tag_task(
     return task, changed, after
 
 
-def open_task_titles(
-    *, session: Session, user: User, prefix: str, limit: int
+def task_titles(
+    *, session: Session, user: User, view: View, prefix: str, limit: int
 ) -> list[tuple[int, str]]:
-    """(number, title) of the user's open tasks whose number starts with `prefix` (digits)."""
+    """(number, title) of the user's tasks in `view` whose number starts with `prefix`."""
     statement = (
         select(Task.number, Task.title)
-        .where(*_view_conditions(View.open), col(Task.user_id) == user.id)
+        .where(*_view_conditions(view), col(Task.user_id) == user.id)
         .order_by(col(Task.number))
         .limit(limit)
     )
