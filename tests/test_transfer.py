@@ -9,6 +9,7 @@ import os
 import pty
 import subprocess
 import sys
+import tracemalloc
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -63,6 +64,7 @@ def test_export_writes_open_and_completed_tasks_and_all_adds_the_trash(
     assert result.stderr == "Exported 3 tasks.\n"
     tasks = json.loads(result.stdout)
     assert [task["number"] for task in tasks] == [1, 2, 3]
+    assert tasks == json.loads(run("list", "--all", "--json").stdout)  # the same JSON view
     assert result.stdout.count("\n") == 5  # `[`, one line per task, `]`
     assert tasks[0]["completed"] is True
     assert tasks[1]["tags"] == ["home", "money"]
@@ -124,22 +126,37 @@ def test_export_to_a_file_replaces_it_only_when_complete(
     assert [path.name for path in folder.iterdir()] == ["backup.json"]
 
 
-def test_export_streams_without_holding_the_tasks(ada: User, session: Session) -> None:
-    """A deterministic stand-in for flat memory: rows leave the session as they are written,
-    so however many tasks there are, at most one batch is ever held."""
+def _add_plain_tasks(session: Session, user: User, first: int, last: int) -> None:
     rows = [
-        {"id": uuid.uuid4(), "user_id": ada.id, "number": n, "title": f"t{n}", "priority": "none"}
-        for n in range(1, 2501)
+        {"id": uuid.uuid4(), "user_id": user.id, "number": n, "title": f"t{n}", "priority": "none"}
+        for n in range(first, last + 1)
     ]
     session.execute(Task.__table__.insert(), rows)  # type: ignore[attr-defined]
     session.commit()
-    held = 0
-    count = 0
-    for _row in transfer.export_tasks(session=session, user=ada, include_deleted=False):
-        count += 1
-        held = max(held, len(session.identity_map))
-    assert count == 2500
-    assert held <= transfer.BATCH + 1  # one batch, and the row being written
+
+
+def _peak_bytes_while_exporting(session: Session, user: User) -> tuple[int, int]:
+    """(tasks exported, peak bytes allocated while they were read and dropped one by one)."""
+    tracemalloc.start()
+    try:
+        count = sum(
+            1 for _ in transfer.export_tasks(session=session, user=user, include_deleted=True)
+        )
+        return count, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_export_memory_does_not_grow_with_the_number_of_tasks(ada: User, session: Session) -> None:
+    """A deterministic stand-in for flat memory at a million tasks: four times the tasks must
+    not take noticeably more memory to export (reading them all at once would take ~4x)."""
+    _add_plain_tasks(session, ada, 1, 3000)
+    small = _peak_bytes_while_exporting(session, ada)
+    _add_plain_tasks(session, ada, 3001, 12000)
+    large = _peak_bytes_while_exporting(session, ada)
+    assert (small[0], large[0]) == (3000, 12000)
+    assert large[1] < small[1] * 1.5, (small, large)
+    assert not [held for held in session.identity_map.values() if isinstance(held, Task)]
 
 
 # --------------------------------------------------------------------------------- import

@@ -295,7 +295,7 @@ def list_tasks(*, session: Session, user: User, query: TaskQuery) -> TaskPage:
     """One page of the user's tasks with their tags, filtered and sorted by the database, in
     one statement (a second one counts what the limit left out, only when it did)."""
     conditions = _conditions(user, query)
-    statement = select(Task, _TAGS).where(*conditions).order_by(*_ordering(query.sort))
+    statement = select(Task, JOINED_TAGS).where(*conditions).order_by(*_ordering(query.sort))
     if query.limit is not None:
         statement = statement.limit(query.limit + 1)
     rows = list(session.exec(statement))
@@ -309,7 +309,7 @@ def list_tasks(*, session: Session, user: User, query: TaskQuery) -> TaskPage:
 
 # A task's tags in one string, computed by the database beside each task row: one statement
 # lists tasks with their tags (string_agg on PostgreSQL, group_concat on SQLite).
-_TAGS = (
+JOINED_TAGS = (
     select(func.aggregate_strings(col(TaskTag.name), ","))
     .where(col(TaskTag.task_id) == col(Task.id))
     .scalar_subquery()

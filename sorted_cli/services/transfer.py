@@ -16,15 +16,17 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from itertools import islice
 from typing import Any, TypeVar, cast
 
+import sqlalchemy as sa
 from sqlalchemy import Table, func, update
 from sqlmodel import Session, col, select
 
 from sorted_cli.errors import InvalidInput
-from sorted_cli.models import NUMBER_MAX, Task, TaskPublic, TaskRecord, TaskTag, User
-from sorted_cli.services.tasks import _TAGS, split_tags
+from sorted_cli.models import NUMBER_MAX, Task, TaskRecord, TaskTag, User
+from sorted_cli.services.tasks import JOINED_TAGS, split_tags
 
 BATCH = 1000
 # Core tables, not ORM classes: an executemany of whole rows, a batch per statement (the ORM's
@@ -55,16 +57,56 @@ def export_tasks(
     *, session: Session, user: User, include_deleted: bool
 ) -> Iterator[dict[str, Any]]:
     """The user's tasks (open and completed; the trash too with `include_deleted`), in
-    number order, each as its JSON view with tags."""
+    number order, each as its JSON view (`TaskPublic`, the same keys and values as
+    `list --json`). Plain rows, not ORM objects: nothing accumulates in the session."""
     statement = (
-        select(Task, _TAGS)
+        sa.select(*_EXPORTED, JOINED_TAGS)
         .where(*_scope(user, include_deleted))
         .order_by(col(Task.number))
         .execution_options(yield_per=BATCH)
     )
-    for task, joined in session.exec(statement):
-        yield TaskPublic.of(task, split_tags(joined)).model_dump(mode="json")
-        session.expunge(task)  # nothing keeps a finished row alive
+    for row in session.execute(statement):
+        (task_id, number, title, description, priority, due, completed, completed_at,
+         created_at, updated_at, deleted, deleted_at, joined) = row  # fmt: skip
+        yield {
+            "id": str(task_id),
+            "number": number,
+            "title": title,
+            "description": description,
+            "priority": priority.value,
+            "due": due.isoformat() if due else None,
+            "completed": completed,
+            "completed_at": _moment(completed_at),
+            "created_at": _moment(created_at),
+            "updated_at": _moment(updated_at),
+            "deleted": deleted,
+            "deleted_at": _moment(deleted_at),
+            "tags": split_tags(joined),
+        }
+
+
+_EXPORTED = [
+    col(column)
+    for column in (
+        Task.id,
+        Task.number,
+        Task.title,
+        Task.description,
+        Task.priority,
+        Task.due,
+        Task.completed,
+        Task.completed_at,
+        Task.created_at,
+        Task.updated_at,
+        Task.is_deleted,
+        Task.deleted_at,
+    )
+]
+
+
+def _moment(value: datetime | None) -> str | None:
+    """A UTC timestamp as the JSON view writes it (`2026-11-23T09:30:00.123456Z`)."""
+    return None if value is None else value.isoformat().replace("+00:00", "Z")
 
 
 @dataclass(frozen=True)
