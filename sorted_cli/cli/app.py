@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import sys
 from typing import Annotated, Any, NoReturn
 
@@ -87,6 +88,25 @@ app.add_typer(transfer.app)
 app.add_typer(settings.app)
 app.add_typer(users.app)
 app.add_typer(db.app)
+
+
+def _unwrapped(text: str) -> str:
+    """A docstring as `--help` should show it: each paragraph one line, for Rich to wrap to the
+    terminal (Typer keeps the source's line breaks, which wrap again mid-sentence)."""
+    paragraphs = inspect.cleandoc(text).split("\n\n")
+    return "\n\n".join(" ".join(paragraph.split()) for paragraph in paragraphs)
+
+
+def _unwrap_help(typer_app: typer.Typer) -> None:
+    for command in typer_app.registered_commands:
+        if command.help is None and command.callback is not None and command.callback.__doc__:
+            command.help = _unwrapped(command.callback.__doc__)
+    for group in typer_app.registered_groups:
+        if group.typer_instance is not None:
+            _unwrap_help(group.typer_instance)
+
+
+_unwrap_help(app)
 
 
 def _show_version(value: bool) -> None:

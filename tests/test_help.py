@@ -1,0 +1,55 @@
+"""Every command explains itself: a help text, examples, and paragraphs that wrap cleanly."""
+
+from __future__ import annotations
+
+import pytest
+import typer
+from typer.core import TyperGroup
+from typer.testing import CliRunner
+
+from sorted_cli.cli.app import app
+
+
+def commands(group: TyperGroup, path: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    found = []
+    for name, command in group.commands.items():
+        if isinstance(command, TyperGroup):
+            found += commands(command, (*path, name))
+        else:
+            found.append((*path, name))
+    return found
+
+
+def _root() -> TyperGroup:
+    root = typer.main.get_command(app)
+    assert isinstance(root, TyperGroup)
+    return root
+
+
+ROOT = _root()
+EVERY_COMMAND = commands(ROOT)
+
+
+def test_the_commands_are_all_there() -> None:
+    names = {" ".join(path) for path in EVERY_COMMAND}
+    for expected in ("add", "list", "tag", "untag", "stats", "export", "import", "db upgrade"):
+        assert expected in names
+
+
+@pytest.mark.parametrize("path", EVERY_COMMAND, ids=" ".join)
+def test_every_command_has_help_with_an_example(path: tuple[str, ...]) -> None:
+    result = CliRunner().invoke(app, [*path, "--help"], env={"COLUMNS": "100"})
+    assert result.exit_code == 0
+    assert "Examples:" in result.stdout
+    assert f"sorted {' '.join(path)}" in result.stdout.split("Examples:")[1]
+
+
+@pytest.mark.parametrize("path", EVERY_COMMAND, ids=" ".join)
+def test_help_paragraphs_are_single_lines_for_the_terminal_to_wrap(path: tuple[str, ...]) -> None:
+    command = ROOT.commands[path[0]]
+    for name in path[1:]:
+        assert isinstance(command, TyperGroup)
+        command = command.commands[name]
+    assert command.help
+    for paragraph in command.help.split("\n\n"):
+        assert "\n" not in paragraph, paragraph
