@@ -104,7 +104,8 @@ def export(
 
     to_stdout = functools.partial(run, sys.stdout, restartable=False)
     count = state.attempt(to_file if output is not None else to_stdout)
-    render.notice(f"Exported {count} task{'' if count == 1 else 's'}.")
+    if render.stderr().is_terminal:  # a person watching; a script gets nothing extra
+        render.notice(f"Exported {count} task{'' if count == 1 else 's'}.")
 
 
 def _counted(
