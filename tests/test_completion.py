@@ -20,6 +20,7 @@ from contextlib import closing
 from typing import TYPE_CHECKING
 
 import pytest
+import typer
 from conftest import ADA, table_names
 from sqlmodel import select
 from test_imports import PROBE
@@ -33,6 +34,8 @@ from test_processes import (
     run_sorted,
 )
 
+from sorted_cli.cli import completion
+from sorted_cli.cli.app import app
 from sorted_cli.models import TaskCreate, User, validated
 from sorted_cli.services import tasks
 
@@ -344,3 +347,42 @@ def test_an_unreachable_server_offers_nothing_at_once(shell: str) -> None:
     )
     assert outcome(result) == (0, NOTHING[shell], "")
     assert time.monotonic() - started < 10  # no retrying, though 60 s of it are allowed
+
+
+# ------------------------------------------------------------- the same, in this process
+
+
+def root_context(**params: str | None) -> typer.Context:
+    """The context a completion function gets: the root's parsed options, nothing invoked."""
+    root = typer.main.get_command(app)
+    context = typer.Context(root)
+    context.params = {"database_url": None, "user": None, **params}
+    return context
+
+
+@pytest.mark.usefixtures("tasks_of_ada_and_grace")
+def test_completion_functions_offer_each_view_and_keep_what_was_typed() -> None:
+    ctx = root_context()
+    assert completion.open_tasks(ctx, "") == [("1", "Buy milk"), ("4", "Water plants")]
+    assert completion.open_tasks(ctx, "#4") == [("#4", "Water plants")]
+    assert completion.open_tasks(ctx, "x") == []
+    assert completion.done_tasks(ctx, "") == [("2", "Pay rent")]
+    assert completion.deleted_tasks(ctx, "3") == [("3", "Call Bob")]
+    assert completion.tags(ctx, "") == ["errands", "health", "home", "work"]
+    assert completion.tags(ctx, "+H") == ["+Health", "+Home"]
+    assert completion.tags(ctx, "a b") == []  # white space cannot start a tag's name
+    assert completion.tags(ctx, ",") == []
+
+
+@pytest.mark.usefixtures("tasks_of_ada_and_grace")
+def test_completion_functions_read_the_command_line_user_and_stay_quiet(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    grace = root_context(user="GRACE@example.com")
+    assert [number for number, _ in completion.open_tasks(grace, "")] == ["1", "2", "3", "4", "5"]
+    assert completion.tags(root_context(user="nobody@example.com"), "") == []
+    missing = root_context(database_url=f"sqlite:///{tmp_path / 'absent.db'}")
+    assert completion.open_tasks(missing, "") == []
+    assert not (tmp_path / "absent.db").exists()  # a Tab press creates no database
+    monkeypatch.delenv("SORTED_USER")
+    assert completion.open_tasks(root_context(), "") == []  # nobody chosen yet
