@@ -82,4 +82,7 @@ def parse_since(text: str, *, today: date | None = None) -> date:
 
 def local_midnight(day: date) -> datetime:
     """The moment a local calendar day starts, in UTC (how completion times are stored)."""
-    return datetime.combine(day, time()).astimezone().astimezone(UTC)
+    try:
+        return datetime.combine(day, time()).astimezone().astimezone(UTC)
+    except (OverflowError, ValueError):  # a day at the very ends of the calendar
+        raise InvalidInput(f"Invalid date {day.isoformat()}: out of range.") from None

@@ -9,12 +9,17 @@ from __future__ import annotations
 
 import csv
 import json
+import uuid
+from collections import Counter
 from collections.abc import Iterable, Iterator
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
 from sorted_cli.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from sorted_cli.models import TaskRecord
 
 EXPORT_FIELDS = (
     "id",
@@ -38,10 +43,11 @@ _SPACE = " \t\r\n"
 
 def read_items(text: str, *, name: str) -> Iterator[tuple[int, Any]]:
     """(line, item) for each item of a JSON array or of JSON Lines; InvalidInput at the first
-    place that is not JSON, naming the file and the line."""
+    place that is not JSON, naming the file and the line. An empty file is an error too (a
+    failed `sorted export > FILE` leaves one); an empty array is not."""
     start = _skip_space(text, 0)
     if start == len(text):
-        return
+        raise InvalidInput(f"{name} is empty: expected a JSON array or JSON lines of tasks.")
     if text[start] == "[":
         yield from _array_items(text, start + 1, name=name)
     else:
@@ -67,6 +73,12 @@ def _decode(text: str, at: int, *, name: str) -> tuple[Any, int]:
         return _DECODER.raw_decode(text, at)
     except json.JSONDecodeError as exc:
         raise _bad(name, text, exc.pos, f"not valid JSON ({exc.msg})") from None
+    except (ValueError, RecursionError) as exc:  # a 5,000-digit number; [[[[... nested deep
+        raise _bad(name, text, at, f"not JSON sorted can read ({_reason(exc)})") from None
+
+
+def _reason(exc: BaseException) -> str:
+    return "nested too deeply" if isinstance(exc, RecursionError) else str(exc).split(";")[0]
 
 
 def _array_items(text: str, at: int, *, name: str) -> Iterator[tuple[int, Any]]:
@@ -93,12 +105,45 @@ def _array_items(text: str, at: int, *, name: str) -> Iterator[tuple[int, Any]]:
 
 
 def _lines(text: str, at: int, *, name: str) -> Iterator[tuple[int, Any]]:
-    for number, line in enumerate(text[at:].splitlines(), start=_line_of(text, at)):
+    # Split on newlines only: U+2028, form feeds and the like may stand raw inside strings.
+    for number, line in enumerate(text[at:].split("\n"), start=_line_of(text, at)):
         if line.strip():
             try:
                 yield number, json.loads(line)
             except json.JSONDecodeError as exc:
                 raise InvalidInput(f"{name}, line {number}: not valid JSON ({exc.msg}).") from None
+            except (ValueError, RecursionError) as exc:
+                reason = f"not JSON sorted can read ({_reason(exc)})"
+                raise InvalidInput(f"{name}, line {number}: {reason}.") from None
+
+
+def read_records(
+    text: str, *, name: str, taskwarrior: bool, ignored: Counter[str]
+) -> list[TaskRecord]:
+    """The tasks of a file, each checked: sorted's own JSON (`TaskRecord`), or Taskwarrior's
+    `task export`. Fields sorted does not keep are counted in `ignored`. A bad item, or a
+    UUID that comes twice, is InvalidInput naming its line."""
+    from sorted_cli.models import TaskRecord
+    from sorted_cli.taskwarrior import record_from_taskwarrior
+
+    known = TaskRecord.model_fields.keys()
+    records: list[TaskRecord] = []
+    lines: dict[uuid.UUID, int] = {}
+    for line, item in read_items(text, name=name):
+        try:
+            if taskwarrior:
+                record = record_from_taskwarrior(item, ignored=ignored)
+            elif isinstance(item, dict):
+                record = TaskRecord.model_validate(item)
+                ignored.update(sorted(item.keys() - known))
+            else:
+                raise ValueError(f"expected a task object, found {type(item).__name__}")
+        except ValueError as exc:
+            raise invalid_item(name, line, exc) from None
+        if (first := lines.setdefault(record.id, line)) != line:
+            raise InvalidInput(f"{name}, line {line}: task {record.id} is also on line {first}.")
+        records.append(record)
+    return records
 
 
 def invalid_item(name: str, line: int, exc: ValueError) -> InvalidInput:

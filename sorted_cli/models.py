@@ -8,6 +8,7 @@ Validation happens in the Create/Update shapes; table models trust what the serv
 from __future__ import annotations
 
 import re
+import unicodedata
 import uuid
 from datetime import UTC, date, datetime
 from typing import Any, ClassVar, TypeVar
@@ -49,9 +50,10 @@ _SPACES = re.compile(r"\s+")
 
 
 def normalise_tag(value: str) -> str:
-    """The stored form of a tag as typed: trimmed, lower-case, inner white space as `-`, and
-    without a leading `+` (so `--tag +home` is the tag `home`). Raises ValueError."""
-    tag = _SPACES.sub("-", value.strip().removeprefix("+").strip()).lower()
+    """The stored form of a tag as typed: trimmed, case-folded (NFKC), inner white space as
+    `-`, and without a leading `+` (so `--tag +home` is the tag `home`). Raises ValueError."""
+    folded = unicodedata.normalize("NFKC", value).casefold()  # full-width ABC is abc, ß is ss
+    tag = _SPACES.sub("-", folded.strip().removeprefix("+").strip())
     if not tag:
         raise ValueError("a tag must not be empty")
     if len(tag) > TAG_MAX:
@@ -168,10 +170,20 @@ class TaskBase(SQLModel):
     due: date | None = None
 
 
+def _storable(field: str, text: str) -> str:
+    """Text every backend can store: PostgreSQL refuses NUL, and a lone surrogate (half of a
+    UTF-16 pair, possible in JSON) is not Unicode text at all."""
+    if "\x00" in text:
+        raise ValueError(f"the {field} contains a NUL character (\\u0000)")
+    if any("\ud800" <= character <= "\udfff" for character in text):
+        raise ValueError(f"the {field} contains a lone surrogate, which is not text")
+    return text
+
+
 def _clean_title(value: object) -> object:
     if not isinstance(value, str):
         return value
-    title = value.strip()
+    title = _storable("title", value).strip()
     if not title:
         raise ValueError("the title must not be empty")
     if len(title) > TITLE_MAX:
@@ -182,7 +194,7 @@ def _clean_title(value: object) -> object:
 def _clean_description(value: object) -> object:
     if not isinstance(value, str):
         return value
-    description = value.strip()
+    description = _storable("description", value).strip()
     if len(description) > DESCRIPTION_MAX:
         raise ValueError(
             f"the description is {len(description)} characters long; at most {DESCRIPTION_MAX} fit"
@@ -309,7 +321,10 @@ class TaskRecord(TaskPublic):
     def _utc(cls, value: datetime | None) -> datetime | None:
         if value is None:
             return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        try:
+            return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        except OverflowError:  # 0001-01-01T00:00+01:00 is before the first UTC moment
+            raise ValueError(f"{value.isoformat()} is out of range") from None
 
     @model_validator(mode="after")
     def _consistent(self) -> TaskRecord:

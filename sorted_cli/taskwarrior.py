@@ -15,7 +15,8 @@ The mapping, field by field:
   local calendar date of its moment: Taskwarrior keeps `due:friday` as local midnight in UTC.
 - `priority` H/M/L is high/medium/low. `tags` (a list, or a comma-separated string in old
   exports) and the project, as `project:<project>`, are sorted tags; a character a tag cannot
-  hold becomes `-`.
+  hold becomes `-`, and a tag that is still not one (`🔥`) is dropped and reported as
+  `tag '🔥'` in `ignored`, so one odd tag does not stop an import.
 - Annotations follow the description in time order, one a line: `[YYYY-MM-DD HH:MM UTC] text`.
 
 Every other field (wait, scheduled, start, depends, mask, user-defined attributes, ...) is
@@ -62,11 +63,12 @@ def record_from_taskwarrior(item: Mapping[str, Any], *, ignored: Counter[str]) -
     title, notes = text, []
     if len(text) > TITLE_MAX:
         title, notes = _shorten(text), [text]
-    tags = _tags(rest.pop("tags", None))
+    unusable: list[str] = []  # tags sorted cannot hold: dropped, and reported
+    tags = _tags(rest.pop("tags", None), unusable)
     if project := rest.pop("project", None):
         if not isinstance(project, str):
             raise ValueError(f"project: {project!r} is not text")
-        tags.append(_tag("project", f"project:{project}"))
+        tags += _usable([f"project:{project}"], unusable)
 
     finished_at = None
     if status in {"completed", "deleted"}:
@@ -96,6 +98,7 @@ def record_from_taskwarrior(item: Mapping[str, Any], *, ignored: Counter[str]) -
         }
     )
     ignored.update(sorted(rest.keys() - _DERIVED))
+    ignored.update(f"tag {tag!r}" for tag in unusable)
     return record
 
 
@@ -132,21 +135,26 @@ def _shorten(text: str) -> str:
     return _LAST_WORD.sub("", window)[: TITLE_MAX - 1] + "…"
 
 
-def _tag(field: str, value: str) -> str:
-    try:
-        return normalise_tag(_NOT_IN_TAG.sub("-", value))
-    except ValueError as exc:
-        raise ValueError(f"{field}: {exc}") from None
+def _usable(names: list[str], unusable: list[str]) -> list[str]:
+    """The names as sorted tags; a character a tag cannot hold becomes `-`, and a name that is
+    still not a tag (`🔥` becomes a bare `-`) goes to `unusable` instead."""
+    tags = []
+    for name in names:
+        try:
+            tags.append(normalise_tag(_NOT_IN_TAG.sub("-", name)))
+        except ValueError:
+            unusable.append(name)
+    return tags
 
 
-def _tags(value: object) -> list[str]:
+def _tags(value: object, unusable: list[str]) -> list[str]:
     if value is None:
         return []
     if isinstance(value, str):
         value = value.split(",")
     if not isinstance(value, list) or not all(isinstance(tag, str) for tag in value):
         raise ValueError(f"tags: {value!r} is not a list of tags")
-    return [_tag("tags", tag) for tag in value if tag.strip()]
+    return _usable([tag for tag in value if tag.strip()], unusable)
 
 
 def _priority(value: object) -> Priority:

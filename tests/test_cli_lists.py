@@ -45,6 +45,24 @@ def test_tags_are_given_on_add_normalised_and_shown(ada: User, run: Run) -> None
     assert run("list").stdout.splitlines()[0].split("\t")[5] == "family,phone"
 
 
+@pytest.mark.parametrize(
+    ("typed", "stored"),
+    [
+        ("Home", "home"),
+        ("+Big  Job", "big-job"),
+        ("ＡＢＣ", "abc"),  # full width  # noqa: RUF001
+        ("Straße", "strasse"),
+        ("e\u0301cole", "\u00e9cole"),  # a combining accent, composed
+        ("@Home", "@home"),
+        ("project:Home.Garden", "project:home.garden"),
+    ],
+)
+def test_tags_are_normalised(ada: User, run: Run, typed: str, stored: str) -> None:
+    assert run("add", "x", "--tag", typed).exit_code == 0
+    assert json.loads(run("show", "1", "--json").stdout)["tags"] == [stored]
+    assert listed(run, "--tag", typed) == [1]
+
+
 def test_tag_and_untag_say_what_changed_and_repeat_harmlessly(ada: User, run: Run) -> None:
     run("add", "Call mum", "--tag", "family")
     result = run("tag", "1", "Work", "car pool")
@@ -176,6 +194,7 @@ def test_completed_since_lists_completed_tasks(spread: date, run: Run, session: 
         (["--overdue", "--today"], "Choose one of --overdue and --today: no task is both."),
         (["--due-before", "soon"], "Invalid date 'soon': use YYYY-MM-DD"),
         (["--completed-since", "later"], "Invalid date 'later': use YYYY-MM-DD"),
+        (["--completed-since", "0001-01-01"], "Invalid date 0001-01-01: out of range."),
     ],
 )
 def test_bad_filters_are_usage_errors(ada: User, run: Run, args: list[str], message: str) -> None:

@@ -371,6 +371,7 @@ def test_completion_functions_offer_each_view_and_keep_what_was_typed() -> None:
     assert completion.tags(ctx, "") == ["errands", "health", "home", "work"]
     assert completion.tags(ctx, "+H") == ["+Health", "+Home"]
     assert completion.tags(ctx, "a b") == []  # white space cannot start a tag's name
+    assert completion.tags(ctx, "@") == []  # no tag of Ada's starts with @
     assert completion.tags(ctx, ",") == []
 
 

@@ -282,17 +282,18 @@ def test_tags_may_be_a_comma_separated_string() -> None:
     assert convert(task(tags="work, email,,urgent")).tags == ["email", "urgent", "work"]
 
 
-@pytest.mark.parametrize(
-    ("tags", "message"),
-    [
-        (["@"], "tags: '@' is not a valid tag"),
-        (["x" * 65], "tags: the tag 'xxx"),
-        ({"a": 1}, "tags: {'a': 1} is not a list of tags"),
-    ],
-)
-def test_a_tag_sorted_cannot_hold_is_refused_by_name(tags: object, message: str) -> None:
-    with pytest.raises(ValueError, match="^" + message):
-        convert(task(tags=tags))
+def test_a_tag_sorted_cannot_hold_is_dropped_and_reported() -> None:
+    ignored: Counter[str] = Counter()
+    record = convert(task(tags=["home", "@", "🔥", "x" * 65], project="p" * 70), ignored)
+    assert record.tags == ["home"]
+    assert ignored == Counter(
+        {"tag '@'": 1, "tag '🔥'": 1, f"tag '{'x' * 65}'": 1, f"tag 'project:{'p' * 70}'": 1}
+    )
+
+
+def test_tags_that_are_not_a_list_of_text_are_refused() -> None:
+    with pytest.raises(ValueError, match=r"^tags: \{'a': 1\} is not a list of tags"):
+        convert(task(tags={"a": 1}))
 
 
 @pytest.mark.parametrize(

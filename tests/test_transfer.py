@@ -324,7 +324,7 @@ def test_taskwarrior_export_imports_every_status(ada: User, run: Run) -> None:
     result = run("import", "--from", "taskwarrior", str(FIXTURE))
     assert result.exit_code == 0, result.stderr
     assert result.stdout == f"Imported {len(items)} tasks.\n"
-    assert result.stderr.startswith("Not kept (sorted has no such field): ")
+    assert result.stderr.startswith("Not kept: ")
     for field in ("depends", "scheduled", "wait"):
         assert f"{field} (" in result.stderr
 
@@ -452,3 +452,152 @@ def test_a_reader_that_stops_early_ends_the_export_quietly(ada: User, session: S
     export.stdout.close()  # the reader goes away with most of the export unread
     _, stderr = export.communicate(timeout=60)
     assert (export.returncode, stderr) == (141, b"")
+
+
+# ------------------------------------------------------------------ files that push limits
+
+
+def _write_items(path: Path, *items: dict[str, Any]) -> Path:
+    path.write_text(json.dumps(list(items), ensure_ascii=False, indent=0))
+    return path
+
+
+def _item(**fields: Any) -> dict[str, Any]:
+    return {"id": str(uuid.uuid4()), "title": "x", "created_at": "2026-01-01T00:00:00Z", **fields}
+
+
+def test_a_number_near_the_limit_is_not_kept_and_add_still_works(
+    ada: User, run: Run, tmp_path: Path
+) -> None:
+    path = _write_items(tmp_path / "far.json", _item(number=2_147_483_647), _item(number=7))
+    assert run("import", str(path)).stdout == (
+        "Imported 2 tasks (1 renumbered: their numbers were taken).\n"
+    )
+    assert [task["number"] for task in exported(run)] == [7, 8]
+    assert run("add", "after").stdout == "Added task 9: after\n"
+
+
+def test_add_says_when_no_numbers_are_left(ada: User, run: Run, session: Session) -> None:
+    from sqlalchemy import update
+
+    session.execute(update(User).values(last_task_number=2_147_483_647))
+    session.commit()
+    result = run("add", "one too many")
+    assert (result.exit_code, result.stdout) == (1, "")
+    assert result.stderr == "Error: No task numbers are left: 2147483647 is the last one.\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("", " is empty: expected a JSON array or JSON lines of tasks."),
+        ("  \n", " is empty: expected a JSON array or JSON lines of tasks."),
+        ('[{"id": 1' + "1" * 5000 + "}]", ", line 1: not JSON sorted can read (Exceeds the limit"),
+        ("[" * 100_000, ", line 1: not JSON sorted can read (nested too deeply)."),
+        (
+            json.dumps(_item()) + "\n" + "[" * 100_000,
+            ", line 2: not JSON sorted can read (nested too deeply).",
+        ),
+    ],
+)
+def test_files_json_cannot_hold_or_python_cannot_read_are_one_line_errors(
+    ada: User, run: Run, tmp_path: Path, text: str, message: str
+) -> None:
+    path = tmp_path / "odd.json"
+    path.write_text(text)
+    result = run("import", str(path))
+    assert (result.exit_code, result.stdout) == (2, "")
+    assert result.stderr.startswith(f"Error: {path}{message}"), result.stderr
+    assert len(result.stderr.splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"title": "a\u0000b"}, "line 2: title: the title contains a NUL character (\\u0000)."),
+        (
+            {"description": "\ud800"},
+            "line 2: description: the description contains a lone surrogate",
+        ),
+        (
+            {"created_at": "0001-01-01T00:00:00+01:00"},
+            "line 2: created_at: 0001-01-01T00:00:00+01:00 is out of range.",
+        ),
+    ],
+)
+def test_values_no_database_can_store_are_refused_by_line(
+    ada: User, run: Run, tmp_path: Path, fields: dict[str, Any], message: str
+) -> None:
+    path = tmp_path / "bad.json"
+    path.write_text("[\n" + json.dumps(_item(**fields)) + "\n]\n")  # escapes: \u0000, \ud800
+    result = run("import", str(path))
+    assert (result.exit_code, result.stdout) == (2, "")
+    assert result.stderr.startswith(f"Error: {path}, {message}"), result.stderr
+    assert exported(run, "--all") == []
+
+
+def test_a_uuid_twice_in_one_file_names_both_lines(ada: User, run: Run, tmp_path: Path) -> None:
+    first = _item(title="first")
+    path = tmp_path / "twice.jsonl"
+    path.write_text(
+        "\n".join(json.dumps(item) for item in (first, _item(), {**first, "title": "again"}))
+    )
+    result = run("import", str(path))
+    assert (result.exit_code, result.stderr) == (
+        2,
+        f"Error: {path}, line 3: task {first['id']} is also on line 1.\n",
+    )
+    assert exported(run, "--all") == []
+
+
+def test_json_lines_split_on_newlines_only(ada: User, run: Run, tmp_path: Path) -> None:
+    odd = "\u2028 \u2029 \x85 \x0b \x0c \x1c"  # line breaks to str.splitlines, not to JSON
+    path = tmp_path / "odd.jsonl"
+    path.write_text(
+        json.dumps(_item(title=f"a{odd}b"), ensure_ascii=False)
+        + "\n"
+        + json.dumps(_item(title=""))
+        + "\n"
+    )
+    result = run("import", str(path))
+    assert result.stderr == f"Error: {path}, line 2: title: the title must not be empty.\n"
+    path.write_text(json.dumps(_item(title=f"a{odd}b"), ensure_ascii=False) + "\n")
+    assert run("import", str(path)).stdout == "Imported 1 task.\n"
+    assert exported(run)[0]["title"] == f"a{odd}b"
+
+
+def test_fields_sorted_does_not_know_are_reported(ada: User, run: Run, tmp_path: Path) -> None:
+    path = _write_items(tmp_path / "typo.json", _item(tag=["home"]), _item(tag=["x"], colour="red"))
+    result = run("import", str(path))
+    assert (result.stdout, result.stderr) == (
+        "Imported 2 tasks.\n",
+        "Not kept: colour (1 task), tag (2 tasks).\n",
+    )
+
+
+# ------------------------------------------------------------------------ where -o writes
+
+
+def test_export_to_a_symlink_replaces_its_file_and_keeps_its_mode(
+    filled: None, run: Run, tmp_path: Path
+) -> None:
+    real = tmp_path / "real.json"
+    real.write_text("old")
+    real.chmod(0o640)
+    link = tmp_path / "link.json"
+    link.symlink_to(real)
+    assert run("export", "-o", str(link)).exit_code == 0
+    assert link.is_symlink()
+    assert len(json.loads(real.read_text())) == 3
+    assert real.stat().st_mode & 0o777 == 0o640
+
+
+def test_export_to_a_fifo_writes_into_it(filled: None, run: Run, tmp_path: Path) -> None:
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    reader = subprocess.Popen(["cat", str(fifo)], stdout=subprocess.PIPE)
+    result = run("export", "-o", str(fifo))
+    out, _ = reader.communicate(timeout=30)
+    assert result.exit_code == 0
+    assert fifo.exists()  # still the FIFO, not replaced by a file
+    assert len(json.loads(out)) == 3

@@ -86,16 +86,17 @@ def tags(ctx: typer.Context, incomplete: str) -> list[str]:
     from sorted_cli.models import normalise_tag
     from sorted_cli.services.tasks import user_tags
 
+    typed = incomplete.lstrip("+")
     try:
-        prefix = normalise_tag(incomplete) if incomplete.strip("+ ") else ""
+        prefix = normalise_tag(typed) if typed.strip() and typed != "@" else typed
     except ValueError:
         return []
-    if len(prefix) != len(incomplete.lstrip("+")):  # white space changed: no such candidates
+    if len(prefix) != len(typed):  # white space or case folding changed its length
         return []
     return _with_user(
         ctx,
         lambda session, user: [
             incomplete + tag[len(prefix) :]
-            for tag in user_tags(session=session, user=user, prefix=prefix)[:SHOWN]
+            for tag in user_tags(session=session, user=user, prefix=prefix, limit=SHOWN)
         ],
     )

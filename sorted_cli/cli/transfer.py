@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import itertools
 import os
+import stat
 import sys
 import tempfile
 from collections import Counter
@@ -21,8 +22,6 @@ from sorted_cli.errors import InvalidInput, SortedError
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
-
-    from sorted_cli.models import TaskRecord
 
 app = typer.Typer()
 
@@ -99,8 +98,8 @@ def export(
 
     def to_file() -> int:
         assert output is not None
-        with _replacing(output) as out:  # a fresh file each try; replaced only when complete
-            return run(out, restartable=True)
+        with _writing(output) as (out, restartable):  # a fresh file each try, where it can be
+            return run(out, restartable=restartable)
 
     to_stdout = functools.partial(run, sys.stdout, restartable=False)
     count = state.attempt(to_file if output is not None else to_stdout)
@@ -117,21 +116,50 @@ def _counted(
 
 
 @contextmanager
-def _replacing(path: Path) -> Iterator[IO[str]]:
-    """A file written beside PATH and renamed over it only when everything went well, so a
-    failed export never leaves a truncated file where a good one was."""
-    folder = path.resolve().parent
+def _writing(path: Path) -> Iterator[tuple[IO[str], bool]]:
+    """Where `export -o PATH` writes, and whether a broken export may start again there.
+
+    A regular file (or a new one) is replaced only once the export is complete: it is written
+    beside the file under a temporary name, then renamed over it (through any symlink, with
+    the file's permissions), so a failed export leaves the old one whole. Anything else (a
+    FIFO, a terminal, /dev/stdout on a pipe, a process substitution) is written as it is.
+    """
     try:
-        handle, temporary = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
+        special = not stat.S_ISREG(path.stat().st_mode)
+    except FileNotFoundError:
+        special = False
     except OSError as exc:
-        raise SortedError(f"Cannot write to {folder}: {exc.strerror}.") from None
+        raise SortedError(f"Cannot write to {path}: {exc.strerror}.") from None
+    if special:
+        try:
+            with path.open("w", encoding="utf-8", newline="") as out:
+                yield out, False
+        except OSError as exc:
+            raise SortedError(f"Cannot write to {path}: {exc.strerror}.") from None
+        return
+    target = Path(os.path.realpath(path))
+    try:
+        mode = stat.S_IMODE(target.stat().st_mode)
+    except FileNotFoundError:
+        mode = 0o666 & ~_umask()
+    try:
+        handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+        os.fchmod(handle, mode)
+    except OSError as exc:
+        raise SortedError(f"Cannot write to {target.parent}: {exc.strerror}.") from None
     try:
         with os.fdopen(handle, "w", encoding="utf-8", newline="") as out:
-            yield out
-        Path(temporary).replace(path)
+            yield out, True
+        Path(temporary).replace(target)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def _umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current
 
 
 @app.command(
@@ -160,13 +188,15 @@ def import_(
     Tasks are identified by UUID: importing the same file again changes nothing. All or
     nothing: a bad item stops the import, naming its line, before anything is written.
     """
-    from sorted_cli import render
+    from sorted_cli import interchange, render
     from sorted_cli.services import transfer
 
     name = "stdin" if file == "-" else file
     text = _read(file)
     ignored: Counter[str] = Counter()
-    records = _records(text, name=name, source=source, ignored=ignored)
+    records = interchange.read_records(
+        text, name=name, taskwarrior=source is ImportFormat.taskwarrior, ignored=ignored
+    )
     state = State.of(ctx)
 
     def run() -> transfer.ImportResult:
@@ -186,7 +216,7 @@ def import_(
             f"{field} ({count} task{'' if count == 1 else 's'})"
             for field, count in sorted(ignored.items())
         )
-        render.notice(f"Not kept (sorted has no such field): {fields}.")
+        render.notice(f"Not kept: {fields}.")
 
 
 def _read(file: str) -> str:
@@ -200,27 +230,3 @@ def _read(file: str) -> str:
         ) from None
     except OSError as exc:
         raise SortedError(f"Cannot read {file}: {exc.strerror}.") from None
-
-
-def _records(
-    text: str, *, name: str, source: ImportFormat, ignored: Counter[str]
-) -> list[TaskRecord]:
-    from pydantic import ValidationError
-
-    from sorted_cli.interchange import invalid_item, read_items
-    from sorted_cli.models import TaskRecord
-
-    records: list[TaskRecord] = []
-    for line, item in read_items(text, name=name):
-        try:
-            if source is ImportFormat.taskwarrior:
-                from sorted_cli.taskwarrior import record_from_taskwarrior
-
-                records.append(record_from_taskwarrior(item, ignored=ignored))
-            elif isinstance(item, dict):
-                records.append(TaskRecord.model_validate(item))
-            else:
-                raise ValueError(f"expected a task object, found {type(item).__name__}")
-        except (ValueError, ValidationError) as exc:
-            raise invalid_item(name, line, exc) from None
-    return records

@@ -29,6 +29,7 @@ from sorted_cli.errors import (
     Cancelled,
     InvalidInput,
     InvalidReference,
+    SortedError,
     TaskInTrash,
     TaskNotFound,
 )
@@ -93,11 +94,14 @@ def create_task(
     """
     bump = (
         update(User)
-        .where(col(User.id) == user.id)
+        .where(col(User.id) == user.id, col(User.last_task_number) < NUMBER_MAX)
         .values(last_task_number=User.last_task_number + 1)
         .returning(col(User.last_task_number))
     )
-    number = session.exec(bump).scalar_one()
+    number = session.exec(bump).scalar_one_or_none()
+    if number is None:  # the user's row is there (the caller has it): the numbers ran out
+        session.rollback()
+        raise SortedError(f"No task numbers are left: {NUMBER_MAX} is the last one.")
     now = utcnow()
     fields = data.model_dump(exclude={"tags"})
     task = Task(user_id=user.id, number=number, created_at=now, updated_at=now, **fields)
@@ -407,12 +411,14 @@ def task_titles(
     return [(number, title) for number, title in session.exec(statement)]
 
 
-def user_tags(*, session: Session, user: User, prefix: str = "") -> list[str]:
+def user_tags(
+    *, session: Session, user: User, prefix: str = "", limit: int | None = None
+) -> list[str]:
     """The tags the user's tasks carry (for completion), read from the index alone."""
     names = select(TaskTag.name).distinct().where(col(TaskTag.user_id) == user.id)
     if prefix:
         names = names.where(col(TaskTag.name).startswith(prefix, autoescape=True))
-    return list(session.exec(names.order_by(TaskTag.name)))
+    return list(session.exec(names.order_by(TaskTag.name).limit(limit)))
 
 
 def _view_conditions(view: View) -> list[ColumnElement[bool]]:

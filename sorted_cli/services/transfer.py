@@ -5,10 +5,10 @@ and go out as they come, so memory stays flat however many tasks there are.
 
 Import is one transaction and idempotent: a task's UUID is its identity, so a task the user
 already has is left exactly as it is, and importing the same file twice changes nothing.
-Numbers are kept when the user has no task with that number; the others (and tasks that come
-without one) take the next free numbers, after every kept one. A UUID that belongs to another
-user's task is an error. Everything is checked before the first row is written, and rows go
-in with multi-row INSERTs, a batch at a time.
+Numbers are kept when the user has no task with that number (and it is at most a billion);
+the others (and tasks that come without one) take the next free numbers, after every kept
+one. A UUID that belongs to another user's task is an error. Everything is checked before the
+first row is written, and rows go in a thousand at a time (one executemany each).
 """
 
 from __future__ import annotations
@@ -29,6 +29,9 @@ from sorted_cli.models import NUMBER_MAX, Task, TaskRecord, TaskTag, User
 from sorted_cli.services.tasks import JOINED_TAGS, split_tags
 
 BATCH = 1000
+# A number from a file above this is not kept: a task numbered near the column's limit would
+# leave no numbers for the tasks added after it.
+KEPT_MAX = 1_000_000_000
 # Core tables, not ORM classes: an executemany of whole rows, a batch per statement (the ORM's
 # bulk insert splits a batch wherever the set of non-null values changes).
 _TASKS = cast("Table", Task.__table__)  # type: ignore[attr-defined]
@@ -177,9 +180,11 @@ def _numbers(
     numbers: dict[uuid.UUID, int] = {}
     kept: set[int] = set()
     for record in records:
-        if record.number is not None and record.number not in taken | kept:
-            numbers[record.id] = record.number
-            kept.add(record.number)
+        number = record.number
+        if number is None or number > KEPT_MAX or number in taken or number in kept:
+            continue
+        numbers[record.id] = number
+        kept.add(number)
     following = max(counter, *kept) if kept else counter
     for record in records:
         if record.id not in numbers:
