@@ -123,10 +123,17 @@ def _prepare_sqlite_file(path: Path, *, create_parent: bool) -> None:
 
 def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     dbapi_connection.isolation_level = None  # sorted, not the sqlite3 module, says BEGIN
+    # SQLite's own lower() knows only ASCII; searches (`lower(title) LIKE lower(?)`) should
+    # find "ÉCOLE" for "école" as they do on PostgreSQL.
+    dbapi_connection.create_function("lower", 1, _lower, deterministic=True)
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys = ON")
     cursor.execute("PRAGMA journal_mode = WAL")
     cursor.close()
+
+
+def _lower(text: str | None) -> str | None:
+    return text.lower() if isinstance(text, str) else text
 
 
 def _on_sqlite_begin(connection: Any) -> None:

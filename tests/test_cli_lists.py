@@ -132,7 +132,15 @@ def spread(ada: User, run: Run) -> date:
     for args in (
         ["Pay rent", "-p", "high", "--due", (today - day).isoformat(), "--tag", "home"],
         ["Book flights", "-p", "high", "--due", today.isoformat(), "--tag", "travel"],
-        ["Write report", "-p", "medium", "--due", (today + 3 * day).isoformat(), "--tag", "work"],
+        [
+            "Write ÜBER report",
+            "-p",
+            "medium",
+            "--due",
+            (today + 3 * day).isoformat(),
+            "--tag",
+            "work",
+        ],
         ["Buy MILK", "-d", "oat, two litres", "--tag", "home", "--tag", "errands"],
         ["Fix bike", "-p", "low", "--tag", "errands"],
         ["Old chore", "--due", (today - 9 * day).isoformat(), "--tag", "home"],
@@ -157,6 +165,7 @@ def spread(ada: User, run: Run) -> date:
         (["--today"], [2]),
         (["--due-before", "tomorrow"], [1, 2]),
         (["--search", "milk"], [4, 7]),  # title or description, any case
+        (["--search", "über"], [3]),  # any case beyond ASCII too
         (["--search", "MILK", "--tag", "errands"], [4]),
         (["--tag", "home", "--priority", "high", "--overdue"], [1]),
         (["--all", "--tag", "home"], [1, 4, 6, 8]),
