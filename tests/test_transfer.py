@@ -21,7 +21,8 @@ from sqlalchemy import delete, event
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from sorted_cli.models import Task, TaskTag, User
+from sorted_cli.interchange import EXPORT_FIELDS
+from sorted_cli.models import Task, TaskPublic, TaskTag, User
 from sorted_cli.services import transfer
 
 FIXTURE = Path(__file__).parent / "data" / "taskwarrior.json"
@@ -71,6 +72,10 @@ def test_export_writes_open_and_completed_tasks_and_all_adds_the_trash(
     everything = exported(run, "--all")
     assert [(task["number"], task["deleted"]) for task in everything][-1] == (4, True)
     assert everything[-1]["deleted_at"] is not None
+
+
+def test_the_export_keys_are_the_json_view_of_a_task() -> None:
+    assert tuple(TaskPublic.model_fields) == EXPORT_FIELDS
 
 
 def test_export_of_nothing_is_an_empty_array(ada: User, run: Run) -> None:
