@@ -606,3 +606,21 @@ def test_export_to_a_fifo_writes_into_it(filled: None, run: Run, tmp_path: Path)
     assert result.exit_code == 0
     assert fifo.exists()  # still the FIFO, not replaced by a file
     assert len(json.loads(out)) == 3
+
+
+def test_import_from_a_terminal_says_to_pipe_a_file(ada: User) -> None:
+    leader, follower = pty.openpty()
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "sorted_cli", "import", "-"],
+            stdin=follower,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    finally:
+        os.close(leader)
+        os.close(follower)
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr == "Error: `sorted import -` reads a piped file: sorted import - < FILE.\n"

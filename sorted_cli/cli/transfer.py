@@ -222,6 +222,8 @@ def import_(
 def _read(file: str) -> str:
     try:
         if file == "-":
+            if sys.stdin.isatty():  # nothing piped in: waiting for typed JSON helps no one
+                raise InvalidInput("`sorted import -` reads a piped file: sorted import - < FILE.")
             return sys.stdin.buffer.read().decode("utf-8-sig")
         return Path(file).read_bytes().decode("utf-8-sig")
     except UnicodeDecodeError as exc:
