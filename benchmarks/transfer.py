@@ -131,7 +131,8 @@ class Database:
                 .set(drivername="postgresql")
                 .render_as_string(hide_password=False)
             ) as connection:
-                connection.execute(POSTGRES_FILL, {"count": count, "email": USER})
+                for statement in (POSTGRES_FILL, POSTGRES_COUNTER):
+                    connection.execute(statement, {"count": count, "email": USER})
 
 
 SQLITE_FILL = """
@@ -150,15 +151,15 @@ POSTGRES_FILL = """
 WITH who AS (SELECT id FROM users WHERE email = %(email)s), made AS (
   INSERT INTO tasks (id, user_id, number, title, priority, completed, created_at, updated_at,
                      is_deleted)
-  SELECT gen_random_uuid(), who.id, i, 'Task number ' || i, 'none', i % 4 = 0,
+  SELECT gen_random_uuid(), who.id, i, 'Task number ' || i, 'none', i %% 4 = 0,
          '2026-01-01 09:00:00+00', '2026-01-01 09:00:00+00', false
   FROM who, generate_series(1, %(count)s) AS i
   RETURNING id, user_id, number
 )
 INSERT INTO task_tags (task_id, name, user_id)
-SELECT id, 'tag' || (number % 7), user_id FROM made WHERE number % 10 = 0;
-UPDATE users SET last_task_number = %(count)s WHERE email = %(email)s;
+SELECT id, 'tag' || (number %% 7), user_id FROM made WHERE number %% 10 = 0
 """
+POSTGRES_COUNTER = "UPDATE users SET last_task_number = %(count)s WHERE email = %(email)s"
 
 
 def main() -> None:
