@@ -21,22 +21,6 @@ from sorted_cli.errors import InvalidInput
 if TYPE_CHECKING:
     from sorted_cli.models import TaskRecord
 
-EXPORT_FIELDS = (
-    "id",
-    "number",
-    "title",
-    "description",
-    "priority",
-    "due",
-    "completed",
-    "completed_at",
-    "created_at",
-    "updated_at",
-    "deleted",
-    "deleted_at",
-    "tags",
-)
-
 _DECODER = json.JSONDecoder()
 _SPACE = " \t\r\n"
 
@@ -173,12 +157,16 @@ def write_json(rows: Iterable[dict[str, Any]], out: IO[str]) -> int:
 
 
 def write_csv(rows: Iterable[dict[str, Any]], out: IO[str]) -> int:
-    """CSV with a header row; tags joined with commas, empty cells for no value."""
+    """CSV with a header row of the JSON view's keys; tags joined with commas, empty cells for
+    no value."""
+    from sorted_cli.models import TaskPublic
+
+    fields = list(TaskPublic.model_fields)
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(EXPORT_FIELDS)
+    writer.writerow(fields)
     count = 0
     for row in rows:
-        writer.writerow(_csv_cell(row[key], key) for key in EXPORT_FIELDS)
+        writer.writerow(_csv_cell(row[key], key) for key in fields)
         count += 1
     return count
 

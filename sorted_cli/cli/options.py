@@ -35,16 +35,16 @@ Ref = Annotated[
         autocompletion=completion.open_tasks,
     ),
 ]
-Tags = Annotated[
-    list[str] | None,
-    typer.Option(
-        "--tag",
-        metavar="TAG",
-        help="A tag (repeat for more).",
-        show_default=False,
-        autocompletion=completion.tags,
-    ),
-]
+
+
+def tags_option(help_text: str) -> Any:
+    """A repeatable --tag option, completing the user's tags."""
+    return typer.Option(
+        "--tag", metavar="TAG", help=help_text, show_default=False, autocompletion=completion.tags
+    )
+
+
+Tags = Annotated[list[str] | None, tags_option("A tag (repeat for more).")]
 
 
 def examples(*lines: str) -> str:

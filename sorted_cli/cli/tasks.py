@@ -11,7 +11,17 @@ import typer
 
 from sorted_cli.choices import DEFAULT_LIMIT, Priority, SortKey, View
 from sorted_cli.cli import completion
-from sorted_cli.cli.options import DeletedRefs, DoneRefs, Json, Ref, Refs, Tags, Yes, examples
+from sorted_cli.cli.options import (
+    DeletedRefs,
+    DoneRefs,
+    Json,
+    Ref,
+    Refs,
+    Tags,
+    Yes,
+    examples,
+    tags_option,
+)
 from sorted_cli.cli.state import State
 from sorted_cli.errors import Cancelled, InvalidInput
 
@@ -111,14 +121,7 @@ def list_(
     completed: Annotated[bool, typer.Option("--completed", help="Only completed tasks.")] = False,
     deleted: Annotated[bool, typer.Option("--deleted", help="Only the trash.")] = False,
     tags: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--tag",
-            metavar="TAG",
-            help="Only tasks with this tag (repeat: with all of them).",
-            show_default=False,
-            autocompletion=completion.tags,
-        ),
+        list[str] | None, tags_option("Only tasks with this tag (repeat: with all of them).")
     ] = None,
     priorities: Annotated[
         list[Priority] | None,
