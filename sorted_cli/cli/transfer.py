@@ -7,7 +7,6 @@ import itertools
 import os
 import stat
 import sys
-import tempfile
 from collections import Counter
 from contextlib import contextmanager
 from enum import StrEnum
@@ -96,13 +95,18 @@ def export(
                     "written is incomplete: run the export again."
                 ) from exc
 
-    def to_file() -> int:
-        assert output is not None
-        with _writing(output) as (out, restartable):  # a fresh file each try, where it can be
-            return run(out, restartable=restartable)
+    if output is None:
+        count = state.attempt(functools.partial(run, sys.stdout, restartable=False))
+    elif _replaceable(output):
 
-    to_stdout = functools.partial(run, sys.stdout, restartable=False)
-    count = state.attempt(to_file if output is not None else to_stdout)
+        def to_file() -> int:
+            with _replacing(output) as out:  # a fresh file each try
+                return run(out, restartable=True)
+
+        count = state.attempt(to_file)
+    else:  # a FIFO, a terminal, /dev/stdout on a pipe: opened once, written as it is
+        with _opened(output) as out:
+            count = state.attempt(functools.partial(run, out, restartable=False))
     if render.stderr().is_terminal:  # a person watching; a script gets nothing extra
         render.notice(f"Exported {count} task{'' if count == 1 else 's'}.")
 
@@ -115,28 +119,35 @@ def _counted(
         advance(1)
 
 
-@contextmanager
-def _writing(path: Path) -> Iterator[tuple[IO[str], bool]]:
-    """Where `export -o PATH` writes, and whether a broken export may start again there.
-
-    A regular file (or a new one) is replaced only once the export is complete: it is written
-    beside the file under a temporary name, then renamed over it (through any symlink, with
-    the file's permissions), so a failed export leaves the old one whole. Anything else (a
-    FIFO, a terminal, /dev/stdout on a pipe, a process substitution) is written as it is.
-    """
+def _replaceable(path: Path) -> bool:
+    """Is PATH a regular file, or nothing yet? Those `export -o` replaces only once the export
+    is complete; anything else (a FIFO, a terminal, a process substitution) it writes into."""
     try:
-        special = not stat.S_ISREG(path.stat().st_mode)
+        return stat.S_ISREG(path.stat().st_mode)
     except FileNotFoundError:
-        special = False
+        return True
     except OSError as exc:
         raise SortedError(f"Cannot write to {path}: {exc.strerror}.") from None
-    if special:
-        try:
-            with path.open("w", encoding="utf-8", newline="") as out:
-                yield out, False
-        except OSError as exc:
-            raise SortedError(f"Cannot write to {path}: {exc.strerror}.") from None
-        return
+
+
+@contextmanager
+def _opened(path: Path) -> Iterator[IO[str]]:
+    try:
+        with path.open("w", encoding="utf-8", newline="") as out:
+            yield out
+    except OSError as exc:
+        if exc.filename is None:  # the export's own writing failed: the boundary words it
+            raise
+        raise SortedError(f"Cannot write to {path}: {exc.strerror}.") from None
+
+
+@contextmanager
+def _replacing(path: Path) -> Iterator[IO[str]]:
+    """A file written beside PATH's file (through any symlink) under a temporary name and
+    renamed over it, with its permissions, only when the export is complete: a failed export
+    leaves the old file whole."""
+    import tempfile  # here, not at the top: every sorted command imports this module
+
     target = Path(os.path.realpath(path))
     try:
         mode = stat.S_IMODE(target.stat().st_mode)
@@ -149,7 +160,7 @@ def _writing(path: Path) -> Iterator[tuple[IO[str], bool]]:
         raise SortedError(f"Cannot write to {target.parent}: {exc.strerror}.") from None
     try:
         with os.fdopen(handle, "w", encoding="utf-8", newline="") as out:
-            yield out, True
+            yield out
         Path(temporary).replace(target)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
