@@ -329,7 +329,7 @@ def start_tls_cluster(workdir: Path) -> TlsCluster:
                 "--auth-local=trust",
                 "--auth-host=scram-sha-256",
                 "--encoding=UTF8",
-                "--locale=C",
+                "--locale=C.UTF-8",  # as the machine's server: lower() folds all letters
                 "--no-sync",
                 "--no-instructions",
             ],
