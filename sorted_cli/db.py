@@ -198,11 +198,7 @@ def _is_missing_table(exc: DBAPIError) -> bool:
 def _bring_to_head(engine: Engine, settings: Settings, revision: str | None) -> None:
     if schema.is_newer_than_sorted(revision):
         raise SchemaError(f"The database is at {schema.describe(revision)}: {schema.NEWER_ADVICE}.")
-    if revision is None and not settings.is_postgres and _has_tables(engine):
-        raise SchemaError(
-            f"{settings.masked_url} holds other tables and no sorted schema: it is not a "
-            "sorted database, so sorted leaves it alone (check DATABASE_URL and .env)."
-        )
+    refuse_foreign_sqlite(engine, settings, revision)
     if settings.is_postgres:
         state = "has no sorted schema yet" if revision is None else f"is at {revision}"
         raise SchemaError(
@@ -214,9 +210,25 @@ def _bring_to_head(engine: Engine, settings: Settings, revision: str | None) -> 
     migrate.upgrade(engine, "head")
 
 
-def _has_tables(engine: Engine) -> bool:
+def refuse_foreign_sqlite(engine: Engine, settings: Settings, revision: str | None) -> None:
+    """A SQLite file with tables of its own and no sorted schema is someone else's: sorted
+    adds nothing to it (everyday commands and `db upgrade` alike)."""
+    if revision is None and not settings.is_postgres and _has_other_tables(engine):
+        raise SchemaError(
+            f"{settings.masked_url} holds other tables and no sorted schema: it is not a "
+            "sorted database, so sorted leaves it alone (check DATABASE_URL and .env)."
+        )
+
+
+def _has_other_tables(engine: Engine) -> bool:
+    """Tables besides SQLite's own and Alembic's (an empty alembic_version is what
+    `db downgrade base` leaves)."""
     with engine.connect() as connection:
-        return bool(connection.exec_driver_sql("SELECT count(*) FROM sqlite_master").scalar())
+        found = connection.exec_driver_sql(
+            "SELECT count(*) FROM sqlite_master "
+            "WHERE name != 'alembic_version' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'"
+        )
+        return bool(found.scalar())
 
 
 def describe_error(exc: BaseException, *, url: str) -> SortedError | None:
@@ -250,8 +262,8 @@ _ADVICE = (
     ("timeout expired", " (set SORTED_CONNECT_TIMEOUT to wait longer)"),
     (
         "server does not support ssl",
-        " (sorted asks for TLS on any host but this machine: add ?sslmode=disable to the URL "
-        "if the network is trusted)",
+        " (TLS was required: by sorted, for any host but this machine, or by sslmode in the URL "
+        "or PGSSLMODE; add ?sslmode=disable to the URL if the network is trusted)",
     ),
     ("no encryption", " (the server only accepts TLS: add ?sslmode=require to the URL)"),
     ("password authentication failed", " (check the user name and password in the URL)"),

@@ -189,6 +189,37 @@ def test_everyday_command_migrates_blank_local_file(blank: str, engine: Engine, 
     ok(run("db", "current"), "0002 (head)\n")
 
 
+@pytest.mark.parametrize("backend", ["sqlite"])
+def test_a_local_file_taken_down_to_base_is_migrated_again_on_use(
+    blank: str, engine: Engine, run: Run
+) -> None:
+    ok(run("db", "upgrade"), AT_HEAD, APPLIED)
+    ok(
+        run("db", "downgrade", "base", "--yes"),
+        "Database is at empty (no sorted schema)\n",
+        REVERTED,
+    )
+    assert table_names(engine) == {"alembic_version"}  # Alembic's, empty: not someone else's
+    result = run("add", "x")
+    assert (result.exit_code, result.stdout) == (0, "Added task 1: x\n"), result.stderr
+    ok(run("db", "current"), "0002 (head)\n")
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+def test_db_upgrade_leaves_a_sqlite_file_of_other_tables_alone(
+    blank: str, engine: Engine, run: Run
+) -> None:
+    with engine.begin() as connection:
+        connection.exec_driver_sql("CREATE TABLE recipes (name TEXT)")
+    result = run("db", "upgrade")
+    assert (result.exit_code, result.stdout) == (1, "")
+    assert result.stderr.endswith(
+        "holds other tables and no sorted schema: it is not a sorted database, so sorted "
+        "leaves it alone (check DATABASE_URL and .env).\n"
+    )
+    assert table_names(engine) == {"recipes"}
+
+
 def test_everyday_command_migrates_new_embedded_database(run: Run) -> None:
     assert not embedded_database_path().exists()
     result = run("add", "x")

@@ -322,6 +322,8 @@ def test_delete_asks_at_a_terminal(session: Session, ada: User) -> None:
 
     refused = delete_at_terminal("1", "2", answer=b"n\n")
     assert outcome(refused) == (1, question, "Error: Nothing deleted.\n")
+    ended = delete_at_terminal("1", "2", answer=b"\x04")  # Ctrl-D: the end of input is a no
+    assert outcome(ended) == (1, question, "Error: Nothing deleted.\n")
     assert titles_in(session, ada, View.open) == titles
     assert titles_in(session, ada, View.deleted) == []
 

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from sorted_cli import schema
-from sorted_cli.cli.options import Yes, examples
+from sorted_cli.cli.options import Yes, confirmed, examples
 from sorted_cli.cli.state import State
 from sorted_cli.errors import Cancelled, InvalidInput, SchemaError
 from sorted_cli.urls import mask_password
@@ -30,9 +30,11 @@ def upgrade(
 ) -> None:
     """Create or migrate the schema (to the newest revision by default)."""
     from sorted_cli import migrate, render
+    from sorted_cli.db import refuse_foreign_sqlite
 
     state = State.of(ctx)
     before = state.attempt(lambda: migrate.current(state.engine))
+    refuse_foreign_sqlite(state.engine, state.settings, before)
     # Repeatable: after a lost answer to its COMMIT, a second try finds the work done.
     state.attempt(
         lambda: migrate.upgrade(state.engine, revision, progress=render.notice), repeatable=True
@@ -60,7 +62,7 @@ def downgrade(
         question = (
             f"Downgrade {mask_password(state.migration_url)} to {revision}? This can drop data."
         )
-        if not typer.confirm(question):
+        if not confirmed(question):
             raise Cancelled("Nothing changed.")
     state.attempt(
         lambda: migrate.downgrade(state.engine, revision, progress=render.notice), repeatable=True

@@ -47,6 +47,14 @@ def tags_option(help_text: str) -> Any:
 Tags = Annotated[list[str] | None, tags_option("A tag (repeat for more).")]
 
 
+def confirmed(question: str) -> bool:
+    """Asks at the terminal; the end of input (Ctrl-D) is a no, not Click's "Aborted!"."""
+    try:
+        return typer.confirm(question)
+    except typer.Abort:
+        return False
+
+
 def examples(*lines: str) -> str:
     """A help epilog listing example invocations, one per line."""
     return "Examples:\n\n" + "\n\n".join(f"  {line}" for line in lines)

@@ -19,6 +19,7 @@ from sorted_cli.cli.options import (
     Refs,
     Tags,
     Yes,
+    confirmed,
     examples,
     tags_option,
 )
@@ -312,7 +313,7 @@ def delete(ctx: typer.Context, refs: Refs, yes: Yes = False) -> None:
         nonlocal agreed
         if agreed or len(targets) < 2 or yes or not sys.stdin.isatty():
             return True
-        if not typer.confirm(f"Move {len(targets)} tasks to the trash?"):
+        if not confirmed(f"Move {len(targets)} tasks to the trash?"):
             raise Cancelled("Nothing deleted.")
         agreed = True
         return True

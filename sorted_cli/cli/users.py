@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from sorted_cli.cli.options import Json, Yes, examples
+from sorted_cli.cli.options import Json, Yes, confirmed, examples
 from sorted_cli.cli.state import State
 from sorted_cli.errors import Cancelled
 
@@ -112,7 +112,7 @@ def delete(ctx: typer.Context, email: Email, yes: Yes = False) -> None:
 
     state = State.of(ctx)
     user = state.attempt(lambda: users.require_user_by_email(session=state.session, email=email))
-    if not yes and sys.stdin.isatty() and not typer.confirm(f"Delete user {user.email}?"):
+    if not yes and sys.stdin.isatty() and not confirmed(f"Delete user {user.email}?"):
         raise Cancelled("Nothing deleted.")
     state.attempt(lambda: users.delete_user(session=state.session, user=user))
     if config.remembered_user(state.settings.database_key) == user.email:
