@@ -41,7 +41,7 @@ from sorted_cli import migrate
 from sorted_cli.cli.app import app
 from sorted_cli.config import Settings, load_settings
 from sorted_cli.db import close_session, make_engine, open_session
-from sorted_cli.models import User, UserCreate, validated
+from sorted_cli.models import Task, User, UserCreate, validated
 from sorted_cli.services import users
 
 ALL_BACKENDS = ("sqlite", "postgresql", "pgbouncer", "tls")
@@ -405,3 +405,29 @@ def run() -> Run:
         return CliRunner().invoke(app, list(args), input=input)
 
     return invoke
+
+
+def add_plain_tasks(session: Session, user: User, first: int, last: int) -> None:
+    """Tasks numbered FIRST..LAST titled `t<N>`, written in one statement: for tests that need
+    many tasks and not the path `sorted add` takes."""
+    rows = [
+        {"id": uuid.uuid4(), "user_id": user.id, "number": n, "title": f"t{n}", "priority": "none"}
+        for n in range(first, last + 1)
+    ]
+    session.execute(Task.__table__.insert(), rows)  # type: ignore[attr-defined]
+    session.commit()
+
+
+def read_until_closed(leader: int) -> bytes:
+    """Everything written to a pseudo-terminal, read from its leader once the writer is done
+    (Linux reports the closed terminal as an error instead of end-of-file)."""
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    return b"".join(chunks)

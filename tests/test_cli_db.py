@@ -129,15 +129,21 @@ def test_downgrade_without_yes_off_terminal_is_refused(
     assert table_names(engine) == {"users", "tasks", "task_tags", "alembic_version"}
 
 
-def test_downgrade_to_base_with_yes_empties_the_schema(
-    blank: str, engine: Engine, run: Run
-) -> None:
+def up_and_down_to_base(run: Run, engine: Engine) -> None:
+    """Upgrade a blank database, then take it down to base: Alembic's empty table is left."""
     ok(run("db", "upgrade"), AT_HEAD, APPLIED)
     ok(
         run("db", "downgrade", "base", "--yes"),
         "Database is at empty (no sorted schema)\n",
         REVERTED,
     )
+    assert table_names(engine) == {"alembic_version"}
+
+
+def test_downgrade_to_base_with_yes_empties_the_schema(
+    blank: str, engine: Engine, run: Run
+) -> None:
+    up_and_down_to_base(run, engine)
     ok(run("db", "current"), EMPTY)
     fails(run("db", "check"), 1, UPGRADE_ADVICE)
     assert table_names(engine) == {"alembic_version"}
@@ -193,13 +199,7 @@ def test_everyday_command_migrates_blank_local_file(blank: str, engine: Engine, 
 def test_a_local_file_taken_down_to_base_is_migrated_again_on_use(
     blank: str, engine: Engine, run: Run
 ) -> None:
-    ok(run("db", "upgrade"), AT_HEAD, APPLIED)
-    ok(
-        run("db", "downgrade", "base", "--yes"),
-        "Database is at empty (no sorted schema)\n",
-        REVERTED,
-    )
-    assert table_names(engine) == {"alembic_version"}  # Alembic's, empty: not someone else's
+    up_and_down_to_base(run, engine)  # Alembic's table, empty, is not someone else's
     result = run("add", "x")
     assert (result.exit_code, result.stdout) == (0, "Added task 1: x\n"), result.stderr
     ok(run("db", "current"), "0002 (head)\n")

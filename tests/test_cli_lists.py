@@ -11,7 +11,7 @@ import sys
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from conftest import Run
+from conftest import Run, read_until_closed
 from sqlalchemy import event, update
 from sqlmodel import Session, col
 
@@ -287,16 +287,7 @@ def _in_a_terminal(args: list[str], env: dict[str, str]) -> str:
         assert process.returncode == 0
         os.close(follower)
         follower = -1
-        output = b""
-        while True:
-            try:
-                chunk = os.read(leader, 65536)
-            except OSError:  # the terminal is closed once everything is read
-                break
-            if not chunk:
-                break
-            output += chunk
-        return output.decode()
+        return read_until_closed(leader).decode()
     finally:
         os.close(leader)
         if follower != -1:

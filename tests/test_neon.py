@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from conftest import Run, direct_url_of, is_postgres_backend
+from conftest import Run, add_plain_tasks, direct_url_of, is_postgres_backend
 from faultproxy import FaultProxy
 from sqlalchemy import text
 from test_processes import run_together
@@ -349,22 +349,11 @@ def _host_port(url: str) -> tuple[str, int]:
 # ------------------------------------------------------------- export and import, cut off
 
 
-def _many_tasks(session: Session, user: User, count: int) -> None:
-    from sorted_cli.models import Task
-
-    rows = [
-        {"user_id": user.id, "number": n, "title": f"t{n}", "priority": "none"}
-        for n in range(1, count + 1)
-    ]
-    session.execute(Task.__table__.insert(), [{"id": uuid.uuid4(), **row} for row in rows])  # type: ignore[attr-defined]
-    session.commit()
-
-
 @DIRECT
 def test_export_cut_before_its_first_rows_is_retried_and_complete(
     proxy: FaultProxy, session: Session, ada: User, run: Run
 ) -> None:
-    _many_tasks(session, ada, 2500)
+    add_plain_tasks(session, ada, 1, 2500)
     proxy.cut_on(b"FETCH FORWARD", forward=False)  # the first batch never arrives
     result = run("export")
     assert result.exit_code == 0, result.stderr
@@ -376,7 +365,7 @@ def test_export_cut_before_its_first_rows_is_retried_and_complete(
 def test_export_cut_midway_fails_instead_of_writing_it_twice(
     proxy: FaultProxy, session: Session, ada: User, run: Run
 ) -> None:
-    _many_tasks(session, ada, 2500)
+    add_plain_tasks(session, ada, 1, 2500)
     # The server-side cursor's first two FETCHes fill the first batch of a thousand tasks;
     # the third comes once those are written out.
     proxy.cut_on(b"FETCH FORWARD", forward=False, occurrence=3)
@@ -393,7 +382,7 @@ def test_export_cut_midway_fails_instead_of_writing_it_twice(
 def test_export_to_a_file_cut_midway_is_tried_again_into_a_fresh_file(
     proxy: FaultProxy, session: Session, ada: User, run: Run, tmp_path: Path
 ) -> None:
-    _many_tasks(session, ada, 2500)
+    add_plain_tasks(session, ada, 1, 2500)
     folder = tmp_path / "backups"
     folder.mkdir()
     target = folder / "backup.json"

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import TASK_KEYS, Run
+from conftest import TASK_KEYS, Run, add_plain_tasks, read_until_closed
 from sqlalchemy import delete, event
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
@@ -112,15 +112,6 @@ def test_export_to_a_file_replaces_it_only_when_complete(
     assert [path.name for path in folder.iterdir()] == ["backup.json"]
 
 
-def _add_plain_tasks(session: Session, user: User, first: int, last: int) -> None:
-    rows = [
-        {"id": uuid.uuid4(), "user_id": user.id, "number": n, "title": f"t{n}", "priority": "none"}
-        for n in range(first, last + 1)
-    ]
-    session.execute(Task.__table__.insert(), rows)  # type: ignore[attr-defined]
-    session.commit()
-
-
 def _peak_bytes_while_exporting(session: Session, user: User) -> tuple[int, int]:
     """(tasks exported, peak bytes allocated while they were read and dropped one by one)."""
     tracemalloc.start()
@@ -136,9 +127,9 @@ def _peak_bytes_while_exporting(session: Session, user: User) -> tuple[int, int]
 def test_export_memory_does_not_grow_with_the_number_of_tasks(ada: User, session: Session) -> None:
     """A deterministic stand-in for flat memory at a million tasks: four times the tasks must
     not take noticeably more memory to export (reading them all at once would take ~4x)."""
-    _add_plain_tasks(session, ada, 1, 3000)
+    add_plain_tasks(session, ada, 1, 3000)
     small = _peak_bytes_while_exporting(session, ada)
-    _add_plain_tasks(session, ada, 3001, 12000)
+    add_plain_tasks(session, ada, 3001, 12000)
     large = _peak_bytes_while_exporting(session, ada)
     assert (small[0], large[0]) == (3000, 12000)
     assert large[1] < small[1] * 1.5, (small, large)
@@ -403,16 +394,7 @@ def test_progress_shows_on_a_terminal_only(filled: None, run: Run, tmp_path: Pat
             check=False,
         )
         os.close(follower)
-        chunks = []
-        while True:
-            try:
-                chunk = os.read(leader, 65536)
-            except OSError:  # read to the end: the terminal is closed
-                break
-            if not chunk:
-                break
-            chunks.append(chunk)
-        drawn = b"".join(chunks).decode()
+        drawn = read_until_closed(leader).decode()
     finally:
         os.close(leader)
     assert (shown.returncode, shown.stdout) == (0, b"Imported 0 tasks (4 already there).\n")
@@ -421,12 +403,7 @@ def test_progress_shows_on_a_terminal_only(filled: None, run: Run, tmp_path: Pat
 
 
 def test_a_reader_that_stops_early_ends_the_export_quietly(ada: User, session: Session) -> None:
-    rows = [
-        {"id": uuid.uuid4(), "user_id": ada.id, "number": n, "title": f"t{n}", "priority": "none"}
-        for n in range(1, 2501)
-    ]
-    session.execute(Task.__table__.insert(), rows)  # type: ignore[attr-defined]
-    session.commit()
+    add_plain_tasks(session, ada, 1, 2500)
     export = subprocess.Popen(
         [sys.executable, "-m", "sorted_cli", "export"],
         stdin=subprocess.DEVNULL,

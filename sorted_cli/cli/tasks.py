@@ -235,11 +235,9 @@ def show(ctx: typer.Context, ref: Ref, as_json: Json = False) -> None:
 
     state = State.of(ctx)
 
-    def task_and_tags() -> tuple[Task, list[str]]:
-        task = tasks.require_task(session=state.session, user=state.user, ref=ref)
-        return task, tasks.task_tags(session=state.session, task=task)
-
-    task, tags = state.attempt(task_and_tags)
+    task, tags = state.attempt(
+        lambda: tasks.require_task_and_tags(session=state.session, user=state.user, ref=ref)
+    )
     if as_json:
         render.print_json(render.task_json(task, tags))
     else:

@@ -17,11 +17,23 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import String, case, cast, delete, func, insert, nulls_last, or_, update
+import sqlalchemy as sa
+from sqlalchemy import (
+    Row,
+    Select,
+    String,
+    case,
+    cast,
+    delete,
+    func,
+    insert,
+    nulls_last,
+    or_,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, select
-from sqlmodel.sql.expression import SelectOfScalar
 
 from sorted_cli.choices import DEFAULT_LIMIT, Priority, SortKey, View
 from sorted_cli.errors import (
@@ -128,22 +140,37 @@ def require_task(*, session: Session, user: User, ref: str, lock: bool = False) 
     With `lock`, the row is locked until the transaction ends (PostgreSQL), so two processes
     changing the same task take turns instead of both reporting success.
     """
+    task, _ = _resolve(session, user, ref, lock=lock)
+    return task
+
+
+def require_task_and_tags(*, session: Session, user: User, ref: str) -> tuple[Task, list[str]]:
+    """The task REF names and its tags, read together in one statement (`sorted show`)."""
+    task, joined = _resolve(session, user, ref, with_tags=True)
+    return task, split_tags(joined)
+
+
+def _resolve(
+    session: Session, user: User, ref: str, *, lock: bool = False, with_tags: bool = False
+) -> tuple[Task, str | None]:
+    """The task REF names and, `with_tags`, its tags joined by commas (see require_task)."""
     text = ref.strip()
-    owned = select(Task).where(col(Task.user_id) == user.id)
+    columns: list[Any] = [Task, JOINED_TAGS] if with_tags else [Task]
+    owned = sa.select(*columns).where(col(Task.user_id) == user.id)
     if lock:
         owned = owned.with_for_update()
     if _NUMBER.fullmatch(text.removeprefix("#")):
         number = int(text.removeprefix("#"))
-        task = (
+        found = (
             None
             if number > NUMBER_MAX
-            else session.exec(owned.where(col(Task.number) == number)).first()
+            else session.execute(owned.where(col(Task.number) == number)).first()
         )
     else:
-        task = _find_by_id(session, owned, _uuid_digits(text))
-    if task is None:
+        found = _find_by_id(session, owned, _uuid_digits(text))
+    if found is None:
         raise TaskNotFound(f"No task {text}.")
-    return task
+    return found[0], found[1] if with_tags else None
 
 
 def _uuid_digits(ref: str) -> str:
@@ -156,14 +183,15 @@ def _uuid_digits(ref: str) -> str:
     return digits
 
 
-def _find_by_id(session: Session, owned: SelectOfScalar[Task], digits: str) -> Task | None:
+def _find_by_id(session: Session, owned: Select[Any], digits: str) -> Row[Any] | None:
     # A prefix is the range of UUIDs that start with it: an index range scan on both backends.
     low, high = uuid.UUID(digits.ljust(32, "0")), uuid.UUID(digits.ljust(32, "f"))
     statement = owned.where(col(Task.id).between(low, high)).limit(_AMBIGUOUS_SHOWN + 1)
-    matches = list(session.exec(statement))
+    matches = list(session.execute(statement))
     if len(matches) > 1:
         shown = ", ".join(
-            f"{t.number} ({t.id.hex[:8]}) {t.title}" for t in matches[:_AMBIGUOUS_SHOWN]
+            f"{t.number} ({t.id.hex[:8]}) {t.title}"
+            for t in (row[0] for row in matches[:_AMBIGUOUS_SHOWN])
         )
         extra = " and more" if len(matches) > _AMBIGUOUS_SHOWN else ""
         raise AmbiguousReference(f"{digits} matches several tasks: {shown}{extra}.")
@@ -356,12 +384,6 @@ def _conditions(user: User, query: TaskQuery) -> list[ColumnElement[bool]]:
     return conditions
 
 
-def task_tags(*, session: Session, task: Task) -> list[str]:
-    """The tags of one task, sorted."""
-    names = select(TaskTag.name).where(col(TaskTag.task_id) == task.id).order_by(TaskTag.name)
-    return list(session.exec(names))
-
-
 def _insert_tags(session: Session, user: User, task_id: uuid.UUID, names: Iterable[str]) -> None:
     rows = [{"task_id": task_id, "name": name, "user_id": user.id} for name in names]
     if rows:
@@ -373,8 +395,9 @@ def tag_task(
 ) -> tuple[Task, list[str], list[str]]:
     """Add (or with `remove`, take off) tags; returns the task, the tags that changed, and
     its tags now. Tags it already has (or lacks) are left alone, so repeating is harmless."""
-    task = _outside_trash(require_task(session=session, user=user, ref=ref, lock=True))
-    before = set(task_tags(session=session, task=task))
+    task, joined = _resolve(session, user, ref, lock=True, with_tags=True)  # one statement
+    _outside_trash(task)
+    before = set(split_tags(joined))
     wanted = set(names)
     changed = sorted(wanted & before if remove else wanted - before)
     if changed:
