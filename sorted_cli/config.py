@@ -1,65 +1,28 @@
-"""Settings: command-line flags, then the environment, then `.env`, then the config file.
-
-The config file is TOML at `<config dir>/config.toml` (platformdirs' user config directory, or
-`$SORTED_HOME` when set, which also holds the embedded database; tests use it to stay away from
-real data). Besides settings it keeps, per database, the user chosen with `sorted user switch`
-in a `[current_user]` table keyed by the database URL without its password.
+"""Settings: command-line flags, then the environment, then `.env`, then the config file
+(`sorted_cli.configfile` says where that file is).
 """
 
 from __future__ import annotations
 
-import json
-import os
-import re
-import tempfile
 import tomllib
-from pathlib import Path
 from typing import Any
 
 from pydantic import AliasChoices, Field, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
-    DotEnvSettingsSource,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
 
+from sorted_cli.configfile import (
+    ENVIRONMENT_NAMES,
+    config_file,
+    embedded_database_path,
+    winning,
+)
 from sorted_cli.errors import ConfigError
-from sorted_cli.urls import is_postgres, mask_password, normalise_url, without_password
-
-APP_NAME = "sorted"
-CURRENT_USER_TABLE = "current_user"
-_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
-
-
-def _home() -> Path | None:
-    home = os.environ.get("SORTED_HOME")
-    return Path(home).expanduser() if home else None
-
-
-def config_dir() -> Path:
-    if home := _home():
-        return home
-    from platformdirs import user_config_path
-
-    return user_config_path(APP_NAME)
-
-
-def data_dir() -> Path:
-    if home := _home():
-        return home
-    from platformdirs import user_data_path
-
-    return user_data_path(APP_NAME)
-
-
-def config_file() -> Path:
-    return config_dir() / "config.toml"
-
-
-def embedded_database_path() -> Path:
-    return data_dir() / "sorted.db"
+from sorted_cli.urls import database_key, is_postgres, mask_password, normalise_url
 
 
 class Settings(BaseSettings):
@@ -156,15 +119,8 @@ class Settings(BaseSettings):
 
     @property
     def database_key(self) -> str:
-        """Identifies the database in the config file's `[current_user]` table.
-
-        The URL without its password; a relative SQLite path is made absolute, so the same
-        `sqlite:///todo.db` in two folders is two databases.
-        """
-        prefix, path = "sqlite:///", self.url.removeprefix("sqlite:///")
-        if self.url.startswith(prefix) and path and not path.startswith((":", "/", "file:")):
-            return prefix + str(Path(path).resolve())
-        return without_password(self.url)
+        """Identifies the database in the config file (see `urls.database_key`)."""
+        return database_key(self.url)
 
     @property
     def masked_url(self) -> str:
@@ -190,29 +146,11 @@ def load_settings(**overrides: str | None) -> Settings:
 
 
 def _names(setting: str) -> tuple[str, ...]:
-    """The names a setting answers to in the environment and .env, in the order they win: its
-    aliases when it has some, else the prefixed field name (as `Settings` declares them)."""
-    alias = Settings.model_fields[setting].validation_alias
-    if isinstance(alias, AliasChoices):
-        return tuple(str(name) for name in alias.choices if str(name).isupper())
-    return (f"{Settings.model_config['env_prefix']}{setting}".upper(),)
-
-
-def _winning(setting: str) -> tuple[str, str] | None:
-    """(place, name) of the value `Settings` takes for a setting from the environment, .env or
-    the config file (names compared case-insensitively, as it does), or None."""
-    names = _names(setting)
-    environment = {key.upper() for key in os.environ}
-    if given := next((name for name in names if name in environment), None):
-        return f"${given}", given
-    dotenv = {key.upper() for key in DotEnvSettingsSource(Settings).env_vars}
-    if given := next((name for name in names if name in dotenv), None):
-        return ".env", given
-    return ("config file", setting) if setting in _read_config_file() else None
+    return ENVIRONMENT_NAMES[setting]
 
 
 def _winning_name(setting: str) -> str | None:
-    winner = _winning(setting)
+    winner = winning(setting)
     return winner[1] if winner else None
 
 
@@ -221,76 +159,5 @@ def source_of(setting: str, *, flag: str | None = None) -> str | None:
     None when it is not given anywhere."""
     if flag is not None:
         return "--" + setting.replace("_", "-")
-    winner = _winning(setting)
+    winner = winning(setting)
     return winner[0] if winner else None
-
-
-def remembered_user(database_key: str) -> str | None:
-    """The user chosen with `sorted user switch` for this database, if any."""
-    table = _read_config_file().get(CURRENT_USER_TABLE, {})
-    value = table.get(database_key) if isinstance(table, dict) else None
-    return value if isinstance(value, str) else None
-
-
-def remember_user(database_key: str, email: str | None) -> None:
-    """Remember (or, with None, forget) the current user for this database."""
-    data = _read_config_file()
-    table = data.get(CURRENT_USER_TABLE)
-    table = dict(table) if isinstance(table, dict) else {}
-    if email is None:
-        table.pop(database_key, None)
-    else:
-        table[database_key] = email
-    data[CURRENT_USER_TABLE] = table
-    _write_config_file(data)
-
-
-def _read_config_file() -> dict[str, Any]:
-    try:
-        with config_file().open("rb") as handle:
-            return tomllib.load(handle)
-    except (FileNotFoundError, NotADirectoryError):
-        return {}
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"Cannot read {config_file()}: {exc}") from None
-
-
-def _write_config_file(data: dict[str, Any]) -> None:
-    """Write the config file atomically, readable by its owner only (it may hold a password)."""
-    path = config_file()
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".config-", suffix=".toml")
-    except OSError as exc:
-        raise ConfigError(f"Cannot write {path}: {exc.strerror}.") from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(_to_toml(data))
-        Path(temporary).replace(path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
-def _to_toml(data: dict[str, Any]) -> str:
-    """Serialise the config file's shape: top-level scalars, then one level of tables."""
-    scalars = [f"{_key(k)} = {_value(v)}" for k, v in data.items() if not isinstance(v, dict)]
-    tables = [
-        "\n".join([f"[{_key(name)}]", *(f"{_key(k)} = {_value(v)}" for k, v in table.items())])
-        for name, table in data.items()
-        if isinstance(table, dict)
-    ]
-    return "\n\n".join(part for part in ["\n".join(scalars), *tables] if part) + "\n"
-
-
-def _key(key: str) -> str:
-    # A JSON string is a valid TOML basic string: its escapes are a subset of TOML's.
-    return key if _BARE_KEY.fullmatch(key) else json.dumps(key)
-
-
-def _value(value: object) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return repr(value)
-    return json.dumps(str(value))

@@ -14,19 +14,25 @@ not at head.
 
 from __future__ import annotations
 
-import ipaddress
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import create_engine, event, make_url, text
+from sqlalchemy import create_engine, event, text
 from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError, ProgrammingError
 from sqlalchemy.pool import NullPool
 from sqlmodel import Session
 
 from sorted_cli import schema
 from sorted_cli.errors import ConfigError, DatabaseUnavailable, SchemaError, SortedError
-from sorted_cli.urls import MASK, is_postgres, mask_password, url_password
+from sorted_cli.urls import (
+    MASK,
+    is_postgres,
+    mask_password,
+    postgres_connect_args,
+    sqlite_path,
+    url_password,
+)
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -42,9 +48,8 @@ def make_engine(settings: Settings, *, url: str | None = None) -> Engine:
     url = url or settings.url
     try:
         if is_postgres(url):
-            return create_engine(
-                url, poolclass=NullPool, connect_args=postgres_connect_args(url, settings)
-            )
+            connect_args = postgres_connect_args(url, connect_timeout=settings.connect_timeout)
+            return create_engine(url, poolclass=NullPool, connect_args=connect_args)
         path = sqlite_path(url)
         if path is not None:
             _prepare_sqlite_file(path, create_parent=url == settings.url and settings.is_embedded)
@@ -55,56 +60,6 @@ def make_engine(settings: Settings, *, url: str | None = None) -> Engine:
     event.listen(engine, "connect", _on_sqlite_connect)
     event.listen(engine, "begin", _on_sqlite_begin)
     return engine
-
-
-def postgres_connect_args(url: str, settings: Settings) -> dict[str, Any]:
-    """psycopg's connection settings for one short command, possibly through a pooler.
-
-    Whatever the URL (or the matching PG* environment variable) says is kept; otherwise:
-    - `sslmode=require` for any host that is not this machine: TLS by default over a network;
-    - `connect_timeout` from the settings (10 s), where libpq would wait for the OS (2 min);
-    - `application_name=sorted`, so an admin can tell sorted's sessions apart;
-    - no server-side prepared statements (`prepare_threshold=None`): behind PgBouncer in
-      transaction mode (Neon's pooled endpoint) a statement prepared on one server connection
-      is unknown on the next, and one command never repeats a query often enough to gain.
-    """
-    parsed = make_url(url)
-    given = {name.lower() for name in parsed.query}
-    args: dict[str, Any] = {"prepare_threshold": None}
-    hosts = parsed.query.get("host", parsed.host)
-    if "sslmode" not in given and "PGSSLMODE" not in os.environ and _is_remote(hosts):
-        args["sslmode"] = "require"
-    if "connect_timeout" not in given and "PGCONNECT_TIMEOUT" not in os.environ:
-        args["connect_timeout"] = settings.connect_timeout
-    if "application_name" not in given and "PGAPPNAME" not in os.environ:
-        args["application_name"] = "sorted"
-    return args
-
-
-def _is_remote(hosts: str | tuple[str, ...] | None) -> bool:
-    """Is any of these libpq hosts reached over a network (not loopback, not a Unix socket)?"""
-    if hosts is None:
-        return "PGHOST" in os.environ and _is_remote(os.environ["PGHOST"])
-    names = [
-        name.strip()
-        for value in ([hosts] if isinstance(hosts, str) else hosts)
-        for name in value.split(",")
-    ]
-    return any(_is_remote_host(name) for name in names)
-
-
-def _is_remote_host(host: str) -> bool:
-    if not host or host.startswith(("/", "@")) or host.lower() == "localhost":
-        return False
-    try:
-        return not ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:  # a name: only DNS knows where it is
-        return True
-
-
-def sqlite_path(url: str) -> Path | None:
-    _, _, path = url.partition(":///")
-    return Path(path.split("?", 1)[0]).expanduser() if path and path != ":memory:" else None
 
 
 def _prepare_sqlite_file(path: Path, *, create_parent: bool) -> None:

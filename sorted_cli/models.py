@@ -8,7 +8,6 @@ Validation happens in the Create/Update shapes; table models trust what the serv
 from __future__ import annotations
 
 import re
-import unicodedata
 import uuid
 from datetime import UTC, date, datetime
 from typing import Any, ClassVar, TypeVar
@@ -20,6 +19,7 @@ from sqlmodel import Field, SQLModel
 
 from sorted_cli.choices import Priority
 from sorted_cli.errors import InvalidInput
+from sorted_cli.tags import TAG_MAX, normalise_tags
 
 # Deterministic constraint names, so migrations (and SQLite batch mode) can refer to them.
 SQLModel.metadata.naming_convention = {
@@ -34,43 +34,11 @@ TITLE_MAX = 500
 DESCRIPTION_MAX = 10_000
 EMAIL_MAX = 320
 NAME_MAX = 200
-TAG_MAX = 64
 NUMBER_MAX = 2**31 - 1  # the number column is a 32-bit integer
 # Local part: anything but white space, control characters and `@`; domain: DNS labels.
 _EMAIL = re.compile(
     r"[^@\s\x00-\x1f\x7f-\x9f]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)*"
 )
-
-
-# A tag: letters, digits and `_ . : / @ -`, starting with a letter, a digit or `@` and one of
-# those (`@home`, as Taskwarrior users write contexts). No commas (lists of tags are joined
-# with them) and no white space (it is turned into `-`).
-_TAG = re.compile(r"(?:@?[^\W_])[\w.:/@-]*")
-_SPACES = re.compile(r"\s+")
-
-
-def normalise_tag(value: str) -> str:
-    """The stored form of a tag as typed: trimmed, case-folded (NFKC), inner white space as
-    `-`, and without a leading `+` (so `--tag +home` is the tag `home`). Raises ValueError."""
-    folded = unicodedata.normalize("NFKC", value).casefold()  # full-width ABC is abc, ß is ss
-    tag = _SPACES.sub("-", folded.strip().removeprefix("+").strip())
-    if not tag:
-        raise ValueError("a tag must not be empty")
-    if len(tag) > TAG_MAX:
-        raise ValueError(f"the tag {tag!r} is {len(tag)} characters long; at most {TAG_MAX} fit")
-    if not _TAG.fullmatch(tag):
-        raise ValueError(
-            f"{value.strip()!r} is not a valid tag: use letters, digits and _ . : / @ -, "
-            "starting with a letter or digit (or @ and one)"
-        )
-    return tag
-
-
-def normalise_tags(values: object) -> object:
-    """Tags normalised, without repeats, in sorted order (the order they are shown in)."""
-    if not isinstance(values, list | tuple | set | frozenset):
-        return values
-    return sorted({normalise_tag(value) if isinstance(value, str) else value for value in values})
 
 
 def utcnow() -> datetime:

@@ -33,7 +33,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sorted_cli.choices import Priority
-from sorted_cli.models import TITLE_MAX, TaskRecord, normalise_tag
+from sorted_cli.models import TITLE_MAX, TaskRecord
+from sorted_cli.tags import normalise_tag
 
 _DERIVED = frozenset({"id", "urgency"})
 _PRIORITIES = {"h": Priority.high, "m": Priority.medium, "l": Priority.low}

@@ -7,7 +7,11 @@ database and query parameters such as `sslmode` and `channel_binding`) is kept v
 
 from __future__ import annotations
 
+import ipaddress
+import os
 import re
+from pathlib import Path
+from typing import Any
 
 _POSTGRES_SCHEMES = ("postgres", "postgresql")
 _SQLITE_SCHEMES = ("sqlite", "sqlite+pysqlite")
@@ -69,3 +73,72 @@ def without_password(url: str) -> str:
     base, question, query = bare.partition("?")
     kept = [part for part in query.split("&") if not part.lower().startswith("password=")]
     return f"{base}?{'&'.join(kept)}" if question and kept else base
+
+
+def database_key(url: str) -> str:
+    """Identifies a database in the config file's `[current_user]` table: the URL without its
+    password; a relative SQLite path is made absolute, so the same `sqlite:///todo.db` in two
+    folders is two databases."""
+    prefix, path = "sqlite:///", url.removeprefix("sqlite:///")
+    if url.startswith(prefix) and path and not path.startswith((":", "/", "file:")):
+        return prefix + str(Path(path).resolve())
+    return without_password(url)
+
+
+def libpq_url(url: str) -> str:
+    """The URL as libpq reads it (`postgresql://`, without SQLAlchemy's `+psycopg`)."""
+    return "postgresql://" + url.partition("://")[2]
+
+
+def postgres_connect_args(url: str, *, connect_timeout: int) -> dict[str, Any]:
+    """psycopg's connection settings for one short command, possibly through a pooler.
+
+    Whatever the URL (or the matching PG* environment variable) says is kept; otherwise:
+    - `sslmode=require` for any host that is not this machine: TLS by default over a network;
+    - `connect_timeout` from the settings (10 s), where libpq would wait for the OS (2 min);
+    - `application_name=sorted`, so an admin can tell sorted's sessions apart;
+    - no server-side prepared statements (`prepare_threshold=None`): behind PgBouncer in
+      transaction mode (Neon's pooled endpoint) a statement prepared on one server connection
+      is unknown on the next, and one command never repeats a query often enough to gain.
+    """
+    import psycopg
+    from psycopg.conninfo import conninfo_to_dict  # libpq's own reading of the URL
+
+    try:
+        given = conninfo_to_dict(libpq_url(url))
+    except psycopg.Error as exc:  # an option libpq does not know, a bad percent-escape
+        raise ValueError(str(exc)) from None
+    args: dict[str, Any] = {"prepare_threshold": None}
+    if (
+        "sslmode" not in given
+        and "PGSSLMODE" not in os.environ
+        and _is_remote(str(given["host"]) if "host" in given else None)
+    ):
+        args["sslmode"] = "require"
+    if "connect_timeout" not in given and "PGCONNECT_TIMEOUT" not in os.environ:
+        args["connect_timeout"] = connect_timeout
+    if "application_name" not in given and "PGAPPNAME" not in os.environ:
+        args["application_name"] = "sorted"
+    return args
+
+
+def _is_remote(hosts: str | None) -> bool:
+    """Is any of these libpq hosts (comma-separated) reached over a network (not loopback, not
+    a Unix socket)?"""
+    if hosts is None:
+        return "PGHOST" in os.environ and _is_remote(os.environ["PGHOST"])
+    return any(_is_remote_host(name.strip()) for name in hosts.split(","))
+
+
+def _is_remote_host(host: str) -> bool:
+    if not host or host.startswith(("/", "@")) or host.lower() == "localhost":
+        return False
+    try:
+        return not ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:  # a name: only DNS knows where it is
+        return True
+
+
+def sqlite_path(url: str) -> Path | None:
+    _, _, path = url.partition(":///")
+    return Path(path.split("?", 1)[0]).expanduser() if path and path != ":memory:" else None

@@ -10,7 +10,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from typer.testing import Result
 
-from sorted_cli.config import embedded_database_path
+from sorted_cli.configfile import embedded_database_path
 
 EMPTY = "empty (no sorted schema)\n"
 AT_HEAD = "Database is at 0002 (head)\n"

@@ -11,7 +11,7 @@ import pytest
 from conftest import ADA, Run, is_postgres_backend
 from typer.testing import Result
 
-from sorted_cli import config
+from sorted_cli import configfile
 from sorted_cli.config import load_settings
 from sorted_cli.models import User
 
@@ -31,7 +31,7 @@ def test_user_add_list_show_switch_delete(database_url: str, run: Run) -> None:
     assert run("user", "add", "grace@example.com").stdout == "Added user grace@example.com\n"
     result = run("user", "switch", "GRACE@example.com")
     assert (result.exit_code, result.stdout) == (0, "Now acting as grace@example.com\n")
-    assert config.remembered_user(load_settings().database_key) == "grace@example.com"
+    assert configfile.remembered_user(load_settings().database_key) == "grace@example.com"
     listing = run("user", "list")
     assert listing.exit_code == 0
     assert [line.split()[:2] for line in listing.stdout.splitlines()] == [
@@ -61,7 +61,7 @@ def test_user_add_list_show_switch_delete(database_url: str, run: Run) -> None:
     ]
     result = run("user", "delete", "grace@example.com")
     assert (result.exit_code, result.stdout) == (0, "Deleted user grace@example.com\n")
-    assert config.remembered_user(load_settings().database_key) is None
+    assert configfile.remembered_user(load_settings().database_key) is None
     assert [u["email"] for u in json.loads(run("user", "list", "--json").stdout)] == [ADA]
     result = run("user", "add", "grace@example.com")
     assert (result.exit_code, result.stdout) == (0, "Restored user grace@example.com\n")
@@ -79,7 +79,7 @@ def test_switch_says_when_an_explicit_user_still_wins(ada: User, grace: User, ru
 def test_a_remembered_user_who_is_gone_is_forgotten(
     database_url: str, backend: str, run: Run
 ) -> None:
-    config.remember_user(load_settings().database_key, "gone@example.com")
+    configfile.remember_user(load_settings().database_key, "gone@example.com")
     result = run("list")
     first = "The remembered user gone@example.com no longer exists; forgot them.\n"
     if is_postgres_backend(backend):  # a shared database never guesses who you are
@@ -91,7 +91,7 @@ def test_a_remembered_user_who_is_gone_is_forgotten(
             "Created local user tester@localhost; `sorted user --help` to manage users.\n"
             "No open tasks.\n"
         )
-    assert config.remembered_user(load_settings().database_key) != "gone@example.com"
+    assert configfile.remembered_user(load_settings().database_key) != "gone@example.com"
     explicit = run("--user", "gone@example.com", "list")
     assert explicit.exit_code == 1
     assert (

@@ -5,9 +5,10 @@ from pathlib import Path
 
 import pytest
 from conftest import Run
+from pydantic import AliasChoices
 
-from sorted_cli import config
-from sorted_cli.config import load_settings
+from sorted_cli import configfile
+from sorted_cli.config import Settings, load_settings
 from sorted_cli.errors import ConfigError
 from sorted_cli.urls import mask_password, normalise_url, without_password
 
@@ -90,6 +91,57 @@ def test_settings_precedence_flag_then_environment_then_dotenv_then_config_file(
     assert (flagged.database_url, flagged.user) == ("sqlite:////from/flag", "flag@example.com")
 
 
+def test_the_names_completion_looks_for_are_the_ones_settings_declares() -> None:
+    for setting, field in Settings.model_fields.items():
+        alias = field.validation_alias
+        declared = (
+            tuple(str(name) for name in alias.choices if str(name).isupper())
+            if isinstance(alias, AliasChoices)
+            else (f"SORTED_{setting.upper()}",)
+        )
+        assert configfile.ENVIRONMENT_NAMES[setting] == declared
+    assert set(configfile.ENVIRONMENT_NAMES) == set(Settings.model_fields)
+
+
+# (where, name, text): one value given somewhere; each case is some of these at once.
+PLACES = [
+    ("environment", "SORTED_DATABASE_URL", "postgresql://sorted-env@h/db"),
+    ("environment", "database_url", "postgresql://lower-env@h/db"),
+    ("environment", "DATABASE_URL", "sqlite:////env.db"),
+    ("environment", "SORTED_USER", "Env@Example.com"),
+    ("environment", "SORTED_USER", " "),
+    (".env", "DATABASE_URL", "postgres://dotenv@h/db"),
+    (".env", "sorted_user", "dotenv@example.com"),
+    ("config file", "database_url", "sqlite:////config.db"),
+    ("config file", "user", "file@example.com"),
+]
+
+
+@pytest.mark.parametrize(
+    "case",
+    [[0], [1], [2, 5], [5, 7], [7, 8], [3, 6, 8], [4, 6], [6, 8], [0, 2, 5, 7], []],
+    ids=str,
+)
+def test_completion_finds_the_database_and_user_that_settings_find(
+    isolated_home: Path, monkeypatch: pytest.MonkeyPatch, case: list[int]
+) -> None:
+    isolated_home.mkdir()
+    dotenv, config_file = [], []
+    for where, name, text in (PLACES[index] for index in case):
+        if where == "environment":
+            monkeypatch.setenv(name, text)
+        else:
+            (dotenv if where == ".env" else config_file).append(f'{name} = "{text}"')
+    Path(".env").write_text("\n".join(dotenv))
+    (isolated_home / "config.toml").write_text("\n".join(config_file))
+    settings = load_settings()
+    url = configfile.given("database_url")
+    assert (normalise_url(url) if url else None, configfile.given("user")) == (
+        settings.database_url,
+        settings.user,
+    )
+
+
 def test_sorted_database_url_wins_and_the_shells_user_is_not_the_sorted_user(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -129,15 +181,15 @@ def test_remembered_users_are_kept_per_database_in_an_owner_only_file(
 ) -> None:
     isolated_home.mkdir()
     (isolated_home / "config.toml").write_text('database_url = "sqlite:////x.db"\n')
-    config.remember_user("postgresql+psycopg://me@h/team", "me@example.com")
-    config.remember_user('sqlite:////tmp/"odd" é.db', "local@localhost")
-    assert config.remembered_user("postgresql+psycopg://me@h/team") == "me@example.com"
-    assert config.remembered_user('sqlite:////tmp/"odd" é.db') == "local@localhost"
-    assert config.remembered_user("postgresql+psycopg://me@h/other") is None
+    configfile.remember_user("postgresql+psycopg://me@h/team", "me@example.com")
+    configfile.remember_user('sqlite:////tmp/"odd" é.db', "local@localhost")
+    assert configfile.remembered_user("postgresql+psycopg://me@h/team") == "me@example.com"
+    assert configfile.remembered_user('sqlite:////tmp/"odd" é.db') == "local@localhost"
+    assert configfile.remembered_user("postgresql+psycopg://me@h/other") is None
     assert load_settings().database_url == "sqlite:////x.db"  # other settings survive
     assert stat.S_IMODE((isolated_home / "config.toml").stat().st_mode) == 0o600
-    config.remember_user("postgresql+psycopg://me@h/team", None)
-    assert config.remembered_user("postgresql+psycopg://me@h/team") is None
+    configfile.remember_user("postgresql+psycopg://me@h/team", None)
+    assert configfile.remembered_user("postgresql+psycopg://me@h/team") is None
     assert list(isolated_home.iterdir()) == [isolated_home / "config.toml"]  # no temp files
 
 
@@ -201,7 +253,7 @@ def test_config_command_names_where_each_value_comes_from(
 
 
 def test_config_command_names_a_remembered_user(isolated_home: Path, run: Run) -> None:
-    config.remember_user(load_settings().database_key, "me@example.com")
+    configfile.remember_user(load_settings().database_key, "me@example.com")
     assert run("config").stdout.splitlines()[1] == (
         "user            me@example.com  (remembered for this database)"
     )

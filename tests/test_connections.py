@@ -9,9 +9,10 @@ from psycopg import OperationalError, errors
 from sqlalchemy.exc import OperationalError as WrappedError
 
 from sorted_cli.config import load_settings
-from sorted_cli.db import describe_error, make_engine, postgres_connect_args
+from sorted_cli.db import describe_error, make_engine
 from sorted_cli.errors import ConfigError
 from sorted_cli.retry import Backoff, is_transient
+from sorted_cli.urls import postgres_connect_args
 
 NEON = (
     "postgresql://alex:AbC123@ep-cool-darkness-123456-pooler.eu-central-1.aws.neon.tech/neondb"
@@ -26,7 +27,8 @@ def _no_libpq_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def args_for(url: str) -> dict[str, object]:
-    return postgres_connect_args(load_settings(database_url=url).url, load_settings())
+    settings = load_settings(database_url=url)
+    return postgres_connect_args(settings.url, connect_timeout=settings.connect_timeout)
 
 
 def test_a_url_pasted_from_neon_is_used_unchanged() -> None:
@@ -89,8 +91,12 @@ def test_connect_timeout_comes_from_the_settings_unless_the_url_says(
     settings = load_settings()
     assert settings.connect_timeout == 3
     url = "postgresql+psycopg://u@127.0.0.1/todo"
-    assert postgres_connect_args(url, settings)["connect_timeout"] == 3
-    assert "connect_timeout" not in postgres_connect_args(f"{url}?connect_timeout=30", settings)
+    assert (
+        postgres_connect_args(url, connect_timeout=settings.connect_timeout)["connect_timeout"] == 3
+    )
+    assert "connect_timeout" not in postgres_connect_args(
+        f"{url}?connect_timeout=30", connect_timeout=settings.connect_timeout
+    )
     monkeypatch.setenv("SORTED_CONNECT_TIMEOUT", "0")
     with pytest.raises(ConfigError, match="connect_timeout"):
         load_settings()

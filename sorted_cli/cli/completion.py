@@ -1,9 +1,10 @@
 """Shell completion of task references and tags.
 
 Completion runs on every Tab press, so it must be quick and quiet: it reads the database the
-command line names (its --database-url and --user, else the usual settings), never migrates
-it (so it never imports Alembic), never creates a user, never retries, and offers nothing
-rather than printing an error when anything is amiss.
+command line names (its --database-url and --user, else the usual settings) through
+`sorted_cli.lookup`, which imports no SQLAlchemy, pydantic or Alembic; it never migrates,
+never creates a database or a user, never retries, and offers nothing rather than printing an
+error when anything is amiss.
 """
 
 from __future__ import annotations
@@ -16,38 +17,21 @@ import typer
 from sorted_cli.choices import View
 
 if TYPE_CHECKING:
-    from sqlmodel import Session
-
-    from sorted_cli.models import User
+    from sorted_cli.lookup import Reader
 
 T = TypeVar("T")
 SHOWN = 50  # candidates offered at most
-CONNECT_TIMEOUT_S = 2  # a Tab press waits this long for a server, not SORTED_CONNECT_TIMEOUT
 TITLE_SHOWN = 60  # characters of a title shown beside its number (on one line: white space,
 # newlines and tabs included, becomes single spaces, as the shells' protocols need)
 
 
-def _with_user(ctx: typer.Context, work: Callable[[Session, User], list[T]]) -> list[T]:
+def _offer(ctx: typer.Context, lookup: Callable[[Reader], list[T]]) -> list[T]:
     try:
-        from sorted_cli.cli.state import State
-        from sorted_cli.db import close_session, open_session, sqlite_path
-        from sorted_cli.services.users import get_user_by_email
+        from sorted_cli.lookup import reader
 
         params = ctx.find_root().params
-        state = State(database_url=params.get("database_url"), user_email=params.get("user"))
-        email = state.current_email()
-        if email is None:  # nobody has used this database yet: nothing to offer
-            return []
-        settings = state.settings.model_copy(update={"connect_timeout": CONNECT_TIMEOUT_S})
-        path = sqlite_path(settings.url)
-        if path is not None and not path.is_file():  # never create a database on a Tab press
-            return []
-        session = open_session(settings, migrate=False)
-        try:
-            user = get_user_by_email(session=session, email=email)
-            return [] if user is None else work(session, user)
-        finally:
-            close_session(session)
+        with reader(database_url=params.get("database_url"), user=params.get("user")) as found:
+            return [] if found is None else lookup(found)
     except Exception:  # a Tab press must never print a traceback into the command line
         return []
 
@@ -57,17 +41,13 @@ def _tasks_in(view: View) -> Callable[[typer.Context, str], list[tuple[str, str]
     was typed, as (number, title); `#` typed before the number is kept."""
 
     def complete(ctx: typer.Context, incomplete: str) -> list[tuple[str, str]]:
-        from sorted_cli.services.tasks import task_titles
-
         hash_sign = "#" if incomplete.startswith("#") else ""
         digits = incomplete.removeprefix("#")
-        return _with_user(
+        return _offer(
             ctx,
-            lambda session, user: [
+            lambda found: [
                 (f"{hash_sign}{number}", " ".join(title.split())[:TITLE_SHOWN])
-                for number, title in task_titles(
-                    session=session, user=user, view=view, prefix=digits, limit=SHOWN
-                )
+                for number, title in found.task_titles(view, digits, SHOWN)
             ],
         )
 
@@ -83,8 +63,7 @@ def tags(ctx: typer.Context, incomplete: str) -> list[str]:
     """The tags the user's tasks carry that start with what was typed. Each is offered as
     typed so far (`+Ho` offers `+Home` for `home`): shells keep only candidates that start
     with the typed text, and sorted normalises the tag when it is used."""
-    from sorted_cli.models import normalise_tag
-    from sorted_cli.services.tasks import user_tags
+    from sorted_cli.tags import normalise_tag
 
     typed = incomplete.lstrip("+")
     try:
@@ -93,10 +72,6 @@ def tags(ctx: typer.Context, incomplete: str) -> list[str]:
         return []
     if len(prefix) != len(typed):  # white space or case folding changed its length
         return []
-    return _with_user(
-        ctx,
-        lambda session, user: [
-            incomplete + tag[len(prefix) :]
-            for tag in user_tags(session=session, user=user, prefix=prefix, limit=SHOWN)
-        ],
+    return _offer(
+        ctx, lambda found: [incomplete + tag[len(prefix) :] for tag in found.tags(prefix, SHOWN)]
     )

@@ -13,16 +13,16 @@ app = typer.Typer()
 @app.command(epilog=examples("sorted config", "DATABASE_URL=postgresql://me@db/todo sorted config"))
 def config(ctx: typer.Context) -> None:
     """Show the effective configuration and where it comes from."""
-    from sorted_cli import config as settings_files
-    from sorted_cli import render
+    from sorted_cli import configfile, render
+    from sorted_cli.config import source_of
 
     state = State.of(ctx)
     settings = state.settings
-    config_file = settings_files.config_file()
-    url_source = settings_files.source_of("database_url", flag=state.database_url)
+    config_file = configfile.config_file()
+    url_source = source_of("database_url", flag=state.database_url)
     if settings.is_embedded:
         url_source = "embedded default"
-    user_source = settings_files.source_of("user", flag=state.user_email)
+    user_source = source_of("user", flag=state.user_email)
     if settings.user is None:
         user_source = "remembered for this database" if state.current_email() else None
     render.key_values(
@@ -34,7 +34,7 @@ def config(ctx: typer.Context) -> None:
             ),
             *_postgres_rows(state),
             ("config file", f"{config_file}" + ("" if config_file.exists() else "  (not created)")),
-            ("data directory", str(settings_files.data_dir())),
+            ("data directory", str(configfile.data_dir())),
         ]
     )
 

@@ -142,7 +142,7 @@ class State:
     @cached_property
     def user(self) -> User:
         """The user this command acts for (see README: "Who am I?")."""
-        from sorted_cli import config, render
+        from sorted_cli import configfile, render
         from sorted_cli.errors import UserNotFound
         from sorted_cli.services import users
 
@@ -157,21 +157,21 @@ class State:
                 raise
             # The remembered user is gone (deleted elsewhere, or the schema was rebuilt):
             # forget them, then choose afresh as if nothing had been remembered.
-            config.remember_user(self.settings.database_key, None)
+            configfile.remember_user(self.settings.database_key, None)
             render.notice(f"The remembered user {email} no longer exists; forgot them.")
             email = None
             user, created = users.resolve_current_user(
                 session=self.session, email=None, shared=shared
             )
         if email is None:  # the local user: remember it for the next command
-            config.remember_user(self.settings.database_key, user.email)
+            configfile.remember_user(self.settings.database_key, user.email)
             verb = "Created" if created else "Using"
             render.notice(f"{verb} local user {user.email}; `sorted user --help` to manage users.")
         return user
 
     def current_email(self) -> str | None:
         """The email given (--user, SORTED_USER) or remembered for this database, if any."""
-        from sorted_cli import config
+        from sorted_cli import configfile
 
-        email = self.settings.user or config.remembered_user(self.settings.database_key)
+        email = self.settings.user or configfile.remembered_user(self.settings.database_key)
         return email.strip().lower() if email else None

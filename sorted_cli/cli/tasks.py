@@ -51,7 +51,7 @@ def _due(text: str | None) -> date | None:
 
 def _tags(names: list[str] | None) -> list[str]:
     """Tags as typed, normalised; a bad one is InvalidInput naming it."""
-    from sorted_cli.models import normalise_tag
+    from sorted_cli.tags import normalise_tag
 
     try:
         return sorted({normalise_tag(name) for name in names or []})

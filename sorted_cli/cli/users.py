@@ -92,12 +92,12 @@ def show(
 @app.command(epilog=examples("sorted user switch ada@example.com"))
 def switch(ctx: typer.Context, email: Email) -> None:
     """Make a user the current one for this database (remembered in the config file)."""
-    from sorted_cli import config, render
+    from sorted_cli import config, configfile, render
     from sorted_cli.services import users
 
     state = State.of(ctx)
     user = state.attempt(lambda: users.require_user_by_email(session=state.session, email=email))
-    config.remember_user(state.settings.database_key, user.email)
+    configfile.remember_user(state.settings.database_key, user.email)
     render.line(f"Now acting as {user.email}")
     if state.settings.user is not None and state.current_email() != user.email:
         source = config.source_of("user", flag=state.user_email)
@@ -107,7 +107,7 @@ def switch(ctx: typer.Context, email: Email) -> None:
 @app.command(epilog=examples("sorted user delete ada@example.com"))
 def delete(ctx: typer.Context, email: Email, yes: Yes = False) -> None:
     """Delete a user (a soft delete: their tasks stay in the database, hidden)."""
-    from sorted_cli import config, render
+    from sorted_cli import configfile, render
     from sorted_cli.services import users
 
     state = State.of(ctx)
@@ -115,6 +115,6 @@ def delete(ctx: typer.Context, email: Email, yes: Yes = False) -> None:
     if not yes and sys.stdin.isatty() and not confirmed(f"Delete user {user.email}?"):
         raise Cancelled("Nothing deleted.")
     state.attempt(lambda: users.delete_user(session=state.session, user=user))
-    if config.remembered_user(state.settings.database_key) == user.email:
-        config.remember_user(state.settings.database_key, None)
+    if configfile.remembered_user(state.settings.database_key) == user.email:
+        configfile.remember_user(state.settings.database_key, None)
     render.line(f"Deleted user {user.email}")

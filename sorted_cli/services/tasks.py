@@ -21,9 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy import (
     Row,
     Select,
-    String,
     case,
-    cast,
     delete,
     func,
     insert,
@@ -414,34 +412,6 @@ def tag_task(
     session.commit()
     after = sorted(before - wanted if remove else before | wanted)
     return task, changed, after
-
-
-def task_titles(
-    *, session: Session, user: User, view: View, prefix: str, limit: int
-) -> list[tuple[int, str]]:
-    """(number, title) of the user's tasks in `view` whose number starts with `prefix`."""
-    statement = (
-        select(Task.number, Task.title)
-        .where(*_view_conditions(view), col(Task.user_id) == user.id)
-        .order_by(col(Task.number))
-        .limit(limit)
-    )
-    if prefix:
-        if not prefix.isdigit():
-            return []
-        number_text = cast(col(Task.number), String)
-        statement = statement.where(number_text.startswith(prefix))
-    return [(number, title) for number, title in session.exec(statement)]
-
-
-def user_tags(
-    *, session: Session, user: User, prefix: str = "", limit: int | None = None
-) -> list[str]:
-    """The tags the user's tasks carry (for completion), read from the index alone."""
-    names = select(TaskTag.name).distinct().where(col(TaskTag.user_id) == user.id)
-    if prefix:
-        names = names.where(col(TaskTag.name).startswith(prefix, autoescape=True))
-    return list(session.exec(names.order_by(TaskTag.name).limit(limit)))
 
 
 def _view_conditions(view: View) -> list[ColumnElement[bool]]:

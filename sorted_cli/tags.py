@@ -1,0 +1,39 @@
+"""What a tag is, kept free of pydantic and SQLAlchemy: shell completion normalises the
+tag being typed with it."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+TAG_MAX = 64
+
+# A tag: letters, digits and `_ . : / @ -`, starting with a letter, a digit or `@` and one of
+# those (`@home`, as Taskwarrior users write contexts). No commas (lists of tags are joined
+# with them) and no white space (it is turned into `-`).
+_TAG = re.compile(r"(?:@?[^\W_])[\w.:/@-]*")
+_SPACES = re.compile(r"\s+")
+
+
+def normalise_tag(value: str) -> str:
+    """The stored form of a tag as typed: trimmed, case-folded (NFKC), inner white space as
+    `-`, and without a leading `+` (so `--tag +home` is the tag `home`). Raises ValueError."""
+    folded = unicodedata.normalize("NFKC", value).casefold()  # full-width ABC is abc, ß is ss
+    tag = _SPACES.sub("-", folded.strip().removeprefix("+").strip())
+    if not tag:
+        raise ValueError("a tag must not be empty")
+    if len(tag) > TAG_MAX:
+        raise ValueError(f"the tag {tag!r} is {len(tag)} characters long; at most {TAG_MAX} fit")
+    if not _TAG.fullmatch(tag):
+        raise ValueError(
+            f"{value.strip()!r} is not a valid tag: use letters, digits and _ . : / @ -, "
+            "starting with a letter or digit (or @ and one)"
+        )
+    return tag
+
+
+def normalise_tags(values: object) -> object:
+    """Tags normalised, without repeats, in sorted order (the order they are shown in)."""
+    if not isinstance(values, list | tuple | set | frozenset):
+        return values
+    return sorted({normalise_tag(value) if isinstance(value, str) else value for value in values})
