@@ -18,7 +18,8 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import create_engine, event, text
+from sqlalchemy import create_engine, event, make_url, text
+from sqlalchemy.dialects import registry
 from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError, ProgrammingError
 from sqlalchemy.pool import NullPool
 from sqlmodel import Session
@@ -42,14 +43,20 @@ if TYPE_CHECKING:
 SQLITE_BUSY_TIMEOUT_S = 30
 
 
-def make_engine(settings: Settings, *, url: str | None = None) -> Engine:
+# Everyday sessions on PostgreSQL use psycopg's dialect without its set-up queries.
+registry.register("postgresql.sorted_psycopg", "sorted_cli.pgdialect", "QuickDialect")
+
+
+def make_engine(settings: Settings, *, url: str | None = None, quick: bool = False) -> Engine:
     """An engine for this process on `url` (default: the settings' database URL): no pool for
-    PostgreSQL, a prepared file for SQLite."""
+    PostgreSQL, a prepared file for SQLite. `quick` (everyday commands) skips the dialect's
+    set-up queries on PostgreSQL (see `sorted_cli.pgdialect`)."""
     url = url or settings.url
     try:
         if is_postgres(url):
             connect_args = postgres_connect_args(url, connect_timeout=settings.connect_timeout)
-            return create_engine(url, poolclass=NullPool, connect_args=connect_args)
+            target = make_url(url).set(drivername="postgresql+sorted_psycopg") if quick else url
+            return create_engine(target, poolclass=NullPool, connect_args=connect_args)
         path = sqlite_path(url)
         if path is not None:
             _prepare_sqlite_file(path, create_parent=url == settings.url and settings.is_embedded)
@@ -101,7 +108,7 @@ def open_session(settings: Settings, *, migrate: bool = True) -> Session:
     With `migrate=False` an embedded database not at head is a SchemaError too, instead of
     being brought to head (shell completion must stay quick and never import Alembic).
     """
-    engine = make_engine(settings)
+    engine = make_engine(settings, quick=True)
     session = Session(engine, expire_on_commit=False)
     event.listen(engine, "commit", lambda _connection: session.info.update({_COMMIT_SENT: True}))
     event.listen(session, "after_commit", lambda done: done.info.pop(_COMMIT_SENT, None))

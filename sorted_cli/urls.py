@@ -107,7 +107,7 @@ def postgres_connect_args(url: str, *, connect_timeout: int) -> dict[str, Any]:
     try:
         given = conninfo_to_dict(libpq_url(url))
     except psycopg.Error as exc:  # an option libpq does not know, a bad percent-escape
-        raise ValueError(str(exc)) from None
+        raise ValueError(" ".join(str(exc).split())) from None
     args: dict[str, Any] = {"prepare_threshold": None}
     if (
         "sslmode" not in given

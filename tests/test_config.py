@@ -126,7 +126,8 @@ def test_completion_finds_the_database_and_user_that_settings_find(
     isolated_home: Path, monkeypatch: pytest.MonkeyPatch, case: list[int]
 ) -> None:
     isolated_home.mkdir()
-    dotenv, config_file = [], []
+    dotenv: list[str] = []
+    config_file: list[str] = []
     for where, name, text in (PLACES[index] for index in case):
         if where == "environment":
             monkeypatch.setenv(name, text)

@@ -5,6 +5,7 @@ behaviour against real servers, a pooler and a faulty network is in test_neon.py
 from __future__ import annotations
 
 import pytest
+from conftest import Run
 from psycopg import OperationalError, errors
 from sqlalchemy.exc import OperationalError as WrappedError
 
@@ -193,3 +194,12 @@ def test_connection_errors_carry_advice_and_never_the_password() -> None:
     described = describe_error(WrappedError("SELECT", {}, lost), url=url)
     assert described is not None
     assert "use the direct URL" in described.message
+
+
+def test_a_url_option_libpq_does_not_know_is_a_configuration_error(run: Run) -> None:
+    result = run("--database-url", "postgresql://u:s3cret@127.0.0.1/x?bogus=1", "list")
+    assert (result.exit_code, result.stdout) == (2, "")
+    assert result.stderr == (
+        "Error: Invalid database URL postgresql+psycopg://u:***@127.0.0.1/x?bogus=1: "
+        'invalid URI query parameter: "bogus"\n'
+    )

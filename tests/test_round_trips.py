@@ -1,0 +1,98 @@
+"""Round trips to PostgreSQL per everyday command, counted by a loopback proxy.
+
+Against Neon every round trip is a trip across a wide-area network, so what each command
+exchanges with the server is counted (tests/faultproxy.py: one round trip per time the client
+speaks and the server answers) and held to a budget over the floor: a bare psycopg connection
+with the same settings (TLS and SCRAM on the "tls" backend) that runs one statement. This is a
+deterministic count, not a timing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+from conftest import Run, add_plain_tasks
+from faultproxy import FaultProxy
+from sqlmodel import Session
+
+from sorted_cli.models import User
+from sorted_cli.pgdialect import server_version
+from sorted_cli.urls import libpq_url, normalise_url, postgres_connect_args
+
+# The machine's server in plain text, and a cluster that takes only TLS with SCRAM (as Neon).
+SERVERS = pytest.mark.parametrize("backend", ["postgresql", "tls"], indirect=True)
+
+# Round trips each command may make beyond the floor: the schema check and the user lookup,
+# then (for changes) the COMMIT. The target is 1 for every command (the schema check and user
+# lookup in one statement, changes in one statement); these ceilings are where sorted stands,
+# so a change that adds a round trip fails here.
+BUDGET = {
+    "list": 2,
+    "show": 2,
+    "add": 3,
+    "done": 3,
+    "edit": 3,
+    "delete": 3,
+}
+COMMANDS = {
+    "list": ["list"],
+    "show": ["show", "2"],
+    "add": ["add", "Buy milk"],
+    "done": ["done", "3"],
+    "edit": ["edit", "4", "--title", "Call Bob"],
+    "delete": ["delete", "5", "--yes"],
+}
+
+
+@pytest.fixture
+def proxy(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[FaultProxy]:
+    with FaultProxy(upstream=_host_port(database_url)) as counter:
+        monkeypatch.setenv("DATABASE_URL", counter.url_for(database_url))
+        yield counter
+
+
+def _host_port(url: str) -> tuple[str, int]:
+    info = psycopg.conninfo.conninfo_to_dict(libpq_url(normalise_url(url)))
+    return str(info.get("host", "127.0.0.1")), int(str(info.get("port", 5432)))
+
+
+def floor(proxy: FaultProxy, url: str) -> int:
+    """Round trips of a bare psycopg connection with sorted's settings and one statement."""
+    proxy.reset_counters()
+    libpq = libpq_url(normalise_url(url))
+    with psycopg.connect(libpq, **postgres_connect_args(url, connect_timeout=10)) as connection:
+        connection.execute("SELECT 1").fetchall()
+    return proxy.round_trips
+
+
+@SERVERS
+@pytest.mark.parametrize("command", list(COMMANDS))
+def test_each_everyday_command_stays_within_its_round_trip_budget(
+    proxy: FaultProxy,
+    database_url: str,
+    session: Session,
+    ada: User,
+    run: Run,
+    command: str,
+) -> None:
+    add_plain_tasks(session, ada, 1, 5)
+    ada.last_task_number = 5
+    session.add(ada)
+    session.commit()
+    bare = floor(proxy, proxy.url_for(database_url))
+    proxy.reset_counters()
+    result = run(*COMMANDS[command])
+    assert result.exit_code == 0, result.stderr
+    assert proxy.connections == 1
+    assert proxy.round_trips <= bare + BUDGET[command], (proxy.round_trips, bare)
+
+
+@pytest.mark.parametrize(
+    ("number", "expected"), [(150004, (15, 4)), (180000, (18, 0)), (90624, (9, 6, 24))]
+)
+def test_the_server_version_is_read_from_what_the_server_reported(
+    number: int, expected: tuple[int, ...]
+) -> None:
+    assert server_version(number) == expected
