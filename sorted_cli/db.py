@@ -15,11 +15,14 @@ not at head.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import create_engine, event, make_url, text
+from sqlalchemy import Select, create_engine, event, literal_column, make_url, select, table, text
 from sqlalchemy.dialects import registry
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError, ProgrammingError
 from sqlalchemy.pool import NullPool
 from sqlmodel import Session
@@ -36,6 +39,8 @@ from sorted_cli.urls import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from sqlalchemy.engine import Engine
 
     from sorted_cli.config import Settings
@@ -102,22 +107,38 @@ def _on_sqlite_begin(connection: Any) -> None:
     connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def open_session(settings: Settings, *, migrate: bool = True) -> Session:
+def open_session(settings: Settings) -> Session:
     """A session on a database whose schema is at this sorted's head (see module docstring).
 
-    With `migrate=False` an embedded database not at head is a SchemaError too, instead of
-    being brought to head (shell completion must stay quick and never import Alembic).
+    On SQLite the schema is checked (and brought to head) at once: it is a local query, and
+    every command is one transaction begun with BEGIN IMMEDIATE.
+
+    On PostgreSQL every round trip counts (to Neon it crosses a wide-area network), so:
+    - the session holds one connection in autocommit: each statement is its own transaction,
+      with no BEGIN, COMMIT or ROLLBACK exchanged. Everyday commands change the database in
+      one statement each; work of several statements runs in `transaction(session)`;
+    - the schema check rides on the first statement: `read_checking_schema` adds the revision
+      to a query as a column, and any other first statement is preceded by the plain check
+      (`_check_before_first_statement`), on the same connection.
     """
     engine = make_engine(settings, quick=True)
-    session = Session(engine, expire_on_commit=False)
+    if settings.is_postgres:
+        event.listen(engine, "connect", _autocommit)
+        connection = engine.connect()  # kept across commits: NullPool would close it
+        session = Session(connection, expire_on_commit=False)
+        session.info[_SCHEMA_UNCHECKED] = True
+        event.listen(engine, "before_cursor_execute", _check_before_first_statement(session))
+        _track_autocommitted_writes(session, engine)
+    else:
+        session = Session(engine, expire_on_commit=False)
     event.listen(engine, "commit", lambda _connection: session.info.update({_COMMIT_SENT: True}))
     event.listen(session, "after_commit", lambda done: done.info.pop(_COMMIT_SENT, None))
+    if settings.is_postgres:
+        return session
     try:
         revision = current_revision(session)
         if revision != schema.HEAD:
             session.rollback()
-            if not migrate:
-                raise SchemaError(f"The database is at {schema.describe(revision)}.")
             _bring_to_head(engine, settings, revision)
     except BaseException:
         session.close()
@@ -126,25 +147,147 @@ def open_session(settings: Settings, *, migrate: bool = True) -> Session:
     return session
 
 
+_SCHEMA_UNCHECKED = "sorted.schema_unchecked"
+_CHECKS_SCHEMA = "sorted_checks_schema"  # an execution option: this statement checks it itself
+
+
+def _check_before_first_statement(session: Session) -> Callable[..., None]:
+    """An engine hook: before the session's first statement, unless that statement checks the
+    schema itself, read the revision on the same connection and stop if it is not head."""
+
+    def check(
+        connection: Connection, _cursor: Any, _sql: str, _params: Any, context: Any, _many: bool
+    ) -> None:
+        if not session.info.get(_SCHEMA_UNCHECKED):
+            return
+        if context is not None and context.execution_options.get(_CHECKS_SCHEMA):
+            return
+        import psycopg
+
+        dbapi_connection = connection.connection.dbapi_connection
+        assert isinstance(dbapi_connection, psycopg.Connection)
+        try:  # a cursor of its own: the statement's may be a server-side one
+            found = dbapi_connection.execute(_REVISION_QUERY).fetchone()
+        except psycopg.errors.UndefinedTable:
+            found = None
+        _require_postgres_head(found[0] if found else None)
+        session.info.pop(_SCHEMA_UNCHECKED)
+
+    return check
+
+
+def read_checking_schema(session: Session, statement: Select[Any]) -> Any:
+    """The first entity (or value) of `statement`'s first row, or None.
+
+    On a PostgreSQL session whose schema check is still due, the revision rides along as one
+    more column, so the check costs no round trip of its own; only when the statement finds
+    nothing (or fails on a schema it does not fit) is the check made on its own.
+    """
+    if not session.info.get(_SCHEMA_UNCHECKED):
+        row = session.execute(statement).first()
+        return None if row is None else row[0]
+    revision: Select[Any] = select(literal_column("version_num")).select_from(
+        table("alembic_version")
+    )
+    checked = statement.add_columns(revision.scalar_subquery()).execution_options(
+        **{_CHECKS_SCHEMA: True}
+    )
+    try:
+        row = session.execute(checked).first()
+    except ProgrammingError as exc:  # no alembic_version, or a column the schema lacks
+        if getattr(exc.orig, "sqlstate", None) not in ("42P01", "42703"):
+            raise
+        session.rollback()
+        row = None
+    if row is None:  # nothing found, or the schema does not fit: check it on its own
+        _require_postgres_head(current_revision(session))
+    else:
+        _require_postgres_head(row[-1])
+    session.info.pop(_SCHEMA_UNCHECKED, None)
+    return None if row is None else row[0]
+
+
+_REVISION_QUERY = "SELECT version_num FROM alembic_version"
+
+
 _COMMIT_SENT = "sorted.commit_sent"
+WRITES = "sorted_writes"  # an execution option: this statement changes data
 
 
 def commit_was_sent(session: Session) -> bool:
-    """Did the session send a COMMIT that has not been confirmed? Then a failure leaves the
-    outcome unknown: the server may have committed before the connection broke."""
-    return bool(session.info.get(_COMMIT_SENT))
+    """Did the session send a COMMIT (or, in autocommit, a statement that changes data) that
+    has not been answered? Then a failure leaves the outcome unknown: the server may have
+    committed before the connection broke. Asking forgets it, for the next attempt."""
+    return bool(session.info.pop(_COMMIT_SENT, None))
+
+
+def _autocommit(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.autocommit = True
+
+
+def _track_autocommitted_writes(session: Session, engine: Engine) -> None:
+    """In autocommit every statement that changes data is a COMMIT too: while one is
+    unanswered, a broken connection leaves its outcome unknown (see `commit_was_sent`)."""
+
+    def writes(connection: Connection, context: Any) -> bool:
+        dbapi_connection = connection.connection.dbapi_connection
+        if context is None or not getattr(dbapi_connection, "autocommit", False):
+            return False
+        return bool(
+            context.isinsert
+            or context.isupdate
+            or context.isdelete
+            or context.execution_options.get(WRITES)
+        )
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def sent(connection: Connection, *args: Any) -> None:
+        if writes(connection, args[3]):
+            session.info[_COMMIT_SENT] = True
+
+    @event.listens_for(engine, "after_cursor_execute")
+    def answered(connection: Connection, *args: Any) -> None:
+        if writes(connection, args[3]):
+            session.info.pop(_COMMIT_SENT, None)
+
+
+@contextmanager
+def transaction(session: Session) -> Iterator[None]:
+    """Run the block's statements as one transaction on PostgreSQL too (its everyday sessions
+    commit each statement by itself; see `open_session`). The block ends with
+    `session.commit()`; an exception out of it rolls the transaction back. On SQLite every
+    command already is one transaction, and this changes nothing."""
+    bind = session.get_bind()
+    if bind.dialect.name != "postgresql" or not isinstance(bind, Connection):
+        yield
+        return
+    dbapi_connection = session.connection().connection.dbapi_connection
+    assert dbapi_connection is not None
+    dbapi_connection.autocommit = False
+    try:
+        yield
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        if not dbapi_connection.closed:
+            session.rollback()  # nothing, after the block's commit
+            dbapi_connection.autocommit = True
 
 
 def close_session(session: Session) -> None:
     bind = session.get_bind()
     session.close()
+    if isinstance(bind, Connection):
+        bind.close()
     bind.engine.dispose()
 
 
 def current_revision(session: Session) -> str | None:
     """The database's Alembic revision, or None when it has no sorted schema yet."""
     try:
-        return session.execute(text("SELECT version_num FROM alembic_version")).scalar()
+        query = text(_REVISION_QUERY).execution_options(**{_CHECKS_SCHEMA: True})
+        return session.execute(query).scalar()
     except (OperationalError, ProgrammingError) as exc:
         if _is_missing_table(exc):
             session.rollback()
@@ -161,15 +304,22 @@ def _bring_to_head(engine: Engine, settings: Settings, revision: str | None) -> 
     if schema.is_newer_than_sorted(revision):
         raise SchemaError(f"The database is at {schema.describe(revision)}: {schema.NEWER_ADVICE}.")
     refuse_foreign_sqlite(engine, settings, revision)
-    if settings.is_postgres:
-        state = "has no sorted schema yet" if revision is None else f"is at {revision}"
-        raise SchemaError(
-            f"The database {state}; this sorted needs {schema.HEAD}: "
-            "an admin must run `sorted db upgrade`."
-        )
     from sorted_cli import migrate  # only on first use and after an upgrade of sorted
 
     migrate.upgrade(engine, "head")
+
+
+def _require_postgres_head(revision: str | None) -> None:
+    """A shared database's schema is an admin's to change: anything but head stops here."""
+    if revision == schema.HEAD:
+        return
+    if schema.is_newer_than_sorted(revision):
+        raise SchemaError(f"The database is at {schema.describe(revision)}: {schema.NEWER_ADVICE}.")
+    state = "has no sorted schema yet" if revision is None else f"is at {revision}"
+    raise SchemaError(
+        f"The database {state}; this sorted needs {schema.HEAD}: "
+        "an admin must run `sorted db upgrade`."
+    )
 
 
 def refuse_foreign_sqlite(engine: Engine, settings: Settings, revision: str | None) -> None:

@@ -9,21 +9,20 @@ Results go to stdout; notices (a created user, how many more tasks there are) go
 from __future__ import annotations
 
 import json
+import os
 import re
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Any
-
-from rich.console import Console
-from rich.panel import Panel
-from rich.table import Table
-from rich.text import Text
+from typing import TYPE_CHECKING, Any, TextIO
 
 from sorted_cli.dates import age
 
 if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.text import Text
+
     from sorted_cli.models import Task, User
     from sorted_cli.services.stats import Stats
     from sorted_cli.services.tasks import Change, TaskPage
@@ -54,46 +53,68 @@ def clean(text: str, *, keep_lines: bool = False) -> str:
 
 
 def stdout() -> Console:
+    from rich.console import Console  # Rich only for Rich views: it costs a command 15 ms
+
     return Console(highlight=False, soft_wrap=True)
 
 
 def stderr() -> Console:
+    from rich.console import Console
+
     return Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def line(message: str) -> None:
     """A one-line result on stdout, shown literally."""
-    stdout().print(Text(clean(message)))
+    sys.stdout.write(clean(message) + "\n")
 
 
 def notice(message: str) -> None:
-    """A side note on stderr, shown literally."""
+    """A side note on stderr, shown literally (dimmed on a terminal)."""
+    if not is_terminal(sys.stderr):
+        sys.stderr.write(clean(message) + "\n")
+        return
+    from rich.text import Text
+
     stderr().print(Text(clean(message), style="dim"))
 
 
 def error(message: str) -> None:
-    stderr().print(Text(clean(message)))
+    sys.stderr.write(clean(message) + "\n")
 
 
 def print_json(data: object) -> None:
     sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
 
 
+def is_terminal(stream: TextIO) -> bool:
+    """Does STREAM reach a terminal, as Rich decides it (without importing Rich):
+    `TTY_COMPATIBLE=1` or a non-empty `FORCE_COLOR` make a pipe count as one,
+    `TTY_COMPATIBLE=0` a terminal count as a pipe."""
+    compatible = os.environ.get("TTY_COMPATIBLE", "")
+    if compatible in ("0", "1"):
+        return compatible == "1"
+    if (force := os.environ.get("FORCE_COLOR")) is not None:
+        return force != ""
+    try:
+        return stream.isatty()
+    except ValueError:  # closed
+        return False
+
+
 def for_people() -> bool:
-    """Is stdout a terminal (as Rich decides it: `TTY_COMPATIBLE=1` or `FORCE_COLOR` make a
-    pipe count as one, `TTY_COMPATIBLE=0` a terminal count as a pipe)? Tables for people,
-    plain tab-separated rows for scripts."""
-    return stdout().is_terminal
+    """Tables for people (stdout is a terminal), plain tab-separated rows for scripts."""
+    return is_terminal(sys.stdout)
 
 
 @contextmanager
 def progress(total: int | None, what: str) -> Iterator[Callable[[int], object]]:
     """A progress bar on stderr while long work runs, when stderr is a terminal; the work
     calls the yielded function with how many more items are done. Off a terminal: nothing."""
-    console = stderr()
-    if not console.is_terminal:
+    if not is_terminal(sys.stderr):
         yield lambda _done: None
         return
+    console = stderr()
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -118,6 +139,8 @@ def task_json(task: Task, tags: list[str] | None = None) -> dict[str, Any]:
 
 
 def tags_text(tags: list[str]) -> Text:
+    from rich.text import Text
+
     return Text(" ".join(f"+{tag}" for tag in tags), style="magenta")
 
 
@@ -135,6 +158,8 @@ def changes(results: list[Change], *, verb: str, unchanged: str) -> None:
 
 
 def due_text(due: date | None, *, today: date, completed: bool = False) -> Text:
+    from rich.text import Text
+
     if due is None:
         return Text("")
     days = (due - today).days
@@ -145,6 +170,8 @@ def due_text(due: date | None, *, today: date, completed: bool = False) -> Text:
 
 
 def priority_text(priority: Priority) -> Text:
+    from rich.text import Text
+
     return Text(
         "" if priority is Priority.none else priority.value, style=_PRIORITY_STYLE.get(priority, "")
     )
@@ -154,6 +181,9 @@ def task_table(
     page: TaskPage, *, view: View, now: datetime, today: date, searched: bool = False
 ) -> None:
     """The Rich table of `sorted list`, or a one-line note when there is nothing to show."""
+    from rich.table import Table
+    from rich.text import Text
+
     if not page.tasks:
         say_empty(view, searched=searched)
         return
@@ -190,7 +220,7 @@ def say_empty(view: View, *, searched: bool) -> None:
 
 def _say_more(page: TaskPage) -> None:
     if page.more:
-        notice(f"… and {page.more} more (--limit N shows more, --limit 0 shows all).")
+        notice(f"… and {page.more_text} more (--limit N shows more, --limit 0 shows all).")
 
 
 _TSV_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
@@ -216,6 +246,10 @@ def task_rows(page: TaskPage) -> None:
 
 def task_panel(task: Task, *, now: datetime, today: date, tags: list[str] | None = None) -> None:
     """Everything about one task, for `sorted show`."""
+    from rich.panel import Panel
+    from rich.table import Table
+    from rich.text import Text
+
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="bold", no_wrap=True)
     grid.add_column(overflow="fold")
@@ -271,6 +305,9 @@ def stats_json(numbers: Stats) -> dict[str, Any]:
 
 def stats(numbers: Stats) -> None:
     """The counts, then one bar per week (Monday's date, a bar scaled to the busiest week)."""
+    from rich.table import Table
+    from rich.text import Text
+
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="bold", no_wrap=True)
     grid.add_column(justify="right", no_wrap=True)
@@ -302,6 +339,9 @@ def user_json(user: User, *, current: bool) -> dict[str, Any]:
 
 
 def user_table(users: list[User], *, current: str | None, now: datetime) -> None:
+    from rich.table import Table
+    from rich.text import Text
+
     if not users:
         notice("No users yet: add one with `sorted user add EMAIL`.")
         return
@@ -321,6 +361,10 @@ def user_table(users: list[User], *, current: str | None, now: datetime) -> None
 
 
 def user_panel(user: User, *, current: bool, open_tasks: int, completed_tasks: int) -> None:
+    from rich.panel import Panel
+    from rich.table import Table
+    from rich.text import Text
+
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="bold", no_wrap=True)
     grid.add_column()

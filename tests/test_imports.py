@@ -13,7 +13,12 @@ import subprocess
 import sys
 
 import pytest
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
 from test_help import EVERY_COMMAND
+
+from sorted_cli.config import load_settings
+from sorted_cli.db import close_session, open_session
 
 DATABASE_LIBRARIES = ("sqlalchemy", "sqlmodel", "pydantic", "psycopg", "alembic")
 PROBE = (
@@ -60,3 +65,31 @@ def test_everyday_commands_never_import_alembic(database_url: str, command: list
     assert "sqlalchemy" in modules  # it did reach the database
     assert "alembic" not in modules
     assert ("psycopg" in modules) == database_url.startswith("postgresql")
+
+
+def test_completing_a_command_name_imports_no_database_library(database_url: str) -> None:
+    """Even with a PostgreSQL URL set: naming commands needs no database."""
+    os.environ.update(_SORTED_COMPLETE="complete_bash", COMP_WORDS="sorted ad", COMP_CWORD="1")
+    try:
+        modules = top_level_imports()
+    finally:
+        for name in ("_SORTED_COMPLETE", "COMP_WORDS", "COMP_CWORD"):
+            del os.environ[name]
+    assert modules.isdisjoint(DATABASE_LIBRARIES)
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_the_embedded_schema_check_is_one_query(database_url: str) -> None:
+    """Opening a session on an embedded database at head sends one statement besides starting
+    its transaction (that Alembic stays out of it, the subprocess tests above show)."""
+    sent: list[str] = []
+
+    def capture(_conn: object, _cursor: object, sql: str, *_rest: object) -> None:
+        sent.append(sql)
+
+    event.listen(Engine, "before_cursor_execute", capture)
+    try:
+        close_session(open_session(load_settings()))
+    finally:
+        event.remove(Engine, "before_cursor_execute", capture)
+    assert sent == ["BEGIN IMMEDIATE", "SELECT version_num FROM alembic_version"]

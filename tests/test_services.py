@@ -7,7 +7,7 @@ import uuid
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from conftest import is_postgres_backend
+from conftest import add_plain_tasks, is_postgres_backend
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
@@ -329,6 +329,19 @@ def test_limit_says_how_many_more(session: Session, ada: User) -> None:
     assert (numbers(page), page.more) == ([1, 2, 3, 4, 5], 0)
     page = tasks.list_tasks(session=session, user=ada, query=TaskQuery(limit=None))
     assert (len(page.tasks), page.more) == (5, 0)
+
+
+def test_the_count_of_more_stops_where_counting_every_match_would_cost(
+    session: Session, ada: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    add_plain_tasks(session, ada, 1, 30)
+    page = tasks.list_tasks(session=session, user=ada, query=TaskQuery(limit=10))
+    assert (page.more, page.more_text) == (20, "20")
+    monkeypatch.setattr(tasks, "MORE_COUNTED", 20)
+    page = tasks.list_tasks(session=session, user=ada, query=TaskQuery(limit=10))
+    assert (page.more, page.more_text) == (20, "20+")  # 20 counted; there may be more
+    page = tasks.list_tasks(session=session, user=ada, query=TaskQuery(limit=15))
+    assert (page.more, page.more_text) == (15, "15")
 
 
 # ------------------------------------------------------------------------------ users

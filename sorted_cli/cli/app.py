@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import copy
 import inspect
+import os
 import sys
 from typing import Annotated, Any, NoReturn
 
 import typer
 from typer.core import TyperGroup
+from typer.models import CommandInfo
 
 from sorted_cli import __version__
 from sorted_cli.cli import db, settings, tasks, transfer, users
@@ -81,6 +84,7 @@ app = typer.Typer(
     epilog='Start with: sorted add "Buy milk", then sorted list and sorted done 1.',
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
+    rich_markup_mode=None,  # plain help and usage errors: Rich would cost `--help` 60 ms
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 app.add_typer(tasks.app)
@@ -155,4 +159,51 @@ def root(
 
 
 def main() -> None:
-    app(prog_name="sorted")
+    _app_for(sys.argv[1:])(prog_name="sorted")
+
+
+_ROOT_OPTIONS_WITH_VALUES = ("--database-url", "--user", "-u")
+
+
+def _app_for(args: list[str]) -> typer.Typer:
+    """The app with only the command ARGS run: Typer builds every command's parameters before
+    it runs one (about 10 ms for all of them). The whole app for help, shell completion and
+    anything it does not recognise (Click then names the close matches)."""
+    name = _command_word(args)
+    if name is None or "_SORTED_COMPLETE" in os.environ:
+        return app
+    trimmed = copy.copy(app)
+    trimmed.registered_groups = []
+    for group in app.registered_groups:
+        sub = group.typer_instance
+        assert sub is not None
+        if sub.info.name == name:  # a group of commands: `user`, `db`
+            trimmed.registered_groups = [group]
+            return trimmed
+        commands = [c for c in sub.registered_commands if _name_of(c) == name]
+        if commands and not isinstance(sub.info.name, str):  # merged into the root
+            only = copy.copy(sub)
+            only.registered_commands = commands
+            trimmed.registered_groups = [copy.copy(group)]
+            trimmed.registered_groups[0].typer_instance = only
+            return trimmed
+    return app
+
+
+def _command_word(args: list[str]) -> str | None:
+    """The first word of ARGS after the root options: the command's name, if any."""
+    words = iter(args)
+    for word in words:
+        if word in _ROOT_OPTIONS_WITH_VALUES:
+            next(words, None)
+        elif not word.startswith("-"):
+            return word
+    return None
+
+
+def _name_of(command: CommandInfo) -> str | None:
+    if command.name:
+        return command.name
+    return (
+        None if command.callback is None else typer.main.get_command_name(command.callback.__name__)
+    )

@@ -56,5 +56,6 @@ def confirmed(question: str) -> bool:
 
 
 def examples(*lines: str) -> str:
-    """A help epilog listing example invocations, one per line."""
-    return "Examples:\n\n" + "\n\n".join(f"  {line}" for line in lines)
+    """A help epilog listing example invocations, one per line (Click's `\\b` keeps it from
+    rewrapping them into one paragraph)."""
+    return "Examples:\n\n\b\n" + "\n".join(f"  {line}" for line in lines)

@@ -38,7 +38,8 @@ DueOption = Annotated[
     ),
 ]
 DescriptionOption = Annotated[
-    str | None, typer.Option("--description", "-d", help="Longer notes (up to 10,000 chars).")
+    str | None,
+    typer.Option("--description", "-d", metavar="TEXT", help="Longer notes (up to 10,000 chars)."),
 ]
 PriorityOption = Annotated[Priority | None, typer.Option("--priority", "-p", help="Priority.")]
 
@@ -201,7 +202,7 @@ def list_(
     if as_json:
         render.print_json([render.task_json(task, page.tags_of(task)) for task in page.tasks])
         if page.more:
-            render.notice(f"{page.more} more not shown (--limit 0 shows all).")
+            render.notice(f"{page.more_text} more not shown (--limit 0 shows all).")
     elif render.for_people():
         render.task_table(page, view=view, now=_now(), today=today, searched=filtered)
     else:
@@ -276,7 +277,9 @@ def reopen(ctx: typer.Context, refs: DoneRefs) -> None:
 def edit(
     ctx: typer.Context,
     ref: Ref,
-    title: Annotated[str | None, typer.Option("--title", "-t", help="New title.")] = None,
+    title: Annotated[
+        str | None, typer.Option("--title", "-t", metavar="TEXT", help="New title.")
+    ] = None,
     description: DescriptionOption = None,
     priority: PriorityOption = None,
     due: DueOption = None,
@@ -309,17 +312,19 @@ def delete(ctx: typer.Context, refs: Refs, yes: Yes = False) -> None:
 
     def confirm(targets: list[Task]) -> bool:
         nonlocal agreed
-        if agreed or len(targets) < 2 or yes or not sys.stdin.isatty():
+        if agreed or len(targets) < 2:
             return True
         if not confirmed(f"Move {len(targets)} tasks to the trash?"):
             raise Cancelled("Nothing deleted.")
         agreed = True
         return True
 
+    # Asking means reading the tasks first; without a question the change is one statement.
+    asks = len(refs) > 1 and not yes and sys.stdin.isatty()
     state = State.of(ctx)
     changes = state.attempt(
         lambda: tasks.delete_tasks(
-            session=state.session, user=state.user, refs=refs, confirm=confirm
+            session=state.session, user=state.user, refs=refs, confirm=confirm if asks else None
         )
     )
     render.changes(changes, verb="Deleted", unchanged="was already in the trash")

@@ -78,7 +78,7 @@ def export(
     def run(out: IO[str], *, restartable: bool) -> int:
         session, user = state.session, state.user
         total = None
-        if render.stderr().is_terminal:
+        if render.is_terminal(sys.stderr):
             total = transfer.count_tasks(session=session, user=user, include_deleted=all_)
         rows = transfer.export_tasks(session=session, user=user, include_deleted=all_)
         first = next(rows, None)  # the query runs, and may fail, before anything is written
@@ -107,7 +107,7 @@ def export(
     else:  # a FIFO, a terminal, /dev/stdout on a pipe: opened once, written as it is
         with _opened(output) as out:
             count = state.attempt(functools.partial(run, out, restartable=False))
-    if render.stderr().is_terminal:  # a person watching; a script gets nothing extra
+    if render.is_terminal(sys.stderr):  # a person watching; a script gets nothing extra
         render.notice(f"Exported {count} task{'' if count == 1 else 's'}.")
 
 

@@ -30,7 +30,9 @@ Email = Annotated[
 def add(
     ctx: typer.Context,
     email: Email,
-    name: Annotated[str | None, typer.Option("--name", help="Display name.")] = None,
+    name: Annotated[
+        str | None, typer.Option("--name", metavar="NAME", help="Display name.")
+    ] = None,
 ) -> None:
     """Add a user."""
     from sorted_cli import render

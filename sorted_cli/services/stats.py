@@ -7,7 +7,7 @@ from datetime import date, timedelta
 from itertools import pairwise
 from typing import Any
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, false, func, select, true
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col
 
@@ -37,8 +37,8 @@ def user_stats(*, session: Session, user: User, today: date) -> Stats:
     def count(*conditions: ColumnElement[bool]) -> Any:
         return func.count().filter(and_(*conditions))
 
-    live, trash = col(Task.is_deleted).is_(False), col(Task.is_deleted).is_(True)
-    done, not_done = col(Task.completed).is_(True), col(Task.completed).is_(False)
+    live, trash = col(Task.is_deleted) == false(), col(Task.is_deleted) == true()
+    done, not_done = col(Task.completed) == true(), col(Task.completed) == false()
     mondays = week_starts(today)
     bounds = [local_midnight(monday) for monday in mondays]
     bounds.append(local_midnight(mondays[-1] + timedelta(weeks=1)))

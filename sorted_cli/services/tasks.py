@@ -23,10 +23,12 @@ from sqlalchemy import (
     Select,
     case,
     delete,
+    false,
     func,
     insert,
     nulls_last,
     or_,
+    true,
     update,
 )
 from sqlalchemy.exc import IntegrityError
@@ -34,6 +36,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, select
 
 from sorted_cli.choices import DEFAULT_LIMIT, Priority, SortKey, View
+from sorted_cli.db import WRITES, transaction
 from sorted_cli.errors import (
     AmbiguousReference,
     Cancelled,
@@ -76,8 +79,14 @@ class TaskQuery:
 @dataclass(frozen=True)
 class TaskPage:
     tasks: list[Task]
-    more: int  # matching tasks left out by the limit
+    more: int  # matching tasks left out by the limit (at most MORE_COUNTED of them counted)
     tags: dict[uuid.UUID, list[str]] = field(default_factory=dict)
+    more_counted_in_full: bool = True  # False: there are `more` or more
+
+    @property
+    def more_text(self) -> str:
+        """How many more, for people: `12`, or `500+` when counting stopped there."""
+        return f"{self.more:,}" + ("" if self.more_counted_in_full else "+")
 
     def tags_of(self, task: Task) -> list[str]:
         return self.tags.get(task.id, [])
@@ -94,34 +103,26 @@ def create_task(
 ) -> Task:
     """Add a task with the user's next number.
 
-    Numbers come from a counter on the user's row, incremented in the same transaction: the
-    row lock (PostgreSQL) or the write lock (SQLite) orders concurrent adds, so numbers are
-    unique, never reused, and a failed add leaves no gap.
+    Numbers come from a counter on the user's row, incremented with the insert, atomically:
+    the row lock (PostgreSQL) or the write lock (SQLite) orders concurrent adds, so numbers are
+    unique, never reused, and a failed add leaves no gap. On PostgreSQL the counter, the task
+    and its tags are one statement (`_create_in_one_statement`); on SQLite, three in the
+    command's transaction.
 
     Safe to repeat with the same `task_id` (the caller makes it once, before the first try):
     when an earlier try was committed but its answer was lost, the repeat finds that task
     instead of adding a second one.
     """
-    bump = (
-        update(User)
-        .where(col(User.id) == user.id, col(User.last_task_number) < NUMBER_MAX)
-        .values(last_task_number=User.last_task_number + 1)
-        .returning(col(User.last_task_number))
-    )
-    number = session.exec(bump).scalar_one_or_none()
-    if number is None:  # the user's row is there (the caller has it): the numbers ran out
-        session.rollback()
-        raise SortedError(f"No task numbers are left: {NUMBER_MAX} is the last one.")
     now = utcnow()
     fields = data.model_dump(exclude={"tags"})
-    task = Task(user_id=user.id, number=number, created_at=now, updated_at=now, **fields)
+    task = Task(user_id=user.id, number=0, created_at=now, updated_at=now, **fields)
     if task_id is not None:
         task.id = task_id
-    session.add(task)
-    if data.tags:
-        session.flush()  # the task row first: its tags refer to it
-        _insert_tags(session, user, task.id, data.tags)
     try:
+        if session.get_bind().dialect.name == "postgresql":
+            added = _create_in_one_statement(session, user, task, data.tags)
+        else:
+            added = _create_in_steps(session, user, task, data.tags)
         session.commit()
     except IntegrityError:
         session.rollback()  # also undoes this try's bump of the counter
@@ -129,6 +130,61 @@ def create_task(
         if earlier is None or earlier.user_id != user.id:
             raise
         return earlier
+    if added is None:  # the user's row is there (the caller has it): the numbers ran out
+        raise SortedError(f"No task numbers are left: {NUMBER_MAX} is the last one.")
+    return added
+
+
+def _next_number(user: User) -> Any:
+    """UPDATE of the user's counter, returning the number it gives out (none when spent)."""
+    return (
+        update(User)
+        .where(col(User.id) == user.id, col(User.last_task_number) < NUMBER_MAX)
+        .values(last_task_number=User.last_task_number + 1)
+        .returning(col(User.last_task_number))
+    )
+
+
+def _create_in_one_statement(
+    session: Session, user: User, task: Task, tags: list[str]
+) -> Task | None:
+    """The counter's bump, the task and its tags as one PostgreSQL statement (data-modifying
+    CTEs), atomic without a transaction: one round trip."""
+    table = Task.__table__  # type: ignore[attr-defined]
+    bump = _next_number(user).cte("bump")
+    given = [column for column in table.c if column.name != "number"]
+    values = [sa.literal(getattr(task, column.name), column.type) for column in given]
+    row = sa.select(*values, bump.c.last_task_number)
+    inserted = (
+        insert(Task)
+        .from_select([*(column.name for column in given), "number"], row)
+        .returning(*table.c)
+        .cte("inserted")
+    )
+    statement = select(sa.orm.aliased(Task, inserted, adapt_on_names=True))
+    if tags:
+        names = sa.values(sa.column("name", sa.String), name="names").data([(n,) for n in tags])
+        tagged = insert(TaskTag).from_select(
+            ["task_id", "name", "user_id"],
+            sa.select(inserted.c.id, names.c.name, sa.literal(user.id, table.c.user_id.type))
+            .select_from(inserted)
+            .join(names, sa.true()),  # each name beside the one new task
+        )
+        statement = statement.add_cte(tagged.cte("tagged"))
+    added: Task | None = session.exec(statement.execution_options(**{WRITES: True})).first()
+    return added
+
+
+def _create_in_steps(session: Session, user: User, task: Task, tags: list[str]) -> Task | None:
+    number = session.exec(_next_number(user)).scalar_one_or_none()
+    if number is None:
+        session.rollback()
+        return None
+    task.number = number
+    session.add(task)
+    if tags:
+        session.flush()  # the task row first: its tags refer to it
+        _insert_tags(session, user, task.id, tags)
     return task
 
 
@@ -238,41 +294,91 @@ def _apply(
     refs: Iterable[str],
     *,
     in_trash_ok: bool,
-    change: Callable[[Task, datetime], bool],
+    eligible: ColumnElement[bool],
+    values: Callable[[datetime], dict[str, Any]],
     confirm: Callable[[list[Task]], bool] | None = None,
 ) -> list[Change]:
-    tasks = require_tasks(session=session, user=user, refs=refs, lock=True)
-    if not in_trash_ok:
-        tasks = [_outside_trash(task) for task in tasks]
-    if confirm is not None and not confirm(tasks):
-        raise Cancelled("Nothing changed.")
+    """Change the named tasks in one UPDATE statement: the `eligible` ones get `values(now)`
+    and their `updated_at`; the rest are left as they are (Change.changed is False).
+
+    Nothing changes unless every REF names a task (outside the trash, unless `in_trash_ok`):
+    the statement carries that condition, so it holds even against a concurrent command, and
+    only when it fails are the references looked at one by one to say which is wrong. Task
+    numbers go straight into the statement; UUIDs, and tasks a `confirm` must see first, are
+    read beforehand.
+    """
+    refs = list(refs)
+    numbers = [_number(ref) for ref in refs]
+    keys: list[object]
+    key: Callable[[Task], object]
+    if confirm is None and all(number is not None for number in numbers):
+        keys, key = list(dict.fromkeys(numbers)), lambda task: task.number
+        targets = col(Task.number).in_(keys)
+    else:
+        tasks = require_tasks(session=session, user=user, refs=refs)
+        if not in_trash_ok:
+            tasks = [_outside_trash(task) for task in tasks]
+        if confirm is not None and not confirm(tasks):
+            raise Cancelled("Nothing changed.")
+        keys, key = [task.id for task in tasks], lambda task: task.id
+        targets = col(Task.id).in_(keys)
+    mine = [col(Task.user_id) == user.id, targets]
+    usable = mine if in_trash_ok else [*mine, col(Task.is_deleted) == false()]
+    all_usable = select(func.count()).select_from(Task).where(*usable).scalar_subquery()
     now = utcnow()
-    changes = [Change(task, change(task, now)) for task in tasks]
-    for item in changes:
-        if item.changed:
-            item.task.updated_at = now
+    changes = {
+        name: case((eligible, value), else_=getattr(Task, name))
+        for name, value in values(now).items()
+    }
+    statement = (
+        update(Task)
+        .where(*mine, all_usable == len(keys))
+        .values(**changes, updated_at=case((eligible, now), else_=col(Task.updated_at)))
+        .returning(Task)
+        .execution_options(synchronize_session=False, populate_existing=True)
+    )
+    changed: dict[object, Task] = {key(t): t for t in session.execute(statement).scalars()}
     session.commit()
-    return changes
+    if len(changed) != len(keys):
+        _explain_refs(session, user, refs, in_trash_ok=in_trash_ok)
+    return [Change(changed[k], changed[k].updated_at == now) for k in keys]
+
+
+def _number(ref: str) -> int | None:
+    """The task number REF is (`3`, `#3`), or None for any other reference."""
+    text = ref.strip().removeprefix("#")
+    return int(text) if _NUMBER.fullmatch(text) and int(text) <= NUMBER_MAX else None
+
+
+def _explain_refs(session: Session, user: User, refs: list[str], *, in_trash_ok: bool) -> None:
+    """Raise what is wrong with REFS, after a change that found them unusable."""
+    for ref in refs:
+        task = require_task(session=session, user=user, ref=ref)
+        if not in_trash_ok:
+            _outside_trash(task)
+    raise SortedError("The tasks changed while this command ran: nothing was changed; try again.")
 
 
 def complete_tasks(*, session: Session, user: User, refs: Iterable[str]) -> list[Change]:
-    def complete(task: Task, now: datetime) -> bool:
-        if task.completed:
-            return False
-        task.completed, task.completed_at = True, now
-        return True
-
-    return _apply(session, user, refs, in_trash_ok=False, change=complete)
+    return _apply(
+        session,
+        user,
+        refs,
+        in_trash_ok=False,
+        eligible=col(Task.completed) == false(),
+        values=lambda now: {"completed": True, "completed_at": now},
+    )
 
 
 def reopen_tasks(*, session: Session, user: User, refs: Iterable[str]) -> list[Change]:
-    def reopen(task: Task, _now: datetime) -> bool:
-        if not task.completed:
-            return False
-        task.completed, task.completed_at = False, None
-        return True
-
-    return _apply(session, user, refs, in_trash_ok=False, change=reopen)
+    return _apply(
+        session,
+        user,
+        refs,
+        in_trash_ok=False,
+        eligible=col(Task.completed) == true(),
+        values=lambda _now: {"completed": False, "completed_at": None},
+    )
 
 
 def delete_tasks(
@@ -286,55 +392,90 @@ def delete_tasks(
 
     `confirm`, when given, sees the resolved tasks and may decline (raising Cancelled).
     """
-
-    def trash(task: Task, now: datetime) -> bool:
-        if task.is_deleted:
-            return False
-        task.is_deleted, task.deleted_at = True, now
-        return True
-
-    return _apply(session, user, refs, in_trash_ok=True, change=trash, confirm=confirm)
+    return _apply(
+        session,
+        user,
+        refs,
+        in_trash_ok=True,
+        eligible=col(Task.is_deleted) == false(),
+        values=lambda now: {"is_deleted": True, "deleted_at": now},
+        confirm=confirm,
+    )
 
 
 def restore_tasks(*, session: Session, user: User, refs: Iterable[str]) -> list[Change]:
-    def restore(task: Task, _now: datetime) -> bool:
-        if not task.is_deleted:
-            return False
-        task.is_deleted, task.deleted_at = False, None
-        return True
-
-    return _apply(session, user, refs, in_trash_ok=True, change=restore)
+    return _apply(
+        session,
+        user,
+        refs,
+        in_trash_ok=True,
+        eligible=col(Task.is_deleted) == true(),
+        values=lambda _now: {"is_deleted": False, "deleted_at": None},
+    )
 
 
 def update_task(*, session: Session, user: User, ref: str, data: TaskUpdate) -> Task:
-    """Change the fields set in `data`; a task in the trash must be restored first."""
+    """Change the fields set in `data`, in one UPDATE statement; a task in the trash must be
+    restored first."""
     values = data.model_dump(exclude_unset=True)
     if not values:
         raise InvalidInput(
             "Nothing to change: give --title, --description, --priority, --due or --no-due."
         )
-    task = _outside_trash(require_task(session=session, user=user, ref=ref, lock=True))
-    for name, value in values.items():
-        setattr(task, name, value)
-    task.updated_at = utcnow()
+    number = _number(ref)
+    target = (
+        col(Task.number) == number
+        if number is not None
+        else col(Task.id) == require_task(session=session, user=user, ref=ref).id
+    )
+    statement = (
+        update(Task)
+        .where(col(Task.user_id) == user.id, target, col(Task.is_deleted) == false())
+        .values(**values, updated_at=utcnow())
+        .returning(Task)
+        .execution_options(synchronize_session=False, populate_existing=True)
+    )
+    task: Task | None = session.execute(statement).scalars().first()
     session.commit()
+    if task is None:
+        _explain_refs(session, user, [ref], in_trash_ok=False)
+    assert task is not None
     return task
 
 
 def list_tasks(*, session: Session, user: User, query: TaskQuery) -> TaskPage:
     """One page of the user's tasks with their tags, filtered and sorted by the database, in
-    one statement (a second one counts what the limit left out, only when it did)."""
+    one statement. With a limit, the same statement counts the matches the page leaves out,
+    up to MORE_COUNTED of them: counting every match would read all of a user's tasks."""
     conditions = _conditions(user, query)
-    statement = select(Task, JOINED_TAGS).where(*conditions).order_by(*_ordering(query.sort))
+    columns: list[Any] = [Task, JOINED_TAGS]
     if query.limit is not None:
-        statement = statement.limit(query.limit + 1)
-    rows = list(session.exec(statement))
-    tags = {task.id: split_tags(joined) for task, joined in rows if joined}
-    tasks = [task for task, _ in rows]
-    if query.limit is None or len(tasks) <= query.limit:
+        # In number order, as the list index has them: the count walks that index and stops.
+        matching = (
+            sa.select(col(Task.id))
+            .where(*conditions)
+            .order_by(col(Task.number))
+            .limit(query.limit + MORE_COUNTED)
+        )
+        columns.append(select(func.count()).select_from(matching.subquery()).scalar_subquery())
+    statement = sa.select(*columns).where(*conditions).order_by(*_ordering(query.sort))
+    if query.limit is not None:
+        statement = statement.limit(query.limit)
+    rows = list(session.execute(statement))
+    tags = {row[0].id: split_tags(row[1]) for row in rows if row[1]}
+    tasks = [row[0] for row in rows]
+    if query.limit is None or not rows:
         return TaskPage(tasks=tasks, more=0, tags=tags)
-    total = session.exec(select(func.count()).select_from(Task).where(*conditions)).one()
-    return TaskPage(tasks=tasks[: query.limit], more=total - query.limit, tags=tags)
+    counted = int(rows[0][2])
+    return TaskPage(
+        tasks=tasks,
+        more=counted - len(tasks),
+        tags=tags,
+        more_counted_in_full=counted < query.limit + MORE_COUNTED,
+    )
+
+
+MORE_COUNTED = 500  # matches beyond a page that `list` counts; past that it says "500+"
 
 
 # A task's tags in one string, computed by the database beside each task row: one statement
@@ -376,7 +517,7 @@ def _conditions(user: User, query: TaskQuery) -> list[ColumnElement[bool]]:
     if query.due_on is not None:
         conditions.append(col(Task.due) == query.due_on)
     if query.overdue:
-        conditions += [col(Task.due) < query.today, col(Task.completed).is_(False)]
+        conditions += [col(Task.due) < query.today, col(Task.completed) == false()]
     if query.completed_since is not None:
         conditions.append(col(Task.completed_at) >= query.completed_since)
     return conditions
@@ -393,34 +534,35 @@ def tag_task(
 ) -> tuple[Task, list[str], list[str]]:
     """Add (or with `remove`, take off) tags; returns the task, the tags that changed, and
     its tags now. Tags it already has (or lacks) are left alone, so repeating is harmless."""
-    task, joined = _resolve(session, user, ref, lock=True, with_tags=True)  # one statement
-    _outside_trash(task)
-    before = set(split_tags(joined))
-    wanted = set(names)
-    changed = sorted(wanted & before if remove else wanted - before)
-    if changed:
-        if remove:
-            session.execute(
-                delete(TaskTag).where(
-                    col(TaskTag.task_id) == task.id, col(TaskTag.name).in_(changed)
+    with transaction(session):  # the tags and the task's updated_at together
+        task, joined = _resolve(session, user, ref, lock=True, with_tags=True)  # one statement
+        _outside_trash(task)
+        before = set(split_tags(joined))
+        wanted = set(names)
+        changed = sorted(wanted & before if remove else wanted - before)
+        if changed:
+            if remove:
+                session.execute(
+                    delete(TaskTag).where(
+                        col(TaskTag.task_id) == task.id, col(TaskTag.name).in_(changed)
+                    )
                 )
-            )
-        else:
-            _insert_tags(session, user, task.id, changed)
-        task.updated_at = utcnow()
-        session.add(task)
-    session.commit()
+            else:
+                _insert_tags(session, user, task.id, changed)
+            task.updated_at = utcnow()
+            session.add(task)
+        session.commit()
     after = sorted(before - wanted if remove else before | wanted)
     return task, changed, after
 
 
 def _view_conditions(view: View) -> list[ColumnElement[bool]]:
-    not_deleted = col(Task.is_deleted).is_(False)
+    not_deleted = col(Task.is_deleted) == false()
     views: dict[View, list[ColumnElement[bool]]] = {
-        View.open: [not_deleted, col(Task.completed).is_(False)],
+        View.open: [not_deleted, col(Task.completed) == false()],
         View.all: [not_deleted],
-        View.completed: [not_deleted, col(Task.completed).is_(True)],
-        View.deleted: [col(Task.is_deleted).is_(True)],
+        View.completed: [not_deleted, col(Task.completed) == true()],
+        View.deleted: [col(Task.is_deleted) == true()],
     }
     return views[view]
 

@@ -21,9 +21,10 @@ from itertools import islice
 from typing import Any, TypeVar, cast
 
 import sqlalchemy as sa
-from sqlalchemy import Table, func, update
+from sqlalchemy import Table, false, func, update
 from sqlmodel import Session, col, select
 
+from sorted_cli.db import transaction
 from sorted_cli.errors import InvalidInput
 from sorted_cli.models import NUMBER_MAX, Task, TaskRecord, TaskTag, User
 from sorted_cli.services.tasks import JOINED_TAGS, split_tags
@@ -53,7 +54,7 @@ def count_tasks(*, session: Session, user: User, include_deleted: bool) -> int:
 
 def _scope(user: User, include_deleted: bool) -> list[Any]:
     owned = [col(Task.user_id) == user.id]
-    return owned if include_deleted else [*owned, col(Task.is_deleted).is_(False)]
+    return owned if include_deleted else [*owned, col(Task.is_deleted) == false()]
 
 
 def export_tasks(
@@ -68,24 +69,29 @@ def export_tasks(
         .order_by(col(Task.number))
         .execution_options(yield_per=BATCH)
     )
-    for row in session.execute(statement):
-        (task_id, number, title, description, priority, due, completed, completed_at,
-         created_at, updated_at, deleted, deleted_at, joined) = row  # fmt: skip
-        yield {
-            "id": str(task_id),
-            "number": number,
-            "title": title,
-            "description": description,
-            "priority": priority.value,
-            "due": due.isoformat() if due else None,
-            "completed": completed,
-            "completed_at": _moment(completed_at),
-            "created_at": _moment(created_at),
-            "updated_at": _moment(updated_at),
-            "deleted": deleted,
-            "deleted_at": _moment(deleted_at),
-            "tags": split_tags(joined),
-        }
+    with transaction(session):  # a server-side cursor lives in a transaction
+        yield from (_exported(row) for row in session.execute(statement))
+        session.commit()
+
+
+def _exported(row: Sequence[Any]) -> dict[str, Any]:
+    (task_id, number, title, description, priority, due, completed, completed_at,
+     created_at, updated_at, deleted, deleted_at, joined) = row  # fmt: skip
+    return {
+        "id": str(task_id),
+        "number": number,
+        "title": title,
+        "description": description,
+        "priority": priority.value,
+        "due": due.isoformat() if due else None,
+        "completed": completed,
+        "completed_at": _moment(completed_at),
+        "created_at": _moment(created_at),
+        "updated_at": _moment(updated_at),
+        "deleted": deleted,
+        "deleted_at": _moment(deleted_at),
+        "tags": split_tags(joined),
+    }
 
 
 _EXPORTED = [
@@ -128,26 +134,29 @@ def import_tasks(
 ) -> ImportResult:
     """Add the records the user does not have yet, in one transaction (see module docstring).
     `advance(n)` is told as each batch of n records is dealt with."""
-    counter = session.exec(  # locks the user's row: adds wait until the import is done
-        select(User.last_task_number).where(col(User.id) == user.id).with_for_update()
-    ).one()
-    new, present = _new_records(session, user, records)
-    numbers = _numbers(session, user, new, counter)
-    advance(len(records) - len(new))
-    for batch in batched(new, BATCH):
-        session.execute(_TASKS.insert(), [_task_row(user, record, numbers) for record in batch])
-        tags = [
-            {"task_id": record.id, "name": name, "user_id": user.id}
-            for record in batch
-            for name in record.tags
-        ]
-        if tags:
-            session.execute(_TAGGINGS.insert(), tags)
-        advance(len(batch))
-    if numbers:
-        top = max(counter, *numbers.values())
-        session.execute(update(User).where(col(User.id) == user.id).values(last_task_number=top))
-    session.commit()
+    with transaction(session):
+        counter = session.exec(  # locks the user's row: adds wait until the import is done
+            select(User.last_task_number).where(col(User.id) == user.id).with_for_update()
+        ).one()
+        new, present = _new_records(session, user, records)
+        numbers = _numbers(session, user, new, counter)
+        advance(len(records) - len(new))
+        for batch in batched(new, BATCH):
+            session.execute(_TASKS.insert(), [_task_row(user, record, numbers) for record in batch])
+            tags = [
+                {"task_id": record.id, "name": name, "user_id": user.id}
+                for record in batch
+                for name in record.tags
+            ]
+            if tags:
+                session.execute(_TAGGINGS.insert(), tags)
+            advance(len(batch))
+        if numbers:
+            top = max(counter, *numbers.values())
+            session.execute(
+                update(User).where(col(User.id) == user.id).values(last_task_number=top)
+            )
+        session.commit()
     renumbered = sum(1 for record in new if record.number not in (None, numbers[record.id]))
     return ImportResult(added=len(new), present=present, renumbered=renumbered)
 

@@ -6,10 +6,11 @@ from __future__ import annotations
 import getpass
 import re
 
-from sqlalchemy import func
+from sqlalchemy import false, func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from sorted_cli.db import read_checking_schema
 from sorted_cli.errors import DuplicateUser, NoCurrentUser, UserNotFound
 from sorted_cli.models import Task, User, UserCreate, normalise_email, utcnow, validated
 
@@ -43,8 +44,9 @@ def get_user_by_email(*, session: Session, email: str) -> User | None:
         email = normalise_email(email)
     except ValueError:
         return None
-    statement = select(User).where(User.email == email, col(User.is_deleted).is_(False))
-    return session.exec(statement).first()
+    statement = select(User).where(User.email == email, col(User.is_deleted) == false())
+    user: User | None = read_checking_schema(session, statement)  # usually the first statement
+    return user
 
 
 def require_user_by_email(*, session: Session, email: str) -> User:
@@ -56,7 +58,7 @@ def require_user_by_email(*, session: Session, email: str) -> User:
 
 
 def list_users(*, session: Session) -> list[User]:
-    statement = select(User).where(col(User.is_deleted).is_(False)).order_by(col(User.email))
+    statement = select(User).where(col(User.is_deleted) == false()).order_by(col(User.email))
     return list(session.exec(statement))
 
 
@@ -73,7 +75,7 @@ def task_counts(*, session: Session, user: User) -> tuple[int, int]:
     """How many open and completed tasks (outside the trash) the user has."""
     statement = (
         select(Task.completed, func.count())
-        .where(Task.user_id == user.id, col(Task.is_deleted).is_(False))
+        .where(Task.user_id == user.id, col(Task.is_deleted) == false())
         .group_by(col(Task.completed))
     )
     counts = dict(session.exec(statement).all())
@@ -92,7 +94,7 @@ def create_local_user(*, session: Session) -> tuple[User, bool]:
     email = f"{login}@localhost"
     if (existing := get_user_by_email(session=session, email=email)) is not None:
         return existing, False
-    someone = select(User.id).where(col(User.is_deleted).is_(False)).limit(1)
+    someone = select(User.id).where(col(User.is_deleted) == false()).limit(1)
     if session.exec(someone).first() is not None:
         raise NoCurrentUser(
             "No current user: pass --user EMAIL, set SORTED_USER, "
