@@ -138,17 +138,27 @@ ENVIRONMENT_NAMES: dict[str, tuple[str, ...]] = {
 }
 
 
+# Settings declared with aliases: those names count in the config file too (in any case);
+# the others are read there by their own name.
+ALIASED = frozenset({"database_url", "migration_database_url", "database_url_unpooled"})
+
+
 def winning(setting: str) -> tuple[str, str, str | None] | None:
-    """(place, name, raw text) of the value `Settings` takes for a setting from the environment
-    (names compared case-insensitively, as it does), `.env` or the config file; None when it
-    is given in none of them. Flags are the caller's to check first."""
+    """(place, name, raw text) of the value `Settings` takes for a setting from the environment,
+    `.env` or the config file (names compared case-insensitively, as it does; a `.env` line
+    without a value does not count); None when it is given in none of them. Flags are the
+    caller's to check first."""
     names = ENVIRONMENT_NAMES[setting]
     for place, source in (("$", dict(os.environ)), (".env", _dotenv())):
-        upper = {key.upper(): value for key, value in source.items()}
+        upper = {key.upper(): value for key, value in source.items() if value is not None}
         if found := next((name for name in names if name in upper), None):
             return (f"${found}" if place == "$" else place), found, upper[found]
-    value = read_config_file().get(setting)
-    return None if value is None else ("config file", setting, str(value))
+    in_file = {key.lower(): value for key, value in read_config_file().items()}
+    file_names = [name.lower() for name in names] if setting in ALIASED else []
+    for name in dict.fromkeys([*file_names, setting]):
+        if (value := in_file.get(name)) is not None and not isinstance(value, dict):
+            return "config file", setting, str(value)
+    return None
 
 
 def given(setting: str) -> str | None:

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Select, create_engine, event, literal_column, make_url, select, table, text
 from sqlalchemy.dialects import registry
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, ExceptionContext
 from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError, ProgrammingError
 from sqlalchemy.pool import NullPool
 from sqlmodel import Session
@@ -249,6 +249,23 @@ def _track_autocommitted_writes(session: Session, engine: Engine) -> None:
     def answered(connection: Connection, *args: Any) -> None:
         if writes(connection, args[3]):
             session.info.pop(_COMMIT_SENT, None)
+
+    @event.listens_for(engine, "handle_error")
+    def refused(context: ExceptionContext) -> None:
+        # The server answered with an error (a deadlock, a constraint): the statement was
+        # rolled back, so nothing is unknown. Without a SQLSTATE the answer never came; 08 and
+        # 57P errors (the connection, a shutdown) may have cut off a commit's answer.
+        sqlstate = getattr(context.original_exception, "sqlstate", None) or ""
+        if sqlstate and not sqlstate.startswith(("08", "57P")):
+            session.info.pop(_COMMIT_SENT, None)
+
+
+def check_connection(session: Session) -> None:
+    """Before a change that follows a pause (a question to the user), make sure the server
+    still answers: an idle connection may have been dropped meanwhile, and a change that fails
+    to go out would look like one whose answer was lost. Failing here is safe to retry."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT 1"))
 
 
 @contextmanager

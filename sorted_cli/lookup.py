@@ -2,10 +2,10 @@
 
 A Tab press starts a whole sorted process, so this path imports neither SQLAlchemy nor
 pydantic. The settings come from `configfile.given` (where `Settings` looks, in its order);
-SQLite is read with the standard library, read-only, so a Tab press never creates or changes
-a file; PostgreSQL with psycopg alone, in autocommit: each lookup is one statement and one
-round trip, with the schema check inside it. These two statements are the only SQL sorted
-spells out by hand; tests/test_completion.py runs them on both databases.
+SQLite is read with the standard library, with writes refused, so a Tab press never creates
+or changes a database; PostgreSQL with psycopg alone, in autocommit: each lookup is one
+statement and one round trip, with the schema check inside it. These two statements are the
+only SQL sorted spells out by hand; tests/test_completion.py runs them on both databases.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from sorted_cli.urls import (
     sqlite_path,
 )
 
-CONNECT_TIMEOUT_S = 2  # a Tab press waits this long for a server or a lock, no longer
+CONNECT_TIMEOUT_S = 2  # a Tab press waits this long to connect, and for an answer or a lock
 
 # (is_deleted, completed) of the tasks in each view; None: either.
 _VIEWS: dict[View, tuple[bool, bool | None]] = {
@@ -104,11 +104,20 @@ def reader(*, database_url: str | None, user: str | None) -> Iterator[Reader | N
         return
     email = email.strip().lower()
     if is_postgres(url):
+        import threading
+
         import psycopg
 
         connect_args = postgres_connect_args(url, connect_timeout=CONNECT_TIMEOUT_S)
         with psycopg.connect(libpq_url(url), autocommit=True, **connect_args) as connection:
-            yield Reader(connection, email, postgres=True)
+            # A query stuck behind a lock (a migration running) is cancelled, not waited for.
+            timer = threading.Timer(CONNECT_TIMEOUT_S, connection.cancel_safe)
+            timer.daemon = True
+            timer.start()
+            try:
+                yield Reader(connection, email, postgres=True)
+            finally:
+                timer.cancel()
         return
     path = sqlite_path(url)
     if path is None or not path.is_file():  # never create a database on a Tab press
@@ -116,6 +125,9 @@ def reader(*, database_url: str | None, user: str | None) -> Iterator[Reader | N
         return
     import sqlite3
 
-    read_only = f"{path.resolve().as_uri()}?mode=ro"
-    with closing(sqlite3.connect(read_only, uri=True, timeout=CONNECT_TIMEOUT_S)) as database:
+    # mode=rw never creates the file; query_only refuses any write. (mode=ro would leave the
+    # WAL's -wal and -shm files behind when it has to create them.)
+    existing = f"{path.resolve().as_uri()}?mode=rw"
+    with closing(sqlite3.connect(existing, uri=True, timeout=CONNECT_TIMEOUT_S)) as database:
+        database.execute("PRAGMA query_only = ON")
         yield Reader(database, email, postgres=False)

@@ -100,6 +100,7 @@ def test_the_names_completion_looks_for_are_the_ones_settings_declares() -> None
             else (f"SORTED_{setting.upper()}",)
         )
         assert configfile.ENVIRONMENT_NAMES[setting] == declared
+        assert (setting in configfile.ALIASED) == isinstance(alias, AliasChoices)
     assert set(configfile.ENVIRONMENT_NAMES) == set(Settings.model_fields)
 
 
@@ -114,12 +115,33 @@ PLACES = [
     (".env", "sorted_user", "dotenv@example.com"),
     ("config file", "database_url", "sqlite:////config.db"),
     ("config file", "user", "file@example.com"),
+    ("config file", "DATABASE_URL", "sqlite:////upper-config.db"),
+    ("config file", "Sorted_Database_Url", "sqlite:////mixed-config.db"),
+    ("config file", "USER", "upper-file@example.com"),
+    (".env", "DATABASE_URL", None),  # a line without a value
 ]
 
 
 @pytest.mark.parametrize(
     "case",
-    [[0], [1], [2, 5], [5, 7], [7, 8], [3, 6, 8], [4, 6], [6, 8], [0, 2, 5, 7], []],
+    [
+        [0],
+        [1],
+        [2, 5],
+        [5, 7],
+        [7, 8],
+        [3, 6, 8],
+        [4, 6],
+        [6, 8],
+        [0, 2, 5, 7],
+        [],
+        [9],
+        [10],
+        [11],
+        [12, 7],
+        [12, 9, 11],
+        [10, 9],
+    ],
     ids=str,
 )
 def test_completion_finds_the_database_and_user_that_settings_find(
@@ -129,10 +151,11 @@ def test_completion_finds_the_database_and_user_that_settings_find(
     dotenv: list[str] = []
     config_file: list[str] = []
     for where, name, text in (PLACES[index] for index in case):
-        if where == "environment":
+        if where == "environment" and text is not None:
             monkeypatch.setenv(name, text)
         else:
-            (dotenv if where == ".env" else config_file).append(f'{name} = "{text}"')
+            line = name if text is None else f'{name} = "{text}"'
+            (dotenv if where == ".env" else config_file).append(line)
     Path(".env").write_text("\n".join(dotenv))
     (isolated_home / "config.toml").write_text("\n".join(config_file))
     settings = load_settings()

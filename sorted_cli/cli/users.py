@@ -110,13 +110,21 @@ def switch(ctx: typer.Context, email: Email) -> None:
 def delete(ctx: typer.Context, email: Email, yes: Yes = False) -> None:
     """Delete a user (a soft delete: their tasks stay in the database, hidden)."""
     from sorted_cli import configfile, render
+    from sorted_cli.db import check_connection
     from sorted_cli.services import users
 
     state = State.of(ctx)
     user = state.attempt(lambda: users.require_user_by_email(session=state.session, email=email))
-    if not yes and sys.stdin.isatty() and not confirmed(f"Delete user {user.email}?"):
+    asks = not yes and sys.stdin.isatty()
+    if asks and not confirmed(f"Delete user {user.email}?"):
         raise Cancelled("Nothing deleted.")
-    state.attempt(lambda: users.delete_user(session=state.session, user=user))
+
+    def delete_them() -> object:
+        if asks:
+            check_connection(state.session)  # the question may have taken a while
+        return users.delete_user(session=state.session, user=user)
+
+    state.attempt(delete_them)
     if configfile.remembered_user(state.settings.database_key) == user.email:
         configfile.remember_user(state.settings.database_key, None)
     render.line(f"Deleted user {user.email}")

@@ -36,7 +36,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, select
 
 from sorted_cli.choices import DEFAULT_LIMIT, Priority, SortKey, View
-from sorted_cli.db import WRITES, transaction
+from sorted_cli.db import WRITES, check_connection, transaction
 from sorted_cli.errors import (
     AmbiguousReference,
     Cancelled,
@@ -302,10 +302,10 @@ def _apply(
     and their `updated_at`; the rest are left as they are (Change.changed is False).
 
     Nothing changes unless every REF names a task (outside the trash, unless `in_trash_ok`):
-    the statement carries that condition, so it holds even against a concurrent command, and
-    only when it fails are the references looked at one by one to say which is wrong. Task
-    numbers go straight into the statement; UUIDs, and tasks a `confirm` must see first, are
-    read beforehand.
+    the statement checks that on the rows it has locked, so it holds even against a concurrent
+    command, and only when it fails are the references looked at one by one to say which is
+    wrong. Task numbers go straight into the statement; UUIDs, and tasks a `confirm` must see
+    first, are read beforehand.
     """
     refs = list(refs)
     numbers = [_number(ref) for ref in refs]
@@ -318,13 +318,26 @@ def _apply(
         tasks = require_tasks(session=session, user=user, refs=refs)
         if not in_trash_ok:
             tasks = [_outside_trash(task) for task in tasks]
-        if confirm is not None and not confirm(tasks):
-            raise Cancelled("Nothing changed.")
+        if confirm is not None:
+            if not confirm(tasks):
+                raise Cancelled("Nothing changed.")
+            check_connection(session)  # the question may have taken a while
         keys, key = [task.id for task in tasks], lambda task: task.id
         targets = col(Task.id).in_(keys)
-    mine = [col(Task.user_id) == user.id, targets]
-    usable = mine if in_trash_ok else [*mine, col(Task.is_deleted) == false()]
-    all_usable = select(func.count()).select_from(Task).where(*usable).scalar_subquery()
+    # The named rows, locked first (in UUID order, so commands naming the same tasks queue
+    # instead of deadlocking), as they are once locked: the guard counts those, so a task a
+    # concurrent command moved to the trash meanwhile stops the change. (On SQLite the
+    # command's write lock already keeps everyone else out, and FOR UPDATE is left out.)
+    locked = (
+        sa.select(col(Task.id), col(Task.is_deleted))
+        .where(col(Task.user_id) == user.id, targets)
+        .order_by(col(Task.id))
+        .with_for_update()
+        .cte("locked")
+    )
+    usable = sa.select(func.count()).select_from(locked)
+    if not in_trash_ok:
+        usable = usable.where(locked.c.is_deleted == false())
     now = utcnow()
     changes = {
         name: case((eligible, value), else_=getattr(Task, name))
@@ -332,7 +345,7 @@ def _apply(
     }
     statement = (
         update(Task)
-        .where(*mine, all_usable == len(keys))
+        .where(col(Task.id).in_(sa.select(locked.c.id)), usable.scalar_subquery() == len(keys))
         .values(**changes, updated_at=case((eligible, now), else_=col(Task.updated_at)))
         .returning(Task)
         .execution_options(synchronize_session=False, populate_existing=True)
@@ -524,9 +537,15 @@ def _conditions(user: User, query: TaskQuery) -> list[ColumnElement[bool]]:
 
 
 def _insert_tags(session: Session, user: User, task_id: uuid.UUID, names: Iterable[str]) -> None:
+    """Tag the task; a tag it has already (a concurrent `tag` added it a moment ago) is left."""
     rows = [{"task_id": task_id, "name": name, "user_id": user.id} for name in names]
-    if rows:
-        session.execute(insert(TaskTag), rows)
+    if not rows:
+        return
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects import postgresql as dialect
+    else:
+        from sqlalchemy.dialects import sqlite as dialect  # type: ignore[no-redef]
+    session.execute(dialect.insert(TaskTag).on_conflict_do_nothing(), rows)
 
 
 def tag_task(

@@ -1,0 +1,139 @@
+"""Two people changing the same tasks at once, on PostgreSQL: a real sorted process runs while
+another connection holds a lock on its task, changes it, then commits.
+
+Each change is one statement that locks its rows before it checks them, so what the other
+connection did while sorted waited is what sorted decides on.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import psycopg
+import pytest
+from conftest import direct_url_of
+from sqlmodel import Session
+from test_processes import SORTED, TIMEOUT_S, Completed, environment
+
+from sorted_cli import db
+from sorted_cli.choices import Priority, View
+from sorted_cli.models import TaskCreate, User, validated
+from sorted_cli.services import tasks
+
+SERVER = pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+
+
+@contextmanager
+def while_held(database_url: str, *statements: str) -> Iterator[psycopg.Connection]:
+    """A transaction of another connection that has run STATEMENTS and not committed yet; it
+    commits when the block ends."""
+    libpq = "postgresql://" + direct_url_of(database_url).partition("://")[2]
+    with psycopg.connect(libpq) as other:
+        for statement in statements:
+            other.execute(statement)
+        yield other
+        other.commit()
+
+
+def started(*args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [str(SORTED), *args],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=environment(),
+    )
+
+
+def wait_until_blocked(other: psycopg.Connection) -> None:
+    """Until a sorted session waits on a lock (as pg_stat_activity shows it)."""
+    deadline = time.monotonic() + TIMEOUT_S
+    watcher = psycopg.connect(other.info.dsn, autocommit=True)
+    with watcher:
+        while time.monotonic() < deadline:
+            waiting = watcher.execute(
+                "SELECT count(*) FROM pg_stat_activity "
+                "WHERE application_name = 'sorted' AND wait_event_type = 'Lock'"
+            ).fetchone()
+            if waiting and waiting[0]:
+                return
+            time.sleep(0.02)
+    raise AssertionError("sorted never waited on the lock")
+
+
+def finished(process: subprocess.Popen[str]) -> Completed:
+    stdout, stderr = process.communicate(timeout=TIMEOUT_S)
+    return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
+
+
+def add(session: Session, user: User, *titles: str) -> None:
+    for title in titles:
+        tasks.create_task(session=session, user=user, data=validated(TaskCreate, title=title))
+
+
+@SERVER
+def test_done_waits_for_a_concurrent_delete_and_then_refuses(
+    database_url: str, session: Session, ada: User
+) -> None:
+    add(session, ada, "one", "two")
+    with while_held(database_url, "UPDATE tasks SET is_deleted = true WHERE number = 2") as other:
+        done = started("done", "1", "2")
+        wait_until_blocked(other)
+    result = finished(done)
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr == "Error: Task 2 is in the trash: `sorted restore 2` first.\n"
+    session.expire_all()
+    page = tasks.list_tasks(session=session, user=ada, query=tasks.TaskQuery(view=View.all))
+    assert [(task.number, task.completed) for task in page.tasks] == [(1, False)]
+
+
+@SERVER
+def test_a_second_done_at_the_same_moment_is_told_it_was_done_already(
+    database_url: str, session: Session, ada: User
+) -> None:
+    add(session, ada, "one")
+    with while_held(
+        database_url, "UPDATE tasks SET completed = true, completed_at = now() WHERE number = 1"
+    ) as other:
+        done = started("done", "1")
+        wait_until_blocked(other)
+    result = finished(done)
+    assert (result.returncode, result.stdout) == (0, "Task 1 was already done: one\n")
+
+
+@SERVER
+def test_tagging_waits_for_a_concurrent_tag_and_adds_nothing_twice(
+    database_url: str, session: Session, ada: User
+) -> None:
+    add(session, ada, "one")
+    with while_held(
+        database_url,
+        "SELECT 1 FROM tasks WHERE number = 1 FOR UPDATE",
+        "INSERT INTO task_tags (task_id, name, user_id) "
+        "SELECT id, 'work', user_id FROM tasks WHERE number = 1",
+    ) as other:
+        tagging = started("tag", "1", "work", "home")
+        wait_until_blocked(other)
+    result = finished(tagging)
+    assert result.returncode == 0, result.stderr
+    _task, names = tasks.require_task_and_tags(session=session, user=ada, ref="1")
+    assert names == ["home", "work"]
+
+
+@SERVER
+def test_a_change_the_server_refused_is_not_an_unknown_outcome(session: Session, ada: User) -> None:
+    """An error answer means the statement was rolled back: it may be retried, or reported as
+    it is, but it is never "may or may not have been saved"."""
+    broken = TaskCreate.model_construct(
+        title=None,  # type: ignore[arg-type]
+        description=None,
+        priority=Priority.none,
+        due=None,
+    )
+    with pytest.raises(Exception, match="null value"):
+        tasks.create_task(session=session, user=ada, data=broken)
+    assert db.commit_was_sent(session) is False
