@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from sorted_cli.cli.app import main
+from sorted_cli.process import run
 
-main()
+run()

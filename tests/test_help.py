@@ -7,7 +7,7 @@ import typer
 from typer.core import TyperGroup
 from typer.testing import CliRunner
 
-from sorted_cli.cli.app import app
+from sorted_cli.cli.app import _app_for, app
 
 
 def commands(group: TyperGroup, path: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
@@ -53,3 +53,26 @@ def test_help_paragraphs_are_single_lines_for_the_terminal_to_wrap(path: tuple[s
     assert command.help
     for paragraph in command.help.split("\n\n"):
         assert "\n" not in paragraph, paragraph
+
+
+@pytest.mark.parametrize(
+    "args",
+    [[], ["--help"], ["-h"], ["--version"], ["--debug"], ["-u", "ada@example.com"], ["add", "-h"]],
+    ids=repr,
+)
+def test_the_app_built_for_one_invocation_answers_as_the_whole_app(args: list[str]) -> None:
+    """`main` builds only what ARGS need (see `_app_for`); what a user sees is the same."""
+    whole = CliRunner().invoke(app, args, env={"COLUMNS": "100"})
+    built = CliRunner().invoke(_app_for(args), args, env={"COLUMNS": "100"})
+    assert (built.exit_code, built.stdout, built.stderr) == (
+        whole.exit_code,
+        whole.stdout,
+        whole.stderr,
+    )
+
+
+def test_an_unknown_command_gets_the_whole_app_and_its_suggestions() -> None:
+    assert _app_for(["lst"]) is app
+    result = CliRunner().invoke(app, ["lst"])
+    assert result.exit_code == 2
+    assert "No such command 'lst'" in result.stderr

@@ -167,11 +167,14 @@ _ROOT_OPTIONS_WITH_VALUES = ("--database-url", "--user", "-u")
 
 def _app_for(args: list[str]) -> typer.Typer:
     """The app with only the command ARGS run: Typer builds every command's parameters before
-    it runs one (about 10 ms for all of them). The whole app for help, shell completion and
-    anything it does not recognise (Click then names the close matches)."""
-    name = _command_word(args)
-    if name is None or "_SORTED_COMPLETE" in os.environ:
+    it runs one (about 10 ms for all of them). Without a command (`--help`, `--version`) the
+    commands are listed but none is run, so none needs its parameters. The whole app for shell
+    completion and for a command it does not recognise (Click then names the close matches)."""
+    if "_SORTED_COMPLETE" in os.environ:
         return app
+    name = _command_word(args)
+    if name is None:
+        return _listing(app)
     trimmed = copy.copy(app)
     trimmed.registered_groups = []
     for group in app.registered_groups:
@@ -188,6 +191,30 @@ def _app_for(args: list[str]) -> typer.Typer:
             trimmed.registered_groups[0].typer_instance = only
             return trimmed
     return app
+
+
+def _listing(typer_app: typer.Typer) -> typer.Typer:
+    """TYPER_APP with each command's help but none of its parameters."""
+    listing = copy.copy(typer_app)
+    listing.registered_commands = [_unparameterised(c) for c in typer_app.registered_commands]
+    listing.registered_groups = []
+    for group in typer_app.registered_groups:
+        assert group.typer_instance is not None
+        listed = copy.copy(group)
+        listed.typer_instance = _listing(group.typer_instance)
+        listing.registered_groups.append(listed)
+    return listing
+
+
+def _unparameterised(command: CommandInfo) -> CommandInfo:
+    stub = copy.copy(command)
+    stub.name = _name_of(command)
+    stub.callback = _never_run
+    return stub
+
+
+def _never_run() -> None:  # pragma: no cover - a listed command is never invoked
+    raise AssertionError("a command listed for help was run")
 
 
 def _command_word(args: list[str]) -> str | None:
