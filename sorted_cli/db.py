@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from itertools import pairwise
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -364,7 +365,7 @@ def describe_error(exc: BaseException, *, url: str) -> SortedError | None:
     """A one-line SortedError for a database failure, or None for anything else."""
     if not isinstance(exc, DBAPIError):
         return None
-    reason = " ".join(str(exc.orig).split()) or type(exc.orig).__name__
+    reason = one_line(str(exc.orig)) or type(exc.orig).__name__
     reason = _hide_password(reason.removeprefix("connection failed: "), url)
     advice = next((text for clue, text in _ADVICE if clue in reason.lower()), "")
     if exc.connection_invalidated or _is_connect_failure(exc):
@@ -374,9 +375,22 @@ def describe_error(exc: BaseException, *, url: str) -> SortedError | None:
     return SortedError(f"Database error: {reason}{advice}")
 
 
+def one_line(message: str) -> str:
+    """A driver's message on one line: libpq puts a hint on a line of its own ("Connection
+    refused\n\tIs the server running ...?"), which becomes a sentence of its own; a sentence
+    wrapped onto the next line is joined again."""
+    lines = [" ".join(line.split()) for line in message.splitlines()]
+    lines = [line for line in lines if line]
+    ended = [
+        f"{line}." if following[0].isupper() and not line.endswith((".", "?", "!", ":")) else line
+        for line, following in pairwise(lines)
+    ]
+    return " ".join([*ended, *lines[-1:]])
+
+
 def short_reason(exc: BaseException) -> str:
     """What the server or libpq said, without libpq's "connection to server at ... failed"."""
-    message = " ".join(str(getattr(exc, "orig", None) or exc).split())
+    message = one_line(str(getattr(exc, "orig", None) or exc))
     for marker in ("FATAL: ", "ERROR: ", "failed: "):
         message = message.rpartition(marker)[2] or message
     return message or type(exc).__name__

@@ -2,7 +2,7 @@
 
 On its first connection SQLAlchemy's psycopg dialect asks the server for its version, the
 current schema, the default isolation level and `standard_conforming_strings`, and looks the
-hstore type up inside a savepoint: eight round trips before sorted's first statement, each a
+hstore type up inside a savepoint: nine round trips before sorted's first statement, each a
 full round trip to Neon. The server already reports its version and
 `standard_conforming_strings` when the connection starts (ParameterStatus messages, which
 psycopg keeps), so this dialect reads those; of the rest, sorted uses none: it never changes
@@ -10,7 +10,7 @@ the isolation level (so the reset value is PostgreSQL's default, never sent), ne
 schema translation map (the only user of the default schema name) and has no hstore columns.
 SQLAlchemy's own `initialize` still runs and derives everything else from these answers.
 
-`sorted db` commands keep the stock dialect: Alembic reflects, and one command's eight round
+`sorted db` commands keep the stock dialect: Alembic reflects, and one command's nine round
 trips do not matter there.
 """
 

@@ -11,6 +11,7 @@ import pytest
 from conftest import Run, is_postgres_backend
 from sqlalchemy import make_url
 
+from sorted_cli.db import one_line
 from sorted_cli.models import User
 
 PASSWORD = "s3cret-pw"
@@ -145,3 +146,23 @@ def test_text_that_is_not_utf8_is_bad_input(ada: User, run: Run) -> None:
     assert one_line_error(run("list", "--search", "caf\udce9"), 2) == (
         "Error: An argument is not valid UTF-8 text.\n"
     )
+
+
+def test_a_driver_message_of_several_lines_reads_as_sentences_on_one_line() -> None:
+    message = (
+        'connection to server at "127.0.0.1", port 1 failed: Connection refused\n'
+        "\tIs the server running on that host and accepting TCP/IP connections?\n"
+    )
+    assert one_line(message) == (
+        'connection to server at "127.0.0.1", port 1 failed: Connection refused. '
+        "Is the server running on that host and accepting TCP/IP connections?"
+    )
+    wrapped = (
+        "server closed the connection unexpectedly\n\tThis probably means the server "
+        "terminated abnormally\n\tbefore or while processing the request.\n"
+    )
+    assert one_line(wrapped) == (
+        "server closed the connection unexpectedly. This probably means the server "
+        "terminated abnormally before or while processing the request."
+    )
+    assert one_line("") == ""

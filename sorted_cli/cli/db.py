@@ -22,7 +22,8 @@ app = typer.Typer(
 
 
 @app.command(
-    epilog=examples("sorted db upgrade", "DATABASE_URL=postgresql://... sorted db upgrade")
+    short_help="Create or migrate the schema (to the newest revision by default).",
+    epilog=examples("sorted db upgrade", "DATABASE_URL=postgresql://... sorted db upgrade"),
 )
 def upgrade(
     ctx: typer.Context,
@@ -44,7 +45,10 @@ def upgrade(
     render.line(f"{done} {schema.describe(after)}")
 
 
-@app.command(epilog=examples("sorted db downgrade 0001 --yes", "sorted db downgrade base --yes"))
+@app.command(
+    short_help="Undo migrations down to REVISION (may drop data).",
+    epilog=examples("sorted db downgrade 0001 --yes", "sorted db downgrade base --yes"),
+)
 def downgrade(
     ctx: typer.Context,
     revision: Annotated[

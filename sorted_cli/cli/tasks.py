@@ -108,6 +108,7 @@ def add(
 
 @app.command(
     "list",
+    short_help="List your tasks: open ones, or completed ones, or the trash.",
     epilog=examples(
         "sorted list",
         "sorted list --tag work --priority high --sort due",
@@ -160,7 +161,10 @@ def list_(
         SortKey.number
     ),
     limit: Annotated[
-        int, typer.Option("--limit", "-n", min=0, help="Show at most N tasks; 0 shows all.")
+        int,
+        typer.Option(
+            "--limit", "-n", min=0, metavar="N", help="Show at most N tasks; 0 shows all."
+        ),
     ] = DEFAULT_LIMIT,
     as_json: Json = False,
 ) -> None:
@@ -302,7 +306,10 @@ def edit(
     render.task_line("Updated", task)
 
 
-@app.command(epilog=examples("sorted delete 3", "sorted delete 3 4 -y", "sorted restore 3"))
+@app.command(
+    short_help="Move tasks to the trash.",
+    epilog=examples("sorted delete 3", "sorted delete 3 4 -y", "sorted restore 3"),
+)
 def delete(ctx: typer.Context, refs: Refs, yes: Yes = False) -> None:
     """Move tasks to the trash (see them with `list --deleted`, undo with `restore`)."""
     from sorted_cli import render
@@ -387,7 +394,10 @@ def _listed(tags: list[str]) -> str:
     return " ".join(f"+{tag}" for tag in tags)
 
 
-@app.command(epilog=examples("sorted stats", "sorted stats --json"))
+@app.command(
+    short_help="Counts of your tasks, and tasks completed per week.",
+    epilog=examples("sorted stats", "sorted stats --json"),
+)
 def stats(ctx: typer.Context, as_json: Json = False) -> None:
     """Counts of your tasks, and a chart of tasks completed per week for the last 8 weeks."""
     from sorted_cli import render

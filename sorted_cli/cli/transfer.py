@@ -175,6 +175,7 @@ def _umask() -> int:
 
 @app.command(
     "import",
+    short_help="Add tasks from an export of sorted or Taskwarrior.",
     epilog=examples(
         "sorted import tasks.json",
         "task export > tw.json && sorted import --from taskwarrior tw.json",

@@ -91,7 +91,10 @@ def show(
     )
 
 
-@app.command(epilog=examples("sorted user switch ada@example.com"))
+@app.command(
+    short_help="Make a user the current one for this database.",
+    epilog=examples("sorted user switch ada@example.com"),
+)
 def switch(ctx: typer.Context, email: Email) -> None:
     """Make a user the current one for this database (remembered in the config file)."""
     from sorted_cli import config, configfile, render
@@ -106,7 +109,10 @@ def switch(ctx: typer.Context, email: Email) -> None:
         render.notice(f"While {source} names {state.current_email()}, commands act as them.")
 
 
-@app.command(epilog=examples("sorted user delete ada@example.com"))
+@app.command(
+    short_help="Delete a user (their tasks stay, hidden).",
+    epilog=examples("sorted user delete ada@example.com"),
+)
 def delete(ctx: typer.Context, email: Email, yes: Yes = False) -> None:
     """Delete a user (a soft delete: their tasks stay in the database, hidden)."""
     from sorted_cli import configfile, render

@@ -468,7 +468,7 @@ def list_tasks(*, session: Session, user: User, query: TaskQuery) -> TaskPage:
             sa.select(col(Task.id))
             .where(*conditions)
             .order_by(col(Task.number))
-            .limit(query.limit + MORE_COUNTED)
+            .limit(query.limit + MORE_COUNTED + 1)  # one more: to tell "500" from "500+"
         )
         columns.append(select(func.count()).select_from(matching.subquery()).scalar_subquery())
     statement = sa.select(*columns).where(*conditions).order_by(*_ordering(query.sort))
@@ -479,12 +479,12 @@ def list_tasks(*, session: Session, user: User, query: TaskQuery) -> TaskPage:
     tasks = [row[0] for row in rows]
     if query.limit is None or not rows:
         return TaskPage(tasks=tasks, more=0, tags=tags)
-    counted = int(rows[0][2])
+    more = int(rows[0][2]) - len(tasks)
     return TaskPage(
         tasks=tasks,
-        more=counted - len(tasks),
+        more=min(more, MORE_COUNTED),
         tags=tags,
-        more_counted_in_full=counted < query.limit + MORE_COUNTED,
+        more_counted_in_full=more <= MORE_COUNTED,
     )
 
 
