@@ -84,7 +84,7 @@ app = typer.Typer(
     epilog='Start with: sorted add "Buy milk", then sorted list and sorted done 1.',
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
-    rich_markup_mode=None,  # plain help and usage errors: Rich would cost `--help` 60 ms
+    rich_markup_mode=None,  # plain help and usage errors: loading Rich costs `--help` 45 ms
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 app.add_typer(tasks.app)
