@@ -137,16 +137,13 @@ def load_settings(**overrides: str | None) -> Settings:
         reason = error.get("ctx", {}).get("error", error["msg"])
         name = str(error["loc"][0]) if error["loc"] else ""
         # Name the setting as the config file does, whichever of its names was used.
-        setting = next((key for key in Settings.model_fields if name in _names(key)), name)
+        fields = Settings.model_fields
+        setting = next((key for key in fields if name in ENVIRONMENT_NAMES[key]), name)
         raise ConfigError(f"Invalid {setting or 'configuration'}: {reason}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"Cannot read {config_file()}: {exc}") from None
     except UnicodeDecodeError:
         raise ConfigError(f"Cannot read .env or {config_file()}: not UTF-8 text.") from None
-
-
-def _names(setting: str) -> tuple[str, ...]:
-    return ENVIRONMENT_NAMES[setting]
 
 
 def _winning_name(setting: str) -> str | None:

@@ -127,15 +127,13 @@ def open_session(settings: Settings) -> Session:
         event.listen(engine, "connect", _autocommit)
         connection = engine.connect()  # kept across commits: NullPool would close it
         session = Session(connection, expire_on_commit=False)
+        _track_commits(session, engine)
         session.info[_SCHEMA_UNCHECKED] = True
         event.listen(engine, "before_cursor_execute", _check_before_first_statement(session))
         _track_autocommitted_writes(session, engine)
-    else:
-        session = Session(engine, expire_on_commit=False)
-    event.listen(engine, "commit", lambda _connection: session.info.update({_COMMIT_SENT: True}))
-    event.listen(session, "after_commit", lambda done: done.info.pop(_COMMIT_SENT, None))
-    if settings.is_postgres:
         return session
+    session = Session(engine, expire_on_commit=False)
+    _track_commits(session, engine)
     try:
         revision = current_revision(session)
         if revision != schema.HEAD:
@@ -222,6 +220,12 @@ def commit_was_sent(session: Session) -> bool:
     return bool(session.info.pop(_COMMIT_SENT, None))
 
 
+def _track_commits(session: Session, engine: Engine) -> None:
+    """A COMMIT is "sent" from the moment it goes out until the session hears it succeeded."""
+    event.listen(engine, "commit", lambda _connection: session.info.update({_COMMIT_SENT: True}))
+    event.listen(session, "after_commit", lambda done: done.info.pop(_COMMIT_SENT, None))
+
+
 def _autocommit(dbapi_connection: Any, _record: Any) -> None:
     dbapi_connection.autocommit = True
 
@@ -261,11 +265,15 @@ def _track_autocommitted_writes(session: Session, engine: Engine) -> None:
             session.info.pop(_COMMIT_SENT, None)
 
 
+def on_postgres(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
 def check_connection(session: Session) -> None:
     """Before a change that follows a pause (a question to the user), make sure the server
     still answers: an idle connection may have been dropped meanwhile, and a change that fails
     to go out would look like one whose answer was lost. Failing here is safe to retry."""
-    if session.get_bind().dialect.name == "postgresql":
+    if on_postgres(session):
         session.execute(text("SELECT 1"))
 
 
@@ -275,8 +283,7 @@ def transaction(session: Session) -> Iterator[None]:
     commit each statement by itself; see `open_session`). The block ends with
     `session.commit()`; an exception out of it rolls the transaction back. On SQLite every
     command already is one transaction, and this changes nothing."""
-    bind = session.get_bind()
-    if bind.dialect.name != "postgresql" or not isinstance(bind, Connection):
+    if not on_postgres(session) or not isinstance(session.get_bind(), Connection):
         yield
         return
     dbapi_connection = session.connection().connection.dbapi_connection

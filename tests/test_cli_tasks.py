@@ -85,7 +85,8 @@ def test_add_json_prints_the_task_and_nothing_else(ada: User, run: Run) -> None:
 def test_list_json_and_show_json_agree(ada: User, run: Run) -> None:
     added = json.loads(run("add", "Buy milk", "--json").stdout)
     listed = json.loads(run("list", "--json").stdout)
-    shown = json.loads(run("show", added["id"][:8], "--json").stdout)
+    # With its hyphen, a prefix is always a UUID's, even when its eight digits are all 0-9.
+    shown = json.loads(run("show", added["id"][:9], "--json").stdout)
     assert listed == [added]
     assert shown == added
 

@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import Any, NoReturn
 
 import sqlalchemy as sa
 from sqlalchemy import (
@@ -36,7 +36,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, select
 
 from sorted_cli.choices import DEFAULT_LIMIT, Priority, SortKey, View
-from sorted_cli.db import WRITES, check_connection, transaction
+from sorted_cli.db import WRITES, check_connection, on_postgres, transaction
 from sorted_cli.errors import (
     AmbiguousReference,
     Cancelled,
@@ -119,7 +119,7 @@ def create_task(
     if task_id is not None:
         task.id = task_id
     try:
-        if session.get_bind().dialect.name == "postgresql":
+        if on_postgres(session):
             added = _create_in_one_statement(session, user, task, data.tags)
         else:
             added = _create_in_steps(session, user, task, data.tags)
@@ -213,11 +213,11 @@ def _resolve(
     owned = sa.select(*columns).where(col(Task.user_id) == user.id)
     if lock:
         owned = owned.with_for_update()
-    if _NUMBER.fullmatch(text.removeprefix("#")):
-        number = int(text.removeprefix("#"))
+    if _NUMBER.fullmatch(text.removeprefix("#")):  # digits are a number, never a UUID prefix
+        number = _number(text)  # None past NUMBER_MAX: no task has it
         found = (
             None
-            if number > NUMBER_MAX
+            if number is None
             else session.execute(owned.where(col(Task.number) == number)).first()
         )
     else:
@@ -363,7 +363,7 @@ def _number(ref: str) -> int | None:
     return int(text) if _NUMBER.fullmatch(text) and int(text) <= NUMBER_MAX else None
 
 
-def _explain_refs(session: Session, user: User, refs: list[str], *, in_trash_ok: bool) -> None:
+def _explain_refs(session: Session, user: User, refs: list[str], *, in_trash_ok: bool) -> NoReturn:
     """Raise what is wrong with REFS, after a change that found them unusable."""
     for ref in refs:
         task = require_task(session=session, user=user, ref=ref)
@@ -452,7 +452,6 @@ def update_task(*, session: Session, user: User, ref: str, data: TaskUpdate) -> 
     session.commit()
     if task is None:
         _explain_refs(session, user, [ref], in_trash_ok=False)
-    assert task is not None
     return task
 
 
@@ -541,7 +540,7 @@ def _insert_tags(session: Session, user: User, task_id: uuid.UUID, names: Iterab
     rows = [{"task_id": task_id, "name": name, "user_id": user.id} for name in names]
     if not rows:
         return
-    if session.get_bind().dialect.name == "postgresql":
+    if on_postgres(session):
         from sqlalchemy.dialects import postgresql as dialect
     else:
         from sqlalchemy.dialects import sqlite as dialect  # type: ignore[no-redef]
