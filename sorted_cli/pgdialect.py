@@ -27,20 +27,22 @@ if TYPE_CHECKING:
 class QuickDialect(PGDialect_psycopg):
     supports_statement_cache = True  # it compiles exactly as its parent does
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, **kwargs: Any) -> None:  # pragma: postgres
         kwargs.setdefault("use_native_hstore", False)
         super().__init__(**kwargs)  # type: ignore[no-untyped-call]
 
-    def _get_server_version_info(self, connection: Any) -> tuple[int, ...]:
+    def _get_server_version_info(self, connection: Any) -> tuple[int, ...]:  # pragma: postgres
         return server_version(connection.connection.dbapi_connection.info.server_version)
 
-    def _get_default_schema_name(self, connection: Any) -> str | None:  # type: ignore[override]
+    def _get_default_schema_name(self, connection: Any) -> str | None:  # type: ignore[override]  # pragma: postgres
         return None  # not asked: only schema translation maps read it
 
-    def get_default_isolation_level(self, dbapi_connection: Any) -> IsolationLevel:
+    def get_default_isolation_level(
+        self, dbapi_connection: Any
+    ) -> IsolationLevel:  # pragma: postgres
         return "READ COMMITTED"  # PostgreSQL's default; sorted never changes it
 
-    def _set_backslash_escapes(self, connection: Any) -> None:
+    def _set_backslash_escapes(self, connection: Any) -> None:  # pragma: postgres
         info = connection.connection.dbapi_connection.info
         self._backslash_escapes = info.parameter_status("standard_conforming_strings") == b"off"
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import shutil
 import tempfile
 import uuid
@@ -98,6 +99,104 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         items[:] = keep
 
 
+# Code only PostgreSQL reaches carries `# pragma: postgres` on the line that opens its block
+# (a `def`, an `if`). When no PostgreSQL test ran (SORTED_TEST_DATABASE_URL unset, its server
+# unreachable, or SORTED_TEST_BACKENDS=sqlite), coverage leaves those blocks out, so the 90%
+# gate holds for the code SQLite reaches; a run with PostgreSQL counts every line.
+POSTGRES_ONLY = r"#\s*pragma: postgres\b"
+_POSTGRES_REACHED: list[str] = []  # the servers this run reached: empty, no PostgreSQL test ran
+
+
+def _reached(url: str) -> str:
+    _POSTGRES_REACHED.append(url)
+    return url
+
+
+def _coverage_plugin(config: pytest.Config) -> Any:
+    return config.pluginmanager.getplugin("_cov")
+
+
+@pytest.hookimpl(wrapper=True, trylast=True)
+def pytest_runtestloop(session: pytest.Session) -> Iterator[object]:
+    """Once the tests have run, and before pytest-cov (whose wrapper is outside this one)
+    combines and reports what they covered."""
+    try:
+        return (yield)
+    finally:
+        controller = getattr(_coverage_plugin(session.config), "cov_controller", None)
+        if controller is not None and not _POSTGRES_REACHED:
+            for name in ("cov", "combining_cov"):  # the one measuring, the one reporting
+                coverage = getattr(controller, name, None)
+                if coverage is not None:
+                    coverage.exclude(POSTGRES_ONLY)
+
+
+def _run_without_postgres_reached_marked_code(config: pytest.Config) -> list[str]:
+    """file:line of the code marked as PostgreSQL's that this run (which reached no PostgreSQL)
+    ran all the same: a wrong mark, which would hide code SQLite must cover."""
+    controller = getattr(_coverage_plugin(config), "cov_controller", None)
+    reporting = getattr(controller, "combining_cov", None) or getattr(controller, "cov", None)
+    if reporting is None or _POSTGRES_REACHED:
+        return []
+    data = reporting.get_data()
+    measured = sorted(data.measured_files())
+    left_out = {path: set(reporting.analysis2(path)[2]) for path in measured}
+    others = [pattern for pattern in reporting.get_exclude_list() if pattern != POSTGRES_ONLY]
+    reporting.clear_exclude()
+    for pattern in others:  # what coverage leaves out anyway (`if TYPE_CHECKING:`, say)
+        reporting.exclude(pattern)
+    try:
+        for path in measured:
+            left_out[path] -= set(reporting.analysis2(path)[2])
+    finally:
+        reporting.exclude(POSTGRES_ONLY)
+    wrong = []
+    for path in measured:
+        source = Path(path).read_text(encoding="utf-8").splitlines()
+        wrong += [
+            f"{Path(path).name}:{line}"
+            for line in sorted(left_out[path].intersection(data.lines(path) or []))
+            if not _opens_marked_block(source, line)  # a `def` or `if` runs to be skipped
+        ]
+    return wrong
+
+
+def _opens_marked_block(source: list[str], line: int) -> bool:
+    """Whether the statement at LINE (1-based) is a block opening that carries the mark, on any
+    of its lines up to its colon."""
+    for text in source[line - 1 :]:
+        if re.search(POSTGRES_ONLY, text):
+            return True
+        if text.partition("#")[0].rstrip().endswith(":"):
+            return False
+    return False
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    wrong = _run_without_postgres_reached_marked_code(session.config)
+    if wrong:
+        session.config.stash[_WRONG_MARKS] = wrong
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+_WRONG_MARKS = pytest.StashKey[list[str]]()
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    if getattr(_coverage_plugin(config), "cov_controller", None) is None or _POSTGRES_REACHED:
+        return
+    terminalreporter.write_line(
+        "No PostgreSQL test ran: coverage left out the code only PostgreSQL reaches "
+        "(marked `# pragma: postgres`); set SORTED_TEST_DATABASE_URL to count it."
+    )
+    wrong = config.stash.get(_WRONG_MARKS, [])
+    if wrong:
+        terminalreporter.write_line(
+            f"FAIL: marked `# pragma: postgres` yet run without PostgreSQL: {', '.join(wrong)}",
+            red=True,
+        )
+
+
 def _unavailable(reason: str, what: str = "PostgreSQL") -> NoReturn:
     if IN_CI:
         pytest.fail(f"{what} is required under CI=true: {reason}")
@@ -143,7 +242,7 @@ def postgres_server() -> str:
         psycopg.connect(_psycopg_url(url), connect_timeout=5).close()
     except psycopg.OperationalError as exc:
         _unavailable(f"cannot reach SORTED_TEST_DATABASE_URL: {exc}")
-    return url
+    return _reached(url)
 
 
 @pytest.fixture(scope="session")
@@ -219,6 +318,7 @@ def tls_cluster() -> Iterator[TlsCluster]:
     except (ServerError, psycopg.Error, OSError) as exc:
         shutil.rmtree(workdir, ignore_errors=True)
         _unavailable(f"cannot start a PostgreSQL cluster with TLS: {exc}", "PostgreSQL with TLS")
+    _reached(cluster.url("postgres"))
     yield cluster
     cluster.stop()
 

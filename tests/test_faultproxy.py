@@ -1,8 +1,10 @@
 """The fault-injection proxy (tests/faultproxy.py) against the machine's real PostgreSQL server.
 
-The server is SORTED_TEST_DATABASE_URL's, or postgresql://postgres@127.0.0.1:5432/test when it
-is not set; it must be reachable over TCP with trust authentication (as the test servers are).
-When it is not reachable these tests skip, except under CI=true, where they fail. They work in
+The server is SORTED_TEST_DATABASE_URL's; it must be reachable over TCP with trust
+authentication (as the test servers are). Without that variable, or when the server is not
+reachable, these tests skip (the ones that need no server still run), except under CI=true,
+where they fail. Whether the server accepts TLS is its own business: the counts asserted follow
+from what it answered. They work in
 a database of their own, made for the module and dropped after it.
 
 Clients connect with psycopg directly and `gssencmode=disable`, so that the bytes on the wire,
@@ -11,7 +13,6 @@ and the round-trip counts the tests assert, do not depend on the machine's Kerbe
 
 from __future__ import annotations
 
-import os
 import socket
 import struct
 import threading
@@ -29,7 +30,6 @@ from psycopg import errors, sql
 from psycopg.conninfo import make_conninfo
 from sqlalchemy import make_url
 
-DEFAULT_SERVER = "postgresql://postgres@127.0.0.1:5432/test"
 COLD = "Couldn't connect to compute node"
 CLOSED = "server closed the connection unexpectedly"
 TIMEOUT = 10  # seconds: a bound on anything a test waits for, never expected to be reached
@@ -61,9 +61,9 @@ class Server:
 
 
 @pytest.fixture(scope="module")
-def server() -> Iterator[Server]:
+def server(postgres_server: str) -> Iterator[Server]:
     """The machine's server, with a throwaway database `fp_test_<random>` holding a table."""
-    url = make_url(os.environ.get("SORTED_TEST_DATABASE_URL") or DEFAULT_SERVER)
+    url = make_url(postgres_server)
     if not url.host or url.host.startswith("/"):
         _unavailable(f"the fault proxy needs a TCP address, not {url.host or 'a Unix socket'}")
     admin = Server(
@@ -73,10 +73,6 @@ def server() -> Iterator[Server]:
         password=url.password or "",
         database=url.database or "postgres",
     )
-    try:
-        psycopg.connect(admin.conninfo(), autocommit=True).close()
-    except psycopg.OperationalError as exc:
-        _unavailable(f"cannot reach PostgreSQL at {admin.host}:{admin.port}: {exc}")
     name = f"fp_test_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(admin.conninfo(), autocommit=True) as connection:
         connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
@@ -160,13 +156,23 @@ def test_forwards_and_counts_round_trips(proxy: FaultProxy, server: Server) -> N
     connection.close()
     assert proxy.round_trips == 2  # Terminate gets no answer: not a round trip
 
+    # sslmode=prefer asks for TLS first: an SSLRequest, a round trip of its own. Whether the
+    # server takes TLS is its configuration: one that answers "N" leaves the startup as it was;
+    # one that answers "S" adds the TLS handshake, exactly as sslmode=require does.
     proxy.reset_counters()
     assert (proxy.connections, proxy.round_trips) == (0, 0)
     with psycopg.connect(via(proxy, server, sslmode="prefer"), autocommit=True) as connection:
-        assert proxy.round_trips == 2  # SSLRequest -> "N" (the server's), then the startup
+        over_tls = connection.pgconn.ssl_in_use
+        connected = proxy.round_trips
         connection.execute("SELECT 1")
-        assert proxy.round_trips == 3
+        assert proxy.round_trips == connected + 1
     assert proxy.connections == 1
+    if over_tls:
+        proxy.reset_counters()
+        psycopg.connect(via(proxy, server, sslmode="require")).close()
+        assert connected == proxy.round_trips >= 3  # SSLRequest, the handshake, the startup
+    else:
+        assert connected == 2  # SSLRequest -> "N", then the startup
 
     proxy.reset_counters()
     row_id = new_id()

@@ -373,7 +373,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     call("build", "--wheel", "--out-dir", place)
     [wheel] = place.glob("sorted_cli-*.whl")
-    call("venv", place / "venv")
+    call("venv", "--python", sys.executable, place / "venv")  # the Python under test
     call("pip", "install", "--python", place / "venv" / "bin" / "python", wheel)
     return place
 
