@@ -68,12 +68,38 @@ def test_user_add_list_show_switch_delete(database_url: str, run: Run) -> None:
     assert panel(run("--user", "grace@example.com", "user", "show"))[3] == "Tasks    1 open, 0 done"
 
 
-def test_switch_says_when_an_explicit_user_still_wins(ada: User, grace: User, run: Run) -> None:
+def test_switch_says_one_true_thing_about_who_commands_act_as(
+    ada: User, grace: User, run: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def remembered() -> str | None:
+        return configfile.remembered_user(load_settings().database_key)
+
     result = run("user", "switch", grace.email)  # SORTED_USER names Ada (the fixture)
-    assert (result.exit_code, result.stdout) == (0, "Now acting as grace@example.com\n")
-    assert result.stderr == "While $SORTED_USER names ada@example.com, commands act as them.\n"
-    result = run("--user", grace.email, "user", "switch", grace.email)
-    assert (result.exit_code, result.stderr) == (0, "")
+    assert (result.exit_code, result.stdout, result.stderr) == (
+        0,
+        "Remembered grace@example.com for this database, but SORTED_USER=ada@example.com is "
+        "set and wins: commands act as ada@example.com until you unset it.\n",
+        "",
+    )
+    assert remembered() == grace.email
+    assert json.loads(run("user", "list", "--json").stdout)[0]["current"] is True  # Ada
+
+    result = run("user", "switch", ada.email)  # what SORTED_USER names anyway
+    assert (result.exit_code, result.stdout, result.stderr) == (
+        0,
+        "Now acting as ada@example.com\n",
+        "",
+    )
+
+    monkeypatch.delenv("SORTED_USER")
+    # --user is this command's only: from the next command on, the switch holds.
+    result = run("--user", ada.email, "user", "switch", grace.email)
+    assert (result.exit_code, result.stdout, result.stderr) == (
+        0,
+        "Now acting as grace@example.com\n",
+        "",
+    )
+    assert panel(run("user", "show"))[0] == "╭─ grace@example.com ─"
 
 
 def test_a_remembered_user_who_is_gone_is_forgotten(

@@ -97,16 +97,22 @@ def show(
 )
 def switch(ctx: typer.Context, email: Email) -> None:
     """Make a user the current one for this database (remembered in the config file)."""
-    from sorted_cli import config, configfile, render
+    from sorted_cli import configfile, render
     from sorted_cli.services import users
 
     state = State.of(ctx)
     user = state.attempt(lambda: users.require_user_by_email(session=state.session, email=email))
     configfile.remember_user(state.settings.database_key, user.email)
-    render.line(f"Now acting as {user.email}")
-    if state.settings.user is not None and state.current_email() != user.email:
-        source = config.source_of("user", flag=state.user_email)
-        render.notice(f"While {source} names {state.current_email()}, commands act as them.")
+    lasting = state.lasting_user()
+    if lasting is None or lasting[0] == user.email:
+        render.line(f"Now acting as {user.email}")
+        return
+    email, place = lasting
+    setting, undo = _naming(email, place)
+    render.line(
+        f"Remembered {user.email} for this database, but {setting} and wins: "
+        f"commands act as {email} until you {undo}."
+    )
 
 
 @app.command(
@@ -134,3 +140,13 @@ def delete(ctx: typer.Context, email: Email, yes: Yes = False) -> None:
     if configfile.remembered_user(state.settings.database_key) == user.email:
         configfile.remember_user(state.settings.database_key, None)
     render.line(f"Deleted user {user.email}")
+
+
+def _naming(email: str, place: str) -> tuple[str, str]:
+    """How to say that the setting at PLACE (see `State.lasting_user`) names EMAIL, and how to
+    stop it."""
+    if place == "config file":
+        return f'user = "{email}" is in the config file', "remove it there"
+    if place == ".env":
+        return f"SORTED_USER={email} is in .env", "remove it there"
+    return f"SORTED_USER={email} is set", "unset it"
