@@ -206,6 +206,14 @@ def read_checking_schema(session: Session, statement: Select[Any]) -> Any:
     return None if row is None else row[0]
 
 
+def check_schema_now(session: Session) -> None:
+    """Make the schema check now if it is still due: a command about to stop for another reason
+    (no current user) says first that the schema is not at head, which is the real problem."""
+    if session.info.get(_SCHEMA_UNCHECKED):
+        _require_postgres_head(current_revision(session))
+        session.info.pop(_SCHEMA_UNCHECKED, None)
+
+
 _REVISION_QUERY = "SELECT version_num FROM alembic_version"
 
 

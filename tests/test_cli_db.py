@@ -176,6 +176,35 @@ def test_everyday_command_on_blank_shared_database_asks_for_upgrade(
     ok(run("db", "current"), EMPTY)
 
 
+NO_SCHEMA = (
+    "Error: The database has no sorted schema yet; this sorted needs 0002: "
+    "an admin must run `sorted db upgrade`.\n"
+)
+BEHIND = (
+    "Error: The database is at 0001; this sorted needs 0002: "
+    "an admin must run `sorted db upgrade`.\n"
+)
+
+
+@pytest.mark.parametrize("backend", POSTGRES_BACKENDS)
+@pytest.mark.parametrize(
+    "args",
+    [["list"], ["add", "x"], ["user", "switch", ADA], ["user", "add", ADA], ["user", "list"]],
+)
+def test_with_no_user_known_a_shared_database_says_its_schema_first(
+    blank: str, engine: Engine, run: Run, args: list[str]
+) -> None:
+    fails(run(*args), 1, NO_SCHEMA)  # not "No current user", which sends the admin astray
+    assert table_names(engine) == set()
+    ok(
+        run("db", "upgrade", "0001"),
+        "Database is at 0001 (behind: head is 0002)\n",
+        APPLIED.splitlines(keepends=True)[0],
+    )
+    fails(run(*args), 1, BEHIND)
+    ok(run("db", "current"), "0001 (behind: head is 0002)\n")
+
+
 @pytest.mark.parametrize("backend", POSTGRES_BACKENDS)
 def test_everyday_command_works_on_shared_database_after_upgrade(
     blank: str, run: Run, monkeypatch: pytest.MonkeyPatch

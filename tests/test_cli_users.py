@@ -59,7 +59,7 @@ def test_user_add_list_show_switch_delete(database_url: str, run: Run) -> None:
         "Name     Ada Lovelace",
         "Current  no",
     ]
-    result = run("user", "delete", "grace@example.com")
+    result = run("user", "delete", "grace@example.com", "--yes")
     assert (result.exit_code, result.stdout) == (0, "Deleted user grace@example.com\n")
     assert configfile.remembered_user(load_settings().database_key) is None
     assert [u["email"] for u in json.loads(run("user", "list", "--json").stdout)] == [ADA]
@@ -68,12 +68,113 @@ def test_user_add_list_show_switch_delete(database_url: str, run: Run) -> None:
     assert panel(run("--user", "grace@example.com", "user", "show"))[3] == "Tasks    1 open, 0 done"
 
 
-def test_switch_says_when_an_explicit_user_still_wins(ada: User, grace: User, run: Run) -> None:
+def test_switch_says_one_true_thing_about_who_commands_act_as(
+    ada: User, grace: User, run: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def remembered() -> str | None:
+        return configfile.remembered_user(load_settings().database_key)
+
     result = run("user", "switch", grace.email)  # SORTED_USER names Ada (the fixture)
-    assert (result.exit_code, result.stdout) == (0, "Now acting as grace@example.com\n")
-    assert result.stderr == "While $SORTED_USER names ada@example.com, commands act as them.\n"
-    result = run("--user", grace.email, "user", "switch", grace.email)
-    assert (result.exit_code, result.stderr) == (0, "")
+    assert (result.exit_code, result.stdout, result.stderr) == (
+        0,
+        "Remembered grace@example.com for this database, but SORTED_USER=ada@example.com is "
+        "set and wins: commands act as ada@example.com until you unset it.\n",
+        "",
+    )
+    assert remembered() == grace.email
+    assert json.loads(run("user", "list", "--json").stdout)[0]["current"] is True  # Ada
+
+    result = run("user", "switch", ada.email)  # what SORTED_USER names anyway
+    assert (result.exit_code, result.stdout, result.stderr) == (
+        0,
+        "Now acting as ada@example.com\n",
+        "",
+    )
+
+    monkeypatch.delenv("SORTED_USER")
+    # --user is this command's only: from the next command on, the switch holds.
+    result = run("--user", ada.email, "user", "switch", grace.email)
+    assert (result.exit_code, result.stdout, result.stderr) == (
+        0,
+        "Now acting as grace@example.com\n",
+        "",
+    )
+    assert panel(run("user", "show"))[0] == "╭─ grace@example.com ─"
+
+
+def test_user_delete_off_a_terminal_needs_yes(ada: User, grace: User, run: Run) -> None:
+    result = run("user", "delete", grace.email, input="\n")  # `echo | sorted user delete`
+    assert (result.exit_code, result.stdout, result.stderr) == (
+        2,
+        "",
+        "Error: Refusing to delete a user without --yes when not at a terminal.\n",
+    )
+    listed = [u["email"] for u in json.loads(run("user", "list", "--json").stdout)]
+    assert listed == [ADA, grace.email]
+
+
+def test_deleting_the_chosen_user_says_no_user_is_current(
+    database_url: str, backend: str, run: Run
+) -> None:
+    run("user", "add", "ada@example.com")
+    run("user", "add", "grace@example.com")
+    run("user", "switch", "grace@example.com")
+    result = run("user", "delete", "grace@example.com", "-y")
+    assert (result.exit_code, result.stdout, result.stderr) == (
+        0,
+        "Deleted user grace@example.com\n",
+        "No user is current now: choose one with `sorted user switch EMAIL` "
+        "(see `sorted user list`).\n",
+    )
+    after = run("list")  # as it said
+    assert after.exit_code == 1
+    assert after.stderr.startswith("Error: No current user"), after.stderr
+
+
+def test_deleting_the_user_sorted_user_names_says_commands_fail(
+    ada: User, grace: User, run: Run
+) -> None:
+    result = run("user", "delete", ADA, "-y")
+    assert (result.exit_code, result.stdout, result.stderr) == (
+        0,
+        f"Deleted user {ADA}\n",
+        f"SORTED_USER={ADA} is set and still names them: commands fail until you unset it.\n",
+    )
+    after = run("list")
+    assert (after.exit_code, after.stderr) == (
+        1,
+        f"Error: No user {ADA}: add one with `sorted user add EMAIL`.\n",
+    )
+    other = run("user", "delete", grace.email, "-y")  # not who commands act as: nothing to say
+    assert (other.exit_code, other.stderr) == (0, "")
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_deleting_the_chosen_user_of_a_local_database_says_who_is_next(
+    database_url: str, run: Run
+) -> None:
+    run("add", "Mine")  # makes the local user tester@localhost
+    run("user", "add", "grace@example.com")
+    run("user", "switch", "grace@example.com")
+    result = run("user", "delete", "grace@example.com", "-y")
+    assert (result.exit_code, result.stdout, result.stderr) == (
+        0,
+        "Deleted user grace@example.com\n",
+        "Commands act as the local user tester@localhost now.\n",
+    )
+    after = run("list", "--json")
+    assert (after.exit_code, after.stderr) == (0, "")
+    assert [task["title"] for task in json.loads(after.stdout)] == ["Mine"]
+
+    result = run("user", "delete", "tester@localhost", "-y")  # the last user
+    assert (result.exit_code, result.stdout, result.stderr) == (
+        0,
+        "Deleted user tester@localhost\n",
+        "No user is left: the next command sets up the local user tester@localhost.\n",
+    )
+    after = run("list", "--json")
+    assert after.exit_code == 0
+    assert after.stderr.startswith("Created local user tester@localhost")
 
 
 def test_a_remembered_user_who_is_gone_is_forgotten(

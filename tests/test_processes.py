@@ -7,21 +7,26 @@ modes, several processes writing at once, a real terminal on stdin, and the inst
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import pty
+import re
+import select
 import shutil
 import socket
 import stat
 import subprocess
 import sys
+import termios
+import time
 import uuid
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from conftest import TASK_KEYS
+from conftest import TASK_KEYS, read_until_closed
 
 from sorted_cli.choices import View
 from sorted_cli.models import TaskCreate, validated
@@ -302,44 +307,130 @@ def titles_in(session: Session, user: User, view: View) -> list[str]:
     return titles
 
 
-def delete_at_terminal(*args: str, answer: bytes) -> Completed:
-    """`sorted delete ARGS...` with a terminal on stdin, where ANSWER has been typed."""
-    typist, terminal = pty.openpty()
+QUESTION_END = b"[y/N]: "
+
+
+def _take_the_terminal() -> None:
+    """In the child, in a session of its own: make stdin's terminal its controlling one, so
+    Ctrl-C typed there interrupts it (SIGINT), as at a shell."""
+    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+
+def _read_until(leader: int, end: bytes, *, timeout_s: float = 20) -> bytes:
+    """What the terminal shows up to and including END (a question waiting for its answer)."""
+    shown = b""
+    deadline = time.monotonic() + timeout_s
+    while not shown.endswith(end):
+        left = deadline - time.monotonic()
+        ready, _, _ = select.select([leader], [], [], max(left, 0))
+        if not ready:
+            pytest.fail(f"no question on the terminal; it showed {shown!r}")
+        shown += os.read(leader, 4096)
+    return shown
+
+
+def answer_at_terminal(*args: str, answer: bytes) -> tuple[int, str, str]:
+    """`sorted ARGS...` with stdin and stderr on a terminal and stdout on a pipe, as in
+    `sorted delete 1 2 | grep Deleted`; ANSWER is typed once the question is shown. Returns the
+    exit code, stdout, and everything the terminal showed (the echo of what was typed too)."""
+    leader, follower = pty.openpty()
     try:
-        os.write(typist, answer)
-        return run_sorted("delete", *args, stdin=terminal)
+        process = subprocess.Popen(
+            [str(SORTED), *args],
+            stdin=follower,
+            stdout=subprocess.PIPE,
+            stderr=follower,
+            env=environment(),
+            start_new_session=True,
+            preexec_fn=_take_the_terminal,
+        )
+        os.close(follower)
+        follower = -1
+        shown = _read_until(leader, QUESTION_END)
+        os.write(leader, answer)
+        stdout, _ = process.communicate(timeout=TIMEOUT_S)
+        shown += read_until_closed(leader)
     finally:
-        os.close(terminal)
-        os.close(typist)
+        os.close(leader)
+        if follower != -1:
+            os.close(follower)
+    return process.returncode, stdout.decode(), shown.decode()
+
+
+def interrupted(outcome: tuple[int, str, str], question: str) -> bool:
+    """Did Ctrl-C at QUESTION end the command with 130, nothing on stdout, and nothing on the
+    terminal but the echoed ^C and a newline? (The terminal sends SIGINT before it flushes its
+    output, so the newline sorted then writes may be flushed away, or land before the echo.)"""
+    code, stdout, shown = outcome
+    return (code, stdout) == (130, "") and shown.removeprefix(question) in (
+        "^C\r\n",
+        "^C",
+        "\r\n^C",
+    )
 
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
-def test_delete_asks_at_a_terminal(session: Session, ada: User) -> None:
-    titles = ["Call Bob", "Pay rent", "Water plants", "Walk dog"]
+def test_delete_asks_on_stderr_naming_the_tasks(session: Session, ada: User) -> None:
+    titles = ["Call Bob", "Pay rent", "Water plants", "Walk dog", "Buy milk"]
     for title in titles:
         tasks.create_task(session=session, user=ada, data=validated(TaskCreate, title=title))
-    question = "Move 2 tasks to the trash? [y/N]: "
+    question = "Move 2 tasks to the trash? #1 Call Bob, #2 Pay rent [y/N]: "
 
-    refused = delete_at_terminal("1", "2", answer=b"n\n")
-    assert outcome(refused) == (1, question, "Error: Nothing deleted.\n")
-    ended = delete_at_terminal("1", "2", answer=b"\x04")  # Ctrl-D: the end of input is a no
-    assert outcome(ended) == (1, question, "Error: Nothing deleted.\n")
+    assert answer_at_terminal("delete", "1", "2", answer=b"n\n") == (
+        1,
+        "",
+        f"{question}n\r\nNothing deleted.\r\n",
+    )
+    # Ctrl-D: the end of input is a no.
+    assert answer_at_terminal("delete", "1", "2", answer=b"\x04") == (
+        1,
+        "",
+        f"{question}\r\nNothing deleted.\r\n",
+    )
+    # Ctrl-C: interrupted, as any program is, with no traceback.
+    assert interrupted(answer_at_terminal("delete", "1", "2", answer=b"\x03"), question)
     assert titles_in(session, ada, View.open) == titles
     assert titles_in(session, ada, View.deleted) == []
 
-    accepted = delete_at_terminal("1", "2", answer=b"y\n")
-    assert outcome(accepted) == (
+    # Only the result reaches stdout (the pipe); the question and the echo stay on the terminal.
+    assert answer_at_terminal("delete", "1", "2", answer=b"y\n") == (
         0,
-        f"{question}Deleted task 1: Call Bob\nDeleted task 2: Pay rent\n",
-        "",
+        "Deleted task 1: Call Bob\nDeleted task 2: Pay rent\n",
+        f"{question}y\r\n",
     )
-    assert titles_in(session, ada, View.open) == ["Water plants", "Walk dog"]
     assert titles_in(session, ada, View.deleted) == ["Call Bob", "Pay rent"]
 
+    # Many tasks: the first few, and how many more.
+    many = "Move 3 tasks to the trash? #3 Water plants, #4 Walk dog, #5 Buy milk [y/N]: "
+    assert answer_at_terminal("delete", "3", "4", "5", answer=b"n\n")[2].startswith(many)
+    tasks.create_task(session=session, user=ada, data=validated(TaskCreate, title="x" * 60))
+    long = "Move 4 tasks to the trash? #3 Water plants, #4 Walk dog, #5 Buy milk and 1 more"
+    assert answer_at_terminal("delete", "3", "4", "5", "6", answer=b"n\n")[2].startswith(long)
+
     # Had it asked anyway, the typed "n" would have stopped it.
-    forced = delete_at_terminal("3", "4", "-y", answer=b"n\n")
+    forced = run_sorted("delete", "3", "4", "-y")
     assert outcome(forced) == (0, "Deleted task 3: Water plants\nDeleted task 4: Walk dog\n", "")
-    assert titles_in(session, ada, View.open) == []
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_user_delete_and_downgrade_ask_on_stderr(ada: User, grace: User) -> None:
+    question = "Delete user grace@example.com? Their tasks stay in the database, hidden. [y/N]: "
+    declined = (1, "", f"{question}n\r\nNothing deleted.\r\n")
+    assert answer_at_terminal("user", "delete", grace.email, answer=b"n\n") == declined
+    assert interrupted(answer_at_terminal("user", "delete", grace.email, answer=b"\x03"), question)
+    accepted = (0, "Deleted user grace@example.com\n", f"{question}y\r\n")
+    assert answer_at_terminal("user", "delete", grace.email, answer=b"y\n") == accepted
+
+    code, stdout, shown = answer_at_terminal("db", "downgrade", "base", answer=b"n\n")
+    assert (code, stdout) == (1, "")
+    assert re.fullmatch(
+        r"Downgrade sqlite:///\S+ to base\? This can drop data\. \[y/N\]: n\r\n"
+        r"Nothing changed\.\r\n",
+        shown,
+    ), shown
+    downgrade = shown.removesuffix("n\r\nNothing changed.\r\n")
+    assert interrupted(answer_at_terminal("db", "downgrade", "base", answer=b"\x03"), downgrade)
+    assert outcome(run_sorted("db", "current")) == (0, f"{HEAD} (head)\n", "")
 
 
 # ------------------------------------------------------------------------ the wheel

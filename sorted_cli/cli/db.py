@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import sys
 from typing import Annotated
 
 import typer
 
 from sorted_cli import schema
-from sorted_cli.cli.options import Yes, confirmed, examples
+from sorted_cli.cli.options import Yes, confirm_or_refuse, examples
 from sorted_cli.cli.state import State
-from sorted_cli.errors import Cancelled, InvalidInput, SchemaError
+from sorted_cli.errors import SchemaError
 from sorted_cli.urls import mask_password
 
 app = typer.Typer(
@@ -61,13 +60,10 @@ def downgrade(
 
     state = State.of(ctx)
     if not yes:
-        if not sys.stdin.isatty():
-            raise InvalidInput("Refusing to downgrade without --yes when not at a terminal.")
         question = (
             f"Downgrade {mask_password(state.migration_url)} to {revision}? This can drop data."
         )
-        if not confirmed(question):
-            raise Cancelled("Nothing changed.")
+        confirm_or_refuse(question, declined="Nothing changed.", doing="downgrade")
     state.attempt(
         lambda: migrate.downgrade(state.engine, revision, progress=render.notice), repeatable=True
     )

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from typing import Annotated, Any
 
 import typer
 
 from sorted_cli.cli import completion
+from sorted_cli.errors import InvalidInput
 
 Json = Annotated[bool, typer.Option("--json", help="Print JSON (and nothing else) on stdout.")]
 Yes = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
@@ -47,12 +49,55 @@ def tags_option(help_text: str) -> Any:
 Tags = Annotated[list[str] | None, tags_option("A tag (repeat for more).")]
 
 
-def confirmed(question: str) -> bool:
-    """Asks at the terminal; the end of input (Ctrl-D) is a no, not Click's "Aborted!"."""
+DECLINED = 1  # exit code: the user said no, so nothing was done (a choice, not an error)
+INTERRUPTED = 128 + 2  # exit code: Ctrl-C, as a program stopped by SIGINT exits
+
+
+def can_ask() -> bool:
+    """Can a question be seen and answered: stdin and stderr are a terminal. Questions go to
+    stderr, as git's do, so stdout carries only results (`sorted delete 1 2 | grep Deleted`)."""
     try:
-        return typer.confirm(question)
-    except typer.Abort:
+        return sys.stdin.isatty() and sys.stderr.isatty()
+    except ValueError:  # closed
         return False
+
+
+def confirm_or_stop(question: str, *, declined: str) -> None:
+    """Ask QUESTION with `[y/N]` on stderr and read the answer from stdin. A no (Enter, or the
+    end of input: Ctrl-D) says DECLINED on stderr and exits DECLINED; Ctrl-C exits INTERRUPTED,
+    without a traceback."""
+    from sorted_cli.render import clean
+
+    while True:
+        sys.stderr.write(f"{clean(question)} [y/N]: ")
+        sys.stderr.flush()
+        try:
+            answer = sys.stdin.readline()
+        except KeyboardInterrupt:
+            sys.stderr.write("\n")
+            raise typer.Exit(INTERRUPTED) from None
+        if not answer:  # the end of input: the terminal shows no newline for it
+            sys.stderr.write("\n")
+        answer = answer.strip().lower()
+        if answer in ("y", "yes"):
+            return
+        if answer in ("", "n", "no"):
+            sys.stderr.write(f"{declined}\n")
+            raise typer.Exit(DECLINED)
+
+
+def confirm_or_refuse(question: str, *, declined: str, doing: str) -> None:
+    """`confirm_or_stop` at a terminal; elsewhere refuse (as bad usage) what only --yes may do
+    unasked: no one is there to answer."""
+    if not can_ask():
+        raise InvalidInput(f"Refusing to {doing} without --yes when not at a terminal.")
+    confirm_or_stop(question, declined=declined)
+
+
+def listed(items: list[str], *, shown: int = 3) -> str:
+    """ITEMS for a question: the first few, then how many more."""
+    more = len(items) - shown
+    return ", ".join(items[:shown]) + (f" and {more} more" if more > 0 else "")
 
 
 def examples(*lines: str) -> str:

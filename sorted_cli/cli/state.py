@@ -174,4 +174,19 @@ class State:
         from sorted_cli import configfile
 
         email = self.settings.user or configfile.remembered_user(self.settings.database_key)
-        return email.strip().lower() if email else None
+        return _normalised(email)
+
+    def lasting_user(self) -> tuple[str, str] | None:
+        """The user a setting names for every command, not just this one (SORTED_USER in the
+        environment or .env, `user` in the config file), and where: it wins over the user
+        `user switch` remembers. (--user is this command's alone.)"""
+        from sorted_cli import configfile
+
+        winner = configfile.winning("user")
+        email = _normalised(winner[2]) if winner else None
+        return None if winner is None or email is None else (email, winner[0])
+
+
+def _normalised(email: str | None) -> str | None:
+    email = email.strip().lower() if email else None
+    return email or None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 import uuid
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Annotated
@@ -19,12 +18,14 @@ from sorted_cli.cli.options import (
     Refs,
     Tags,
     Yes,
-    confirmed,
+    can_ask,
+    confirm_or_stop,
     examples,
+    listed,
     tags_option,
 )
 from sorted_cli.cli.state import State
-from sorted_cli.errors import Cancelled, InvalidInput
+from sorted_cli.errors import InvalidInput
 
 if TYPE_CHECKING:
     from sorted_cli.models import Task
@@ -321,13 +322,15 @@ def delete(ctx: typer.Context, refs: Refs, yes: Yes = False) -> None:
         nonlocal agreed
         if agreed or len(targets) < 2:
             return True
-        if not confirmed(f"Move {len(targets)} tasks to the trash?"):
-            raise Cancelled("Nothing deleted.")
+        named = listed([f"#{task.number} {_shortened(task.title)}" for task in targets])
+        confirm_or_stop(
+            f"Move {len(targets)} tasks to the trash? {named}", declined="Nothing deleted."
+        )
         agreed = True
         return True
 
     # Asking means reading the tasks first; without a question the change is one statement.
-    asks = len(refs) > 1 and not yes and sys.stdin.isatty()
+    asks = len(refs) > 1 and not yes and can_ask()
     state = State.of(ctx)
     changes = state.attempt(
         lambda: tasks.delete_tasks(
@@ -335,6 +338,11 @@ def delete(ctx: typer.Context, refs: Refs, yes: Yes = False) -> None:
         )
     )
     render.changes(changes, verb="Deleted", unchanged="was already in the trash")
+
+
+def _shortened(title: str, width: int = 40) -> str:
+    """A title short enough to name in a question."""
+    return title if len(title) <= width else title[: width - 1].rstrip() + "…"
 
 
 @app.command(epilog=examples("sorted restore 3"))

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from sorted_cli.cli.options import Json, Yes, confirmed, examples
+from sorted_cli.cli.options import Json, Yes, confirm_or_refuse, examples
 from sorted_cli.cli.state import State
-from sorted_cli.errors import Cancelled
 
 if TYPE_CHECKING:
     from sorted_cli.models import User
@@ -97,16 +95,22 @@ def show(
 )
 def switch(ctx: typer.Context, email: Email) -> None:
     """Make a user the current one for this database (remembered in the config file)."""
-    from sorted_cli import config, configfile, render
+    from sorted_cli import configfile, render
     from sorted_cli.services import users
 
     state = State.of(ctx)
     user = state.attempt(lambda: users.require_user_by_email(session=state.session, email=email))
     configfile.remember_user(state.settings.database_key, user.email)
-    render.line(f"Now acting as {user.email}")
-    if state.settings.user is not None and state.current_email() != user.email:
-        source = config.source_of("user", flag=state.user_email)
-        render.notice(f"While {source} names {state.current_email()}, commands act as them.")
+    lasting = state.lasting_user()
+    if lasting is None or lasting[0] == user.email:
+        render.line(f"Now acting as {user.email}")
+        return
+    email, place = lasting
+    setting, undo = _naming(email, place)
+    render.line(
+        f"Remembered {user.email} for this database, but {setting} and wins: "
+        f"commands act as {email} until you {undo}."
+    )
 
 
 @app.command(
@@ -121,16 +125,67 @@ def delete(ctx: typer.Context, email: Email, yes: Yes = False) -> None:
 
     state = State.of(ctx)
     user = state.attempt(lambda: users.require_user_by_email(session=state.session, email=email))
-    asks = not yes and sys.stdin.isatty()
-    if asks and not confirmed(f"Delete user {user.email}?"):
-        raise Cancelled("Nothing deleted.")
+    if not yes:
+        named = f"{user.email} ({user.name})" if user.name else user.email
+        confirm_or_refuse(
+            f"Delete user {named}? Their tasks stay in the database, hidden.",
+            declined="Nothing deleted.",
+            doing="delete a user",
+        )
 
     def delete_them() -> object:
-        if asks:
+        if not yes:
             check_connection(state.session)  # the question may have taken a while
         return users.delete_user(session=state.session, user=user)
 
     state.attempt(delete_them)
-    if configfile.remembered_user(state.settings.database_key) == user.email:
+    remembered = configfile.remembered_user(state.settings.database_key) == user.email
+    if remembered:
         configfile.remember_user(state.settings.database_key, None)
     render.line(f"Deleted user {user.email}")
+    _say_who_is_next(state, deleted=user.email, was_remembered=remembered)
+
+
+def _say_who_is_next(state: State, *, deleted: str, was_remembered: bool) -> None:
+    """After deleting the user commands act as, say whom they act as now, as they will."""
+    from sorted_cli import configfile, render
+    from sorted_cli.errors import NoCurrentUser
+    from sorted_cli.services import users
+
+    lasting = state.lasting_user()
+    if lasting is not None:  # it decides, whatever was remembered
+        if lasting[0] == deleted:
+            setting, undo = _naming(*lasting)
+            render.notice(f"{setting} and still names them: commands fail until you {undo}.")
+        return
+    if not was_remembered:
+        return
+    choose = (
+        "No user is current now: choose one with `sorted user switch EMAIL` "
+        "(see `sorted user list`)."
+    )
+    if state.settings.is_postgres:  # a shared database never guesses (see `State.user`)
+        render.notice(choose)
+        return
+    try:
+        local = state.attempt(lambda: users.find_local_user(session=state.session))
+    except NoCurrentUser:
+        render.notice(choose)
+        return
+    if local is None:
+        render.notice(
+            f"No user is left: the next command sets up the local user {users.local_email()}."
+        )
+        return
+    configfile.remember_user(state.settings.database_key, local.email)
+    render.notice(f"Commands act as the local user {local.email} now.")
+
+
+def _naming(email: str, place: str) -> tuple[str, str]:
+    """How to say that the setting at PLACE (see `State.lasting_user`) names EMAIL, and how to
+    stop it."""
+    if place == "config file":
+        return f'user = "{email}" is in the config file', "remove it there"
+    if place == ".env":
+        return f"SORTED_USER={email} is in .env", "remove it there"
+    return f"SORTED_USER={email} is set", "unset it"

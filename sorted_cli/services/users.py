@@ -10,7 +10,7 @@ from sqlalchemy import false, func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from sorted_cli.db import read_checking_schema
+from sorted_cli.db import check_schema_now, read_checking_schema
 from sorted_cli.errors import DuplicateUser, NoCurrentUser, UserNotFound
 from sorted_cli.models import Task, User, UserCreate, normalise_email, utcnow, validated
 
@@ -83,25 +83,37 @@ def task_counts(*, session: Session, user: User) -> tuple[int, int]:
 
 
 def create_local_user(*, session: Session) -> tuple[User, bool]:
-    """The zero-set-up user of a local database, named after the OS login.
-
-    Made only while the database has no other user: once someone else exists, identity is
-    chosen, not guessed. An existing local user of the same login is reused (another sorted
-    process made it a moment ago, or the config file that remembered it was lost). Returns the
-    user and whether it was made now.
-    """
-    login = _os_login()
-    email = f"{login}@localhost"
-    if (existing := get_user_by_email(session=session, email=email)) is not None:
+    """The zero-set-up user of a local database, named after the OS login (see
+    `find_local_user`), made now if need be. Returns the user and whether it was made now."""
+    if (existing := find_local_user(session=session)) is not None:
         return existing, False
+    data = validated(UserCreate, email=local_email(), name=_os_login())
+    user, _ = create_user(session=session, data=data)
+    return user, True
+
+
+def find_local_user(*, session: Session) -> User | None:
+    """The local user of a local database, or None when none is there but one may be made.
+
+    One may be made only while the database has no other user: once someone else exists,
+    identity is chosen, not guessed (NoCurrentUser). An existing local user of the same login
+    is reused (another sorted process made it a moment ago, or the config file that remembered
+    it was lost).
+    """
+    if (existing := get_user_by_email(session=session, email=local_email())) is not None:
+        return existing
     someone = select(User.id).where(col(User.is_deleted) == false()).limit(1)
     if session.exec(someone).first() is not None:
         raise NoCurrentUser(
             "No current user: pass --user EMAIL, set SORTED_USER, "
             "or run `sorted user switch EMAIL` (see `sorted user list`)."
         )
-    user, _ = create_user(session=session, data=validated(UserCreate, email=email, name=login))
-    return user, True
+    return None
+
+
+def local_email() -> str:
+    """The local user's email: the OS login at localhost."""
+    return f"{_os_login()}@localhost"
 
 
 def resolve_current_user(*, session: Session, email: str | None, shared: bool) -> tuple[User, bool]:
@@ -113,6 +125,7 @@ def resolve_current_user(*, session: Session, email: str | None, shared: bool) -
     if email is not None:
         return require_user_by_email(session=session, email=email), False
     if shared:
+        check_schema_now(session)  # on a database not at head, that is what to fix first
         raise NoCurrentUser(
             "No current user on this shared database: pass --user EMAIL, set SORTED_USER, "
             "or run `sorted user switch EMAIL`."
