@@ -162,9 +162,11 @@ def _invalid_setting(error: Mapping[str, Any], *, flags: Collection[str]) -> str
 def _where_given(setting: str, *, flag: bool) -> str:
     """How the user gave SETTING: `--user`, `SORTED_USER`, `SORTED_USER in .env`,
     `user in <config file>`."""
-    winner = None if flag else winning(setting)
+    if flag:
+        return source_of(setting, flag=setting) or setting
+    winner = winning(setting)
     if winner is None:
-        return source_of(setting, flag=setting) or setting if flag else setting
+        return setting
     place, name, _ = winner
     if place == "config file":
         return f"{setting} in {config_file()}"

@@ -419,7 +419,8 @@ def one_line(message: str) -> str:
             reason = attempt
         if reason not in said:
             said.append(reason)
-    return f"{first_server} failed: " * bool(first_server) + "; ".join(said)
+    joined = "; ".join(said)
+    return f"{first_server} failed: {joined}" if first_server else joined
 
 
 def _sentences(lines: list[str]) -> str:

@@ -99,7 +99,7 @@ def test_connect_timeout_comes_from_the_settings_unless_the_url_says(
         f"{url}?connect_timeout=30", connect_timeout=settings.connect_timeout
     )
     monkeypatch.setenv("SORTED_CONNECT_TIMEOUT", "0")
-    with pytest.raises(ConfigError, match="connect_timeout"):
+    with pytest.raises(ConfigError, match=r"^SORTED_CONNECT_TIMEOUT must be a whole number"):
         load_settings()
 
 
