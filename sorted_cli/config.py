@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from pydantic import AliasChoices, Field, ValidationError, field_validator
@@ -23,6 +24,7 @@ from sorted_cli.configfile import (
 )
 from sorted_cli.errors import ConfigError
 from sorted_cli.urls import database_key, is_postgres, mask_password, normalise_url
+from sorted_cli.wording import field_reason, kind_of
 
 
 class Settings(BaseSettings):
@@ -133,17 +135,58 @@ def load_settings(**overrides: str | None) -> Settings:
     try:
         return Settings(**given)
     except ValidationError as exc:
-        error = exc.errors()[0]
-        reason = error.get("ctx", {}).get("error", error["msg"])
-        name = str(error["loc"][0]) if error["loc"] else ""
-        # Name the setting as the config file does, whichever of its names was used.
-        fields = Settings.model_fields
-        setting = next((key for key in fields if name in ENVIRONMENT_NAMES[key]), name)
-        raise ConfigError(f"Invalid {setting or 'configuration'}: {reason}") from None
+        raise ConfigError(_invalid_setting(exc.errors()[0], flags=given.keys())) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"Cannot read {config_file()}: {exc}") from None
     except UnicodeDecodeError:
         raise ConfigError(f"Cannot read .env or {config_file()}: not UTF-8 text.") from None
+
+
+def _invalid_setting(error: Mapping[str, Any], *, flags: Collection[str]) -> str:
+    """A bad setting's error: its name where it was given, and what it must be, in words."""
+    name = str(error["loc"][0]) if error["loc"] else ""
+    fields = Settings.model_fields
+    setting = next((key for key in fields if name in (key, *ENVIRONMENT_NAMES[key])), None)
+    if setting is None:
+        return f"Invalid configuration: {error['msg']}"
+    where = _where_given(setting, flag=setting in flags)
+    if error["type"] == "value_error":  # sorted's own check (a URL: never echoed) says why
+        return f"Invalid {where}: {error['ctx']['error']}"
+    if expected := _expected_number(setting):
+        value = error.get("input")
+        shown = value if isinstance(value, int | float) and not isinstance(value, bool) else None
+        return f"{where} must be {expected}, not {shown if shown is not None else kind_of(value)}."
+    return f"{where} {field_reason(error).removeprefix(': ')}."
+
+
+def _where_given(setting: str, *, flag: bool) -> str:
+    """How the user gave SETTING: `--user`, `SORTED_USER`, `SORTED_USER in .env`,
+    `user in <config file>`."""
+    if flag:
+        return source_of(setting, flag=setting) or setting
+    winner = winning(setting)
+    if winner is None:
+        return setting
+    place, name, _ = winner
+    if place == "config file":
+        return f"{setting} in {config_file()}"
+    return f"{name} in .env" if place == ".env" else name
+
+
+def _expected_number(setting: str) -> str | None:
+    """What a number setting with bounds must be: "a whole number of seconds from 1 to 600"."""
+    field = Settings.model_fields[setting]
+    bounds = {
+        key: getattr(rule, key)
+        for rule in field.metadata
+        for key in ("ge", "le")
+        if hasattr(rule, key)
+    }
+    if field.annotation not in (int, float) or bounds.keys() != {"ge", "le"}:
+        return None
+    number = "a whole number" if field.annotation is int else "a number"
+    unit = " of seconds" if (field.description or "").startswith("Seconds") else ""
+    return f"{number}{unit} from {bounds['ge']:g} to {bounds['le']:g}"
 
 
 def _winning_name(setting: str) -> str | None:

@@ -31,12 +31,11 @@ from sqlmodel import Session
 from sorted_cli import schema
 from sorted_cli.errors import ConfigError, DatabaseUnavailable, SchemaError, SortedError
 from sorted_cli.urls import (
-    MASK,
     is_postgres,
     mask_password,
+    mask_passwords_in,
     postgres_connect_args,
     sqlite_path,
-    url_password,
 )
 
 if TYPE_CHECKING:
@@ -67,8 +66,11 @@ def make_engine(settings: Settings, *, url: str | None = None, quick: bool = Fal
         if path is not None:
             _prepare_sqlite_file(path, create_parent=url == settings.url and settings.is_embedded)
         engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S})
-    except (ArgumentError, ValueError) as exc:  # for example a port that is not a number
-        reason = _hide_password(str(exc), url)
+    except (ArgumentError, ValueError) as exc:
+        if isinstance(exc, ValueError) and str(exc).startswith("invalid literal for int()"):
+            reason = "the port must be a number from 1 to 65535"  # make_url reading the port
+        else:
+            reason = mask_passwords_in(one_line(str(exc)))
         raise ConfigError(f"Invalid database URL {mask_password(url)}: {reason}") from None
     event.listen(engine, "connect", _on_sqlite_connect)
     event.listen(engine, "begin", _on_sqlite_begin)
@@ -380,9 +382,8 @@ def describe_error(exc: BaseException, *, url: str) -> SortedError | None:
     """A one-line SortedError for a database failure, or None for anything else."""
     if not isinstance(exc, DBAPIError):
         return None
-    reason = one_line(str(exc.orig)) or type(exc.orig).__name__
-    reason = _hide_password(reason.removeprefix("connection failed: "), url)
-    advice = next((text for clue, text in _ADVICE if clue in reason.lower()), "")
+    reason = _driver_message(exc.orig) or type(exc.orig).__name__
+    advice = _advice(reason)
     if exc.connection_invalidated or _is_connect_failure(exc):
         return DatabaseUnavailable(f"Cannot connect to {mask_password(url)}: {reason}{advice}")
     if getattr(exc.orig, "sqlstate", None) == "26000":  # a prepared statement the pooler lost
@@ -390,12 +391,47 @@ def describe_error(exc: BaseException, *, url: str) -> SortedError | None:
     return SortedError(f"Database error: {reason}{advice}")
 
 
+def _driver_message(error: BaseException | None) -> str:
+    """A driver's message on one line, without psycopg's "connection failed: ", passwords
+    masked (a message may quote the URL)."""
+    return mask_passwords_in(one_line(str(error or "").removeprefix("connection failed: ")))
+
+
+_ATTEMPT = "connection to server "  # how libpq starts the report of one connection attempt
+
+
 def one_line(message: str) -> str:
     """A driver's message on one line: libpq puts a hint on a line of its own ("Connection
     refused\n\tIs the server running ...?"), which becomes a sentence of its own; a sentence
-    wrapped onto the next line is joined again."""
+    wrapped onto the next line is joined again.
+
+    libpq reports each attempt on a line of its own ("connection to server at ... failed:
+    REASON"); with sslmode=prefer it tries with TLS, then without, on the same server. The
+    server is then named once, and each different reason said once, joined by "; "."""
     lines = [" ".join(line.split()) for line in message.splitlines()]
-    lines = [line for line in lines if line]
+    attempts: list[list[str]] = []
+    for line in filter(None, lines):
+        if attempts and not line.startswith(_ATTEMPT):
+            attempts[-1].append(line)
+        else:
+            attempts.append([line])
+    said: list[str] = []
+    first_server = ""
+    for attempt in map(_sentences, attempts):
+        server, failed, reason = attempt.partition(" failed: ")
+        if not (failed and attempt.startswith(_ATTEMPT)):
+            server, reason = "", attempt
+        if not said:
+            first_server = server
+        elif server != first_server:
+            reason = attempt
+        if reason not in said:
+            said.append(reason)
+    joined = "; ".join(said)
+    return f"{first_server} failed: {joined}" if first_server else joined
+
+
+def _sentences(lines: list[str]) -> str:
     ended = [
         f"{line}." if following[0].isupper() and not line.endswith((".", "?", "!", ":")) else line
         for line, following in pairwise(lines)
@@ -404,11 +440,12 @@ def one_line(message: str) -> str:
 
 
 def short_reason(exc: BaseException) -> str:
-    """What the server or libpq said, without libpq's "connection to server at ... failed"."""
-    message = one_line(str(getattr(exc, "orig", None) or exc))
-    for marker in ("FATAL: ", "ERROR: ", "failed: "):
-        message = message.rpartition(marker)[2] or message
-    return message or type(exc).__name__
+    """What the server or libpq said, without libpq's "connection to server at ... failed"
+    (passwords masked)."""
+    message = _driver_message(getattr(exc, "orig", None) or exc)
+    if message.startswith(_ATTEMPT):
+        message = message.partition(" failed: ")[2] or message
+    return message.removeprefix("FATAL: ").removeprefix("ERROR: ") or type(exc).__name__
 
 
 _POOLER_ADVICE = (
@@ -429,6 +466,13 @@ _ADVICE = (
 )
 
 
+def _advice(reason: str) -> str:
+    """The advice for the clue said first in REASON (libpq's first attempt, with several)."""
+    lowered = reason.lower()
+    found = [(lowered.find(clue), text) for clue, text in _ADVICE if clue in lowered]
+    return min(found, key=lambda place: place[0])[1] if found else ""
+
+
 def _is_connect_failure(exc: DBAPIError) -> bool:
     """Could sorted not reach (or stay connected to) the database, as opposed to a bad query?"""
     if not isinstance(exc, OperationalError):
@@ -439,9 +483,3 @@ def _is_connect_failure(exc: DBAPIError) -> bool:
         # 3D: no such database, 57P: the server is shutting down or restarting.
         return not sqlstate or sqlstate.startswith(("08", "28", "3D", "57P"))
     return str(exc.orig).startswith("unable to open database file")
-
-
-def _hide_password(message: str, url: str) -> str:
-    """Belt and braces: a driver message must never carry the password either."""
-    password = url_password(url)
-    return message.replace(password, MASK) if password else message

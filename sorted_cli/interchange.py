@@ -17,6 +17,7 @@ from typing import IO, TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from sorted_cli.errors import InvalidInput
+from sorted_cli.wording import field_name, field_reason, not_a_task
 
 if TYPE_CHECKING:
     from sorted_cli.models import TaskRecord
@@ -115,13 +116,13 @@ def read_records(
     lines: dict[uuid.UUID, int] = {}
     for line, item in read_items(text, name=name):
         try:
+            if not isinstance(item, dict):
+                raise not_a_task(item)
             if taskwarrior:
                 record = record_from_taskwarrior(item, ignored=ignored)
-            elif isinstance(item, dict):
+            else:
                 record = TaskRecord.model_validate(item)
                 ignored.update(sorted(item.keys() - known))
-            else:
-                raise ValueError(f"expected a task object, found {type(item).__name__}")
         except ValueError as exc:
             raise invalid_item(name, line, exc) from None
         if (first := lines.setdefault(record.id, line)) != line:
@@ -134,11 +135,8 @@ def invalid_item(name: str, line: int, exc: ValueError) -> InvalidInput:
     """A bad item's error: the file, the line it starts on, the field and the reason."""
     if isinstance(exc, ValidationError):
         error = exc.errors()[0]
-        field = ".".join(str(part) for part in error["loc"]) or "item"
-        reason = error.get("ctx", {}).get("error") or error["msg"]
-        if error["type"] == "missing":
-            reason = "is missing"
-        message = f"{field} {reason}" if error["type"] == "missing" else f"{field}: {reason}"
+        reason = field_reason(error)
+        message = f"{field_name(error)}{'' if reason.startswith(':') else ' '}{reason}"
     else:
         message = str(exc)
     return InvalidInput(f"{name}, line {line}: {message}.")

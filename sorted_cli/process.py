@@ -10,13 +10,21 @@
   by then everything that matters is done: the database session is closed (committed or
   rolled back), files are written and renamed into place, output is flushed here.
 
+- A standard stream the shell closed (`sorted list >&-`) is held open on /dev/null, so that no
+  file sorted opens (the database) takes its number. Output to a closed stdout is a write
+  error, as to a full disk: one line on stderr and exit 1 (`ls >&-` says "write error: Bad
+  file descriptor"), after whatever change the command made. A closed stdin reads as empty; a
+  closed stderr takes what is said there.
+
 `python -m sorted_cli` and the installed `sorted` both start here; tests call
 `sorted_cli.cli.app.main`, which leaves the interpreter as it is.
 """
 
 from __future__ import annotations
 
+import errno
 import gc
+import io
 import os
 import sys
 from typing import NoReturn
@@ -26,6 +34,7 @@ SIGPIPE_EXIT = 128 + 13  # as a program stopped by SIGPIPE exits
 
 def run() -> NoReturn:
     gc.disable()
+    _hold_closed_streams()
     from sorted_cli.cli.app import main
 
     try:
@@ -34,6 +43,28 @@ def run() -> NoReturn:
     except SystemExit as stop:
         code = _exit_code(stop)
     os._exit(_flushed(code))
+
+
+class _ClosedStdout(io.TextIOBase):
+    """stdout when the shell closed it: every write fails as writing to no file does."""
+
+    encoding = "utf-8"
+
+    def write(self, text: str) -> int:
+        raise OSError(errno.EBADF, "Bad file descriptor (stdout is closed)")
+
+
+def _hold_closed_streams() -> None:
+    """Python starts with None for a closed standard stream (see the module docstring)."""
+    for number, name in enumerate(("stdin", "stdout", "stderr")):
+        if getattr(sys, name) is not None:
+            continue
+        held = os.open(os.devnull, os.O_RDWR)  # the lowest free number: this one, in order
+        if held != number:
+            os.dup2(held, number)
+            os.close(held)
+        stream = open(number, "r" if number == 0 else "w", encoding="utf-8", closefd=False)  # noqa: SIM115
+        setattr(sys, name, _ClosedStdout() if name == "stdout" else stream)
 
 
 def _exit_code(stop: SystemExit) -> int:

@@ -35,10 +35,12 @@ from typing import Any
 from sorted_cli.choices import Priority
 from sorted_cli.models import TITLE_MAX, TaskRecord
 from sorted_cli.tags import normalise_tag
+from sorted_cli.wording import must_be, not_a_task
 
 _DERIVED = frozenset({"id", "urgency"})
 _PRIORITIES = {"h": Priority.high, "m": Priority.medium, "l": Priority.low}
 _STATUSES = frozenset({"pending", "waiting", "completed", "deleted", "recurring"})
+_STATUS_NAMES = "pending, waiting, completed, deleted or recurring"
 _NOT_IN_TAG = re.compile(r"[^\w\s.:/@-]")  # white space is left for normalise_tag to turn into -
 _LAST_WORD = re.compile(r"\s+\S*\Z")
 
@@ -47,17 +49,17 @@ def record_from_taskwarrior(item: Mapping[str, Any], *, ignored: Counter[str]) -
     """The sorted task for one exported Taskwarrior task; fields sorted cannot keep are counted
     in `ignored`. Raises ValueError when the task cannot be imported."""
     if not isinstance(item, Mapping):
-        raise ValueError(f"a task must be a JSON object, not {type(item).__name__}")
+        raise not_a_task(item)
     rest = dict(item)  # what is left once a field is used is what sorted drops
     uuid = _required(rest, "uuid")
     text = _required(rest, "description")
     if not isinstance(text, str):
-        raise ValueError(f"description: {text!r} is not text")
+        raise ValueError(f"description {must_be('text', text)}")
     created_at = _moment("entry", _required(rest, "entry"))
     updated_at = _pop_moment(rest, "modified") or created_at
     status = rest.pop("status", None) or "pending"
     if not isinstance(status, str) or status not in _STATUSES:
-        raise ValueError(f"status: {status!r} is not a Taskwarrior status")
+        raise ValueError(f"status {must_be(_STATUS_NAMES, status)}")
     number = item.get("id")
 
     text = text.strip()
@@ -68,7 +70,7 @@ def record_from_taskwarrior(item: Mapping[str, Any], *, ignored: Counter[str]) -
     tags = _tags(rest.pop("tags", None), unusable)
     if project := rest.pop("project", None):
         if not isinstance(project, str):
-            raise ValueError(f"project: {project!r} is not text")
+            raise ValueError(f"project {must_be('text', project)}")
         tags += _usable([f"project:{project}"], unusable)
 
     finished_at = None
@@ -106,7 +108,7 @@ def record_from_taskwarrior(item: Mapping[str, Any], *, ignored: Counter[str]) -
 def _required(rest: dict[str, Any], field: str) -> Any:
     value = rest.pop(field, None)
     if value is None:
-        raise ValueError(f"{field}: missing")
+        raise ValueError(f"{field} is missing")
     return value
 
 
@@ -121,7 +123,7 @@ def _moment(field: str, value: object) -> datetime:
     except ValueError:
         moment = None
     if moment is None or moment.tzinfo is None:
-        raise ValueError(f"{field}: {value!r} is not a Taskwarrior date (YYYYMMDDTHHMMSSZ)")
+        raise ValueError(f"{field} {must_be('a Taskwarrior date (YYYYMMDDTHHMMSSZ)', value)}")
     return moment.astimezone(UTC)
 
 
@@ -154,7 +156,7 @@ def _tags(value: object, unusable: list[str]) -> list[str]:
     if isinstance(value, str):
         value = value.split(",")
     if not isinstance(value, list) or not all(isinstance(tag, str) for tag in value):
-        raise ValueError(f"tags: {value!r} is not a list of tags")
+        raise ValueError(f"tags {must_be('a list of tags', value)}")
     return _usable([tag for tag in value if tag.strip()], unusable)
 
 
@@ -163,13 +165,13 @@ def _priority(value: object) -> Priority:
         return Priority.none
     if isinstance(value, str) and value.lower() in _PRIORITIES:
         return _PRIORITIES[value.lower()]
-    raise ValueError(f"priority: {value!r} is not H, M or L")
+    raise ValueError(f"priority {must_be('H, M or L', value)}")
 
 
 def _recurrence(rest: dict[str, Any]) -> str:
     recur = _required(rest, "recur")
     if not isinstance(recur, str) or not recur.strip():
-        raise ValueError(f"recur: {recur!r} is not a Taskwarrior period")
+        raise ValueError(f"recur {must_be('a Taskwarrior period', recur)}")
     line = f"Recurs: {recur.strip()}"
     if until := _pop_moment(rest, "until"):
         line += f" until {until.astimezone().date().isoformat()}"
@@ -181,12 +183,12 @@ def _annotations(value: object) -> str | None:
     if value is None:
         return None
     if not isinstance(value, list) or not all(isinstance(note, Mapping) for note in value):
-        raise ValueError(f"annotations: {value!r} is not a list of objects")
+        raise ValueError(f"annotations {must_be('a list of objects', value)}")
     notes = []
     for note in value:
         text = note.get("description")
         if not isinstance(text, str):
-            raise ValueError(f"annotations: {text!r} is not text")
-        notes.append((_moment("annotations", note.get("entry")), text.strip()))
+            raise ValueError(f"annotations: description {must_be('text', text)}")
+        notes.append((_moment("annotations: entry", note.get("entry")), text.strip()))
     notes.sort(key=lambda note: note[0])
     return "\n".join(f"[{moment:%Y-%m-%d %H:%M} UTC] {text}" for moment, text in notes) or None

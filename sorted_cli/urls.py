@@ -19,6 +19,9 @@ _PASSWORD_PARAM = re.compile(r"(?i)([?&]password=)[^&]*")
 _CREDENTIALS = re.compile(
     r"(?P<before>[\w+.-]+://[^:/@]*:)(?P<password>.*)(?P<after>@[^@]*)\Z", re.S
 )
+# In a message: a URL (up to white space or a quote), and a libpq conninfo `password=`.
+_URL_IN_TEXT = re.compile(r"\b[A-Za-z][\w+.-]*://[^\s\"'<>]+")
+_CONNINFO_PASSWORD = re.compile(r"(?i)(?<![\w?&])(password\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s&'\"]+)")
 MASK = "***"
 
 
@@ -55,15 +58,19 @@ def _split_password(url: str) -> tuple[str, str | None, str]:
     return match.group("before"), match.group("password"), match.group("after")
 
 
-def url_password(url: str) -> str | None:
-    return _split_password(url)[1]
-
-
 def mask_password(url: str) -> str:
     """The URL with any password (in the authority or a `password=` parameter) masked."""
     before, password, after = _split_password(url)
     masked = url if password is None else f"{before}{MASK}{after}"
     return _PASSWORD_PARAM.sub(rf"\g<1>{MASK}", masked)
+
+
+def mask_passwords_in(text: str) -> str:
+    """TEXT (a driver's message, say) with the password of every URL in it masked, and any
+    conninfo `password=...`: by where a password stands, never by searching for its letters,
+    which would mask ordinary words that happen to hold them."""
+    masked = _URL_IN_TEXT.sub(lambda url: mask_password(url.group()), text)
+    return _CONNINFO_PASSWORD.sub(rf"\g<1>{MASK}", masked)
 
 
 def without_password(url: str) -> str:
@@ -107,7 +114,10 @@ def postgres_connect_args(url: str, *, connect_timeout: int) -> dict[str, Any]:
     try:
         given = conninfo_to_dict(libpq_url(url))
     except psycopg.Error as exc:  # an option libpq does not know, a bad percent-escape
-        raise ValueError(" ".join(str(exc).split())) from None
+        message = " ".join(str(exc).split())
+        if message.startswith("invalid percent-encoded token"):  # it quotes the part: a password?
+            message = "a % in it is not followed by two hex digits (write a % itself as %25)"
+        raise ValueError(message) from None
     args: dict[str, Any] = {"prepare_threshold": None}
     if (
         "sslmode" not in given

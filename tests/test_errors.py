@@ -9,9 +9,12 @@ from pathlib import Path
 import psycopg
 import pytest
 from conftest import Run, is_postgres_backend
+from servers import TlsCluster
 from sqlalchemy import make_url
+from sqlalchemy.exc import OperationalError
 
-from sorted_cli.db import one_line
+from sorted_cli import urls
+from sorted_cli.db import describe_error, one_line, short_reason
 from sorted_cli.models import User
 
 PASSWORD = "s3cret-pw"
@@ -93,7 +96,7 @@ def test_an_unopenable_sqlite_file(
 def test_a_bad_url_is_exit_2(run: Run, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DATABASE_URL", f"mysql://u:{PASSWORD}@h/db")
     assert one_line_error(run("list"), 2) == (
-        "Error: Invalid database_url: unsupported database URL scheme 'mysql': "
+        "Error: Invalid DATABASE_URL: unsupported database URL scheme 'mysql': "
         "use postgresql://... or sqlite:///path\n"
     )
 
@@ -123,8 +126,9 @@ def test_a_sqlite_file_of_another_program_is_left_alone(
 
 def test_a_url_with_a_bad_port_is_exit_2(run: Run, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DATABASE_URL", f"postgresql://u:{PASSWORD}@h:abc/db")
-    assert one_line_error(run("list"), 2).startswith(
+    assert one_line_error(run("list"), 2) == (
         "Error: Invalid database URL postgresql+psycopg://u:***@h:abc/db: "
+        "the port must be a number from 1 to 65535\n"
     )
 
 
@@ -166,3 +170,148 @@ def test_a_driver_message_of_several_lines_reads_as_sentences_on_one_line() -> N
         "terminated abnormally before or while processing the request."
     )
     assert one_line("") == ""
+
+
+# Exact texts libpq gives (psycopg's "connection failed: " first) for a wrong password.
+REFUSED = (
+    'connection to server at "127.0.0.1", port 5432 failed: FATAL:  '
+    'password authentication failed for user "bars_scram"'
+)
+NO_ENCRYPTION = (
+    'connection to server at "127.0.0.1", port 5432 failed: FATAL:  pg_hba.conf rejects '
+    'connection for host "127.0.0.1", user "bars_scram", database "x", no encryption'
+)
+
+
+@pytest.mark.parametrize("password", ["ion", "5432", "bars", "bars_scram", "failed"])
+def test_a_password_is_masked_in_urls_never_in_other_words(password: str) -> None:
+    url = f"postgresql+psycopg://bars_scram:{password}@127.0.0.1:5432/x?sslmode=require"
+    error = OperationalError(
+        "connect", {}, psycopg.OperationalError(f"connection failed: {REFUSED}")
+    )
+    described = describe_error(error, url=url)
+    assert described is not None
+    assert described.message == (
+        "Cannot connect to postgresql+psycopg://bars_scram:***@127.0.0.1:5432/x?sslmode=require: "
+        'connection to server at "127.0.0.1", port 5432 failed: FATAL: '
+        'password authentication failed for user "bars_scram" '
+        "(check the user name and password in the URL)"
+    )
+    assert short_reason(error) == 'password authentication failed for user "bars_scram"'
+
+
+def test_urls_and_password_parameters_in_a_message_are_masked_whole() -> None:
+    message = (
+        'invalid URI: "postgresql://u:s3cret@[::1/db", then sqlite://u:pw@h/x.db, '
+        "host=h password=s3cret dbname=x, host=h password='two words' port=1, "
+        "postgresql://u@h/db?sslmode=require&password=s3cret&x=1"
+    )
+    assert urls.mask_passwords_in(message) == (
+        'invalid URI: "postgresql://u:***@[::1/db", then sqlite://u:***@h/x.db, '
+        "host=h password=*** dbname=x, host=h password=*** port=1, "
+        "postgresql://u@h/db?sslmode=require&password=***&x=1"
+    )
+    assert (
+        urls.mask_passwords_in("port 5432 failed for user ion") == "port 5432 failed for user ion"
+    )
+
+
+def test_libpq_trying_twice_says_each_reason_once() -> None:
+    # sslmode=prefer: libpq tries with TLS, then without, and reports both attempts.
+    twice = f"{REFUSED}\n{REFUSED}\n"
+    assert one_line(twice) == (
+        'connection to server at "127.0.0.1", port 5432 failed: FATAL: '
+        'password authentication failed for user "bars_scram"'
+    )
+    different = f"{REFUSED}\n{NO_ENCRYPTION}\n"
+    assert one_line(different) == (
+        'connection to server at "127.0.0.1", port 5432 failed: FATAL: '
+        'password authentication failed for user "bars_scram"; FATAL: pg_hba.conf rejects '
+        'connection for host "127.0.0.1", user "bars_scram", database "x", no encryption'
+    )
+    error = OperationalError("connect", {}, psycopg.OperationalError(f"connection failed: {twice}"))
+    assert short_reason(error) == 'password authentication failed for user "bars_scram"'
+
+
+@pytest.mark.parametrize("sslmode", ["require", "prefer"])
+def test_a_wrong_password_on_a_real_server_keeps_the_words_and_the_advice(
+    tls_cluster: TlsCluster, run: Run, monkeypatch: pytest.MonkeyPatch, sslmode: str
+) -> None:
+    with psycopg.connect(tls_cluster.superuser_conninfo(), autocommit=True) as connection:
+        connection.execute(
+            "DO $$ BEGIN CREATE ROLE bars_scram LOGIN PASSWORD 'other'; "
+            "EXCEPTION WHEN duplicate_object THEN NULL; END $$"
+        )
+    port = tls_cluster.port
+    server = f'connection to server at "127.0.0.1", port {port} failed: '
+    refused = 'FATAL: password authentication failed for user "bars_scram"'
+    second = (
+        '; FATAL: pg_hba.conf rejects connection for host "127.0.0.1", user "bars_scram", '
+        'database "x", no encryption'
+    )
+    for password in ("ion", str(port), "bars", "failed"):
+        monkeypatch.setenv(
+            "DATABASE_URL",
+            f"postgresql://bars_scram:{password}@127.0.0.1:{port}/x?sslmode={sslmode}",
+        )
+        monkeypatch.setenv("SORTED_USER", "ada@example.com")
+        result = run("list")
+        assert (result.exit_code, result.stdout) == (1, "")
+        assert result.stderr == (
+            f"Error: Cannot connect to postgresql+psycopg://bars_scram:***@127.0.0.1:{port}/x"
+            f"?sslmode={sslmode}: {server}{refused}{second if sslmode == 'prefer' else ''} "
+            "(check the user name and password in the URL)\n"
+        )
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("SORTED_CONNECT_TIMEOUT", "0", "must be a whole number of seconds from 1 to 600, not '0'"),
+        ("SORTED_CONNECT_TIMEOUT", "x", "must be a whole number of seconds from 1 to 600, not 'x'"),
+        ("SORTED_CONNECT_TIMEOUT", "601", "must be a whole number of seconds from 1 to 600"),
+        ("SORTED_CONNECT_TIMEOUT", "1.5", "must be a whole number of seconds from 1 to 600"),
+        ("SORTED_RETRY_TIMEOUT", "-1", "must be a number of seconds from 0 to 600, not '-1'"),
+        ("SORTED_RETRY_TIMEOUT", "soon", "must be a number of seconds from 0 to 600, not 'soon'"),
+        ("SORTED_RETRY_TIMEOUT", "nan", "must be a number of seconds from 0 to 600, not 'nan'"),
+    ],
+)
+def test_a_bad_setting_is_named_and_said_in_words(
+    run: Run, monkeypatch: pytest.MonkeyPatch, name: str, value: str, message: str
+) -> None:
+    monkeypatch.setenv(name, value)
+    error = one_line_error(run("list"), 2)
+    assert error.startswith(f"Error: {name} {message}"), error
+    assert error.endswith(".\n")
+
+
+def test_a_bad_setting_in_a_file_names_the_file(
+    run: Run, isolated_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = isolated_home / "config.toml"
+    isolated_home.mkdir(parents=True, exist_ok=True)
+    config.write_text('connect_timeout = "soon"\n')
+    assert one_line_error(run("list"), 2) == (
+        f"Error: connect_timeout in {config} must be a whole number of seconds from 1 to 600, "
+        "not 'soon'.\n"
+    )
+    config.write_text("user = 5\n")
+    assert one_line_error(run("list"), 2) == (
+        f"Error: user in {config} must be text, not a number.\n"
+    )
+    config.write_text("")
+    monkeypatch.chdir(tmp_path)
+    Path(".env").write_text("SORTED_RETRY_TIMEOUT=-3\n")
+    assert one_line_error(run("list"), 2) == (
+        "Error: SORTED_RETRY_TIMEOUT in .env must be a number of seconds from 0 to 600, not '-3'.\n"
+    )
+
+
+def test_a_bad_percent_escape_in_the_password_is_not_quoted(
+    run: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", "postgresql://u:s3cret%zz-pw@h/db")
+    assert one_line_error(run("list"), 2) == (
+        "Error: Invalid database URL postgresql+psycopg://u:***@h/db: a % in it is not "
+        "followed by two hex digits (write a % itself as %25)\n"
+    )

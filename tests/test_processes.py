@@ -496,3 +496,87 @@ def test_installed_wheel_ships_its_migrations(installed: Path, blank_database_ur
         "",
     )
     assert outcome(sorted_("--user", "x@example.com", "add", "hi")) == (0, "Added task 1: hi\n", "")
+
+
+@pytest.mark.parametrize("args", [["--help"], ["--version"], ["list", "--json"], ["add", "-h"]])
+def test_help_and_version_on_a_full_disk_are_one_line(
+    session: Session, ada: User, args: list[str]
+) -> None:
+    with Path("/dev/full").open("w") as full:
+        result = subprocess.run(
+            [str(SORTED), *args],
+            stdin=subprocess.DEVNULL,
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=environment(),
+            timeout=TIMEOUT_S,
+            check=False,
+        )
+    assert (result.returncode, result.stderr) == (1, "Error: No space left on device.\n")
+
+
+CLOSED = "Error: Bad file descriptor (stdout is closed).\n"
+
+
+@pytest.mark.parametrize(
+    "args", [["list"], ["list", "--json"], ["export"], ["--help"], ["--version"], ["nosuch"]]
+)
+def test_a_closed_stdout_is_a_write_error_not_a_crash(
+    session: Session, ada: User, args: list[str]
+) -> None:
+    # The shell's `sorted list >&-`: the program starts with no file descriptor 1 at all.
+    result = subprocess.run(
+        ["/bin/sh", "-c", 'exec "$0" "$@" >&-', str(SORTED), *args],
+        stdin=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=environment(),
+        timeout=TIMEOUT_S,
+        check=False,
+    )
+    if args == ["nosuch"]:  # a usage error goes to stderr, as ever
+        assert result.returncode == 2
+        assert result.stderr.endswith("Error: No such command 'nosuch'.\n")
+    else:
+        assert (result.returncode, result.stderr) == (1, CLOSED)
+
+
+def test_a_change_with_stdout_closed_is_made_and_the_output_is_an_error(
+    session: Session, ada: User
+) -> None:
+    result = subprocess.run(
+        ["/bin/sh", "-c", 'exec "$0" "$@" >&-', str(SORTED), "add", "Buy milk"],
+        stdin=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=environment(),
+        timeout=TIMEOUT_S,
+        check=False,
+    )
+    assert (result.returncode, result.stderr) == (1, CLOSED)
+    assert titles_in(session, ada, View.open) == ["Buy milk"]  # as with a full disk
+
+
+def test_closed_stdin_and_stderr_do_not_crash(session: Session, ada: User) -> None:
+    listed = subprocess.run(
+        ["/bin/sh", "-c", 'exec "$0" "$@" <&- 2>&-', str(SORTED), "add", "Buy milk"],
+        capture_output=True,
+        text=True,
+        env=environment(),
+        timeout=TIMEOUT_S,
+        check=False,
+    )
+    assert (listed.returncode, listed.stdout, listed.stderr) == (0, "Added task 1: Buy milk\n", "")
+    imported = subprocess.run(
+        ["/bin/sh", "-c", 'exec "$0" "$@" <&-', str(SORTED), "import", "-"],
+        capture_output=True,
+        text=True,
+        env=environment(),
+        timeout=TIMEOUT_S,
+        check=False,
+    )
+    assert (imported.returncode, imported.stdout) == (2, "")
+    assert (
+        imported.stderr == "Error: stdin is empty: expected a JSON array or JSON lines of tasks.\n"
+    )

@@ -238,8 +238,11 @@ BAD_FILES = [
         '{"id": "%s", "title": "  ", "created_at": "2026-01-01T00:00:00Z"}\n]',
         "line 3: title: the title must not be empty.",
     ),
-    ('{"id": "%s", "title": "x", "created_at": "yesterday"}', "line 1: created_at: "),
-    ("[1, 2]", "line 1: expected a task object, found int."),
+    (
+        '{"id": "%s", "title": "x", "created_at": "yesterday"}',
+        "line 1: created_at must be a date and time",
+    ),
+    ("[1, 2]", "line 1: expected a task object, not a number."),
     (
         '{"id": "%s", "title": "ok", "created_at": "2026-01-01T00:00:00Z"}\n'
         '{"id": "%s", "title": "x", "created_at": "2026-01-01T00:00:00Z", "tags": ["a,b"]}',
@@ -329,7 +332,7 @@ def test_taskwarrior_json_lines_with_a_bad_item(ada: User, run: Run, tmp_path: P
     path.write_text("".join(json.dumps(item) + "\n" for item in items))
     result = run("import", "--from", "taskwarrior", str(path))
     assert (result.exit_code, result.stdout) == (2, "")
-    assert result.stderr == f"Error: {path}, line 3: priority: 'X' is not H, M or L.\n"
+    assert result.stderr == f"Error: {path}, line 3: priority must be H, M or L, not 'X'.\n"
     assert exported(run, "--all") == []
 
 
@@ -582,3 +585,131 @@ def test_import_from_a_terminal_says_to_pipe_a_file(ada: User) -> None:
         os.close(follower)
     assert (result.returncode, result.stdout) == (2, "")
     assert result.stderr == "Error: `sorted import -` reads a piped file: sorted import - < FILE.\n"
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"title": None}, "title must be text, not null."),
+        ({"title": 5}, "title must be text, not a number."),
+        ({"title": ["x"]}, "title must be text, not a list."),
+        ({"description": {"a": 1}}, "description must be text, not an object."),
+        (
+            {"priority": "urgent"},
+            "priority must be 'none', 'low', 'medium' or 'high', not 'urgent'.",
+        ),
+        ({"priority": 3}, "priority must be 'none', 'low', 'medium' or 'high', not a number."),
+        ({"number": "abc"}, "number must be a whole number, not 'abc'."),
+        ({"number": 1.5}, "number must be a whole number, not 1.5."),
+        ({"number": 0}, "number must be at least 1."),
+        ({"number": 2**31}, "number must be at most 2147483647."),
+        ({"completed": "maybe"}, "completed must be true or false, not 'maybe'."),
+        ({"deleted": None}, "deleted must be true or false, not null."),
+        ({"due": "tomorrow"}, "due must be a date (YYYY-MM-DD), not 'tomorrow'."),
+        ({"due": 5}, "due must be a date (YYYY-MM-DD), not a number."),
+        (
+            {"created_at": "yesterday"},
+            "created_at must be a date and time (such as 2026-01-01T09:30:00Z), not 'yesterday'.",
+        ),
+        (
+            {"created_at": None},
+            "created_at must be a date and time (such as 2026-01-01T09:30:00Z), not null.",
+        ),
+        ({"tags": 5}, "tags must be a list, not a number."),
+        ({"tags": [5]}, "tags.0 must be text, not a number."),
+        ({"id": "nope"}, "id must be a UUID, not 'nope'."),
+        ({"id": 5}, "id must be a UUID, not a number."),
+        ({"title": None, "id": None}, "id must be a UUID, not null."),
+    ],
+)
+def test_a_field_of_the_wrong_kind_is_named_in_words(
+    ada: User, run: Run, tmp_path: Path, fields: dict[str, Any], message: str
+) -> None:
+    path = tmp_path / "bad.jsonl"
+    path.write_text(f"{json.dumps(_item())}\n{json.dumps(_item(**fields))}\n")
+    result = run("import", str(path))
+    assert (result.exit_code, result.stdout, result.stderr) == (
+        2,
+        "",
+        f"Error: {path}, line 2: {message}\n",
+    )
+    assert exported(run, "--all") == []
+
+
+@pytest.mark.parametrize(
+    ("item", "message"),
+    [
+        (None, "expected a task object, not null."),
+        (5, "expected a task object, not a number."),
+        ("task", "expected a task object, not 'task'."),
+        ([], "expected a task object, not a list."),
+    ],
+)
+@pytest.mark.parametrize("source", ["sorted", "taskwarrior"])
+def test_an_item_that_is_not_an_object_is_named_in_words(
+    ada: User, run: Run, tmp_path: Path, item: object, message: str, source: str
+) -> None:
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps([item]))
+    result = run("import", "--from", source, str(path))
+    assert (result.exit_code, result.stdout, result.stderr) == (
+        2,
+        "",
+        f"Error: {path}, line 1: {message}\n",
+    )
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"description": 5}, "description must be text, not a number."),
+        ({"status": None, "description": None}, "description is missing."),
+        (
+            {"status": 5},
+            "status must be pending, waiting, completed, deleted or recurring, not a number.",
+        ),
+        (
+            {"status": "done"},
+            "status must be pending, waiting, completed, deleted or recurring, not 'done'.",
+        ),
+        ({"project": ["a"]}, "project must be text, not a list."),
+        ({"tags": {"a": 1}}, "tags must be a list of tags, not an object."),
+        ({"priority": 1}, "priority must be H, M or L, not a number."),
+        ({"entry": 20260101}, "entry must be a Taskwarrior date (YYYYMMDDTHHMMSSZ), not a number."),
+        ({"annotations": "note"}, "annotations must be a list of objects, not 'note'."),
+        (
+            {"annotations": [{"entry": "20260101T090000Z", "description": None}]},
+            "annotations: description must be text, not null.",
+        ),
+    ],
+)
+def test_a_taskwarrior_field_of_the_wrong_kind_is_named_in_words(
+    ada: User, run: Run, tmp_path: Path, fields: dict[str, Any], message: str
+) -> None:
+    item = {"uuid": str(uuid.uuid4()), "description": "x", "entry": "20260101T090000Z", **fields}
+    path = tmp_path / "tw.json"
+    path.write_text(json.dumps([{k: v for k, v in item.items() if v is not None}]))
+    result = run("import", "--from", "taskwarrior", str(path))
+    assert (result.exit_code, result.stdout, result.stderr) == (
+        2,
+        "",
+        f"Error: {path}, line 1: {message}\n",
+    )
+
+
+def test_an_export_to_a_new_file_is_owner_only_and_a_replaced_file_keeps_its_mode(
+    filled: None, run: Run, tmp_path: Path
+) -> None:
+    fresh = tmp_path / "fresh.json"
+    old_umask = os.umask(0o022)
+    try:
+        assert run("export", "-o", str(fresh)).exit_code == 0
+        assert fresh.stat().st_mode & 0o777 == 0o600  # the same data as the database (0600)
+        kept = tmp_path / "kept.json"
+        kept.write_text("old")
+        kept.chmod(0o640)
+        assert run("export", "-o", str(kept)).exit_code == 0
+        assert kept.stat().st_mode & 0o777 == 0o640
+        assert len(json.loads(kept.read_text())) == 3
+    finally:
+        os.umask(old_umask)

@@ -33,18 +33,11 @@ class SortedGroup(TyperGroup):
             _fail(ctx, exc)
         except UnicodeEncodeError:  # bytes that are not UTF-8 on the command line
             _fail(ctx, InvalidInput("An argument is not valid UTF-8 text."))
-        except BrokenPipeError:
-            # The reader went away (`sorted export | head`): that is its choice, not an error
-            # to print. Exit as a program stopped by SIGPIPE does, so pipefail still sees it.
-            _silence_stdout()
-            raise typer.Exit(128 + 13) from None
         except OSError as exc:
-            # The system said no: output that cannot be written (a full disk; a closed pipe
-            # is Rich's and Click's to handle), a file that cannot be read. Not a bug, and any
-            # change to the database is already committed by then.
-            _silence_stdout()
-            where = f": {exc.filename}" if exc.filename else ""
-            _fail(ctx, SortedError(f"{exc.strerror or exc}{where}."))
+            # The system said no: output that cannot be written (a full disk, a closed stdout),
+            # a file that cannot be read. Not a bug, and any change to the database is already
+            # committed by then.
+            _fail(ctx, _refused(exc))
         except Exception as exc:
             if type(exc).__module__.startswith("sqlalchemy"):
                 from sorted_cli.db import describe_error
@@ -53,6 +46,17 @@ class SortedGroup(TyperGroup):
                 if described is not None:
                     _fail(ctx, described)
             raise
+
+
+def _refused(exc: OSError) -> SortedError:
+    """The error for what the system refused. A reader that went away (`sorted export |
+    head`) made its choice: nothing is printed, and sorted exits as a program stopped by
+    SIGPIPE does, so pipefail still sees it."""
+    _silence_stdout()
+    if isinstance(exc, BrokenPipeError):
+        raise typer.Exit(128 + 13) from None
+    where = f": {exc.filename}" if exc.filename else ""
+    return SortedError(f"{exc.strerror or exc}{where}.")
 
 
 def _silence_stdout() -> None:
@@ -159,7 +163,13 @@ def root(
 
 
 def main() -> None:
-    _app_for(sys.argv[1:])(prog_name="sorted")
+    try:
+        _app_for(sys.argv[1:])(prog_name="sorted")
+    except OSError as exc:  # help or the version, written before any command's boundary
+        from sorted_cli import render
+
+        render.error(f"Error: {_refused(exc).message}")
+        raise SystemExit(1) from None
 
 
 _ROOT_OPTIONS_WITH_VALUES = ("--database-url", "--user", "-u")

@@ -145,14 +145,15 @@ def _opened(path: Path) -> Iterator[IO[str]]:
 def _replacing(path: Path) -> Iterator[IO[str]]:
     """A file written beside PATH's file (through any symlink) under a temporary name and
     renamed over it, with its permissions, only when the export is complete: a failed export
-    leaves the old file whole."""
+    leaves the old file whole. A new file is owner-only (0600), as the database is: it holds
+    the same tasks."""
     import tempfile  # here, not at the top: every sorted command imports this module
 
     target = Path(os.path.realpath(path))
     try:
         mode = stat.S_IMODE(target.stat().st_mode)
     except FileNotFoundError:
-        mode = 0o666 & ~_umask()
+        mode = 0o600
     try:
         handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
         os.fchmod(handle, mode)
@@ -165,12 +166,6 @@ def _replacing(path: Path) -> Iterator[IO[str]]:
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
-
-
-def _umask() -> int:
-    current = os.umask(0)
-    os.umask(current)
-    return current
 
 
 @app.command(
