@@ -35,6 +35,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from contextlib import closing
 from pathlib import Path
 
 from transfer import SORTED, Database, peak_export
@@ -267,7 +268,10 @@ def peers(sizes: list[int], runs: int) -> list[str]:
             database = Database(home / "sorted", None)
             with database.fresh() as env:
                 database.fill(size)
-                with sqlite3.connect(home / "sorted" / "sorted.db") as connection:
+                with (
+                    closing(sqlite3.connect(home / "sorted" / "sorted.db")) as connection,
+                    connection,
+                ):
                     connection.execute("UPDATE tasks SET completed = 0")  # all pending, as theirs
                 env.pop("PYTHONDONTWRITEBYTECODE", None)
                 others: list[Taskwarrior | TodoTxt | None] = []

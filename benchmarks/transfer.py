@@ -28,7 +28,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from pathlib import Path
 
 import psycopg
@@ -119,7 +119,7 @@ class Database:
         if self.server_url is None:
             import sqlite3
 
-            with sqlite3.connect(self.home / "sorted.db") as database:
+            with closing(sqlite3.connect(self.home / "sorted.db")) as database, database:
                 database.executescript(SQLITE_FILL.replace(":count", str(count)))
         else:
             with psycopg.connect(

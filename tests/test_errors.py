@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import psycopg
@@ -78,8 +79,8 @@ def test_a_damaged_schema_is_a_database_error_not_a_connection_error(
         with psycopg.connect(dsn) as connection:
             connection.execute("DROP TABLE tasks CASCADE")
     else:
-        with sqlite3.connect(url.database or "") as connection:
-            connection.execute("DROP TABLE tasks")
+        with closing(sqlite3.connect(url.database or "")) as database, database:
+            database.execute("DROP TABLE tasks")
     message = one_line_error(run("list"), 1)
     assert message.startswith("Error: Database error: ")
     assert "tasks" in message
@@ -111,7 +112,7 @@ def test_a_sqlite_file_of_another_program_is_left_alone(
     run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     app_database = tmp_path / "app.db"
-    with sqlite3.connect(app_database) as connection:
+    with closing(sqlite3.connect(app_database)) as connection, connection:
         connection.execute("CREATE TABLE orders (id INTEGER PRIMARY KEY)")
     Path(".env").write_text(f"DATABASE_URL=sqlite:///{app_database}\n")
     message = one_line_error(run("list"), 1)
@@ -119,7 +120,7 @@ def test_a_sqlite_file_of_another_program_is_left_alone(
         f"Error: sqlite:///{app_database} holds other tables and no sorted schema: it is not a "
         "sorted database, so sorted leaves it alone (check DATABASE_URL and .env).\n"
     )
-    with sqlite3.connect(app_database) as connection:
+    with closing(sqlite3.connect(app_database)) as connection:
         tables = connection.execute("SELECT name FROM sqlite_master").fetchall()
     assert tables == [("orders",)]
 

@@ -11,7 +11,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from conftest import table_names
-from sqlalchemy import inspect, text
+from sqlalchemy import DateTime, bindparam, inspect, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import SQLModel
@@ -196,6 +196,11 @@ def test_unknown_revision_is_invalid_input_and_changes_nothing(engine: Engine) -
     assert table_names(engine) == set()
 
 
+# Typed, so the dialect writes the moment as the schema stores it (sqlite3's own datetime adapter
+# is deprecated since Python 3.12).
+_MOMENT = bindparam("now", type_=DateTime(timezone=True))
+
+
 def _insert_user(engine: Engine, email: str) -> uuid.UUID:
     user_id = uuid.uuid4()
     now = datetime.now(UTC)
@@ -204,7 +209,7 @@ def _insert_user(engine: Engine, email: str) -> uuid.UUID:
             text(
                 "INSERT INTO users (id, email, last_task_number, created_at, updated_at, "
                 "is_deleted) VALUES (:id, :email, 0, :now, :now, false)"
-            ),
+            ).bindparams(_MOMENT),
             {"id": _uuid_param(engine, user_id), "email": email, "now": now},
         )
     return user_id
@@ -218,7 +223,7 @@ def _insert_task(engine: Engine, user_id: uuid.UUID, number: int) -> None:
                 "INSERT INTO tasks (id, user_id, number, title, priority, completed, "
                 "created_at, updated_at, is_deleted) "
                 "VALUES (:id, :user_id, :number, 'x', 'none', false, :now, :now, false)"
-            ),
+            ).bindparams(_MOMENT),
             {
                 "id": _uuid_param(engine, uuid.uuid4()),
                 "user_id": _uuid_param(engine, user_id),
@@ -274,7 +279,7 @@ def _fill_at_0001(engine: Engine) -> tuple[uuid.UUID, uuid.UUID]:
                 "completed, completed_at, created_at, updated_at, is_deleted, deleted_at) "
                 "VALUES (:id, :user, 99, 'Grüße ✓', :description, 'high', '2026-12-24', true, "
                 ":when, :when, :when, true, :when)"
-            ),
+            ).bindparams(bindparam("when", type_=DateTime(timezone=True))),
             {
                 "id": first,
                 "user": _uuid_param(engine, ada),
