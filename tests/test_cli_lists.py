@@ -55,6 +55,11 @@ def test_tags_are_given_on_add_normalised_and_shown(ada: User, run: Run) -> None
         ("e\u0301cole", "\u00e9cole"),  # a combining accent, composed
         ("@Home", "@home"),
         ("project:Home.Garden", "project:home.garden"),
+        ("हिंदी", "हिंदी"),  # letters with combining vowel signs and a nasal mark
+        ("தமிழ்", "தமிழ்"),  # a virama
+        ("İstanbul", "i\u0307stanbul"),  # İ folds to i and a combining dot above
+        ("ῼδή", "ωιδή"),
+        ("Ⅻ", "xii"),
     ],
 )
 def test_tags_are_normalised(ada: User, run: Run, typed: str, stored: str) -> None:
