@@ -264,6 +264,85 @@ def test_piped_list_is_plain_stable_rows(
     assert all(len(row) == 7 for row in rows)
 
 
+# Characters that would act on a terminal or break a line: escaped in every view.
+HOSTILE = "a\x1b[2Jb\x07c\x9bd\u202ee\u2066f\u2028g\x7fh\\i\tj"
+
+
+def test_piped_rows_escape_every_control_character(ada: User, run: Run) -> None:
+    run("add", HOSTILE)
+    result = run("list")
+    assert (result.exit_code, result.stderr) == (0, "")
+    [row] = result.stdout.splitlines()
+    assert row.split("\t")[6] == ("a\\x1b[2Jb\\x07c\\x9bd\\u202ee\\u2066f\\u2028g\\x7fh\\\\i\\tj")
+    assert result.stdout.isprintable() is False  # only the row's tabs and newline
+    assert set(result.stdout) - set(row) == {"\n"}
+    assert all(char in "\t\n" or char.isprintable() for char in result.stdout)
+
+
+UUID_TEXT = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+MOMENT = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z")
+
+
+def test_piped_show_is_key_value_lines(ada: User, run: Run) -> None:
+    run("add", HOSTILE, "-d", "two\nlines\x1b]0;x", "-p", "low", "--due", "2031-02-03")
+    run("tag", "1", "home", "errands")
+    run("done", "1")
+    result = run("show", "1")
+    assert (result.exit_code, result.stderr) == (0, "")
+    assert MOMENT.sub("T", UUID_TEXT.sub("U", result.stdout)) == (
+        "id: U\n"
+        "number: 1\n"
+        "title: a\\x1b[2Jb\\x07c\\x9bd\\u202ee\\u2066f\\u2028g\\x7fh\\\\i\\tj\n"
+        "description: two\\nlines\\x1b]0;x\n"
+        "priority: low\n"
+        "due: 2031-02-03\n"
+        "completed: true\n"
+        "completed_at: T\n"
+        "created_at: T\n"
+        "updated_at: T\n"
+        "deleted: false\n"
+        "deleted_at: \n"
+        "tags: errands,home\n"
+    )
+    shown = dict(line.split(": ", 1) for line in result.stdout.splitlines())
+    assert shown == {
+        key: ""
+        if value is None
+        else ",".join(value)
+        if isinstance(value, list)
+        else json.dumps(value)
+        if isinstance(value, bool | int)
+        else value.encode("unicode_escape").decode()
+        for key, value in json.loads(run("show", "1", "--json").stdout).items()
+    }
+
+
+def test_piped_stats_are_key_value_lines(ada: User, run: Run) -> None:
+    for title in ("a", "b", "c"):
+        run("add", title, "--due", "2020-01-01")
+    run("done", "1")
+    run("delete", "2")
+    result = run("stats")
+    assert (result.exit_code, result.stderr) == (0, "")
+    mondays = week_starts(date.today())
+    assert result.stdout == (
+        "open: 1\ncompleted: 1\noverdue: 1\ndue_today: 0\ndeleted: 1\n"
+        + "".join(f"week_of {monday.isoformat()}: 0\n" for monday in mondays[:-1])
+        + f"week_of {mondays[-1].isoformat()}: 1\n"
+    )
+
+
+def test_piped_user_list_is_tab_separated_rows(database_url: str, run: Run) -> None:
+    run("user", "add", "ada@example.com", "--name", "Ada \x1b[2JLove\tlace\u202e")
+    run("user", "add", "grace@example.com")
+    run("user", "switch", "grace@example.com")
+    result = run("user", "list")
+    assert (result.exit_code, result.stderr) == (0, "")
+    assert result.stdout == (
+        "\tada@example.com\tAda \\x1b[2JLove\\tlace\\u202e\n*\tgrace@example.com\t\n"
+    )
+
+
 def test_piped_list_notes_go_to_stderr(ada: User, run: Run) -> None:
     empty = run("list")
     assert (empty.exit_code, empty.stdout, empty.stderr) == (0, "", "No open tasks.\n")
@@ -316,6 +395,21 @@ def test_a_terminal_gets_a_coloured_table_unless_no_color(ada: User, run: Run) -
     assert not COLOUR.search(plain)  # bold and dim may stay: NO_COLOR is about colour
 
 
+def test_a_terminal_never_gets_control_characters_from_user_text(ada: User, run: Run) -> None:
+    """Rich passes ESC in a table cell through as it is (it drops only BEL, backspace and a
+    few others): every view escapes user text before Rich sees it."""
+    run("add", HOSTILE, "-d", "two\nlines\x1b]0;x\x07", "--tag", "home")
+    run("user", "add", "eve@example.com", "--name", "Eve\x1b[2J\u202e")
+    env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": "100"}
+    for args in (["list"], ["show", "1"], ["user", "list"]):
+        shown = _in_a_terminal(args, env)
+        for raw in ("\x1b[2J", "\x1b]", "\x07", "\x9b", "\u202e", "\u2066", "\u2028", "\x7f"):
+            assert raw not in shown, (args, shown)
+        assert "\\x1b[2J" in shown
+        assert "\\u202e" in shown
+    assert "\\x1b]0;x\\x07" in _in_a_terminal(["show", "1"], env)
+
+
 # An SGR sequence setting a foreground or background colour (30-38, 40-48, 90-97, 100-107).
 COLOUR = re.compile(r"\x1b\[(?:[0-9]+;)*(?:3[0-8]|4[0-8]|9[0-7]|10[0-7])[;m]")
 
@@ -323,7 +417,9 @@ COLOUR = re.compile(r"\x1b\[(?:[0-9]+;)*(?:3[0-8]|4[0-8]|9[0-7]|10[0-7])[;m]")
 # ---------------------------------------------------------------------------------- stats
 
 
-def test_stats_counts_and_weeks(spread: date, run: Run, session: Session) -> None:
+def test_stats_counts_and_weeks(
+    spread: date, run: Run, session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
     run("done", "2", "3", "4")
     run("delete", "5")
     mondays = week_starts(date.today())
@@ -345,6 +441,7 @@ def test_stats_counts_and_weeks(spread: date, run: Run, session: Session) -> Non
     assert [week["week_of"] for week in weeks] == [monday.isoformat() for monday in mondays]
     assert [week["completed"] for week in weeks] == [2, 0, 0, 0, 0, 0, 0, 1]
 
+    monkeypatch.setenv("TTY_COMPATIBLE", "1")  # the view people see at a terminal
     shown = run("stats")
     assert shown.exit_code == 0
     lines = shown.stdout.splitlines()

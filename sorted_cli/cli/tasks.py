@@ -246,7 +246,7 @@ def show(ctx: typer.Context, ref: Ref, as_json: Json = False) -> None:
     if as_json:
         render.print_json(render.task_json(task, tags))
     else:
-        render.task_panel(task, now=_now(), today=date.today(), tags=tags)
+        render.task_details(task, now=_now(), today=date.today(), tags=tags)
 
 
 @app.command(epilog=examples("sorted done 3", "sorted done 3 4 7"))
