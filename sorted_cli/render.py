@@ -12,7 +12,7 @@ import json
 import os
 import re
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, TextIO
@@ -102,6 +102,18 @@ def error(message: str) -> None:
 
 def print_json(data: object) -> None:
     sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+
+
+def print_json_array(items: Iterable[object]) -> int:
+    """`print_json` of a list, the same text, written item by item as the items come (memory
+    stays flat); returns how many there were."""
+    count = 0
+    for item in items:
+        text = json.dumps(item, indent=2, ensure_ascii=False).replace("\n", "\n  ")
+        sys.stdout.write(("[\n  " if count == 0 else ",\n  ") + text)
+        count += 1
+    sys.stdout.write("\n]\n" if count else "[]\n")
+    return count
 
 
 def is_terminal(stream: TextIO) -> bool:
@@ -228,33 +240,33 @@ def task_table(
             age(task.created_at, now=now),
         )
     stdout().print(table)
-    _say_more(page)
+    say_more(page)
 
 
 def say_empty(view: View, *, searched: bool) -> None:
     notice(f"No {_NOUN[view]} match." if searched else _EMPTY[view])
 
 
-def _say_more(page: TaskPage) -> None:
+def say_more(page: TaskPage) -> None:
     if page.more:
         notice(f"… and {page.more_text} more (--limit N shows more, --limit 0 shows all).")
 
 
-def task_rows(page: TaskPage) -> None:
-    """`sorted list` for scripts: one line per task, tab-separated, no header, no styling.
+def task_rows(tasks: Iterable[dict[str, Any]]) -> int:
+    """`sorted list` for scripts: one line per task (given as its JSON view), tab-separated,
+    no header, no styling; returns how many tasks there were.
 
     Columns: number, UUID, status (open, done or deleted), priority, due (YYYY-MM-DD or
     empty), tags (comma-separated or empty), title, each `escaped`, so every task is one line.
     """
-    out = []
-    for task in page.tasks:
-        status = "deleted" if task.is_deleted else "done" if task.completed else "open"
-        due = task.due.isoformat() if task.due else ""
-        title = escaped(task.title)
-        tags = escaped(",".join(page.tags_of(task)))
-        out.append(f"{task.number}\t{task.id}\t{status}\t{task.priority}\t{due}\t{tags}\t{title}\n")
-    sys.stdout.write("".join(out))
-    _say_more(page)
+    count = 0
+    for task in tasks:
+        status = "deleted" if task["deleted"] else "done" if task["completed"] else "open"
+        fields = (task["number"], task["id"], status, task["priority"], task["due"] or "")
+        tags, title = escaped(",".join(task["tags"])), escaped(task["title"])
+        sys.stdout.write("\t".join(map(str, fields)) + f"\t{tags}\t{title}\n")
+        count += 1
+    return count
 
 
 def task_details(task: Task, *, now: datetime, today: date, tags: list[str]) -> None:

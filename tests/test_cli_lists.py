@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import pty
 import re
 import subprocess
 import sys
+import tracemalloc
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from conftest import Run, read_until_closed
+import typer
+from conftest import Run, add_plain_tasks, read_until_closed
 from sqlalchemy import event, update
 from sqlmodel import Session, col
 
 from sorted_cli.choices import Priority
+from sorted_cli.cli.app import app
 from sorted_cli.dates import local_midnight
 from sorted_cli.models import Task, User
 from sorted_cli.services import tasks
@@ -353,6 +358,82 @@ def test_piped_list_notes_go_to_stderr(ada: User, run: Run) -> None:
     assert limited.stderr == "… and 1 more (--limit N shows more, --limit 0 shows all).\n"
     nothing = run("list", "--tag", "x")
     assert (nothing.stdout, nothing.stderr) == ("", "No open tasks match.\n")
+
+
+def test_piped_and_json_lists_are_every_match_unless_limited(
+    ada: User, run: Run, session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    add_plain_tasks(session, ada, 1, 70)
+    piped = run("list")
+    assert (numbers(piped), piped.stderr) == (list(range(1, 71)), "")
+    as_json = run("list", "--json")
+    assert ([t["number"] for t in json.loads(as_json.stdout)], as_json.stderr) == (
+        list(range(1, 71)),
+        "",
+    )
+    none_match = run("list", "--sort", "created", "--tag", "x", "--json")
+    assert (none_match.stdout, none_match.stderr) == ("[]\n", "")
+    limited = run("list", "--limit", "60", "--json")
+    assert len(json.loads(limited.stdout)) == 60
+    assert limited.stderr == "10 more not shown (--limit 0 shows all).\n"
+    monkeypatch.setenv("TTY_COMPATIBLE", "1")  # at a terminal: a page of 50, as before
+    table = run("list")
+    assert len(table.stdout.splitlines()) == 1 + 50
+    assert table.stderr == "… and 20 more (--limit N shows more, --limit 0 shows all).\n"
+
+
+def test_streamed_json_list_is_the_json_it_always_was(ada: User, run: Run) -> None:
+    run("add", "a", "--tag", "x", "--tag", "y", "-d", "two\nlines")
+    run("add", "ü \x1b", "--due", "2031-01-01")
+    limited = run("list", "--json", "--limit", "5")  # read as one page, printed in one go
+    streamed = run("list", "--json")
+    assert streamed.stdout == limited.stdout
+    assert (
+        streamed.stdout
+        == json.dumps(json.loads(streamed.stdout), indent=2, ensure_ascii=False) + "\n"
+    )
+
+
+class _Sink(io.TextIOBase):
+    """An output that keeps nothing but how many lines went through it."""
+
+    lines = 0
+
+    def write(self, text: str) -> int:
+        self.lines += text.count("\n")
+        return len(text)
+
+
+def _peak_bytes_while_listing(*args: str) -> tuple[int, int]:
+    """(lines written, peak bytes allocated) while `sorted list ARGS` runs in this process, its
+    output counted and dropped (a captured output would itself grow with the tasks)."""
+    command = typer.main.get_command(app)
+    sink = _Sink()
+    with contextlib.redirect_stdout(sink):
+        tracemalloc.start()
+        try:
+            command.main(args=["list", *args], prog_name="sorted", standalone_mode=False)
+            return sink.lines, tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+
+
+@pytest.mark.parametrize(("args", "lines_per_task"), [(["--json"], 15), ([], 1)])
+def test_listing_every_task_takes_flat_memory(
+    ada: User, session: Session, args: list[str], lines_per_task: int
+) -> None:
+    """Ten times the tasks must not take noticeably more memory to list in full (reading them
+    all first would take ~10x): the rows are streamed as `export` streams them."""
+    add_plain_tasks(session, ada, 1, 2000)
+    session.rollback()
+    _peak_bytes_while_listing(*args)  # imports and first-use caches, outside the measure
+    small = _peak_bytes_while_listing(*args)
+    add_plain_tasks(session, ada, 2001, 20000)
+    session.rollback()
+    large = _peak_bytes_while_listing(*args)
+    extra = 2 if args else 0  # the JSON array's brackets
+    assert (small[0], large[0]) == (2000 * lines_per_task + extra, 20000 * lines_per_task + extra)
+    assert large[1] < small[1] * 1.5, (small, large)
 
 
 def _in_a_terminal(args: list[str], env: dict[str, str]) -> str:
