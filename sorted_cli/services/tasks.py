@@ -489,11 +489,30 @@ def list_tasks(*, session: Session, user: User, query: TaskQuery) -> TaskPage:
 
 def each_task(*, session: Session, user: User, query: TaskQuery) -> Iterator[dict[str, Any]]:
     """Every task the query matches (its limit aside), filtered and sorted as `list_tasks`
-    does, each as its JSON view, streamed (`stream_tasks`): `list` piped or with `--json`."""
-    return stream_tasks(session, _conditions(user, query), _ordering(query.sort))
+    does, each as its JSON view, streamed (`stream_tasks`): `list` piped or with `--json`.
+
+    Up to STREAMED_AT_ONCE matches are read in one statement, as a page is: a server-side
+    cursor costs PostgreSQL six more round trips (BEGIN, DECLARE, FETCH until empty, CLOSE,
+    COMMIT), most of a piped `list` on Neon. With more matches than that, the cursor reads
+    them all afresh (from one snapshot) and this first read is dropped unused."""
+    conditions, ordering = _conditions(user, query), _ordering(query.sort)
+    first = _viewed_statement(conditions, ordering).limit(STREAMED_AT_ONCE + 1)
+    rows = session.execute(first).all()
+    if len(rows) <= STREAMED_AT_ONCE:
+        yield from (_viewed(row) for row in rows)
+        return
+    del rows
+    yield from stream_tasks(session, conditions, ordering)
 
 
 STREAMED_AT_ONCE = 1000  # rows fetched from the database at a time while streaming
+
+
+def _viewed_statement(
+    conditions: list[ColumnElement[bool]], ordering: list[ColumnElement[Any]]
+) -> Select[Any]:
+    columns: list[Any] = [*_VIEWED, JOINED_TAGS]
+    return sa.select(*columns).where(*conditions).order_by(*ordering)
 
 
 def stream_tasks(
@@ -503,11 +522,8 @@ def stream_tasks(
     same keys and values as `list --json`), as the database returns them: batches from a
     server-side cursor on PostgreSQL, and plain rows, not ORM objects, so nothing accumulates
     in the session and memory stays flat however many tasks there are. Shared by `export`."""
-    statement = (
-        sa.select(*_VIEWED, JOINED_TAGS)
-        .where(*conditions)
-        .order_by(*ordering)
-        .execution_options(yield_per=STREAMED_AT_ONCE)
+    statement = _viewed_statement(conditions, ordering).execution_options(
+        yield_per=STREAMED_AT_ONCE
     )
     with transaction(session):  # a server-side cursor lives in a transaction
         yield from (_viewed(row) for row in session.execute(statement))

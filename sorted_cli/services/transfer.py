@@ -60,7 +60,7 @@ def export_tasks(
 ) -> Iterator[dict[str, Any]]:
     """The user's tasks (open and completed; the trash too with `include_deleted`), in
     number order, each as its JSON view, streamed (`stream_tasks`)."""
-    return stream_tasks(session, _scope(user, include_deleted), [col(Task.number)])
+    return stream_tasks(session, _scope(user, include_deleted), [col(Task.number).asc()])
 
 
 @dataclass(frozen=True)
