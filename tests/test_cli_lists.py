@@ -436,6 +436,31 @@ def test_listing_every_task_takes_flat_memory(
     assert large[1] < small[1] * 1.5, (small, large)
 
 
+def _peak_kib_of_a_process(*args: str) -> int:
+    """Peak resident memory of `sorted ARGS` as a real process (the cycle collector off, as
+    sorted runs), its output to /dev/null."""
+    measure = (
+        "import resource, subprocess, sys\n"
+        "subprocess.run([sys.executable, '-m', 'sorted_cli', *sys.argv[1:]],"
+        " stdout=subprocess.DEVNULL, check=True)\n"
+        "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", measure, *args], capture_output=True, text=True, check=True
+    )
+    return int(done.stdout)
+
+
+def test_a_listing_process_takes_flat_memory(ada: User, session: Session) -> None:
+    add_plain_tasks(session, ada, 1, 2000)
+    session.rollback()
+    small = _peak_kib_of_a_process("list", "--json")
+    add_plain_tasks(session, ada, 2001, 30000)
+    session.rollback()
+    large = _peak_kib_of_a_process("list", "--json")
+    assert large < small + 10_000, (small, large)  # KiB; 30,000 tasks held would be ~100 MB
+
+
 def _in_a_terminal(args: list[str], env: dict[str, str]) -> str:
     """What `sorted ARGS` writes when its stdout is a real (pseudo-)terminal."""
     leader, follower = pty.openpty()
