@@ -12,7 +12,7 @@ import json
 import os
 import re
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, TextIO
@@ -29,8 +29,14 @@ if TYPE_CHECKING:
 
 from sorted_cli.choices import Priority, View
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-_CONTROL_EXCEPT_LINES = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# Characters user text must not carry to a terminal or a script's line reader as they are: C0
+# and C1 controls and DEL (terminal escapes, BEL, NEL), the bidirectional formatting characters
+# that reorder what a reader sees (U+061C, U+200E/F, U+202A-E, U+2066-9) and the line and
+# paragraph separators U+2028/9. Each is written as Python writes it: `\x1b`, `\u202e`.
+_UNSAFE = "\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069"
+_CONTROL = re.compile(f"[{_UNSAFE}]")
+_CONTROL_EXCEPT_LINES = re.compile(f"(?![\t\n])[{_UNSAFE}]")
+_CONTROL_AND_BACKSLASH = re.compile(f"[\\\\{_UNSAFE}]")
 _PRIORITY_STYLE = {Priority.high: "bold red", Priority.medium: "yellow", Priority.low: "dim"}
 _EMPTY = {
     View.open: "No open tasks.",
@@ -47,9 +53,20 @@ _NOUN = {
 
 
 def clean(text: str, *, keep_lines: bool = False) -> str:
-    """The text with control characters replaced by visible escapes."""
+    """The text with control characters replaced by visible escapes, for people (a
+    backslash stays as it is)."""
     pattern = _CONTROL_EXCEPT_LINES if keep_lines else _CONTROL
-    return pattern.sub(lambda match: match.group().encode("unicode_escape").decode(), text)
+    return pattern.sub(_escape, text)
+
+
+def escaped(text: str) -> str:
+    """The text for scripts, on one line: control characters escaped as `clean` does them
+    (`\t`, `\n`, `\x1b`, `\u202e`) and a backslash doubled, so the escapes read back."""
+    return _CONTROL_AND_BACKSLASH.sub(_escape, text)
+
+
+def _escape(match: re.Match[str]) -> str:
+    return match.group().encode("unicode_escape").decode()
 
 
 def stdout() -> Console:
@@ -85,6 +102,46 @@ def error(message: str) -> None:
 
 def print_json(data: object) -> None:
     sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+
+
+def print_json_array(items: Iterable[dict[str, Any]]) -> int:
+    """`print_json` of a list of JSON views (tasks), the same text, written item by item as
+    they come (memory stays flat); returns how many there were."""
+    count = 0
+    for item in items:
+        sys.stdout.write(("[\n" if count == 0 else ",\n") + _indented(item))
+        count += 1
+    sys.stdout.write("\n]\n" if count else "[]\n")
+    return count
+
+
+_SCALARS: dict[object, str] = {None: "null", True: "true", False: "false"}
+
+
+def _scalar(value: object) -> str:
+    """VALUE as json.dumps(ensure_ascii=False) writes it, quicker for the usual kinds."""
+    if isinstance(value, str):
+        return json.encoder.encode_basestring(value)  # the C encoder, non-ASCII as it is
+    if value is None or isinstance(value, bool):
+        return _SCALARS[value]
+    return json.dumps(value)
+
+
+def _indented(item: dict[str, Any]) -> str:
+    """ITEM (values: scalars, and lists of them) as `json.dumps(indent=2)` writes it inside an
+    array. Not json.dumps itself: with an indent it encodes in Python, through closures that
+    refer to each other, and sorted runs with the cycle collector off (sorted_cli.process), so
+    each call would leave its cycle behind: 1 GB for 400,000 tasks."""
+    fields = []
+    for key, value in item.items():
+        if not isinstance(value, list):
+            text = _scalar(value)
+        elif value:
+            text = "[\n      " + ",\n      ".join(map(_scalar, value)) + "\n    ]"
+        else:
+            text = "[]"
+        fields.append(f"    {_scalar(key)}: {text}")
+    return "  {\n" + ",\n".join(fields) + "\n  }"
 
 
 def is_terminal(stream: TextIO) -> bool:
@@ -141,7 +198,7 @@ def task_json(task: Task, tags: list[str] | None = None) -> dict[str, Any]:
 def tags_text(tags: list[str]) -> Text:
     from rich.text import Text
 
-    return Text(" ".join(f"+{tag}" for tag in tags), style="magenta")
+    return Text(clean(" ".join(f"+{tag}" for tag in tags)), style="magenta")
 
 
 def task_line(verb: str, task: Task) -> None:
@@ -211,41 +268,46 @@ def task_table(
             age(task.created_at, now=now),
         )
     stdout().print(table)
-    _say_more(page)
+    say_more(page)
 
 
 def say_empty(view: View, *, searched: bool) -> None:
     notice(f"No {_NOUN[view]} match." if searched else _EMPTY[view])
 
 
-def _say_more(page: TaskPage) -> None:
+def say_more(page: TaskPage) -> None:
     if page.more:
         notice(f"… and {page.more_text} more (--limit N shows more, --limit 0 shows all).")
 
 
-_TSV_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
-
-
-def task_rows(page: TaskPage) -> None:
-    """`sorted list` for scripts: one line per task, tab-separated, no header, no styling.
+def task_rows(tasks: Iterable[dict[str, Any]]) -> int:
+    """`sorted list` for scripts: one line per task (given as its JSON view), tab-separated,
+    no header, no styling; returns how many tasks there were.
 
     Columns: number, UUID, status (open, done or deleted), priority, due (YYYY-MM-DD or
-    empty), tags (comma-separated or empty), title. In the title a tab, a newline, a carriage
-    return and a backslash are written `\\t`, `\\n`, `\\r` and `\\\\`, so every task is one line.
+    empty), tags (comma-separated or empty), title, each `escaped`, so every task is one line.
     """
-    out = []
-    for task in page.tasks:
-        status = "deleted" if task.is_deleted else "done" if task.completed else "open"
-        due = task.due.isoformat() if task.due else ""
-        title = task.title.translate(_TSV_ESCAPES)
-        tags = ",".join(page.tags_of(task))
-        out.append(f"{task.number}\t{task.id}\t{status}\t{task.priority}\t{due}\t{tags}\t{title}\n")
-    sys.stdout.write("".join(out))
-    _say_more(page)
+    count = 0
+    for task in tasks:
+        status = "deleted" if task["deleted"] else "done" if task["completed"] else "open"
+        fields = (task["number"], task["id"], status, task["priority"], task["due"] or "")
+        tags, title = escaped(",".join(task["tags"])), escaped(task["title"])
+        sys.stdout.write("\t".join(map(str, fields)) + f"\t{tags}\t{title}\n")
+        count += 1
+    return count
+
+
+def task_details(task: Task, *, now: datetime, today: date, tags: list[str]) -> None:
+    """Everything about one task, for `sorted show`: a panel at a terminal, else `key: value`
+    lines for scripts (`task_lines`)."""
+    if for_people():
+        task_panel(task, now=now, today=today, tags=tags)
+    else:
+        task_lines(task, tags)
 
 
 def task_panel(task: Task, *, now: datetime, today: date, tags: list[str] | None = None) -> None:
-    """Everything about one task, for `sorted show`."""
+    """A task in a panel; the title is in it in full, wrapped (a border would cut it)."""
     from rich.panel import Panel
     from rich.table import Table
     from rich.text import Text
@@ -255,6 +317,7 @@ def task_panel(task: Task, *, now: datetime, today: date, tags: list[str] | None
     grid.add_column(overflow="fold")
     state = "in the trash" if task.is_deleted else "done" if task.completed else "open"
     rows: list[tuple[str, Text | str]] = [
+        ("Title", Text(clean(task.title), style="bold")),
         ("Status", state),
         ("Priority", priority_text(task.priority) if task.priority is not Priority.none else "-"),
         ("Due", due_text(task.due, today=today, completed=task.completed) if task.due else "-"),
@@ -272,8 +335,29 @@ def task_panel(task: Task, *, now: datetime, today: date, tags: list[str] | None
     if task.description:
         grid.add_row("", "")
         grid.add_row("Description", Text(clean(task.description, keep_lines=True)))
-    title = Text(f"{task.number}  ", style="cyan").append(clean(task.title), style="bold")
+    title = Text(f"Task {task.number}", style="cyan")
     stdout().print(Panel(grid, title=title, title_align="left", expand=False))
+
+
+def task_lines(task: Task, tags: list[str]) -> None:
+    """`sorted show` for scripts: a `key: value` line for each key of the JSON view, in its
+    order; null is empty, true and false are `true` and `false`, tags are comma-separated, and
+    every value is `escaped`."""
+    sys.stdout.write(
+        "".join(
+            f"{key}: {escaped(_plain(value))}\n" for key, value in task_json(task, tags).items()
+        )
+    )
+
+
+def _plain(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return ",".join(value)
+    return str(value)
 
 
 def _ago(moment: datetime, *, now: datetime) -> str:
@@ -304,7 +388,11 @@ def stats_json(numbers: Stats) -> dict[str, Any]:
 
 
 def stats(numbers: Stats) -> None:
-    """The counts, then one bar per week (Monday's date, a bar scaled to the busiest week)."""
+    """The counts, then one bar per week (Monday's date, a bar scaled to the busiest week); for
+    scripts, `key: value` lines (`stats_lines`)."""
+    if not for_people():
+        stats_lines(numbers)
+        return
     from rich.table import Table
     from rich.text import Text
 
@@ -329,6 +417,16 @@ def stats(numbers: Stats) -> None:
         console.print(row)
 
 
+def stats_lines(numbers: Stats) -> None:
+    """`sorted stats` for scripts: `key: N` for the counts of the JSON view, then a line
+    `week_of MONDAY: N` for each week, oldest first."""
+    data = stats_json(numbers)
+    weeks = data.pop("completed_per_week")
+    lines = [f"{key}: {value}\n" for key, value in data.items()]
+    lines += [f"week_of {week['week_of']}: {week['completed']}\n" for week in weeks]
+    sys.stdout.write("".join(lines))
+
+
 # ---------------------------------------------------------------------------------- users
 
 
@@ -339,11 +437,23 @@ def user_json(user: User, *, current: bool) -> dict[str, Any]:
 
 
 def user_table(users: list[User], *, current: str | None, now: datetime) -> None:
+    """Everyone, the current user starred: a table at a terminal; for scripts, one line per
+    user, tab-separated: `*` for the current user (else empty), email, name (or empty), each
+    `escaped`."""
     from rich.table import Table
     from rich.text import Text
 
     if not users:
         notice("No users yet: add one with `sorted user add EMAIL`.")
+        return
+    if not for_people():
+        sys.stdout.write(
+            "".join(
+                f"{'*' if user.email == current else ''}\t{escaped(user.email)}"
+                f"\t{escaped(user.name or '')}\n"
+                for user in users
+            )
+        )
         return
     table = Table(box=None, header_style="bold", pad_edge=False)
     table.add_column("", no_wrap=True, style="green")

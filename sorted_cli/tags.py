@@ -8,10 +8,13 @@ import unicodedata
 
 TAG_MAX = 64
 
-# A tag: letters, digits and `_ . : / @ -`, starting with a letter, a digit or `@` and one of
-# those (`@home`, as Taskwarrior users write contexts). No commas (lists of tags are joined
-# with them) and no white space (it is turned into `-`).
-_TAG = re.compile(r"(?:@?[^\W_])[\w.:/@-]*")
+# A tag: letters, combining marks and digits of any script, and `_ . : / @ -`, starting with a
+# letter, a digit or `@` and one of those (`@home`, as Taskwarrior users write contexts). No
+# commas (lists of tags are joined with them) and no white space (it is turned into `-`).
+# Python's `\w` leaves out marks (the vowel signs of हिंदी, the dot of `i̇`), hence categories.
+_WORD_CATEGORIES = ("L", "M", "N")  # Unicode general categories, by their first letter
+_FIRST_CATEGORIES = ("L", "N")  # a tag does not start with a mark
+_PUNCTUATION = frozenset("_.:/@-")
 _SPACES = re.compile(r"\s+")
 
 
@@ -24,12 +27,26 @@ def normalise_tag(value: str) -> str:
         raise ValueError("a tag must not be empty")
     if len(tag) > TAG_MAX:
         raise ValueError(f"the tag {tag!r} is {len(tag)} characters long; at most {TAG_MAX} fit")
-    if not _TAG.fullmatch(tag):
+    if not _is_tag(tag):
         raise ValueError(
             f"{value.strip()!r} is not a valid tag: use letters, digits and _ . : / @ -, "
             "starting with a letter or digit (or @ and one)"
         )
     return tag
+
+
+def in_tag(character: str) -> bool:
+    """May CHARACTER be part of a tag (a letter, mark or digit, or one of `_ . : / @ -`)?"""
+    return character in _PUNCTUATION or unicodedata.category(character)[0] in _WORD_CATEGORIES
+
+
+def _is_tag(text: str) -> bool:
+    first = text[1:2] if text.startswith("@") else text[:1]
+    return (
+        first != ""
+        and unicodedata.category(first)[0] in _FIRST_CATEGORIES
+        and all(in_tag(character) for character in text)
+    )
 
 
 def normalise_tags(values: object) -> object:

@@ -34,14 +34,13 @@ from typing import Any
 
 from sorted_cli.choices import Priority
 from sorted_cli.models import TITLE_MAX, TaskRecord
-from sorted_cli.tags import normalise_tag
+from sorted_cli.tags import in_tag, normalise_tag
 from sorted_cli.wording import must_be, not_a_task
 
 _DERIVED = frozenset({"id", "urgency"})
 _PRIORITIES = {"h": Priority.high, "m": Priority.medium, "l": Priority.low}
 _STATUSES = frozenset({"pending", "waiting", "completed", "deleted", "recurring"})
 _STATUS_NAMES = "pending, waiting, completed, deleted or recurring"
-_NOT_IN_TAG = re.compile(r"[^\w\s.:/@-]")  # white space is left for normalise_tag to turn into -
 _LAST_WORD = re.compile(r"\s+\S*\Z")
 
 
@@ -144,7 +143,9 @@ def _usable(names: list[str], unusable: list[str]) -> list[str]:
     tags = []
     for name in names:
         try:
-            tags.append(normalise_tag(_NOT_IN_TAG.sub("-", name)))
+            # white space is left for normalise_tag to turn into -
+            dashed = "".join(c if c.isspace() or in_tag(c) else "-" for c in name)
+            tags.append(normalise_tag(dashed))
         except ValueError:
             unusable.append(name)
     return tags

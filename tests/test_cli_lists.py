@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import pty
 import re
 import subprocess
 import sys
+import tracemalloc
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from conftest import Run, read_until_closed
+import typer
+from conftest import Run, add_plain_tasks, read_until_closed
 from sqlalchemy import event, update
 from sqlmodel import Session, col
 
 from sorted_cli.choices import Priority
+from sorted_cli.cli.app import app
 from sorted_cli.dates import local_midnight
 from sorted_cli.models import Task, User
 from sorted_cli.services import tasks
@@ -56,6 +61,11 @@ def test_tags_are_given_on_add_normalised_and_shown(ada: User, run: Run) -> None
         ("e\u0301cole", "\u00e9cole"),  # a combining accent, composed
         ("@Home", "@home"),
         ("project:Home.Garden", "project:home.garden"),
+        ("हिंदी", "हिंदी"),  # letters with combining vowel signs and a nasal mark
+        ("தமிழ்", "தமிழ்"),  # a virama
+        ("İstanbul", "i\u0307stanbul"),  # İ folds to i and a combining dot above
+        ("ῼδή", "ωιδή"),
+        ("Ⅻ", "xii"),
     ],
 )
 def test_tags_are_normalised(ada: User, run: Run, typed: str, stored: str) -> None:
@@ -260,6 +270,85 @@ def test_piped_list_is_plain_stable_rows(
     assert all(len(row) == 7 for row in rows)
 
 
+# Characters that would act on a terminal or break a line: escaped in every view.
+HOSTILE = "a\x1b[2Jb\x07c\x9bd\u202ee\u2066f\u2028g\x7fh\\i\tj"
+
+
+def test_piped_rows_escape_every_control_character(ada: User, run: Run) -> None:
+    run("add", HOSTILE)
+    result = run("list")
+    assert (result.exit_code, result.stderr) == (0, "")
+    [row] = result.stdout.splitlines()
+    assert row.split("\t")[6] == ("a\\x1b[2Jb\\x07c\\x9bd\\u202ee\\u2066f\\u2028g\\x7fh\\\\i\\tj")
+    assert result.stdout.isprintable() is False  # only the row's tabs and newline
+    assert set(result.stdout) - set(row) == {"\n"}
+    assert all(char in "\t\n" or char.isprintable() for char in result.stdout)
+
+
+UUID_TEXT = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+MOMENT = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z")
+
+
+def test_piped_show_is_key_value_lines(ada: User, run: Run) -> None:
+    run("add", HOSTILE, "-d", "two\nlines\x1b]0;x", "-p", "low", "--due", "2031-02-03")
+    run("tag", "1", "home", "errands")
+    run("done", "1")
+    result = run("show", "1")
+    assert (result.exit_code, result.stderr) == (0, "")
+    assert MOMENT.sub("T", UUID_TEXT.sub("U", result.stdout)) == (
+        "id: U\n"
+        "number: 1\n"
+        "title: a\\x1b[2Jb\\x07c\\x9bd\\u202ee\\u2066f\\u2028g\\x7fh\\\\i\\tj\n"
+        "description: two\\nlines\\x1b]0;x\n"
+        "priority: low\n"
+        "due: 2031-02-03\n"
+        "completed: true\n"
+        "completed_at: T\n"
+        "created_at: T\n"
+        "updated_at: T\n"
+        "deleted: false\n"
+        "deleted_at: \n"
+        "tags: errands,home\n"
+    )
+    shown = dict(line.split(": ", 1) for line in result.stdout.splitlines())
+    assert shown == {
+        key: ""
+        if value is None
+        else ",".join(value)
+        if isinstance(value, list)
+        else json.dumps(value)
+        if isinstance(value, bool | int)
+        else value.encode("unicode_escape").decode()
+        for key, value in json.loads(run("show", "1", "--json").stdout).items()
+    }
+
+
+def test_piped_stats_are_key_value_lines(ada: User, run: Run) -> None:
+    for title in ("a", "b", "c"):
+        run("add", title, "--due", "2020-01-01")
+    run("done", "1")
+    run("delete", "2")
+    result = run("stats")
+    assert (result.exit_code, result.stderr) == (0, "")
+    mondays = week_starts(date.today())
+    assert result.stdout == (
+        "open: 1\ncompleted: 1\noverdue: 1\ndue_today: 0\ndeleted: 1\n"
+        + "".join(f"week_of {monday.isoformat()}: 0\n" for monday in mondays[:-1])
+        + f"week_of {mondays[-1].isoformat()}: 1\n"
+    )
+
+
+def test_piped_user_list_is_tab_separated_rows(database_url: str, run: Run) -> None:
+    run("user", "add", "ada@example.com", "--name", "Ada \x1b[2JLove\tlace\u202e")
+    run("user", "add", "grace@example.com")
+    run("user", "switch", "grace@example.com")
+    result = run("user", "list")
+    assert (result.exit_code, result.stderr) == (0, "")
+    assert result.stdout == (
+        "\tada@example.com\tAda \\x1b[2JLove\\tlace\\u202e\n*\tgrace@example.com\t\n"
+    )
+
+
 def test_piped_list_notes_go_to_stderr(ada: User, run: Run) -> None:
     empty = run("list")
     assert (empty.exit_code, empty.stdout, empty.stderr) == (0, "", "No open tasks.\n")
@@ -270,6 +359,107 @@ def test_piped_list_notes_go_to_stderr(ada: User, run: Run) -> None:
     assert limited.stderr == "… and 1 more (--limit N shows more, --limit 0 shows all).\n"
     nothing = run("list", "--tag", "x")
     assert (nothing.stdout, nothing.stderr) == ("", "No open tasks match.\n")
+
+
+def test_piped_and_json_lists_are_every_match_unless_limited(
+    ada: User, run: Run, session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    add_plain_tasks(session, ada, 1, 70)
+    piped = run("list")
+    assert (numbers(piped), piped.stderr) == (list(range(1, 71)), "")
+    as_json = run("list", "--json")
+    assert ([t["number"] for t in json.loads(as_json.stdout)], as_json.stderr) == (
+        list(range(1, 71)),
+        "",
+    )
+    none_match = run("list", "--sort", "created", "--tag", "x", "--json")
+    assert (none_match.stdout, none_match.stderr) == ("[]\n", "")
+    limited = run("list", "--limit", "60", "--json")
+    assert len(json.loads(limited.stdout)) == 60
+    assert limited.stderr == "10 more not shown (--limit 0 shows all).\n"
+    monkeypatch.setenv("TTY_COMPATIBLE", "1")  # at a terminal: a page of 50, as before
+    table = run("list")
+    assert len(table.stdout.splitlines()) == 1 + 50
+    assert table.stderr == "… and 20 more (--limit N shows more, --limit 0 shows all).\n"
+
+
+def test_streamed_json_list_is_the_json_it_always_was(ada: User, run: Run) -> None:
+    run("add", "a", "--tag", "x", "--tag", "y", "-d", "two\nlines")
+    run("add", "ü \x1b", "--due", "2031-01-01")
+    limited = run("list", "--json", "--limit", "5")  # read as one page, printed in one go
+    streamed = run("list", "--json")
+    assert streamed.stdout == limited.stdout
+    assert (
+        streamed.stdout
+        == json.dumps(json.loads(streamed.stdout), indent=2, ensure_ascii=False) + "\n"
+    )
+
+
+class _Sink(io.TextIOBase):
+    """An output that keeps nothing but how many lines went through it."""
+
+    lines = 0
+
+    def write(self, text: str) -> int:
+        self.lines += text.count("\n")
+        return len(text)
+
+
+def _peak_bytes_while_listing(*args: str) -> tuple[int, int]:
+    """(lines written, peak bytes allocated) while `sorted list ARGS` runs in this process, its
+    output counted and dropped (a captured output would itself grow with the tasks)."""
+    command = typer.main.get_command(app)
+    sink = _Sink()
+    with contextlib.redirect_stdout(sink):
+        tracemalloc.start()
+        try:
+            command.main(args=["list", *args], prog_name="sorted", standalone_mode=False)
+            return sink.lines, tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+
+
+@pytest.mark.parametrize(("args", "lines_per_task"), [(["--json"], 15), ([], 1)])
+def test_listing_every_task_takes_flat_memory(
+    ada: User, session: Session, args: list[str], lines_per_task: int
+) -> None:
+    """Ten times the tasks must not take noticeably more memory to list in full (reading them
+    all first would take ~10x): the rows are streamed as `export` streams them."""
+    add_plain_tasks(session, ada, 1, 2000)
+    session.rollback()
+    _peak_bytes_while_listing(*args)  # imports and first-use caches, outside the measure
+    small = _peak_bytes_while_listing(*args)
+    add_plain_tasks(session, ada, 2001, 20000)
+    session.rollback()
+    large = _peak_bytes_while_listing(*args)
+    extra = 2 if args else 0  # the JSON array's brackets
+    assert (small[0], large[0]) == (2000 * lines_per_task + extra, 20000 * lines_per_task + extra)
+    assert large[1] < small[1] * 1.5, (small, large)
+
+
+def _peak_kib_of_a_process(*args: str) -> int:
+    """Peak resident memory of `sorted ARGS` as a real process (the cycle collector off, as
+    sorted runs), its output to /dev/null."""
+    measure = (
+        "import resource, subprocess, sys\n"
+        "subprocess.run([sys.executable, '-m', 'sorted_cli', *sys.argv[1:]],"
+        " stdout=subprocess.DEVNULL, check=True)\n"
+        "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", measure, *args], capture_output=True, text=True, check=True
+    )
+    return int(done.stdout)
+
+
+def test_a_listing_process_takes_flat_memory(ada: User, session: Session) -> None:
+    add_plain_tasks(session, ada, 1, 2000)
+    session.rollback()
+    small = _peak_kib_of_a_process("list", "--json")
+    add_plain_tasks(session, ada, 2001, 30000)
+    session.rollback()
+    large = _peak_kib_of_a_process("list", "--json")
+    assert large < small + 10_000, (small, large)  # KiB; 30,000 tasks held would be ~100 MB
 
 
 def _in_a_terminal(args: list[str], env: dict[str, str]) -> str:
@@ -312,6 +502,21 @@ def test_a_terminal_gets_a_coloured_table_unless_no_color(ada: User, run: Run) -
     assert not COLOUR.search(plain)  # bold and dim may stay: NO_COLOR is about colour
 
 
+def test_a_terminal_never_gets_control_characters_from_user_text(ada: User, run: Run) -> None:
+    """Rich passes ESC in a table cell through as it is (it drops only BEL, backspace and a
+    few others): every view escapes user text before Rich sees it."""
+    run("add", HOSTILE, "-d", "two\nlines\x1b]0;x\x07", "--tag", "home")
+    run("user", "add", "eve@example.com", "--name", "Eve\x1b[2J\u202e")
+    env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": "100"}
+    for args in (["list"], ["show", "1"], ["user", "list"]):
+        shown = _in_a_terminal(args, env)
+        for raw in ("\x1b[2J", "\x1b]", "\x07", "\x9b", "\u202e", "\u2066", "\u2028", "\x7f"):
+            assert raw not in shown, (args, shown)
+        assert "\\x1b[2J" in shown
+        assert "\\u202e" in shown
+    assert "\\x1b]0;x\\x07" in _in_a_terminal(["show", "1"], env)
+
+
 # An SGR sequence setting a foreground or background colour (30-38, 40-48, 90-97, 100-107).
 COLOUR = re.compile(r"\x1b\[(?:[0-9]+;)*(?:3[0-8]|4[0-8]|9[0-7]|10[0-7])[;m]")
 
@@ -319,7 +524,9 @@ COLOUR = re.compile(r"\x1b\[(?:[0-9]+;)*(?:3[0-8]|4[0-8]|9[0-7]|10[0-7])[;m]")
 # ---------------------------------------------------------------------------------- stats
 
 
-def test_stats_counts_and_weeks(spread: date, run: Run, session: Session) -> None:
+def test_stats_counts_and_weeks(
+    spread: date, run: Run, session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
     run("done", "2", "3", "4")
     run("delete", "5")
     mondays = week_starts(date.today())
@@ -341,6 +548,7 @@ def test_stats_counts_and_weeks(spread: date, run: Run, session: Session) -> Non
     assert [week["week_of"] for week in weeks] == [monday.isoformat() for monday in mondays]
     assert [week["completed"] for week in weeks] == [2, 0, 0, 0, 0, 0, 0, 1]
 
+    monkeypatch.setenv("TTY_COMPATIBLE", "1")  # the view people see at a terminal
     shown = run("stats")
     assert shown.exit_code == 0
     lines = shown.stdout.splitlines()

@@ -99,6 +99,7 @@ def test_show_panel(ada: User, run: Run) -> None:
         "UUID", re.sub(r"\d{4}-\d\d-\d\d \d\d:\d\d", "YYYY-MM-DD hh:mm", result.stdout)
     )
     assert [line.strip("│ ") for line in masked.splitlines()[1:-1]] == [
+        "Title        Buy milk",
         "Status       open",
         "Priority     medium",
         "Due          today",
@@ -110,7 +111,24 @@ def test_show_panel(ada: User, run: Run) -> None:
         "Description  two litres",
         "oat, please",
     ]
-    assert masked.splitlines()[0].startswith("╭─ 1  Buy milk ──")
+    assert masked.splitlines()[0].startswith("╭─ Task 1 ──")
+
+
+@pytest.mark.parametrize("columns", ["60", "200"])
+def test_show_wraps_a_long_title_in_full(
+    ada: User, run: Run, monkeypatch: pytest.MonkeyPatch, columns: str
+) -> None:
+    monkeypatch.setenv("COLUMNS", columns)
+    monkeypatch.setenv("TERM", "xterm")  # Rich takes a dumb terminal to be 80 wide
+    words = [f"word{n}" for n in range(50)]  # 339 characters
+    run("add", " ".join(words))
+    result = run("show", "1")
+    assert result.exit_code == 0
+    lines = re.sub(r"\x1b\[[0-9;]*m", "", result.stdout).splitlines()  # bold stays on
+    assert max(len(line) for line in lines) <= int(columns)
+    shown = " ".join(lines).replace("│", " ").split()
+    at = shown.index("Title")
+    assert shown[at + 1 : at + 1 + len(words)] == words
 
 
 @pytest.mark.parametrize(
@@ -268,8 +286,13 @@ def test_show_a_completed_task_in_the_trash(ada: User, run: Run) -> None:
     run("delete", "1")
     result = run("show", "1")
     lines = [line.strip("│ ") for line in result.stdout.splitlines()]
-    assert lines[1:4] == ["Status     in the trash", "Priority   -", "Due        2020-01-01"]
-    assert [line.split()[0] for line in lines[4:-1]] == [
+    assert lines[1:5] == [
+        "Title      Old plan",
+        "Status     in the trash",
+        "Priority   -",
+        "Due        2020-01-01",
+    ]
+    assert [line.split()[0] for line in lines[5:-1]] == [
         "Tags",
         "Created",
         "Updated",

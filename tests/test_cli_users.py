@@ -24,7 +24,9 @@ def panel(result: Result) -> list[str]:
     return [re.sub(r"─+([╮╯])$", "─", line.strip("│ ")) for line in text.splitlines()]
 
 
-def test_user_add_list_show_switch_delete(database_url: str, run: Run) -> None:
+def test_user_add_list_show_switch_delete(
+    database_url: str, run: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
     assert run("user", "add", "Ada@Example.com", "--name", " Ada Lovelace ").stdout == (
         "Added user ada@example.com (Ada Lovelace)\n"
     )
@@ -32,7 +34,9 @@ def test_user_add_list_show_switch_delete(database_url: str, run: Run) -> None:
     result = run("user", "switch", "GRACE@example.com")
     assert (result.exit_code, result.stdout) == (0, "Now acting as grace@example.com\n")
     assert configfile.remembered_user(load_settings().database_key) == "grace@example.com"
+    monkeypatch.setenv("TTY_COMPATIBLE", "1")  # the table people see at a terminal
     listing = run("user", "list")
+    monkeypatch.delenv("TTY_COMPATIBLE")
     assert listing.exit_code == 0
     assert [line.split()[:2] for line in listing.stdout.splitlines()] == [
         ["Email", "Name"],

@@ -226,6 +226,13 @@ def test_tags_are_offered_by_prefix_for_tag_options_and_arguments() -> None:
     ]
 
 
+def test_tags_with_combining_marks_are_completed(session: Session, ada: User) -> None:
+    add(session, ada, "Read", "हिंदी", "தமிழ்")
+    session.rollback()
+    assert outcome(complete("fish", "sorted list --tag हि")) == (0, "हिंदी\n", "")
+    assert outcome(complete("fish", "sorted tag 1 தமி")) == (0, "தமிழ்\n", "")
+
+
 @pytest.mark.usefixtures("tasks_of_ada_and_grace")
 @pytest.mark.parametrize("shell", ["zsh", "fish"])
 def test_zsh_and_fish_offer_tags(shell: str) -> None:

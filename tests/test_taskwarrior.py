@@ -285,6 +285,11 @@ def test_tags_are_normalised_and_characters_a_tag_cannot_hold_become_dashes() ->
     assert record.tags == ["c--", "errands", "home-garden", "next-action"]
 
 
+def test_tags_in_any_script_keep_their_marks() -> None:
+    record = convert(task(tags=["हिंदी", "தமிழ்", "İstanbul", "naïve\u0300!"]))
+    assert record.tags == ["i\u0307stanbul", "naïv\u00e8-", "हिंदी", "தமிழ்"]
+
+
 def test_context_tags_keep_their_at_sign() -> None:
     assert convert(task(tags=["@Home", "@phone"])).tags == ["@home", "@phone"]
 

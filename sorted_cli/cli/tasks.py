@@ -162,18 +162,23 @@ def list_(
         SortKey.number
     ),
     limit: Annotated[
-        int,
+        int | None,
         typer.Option(
-            "--limit", "-n", min=0, metavar="N", help="Show at most N tasks; 0 shows all."
+            "--limit",
+            "-n",
+            min=0,
+            metavar="N",
+            help="Show at most N tasks; 0 shows all. Default: 50 in a table, all piped or --json.",
+            show_default=False,
         ),
-    ] = DEFAULT_LIMIT,
+    ] = None,
     as_json: Json = False,
 ) -> None:
     """List your open tasks (or completed ones, or the trash), filtered and sorted.
 
     Filters combine: a task is listed when it passes every one given. On a terminal the
-    list is a table; piped, it is one tab-separated line per task: number, UUID, status,
-    priority, due, tags, title.
+    list is a table of the first 50; piped, it is one tab-separated line per task (all of
+    them): number, UUID, status, priority, due, tags, title.
     """
     from sorted_cli import render
     from sorted_cli.dates import local_midnight, parse_since
@@ -186,6 +191,9 @@ def list_(
     if since is not None and view is View.open:
         view = View.completed  # "completed since" asks about completed tasks
     today = date.today()
+    table = not as_json and render.for_people()
+    if limit is None:  # a page for people; every match for scripts
+        limit = DEFAULT_LIMIT if table else 0
     query = tasks.TaskQuery(
         view=view,
         search=search,
@@ -200,18 +208,34 @@ def list_(
         limit=limit or None,
     )
     state = State.of(ctx)
+    filtered = any((search, tags, priorities, due_before, overdue, due_today, since))
+    if query.limit is None and not table:  # streamed, as export streams: flat memory
+        from sorted_cli.cli.transfer import written
+
+        write = render.print_json_array if as_json else render.task_rows
+        shown = state.attempt(
+            lambda: written(
+                tasks.each_task(session=state.session, user=state.user, query=query),
+                write,
+                what="list",
+                restartable=False,
+            )
+        )
+        if not shown and not as_json:
+            render.say_empty(view, searched=filtered)
+        return
     page = state.attempt(
         lambda: tasks.list_tasks(session=state.session, user=state.user, query=query)
     )
-    filtered = any((search, tags, priorities, due_before, overdue, due_today, since))
     if as_json:
         render.print_json([render.task_json(task, page.tags_of(task)) for task in page.tasks])
         if page.more:
             render.notice(f"{page.more_text} more not shown (--limit 0 shows all).")
-    elif render.for_people():
+    elif table:
         render.task_table(page, view=view, now=_now(), today=today, searched=filtered)
     else:
-        render.task_rows(page)
+        render.task_rows(render.task_json(task, page.tags_of(task)) for task in page.tasks)
+        render.say_more(page)
         if not page.tasks:
             render.say_empty(view, searched=filtered)
 
@@ -247,7 +271,7 @@ def show(ctx: typer.Context, ref: Ref, as_json: Json = False) -> None:
     if as_json:
         render.print_json(render.task_json(task, tags))
     else:
-        render.task_panel(task, now=_now(), today=date.today(), tags=tags)
+        render.task_details(task, now=_now(), today=date.today(), tags=tags)
 
 
 @app.command(epilog=examples("sorted done 3", "sorted done 3 4 7"))

@@ -11,7 +11,7 @@ from collections import Counter
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Annotated, Any
+from typing import IO, TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
 app = typer.Typer()
+T = TypeVar("T")
 
 
 class ExportFormat(StrEnum):
@@ -68,8 +69,6 @@ def export(
     numbers, timestamps, completion, deletion and tags.
     """
     from sorted_cli import interchange, render
-    from sorted_cli.db import short_reason
-    from sorted_cli.retry import is_transient
     from sorted_cli.services import transfer
 
     state = State.of(ctx)
@@ -81,19 +80,13 @@ def export(
         if render.is_terminal(sys.stderr):
             total = transfer.count_tasks(session=session, user=user, include_deleted=all_)
         rows = transfer.export_tasks(session=session, user=user, include_deleted=all_)
-        first = next(rows, None)  # the query runs, and may fail, before anything is written
-        rows = itertools.chain([first] if first is not None else [], rows)
         with render.progress(total, "Exporting") as advance:
-            try:
-                return write(_counted(rows, advance), out)
-            except Exception as exc:
-                if restartable or isinstance(exc, OSError) or not is_transient(exc):
-                    raise
-                # Part of the export is out on stdout: trying again would repeat it.
-                raise SortedError(
-                    f"The connection broke during the export ({short_reason(exc)}); what was "
-                    "written is incomplete: run the export again."
-                ) from exc
+            return written(
+                _counted(rows, advance),
+                lambda rows: write(rows, out),
+                what="export",
+                restartable=restartable,
+            )
 
     if output is None:
         count = state.attempt(functools.partial(run, sys.stdout, restartable=False))
@@ -109,6 +102,33 @@ def export(
             count = state.attempt(functools.partial(run, out, restartable=False))
     if render.is_terminal(sys.stderr):  # a person watching; a script gets nothing extra
         render.notice(f"Exported {count} task{'' if count == 1 else 's'}.")
+
+
+def written(
+    rows: Iterator[T],
+    write: Callable[[Iterator[T]], int],
+    *,
+    what: str,
+    restartable: bool,
+) -> int:
+    """WRITE the streamed ROWS (it says how many it wrote), for a command in `state.attempt`.
+    The first row is read before anything is written, so a query that fails is tried again
+    with nothing out yet; a connection that breaks once output has begun is an error saying
+    the output is incomplete (trying again would repeat what is out), unless `restartable`
+    (the output is a file written afresh each try)."""
+    from sorted_cli.db import short_reason
+    from sorted_cli.retry import is_transient
+
+    first = next(rows, None)
+    try:
+        return write(itertools.chain([first] if first is not None else [], rows))
+    except Exception as exc:
+        if restartable or isinstance(exc, OSError) or not is_transient(exc):
+            raise
+        raise SortedError(
+            f"The connection broke during the {what} ({short_reason(exc)}); what was "
+            f"written is incomplete: run the {what} again."
+        ) from exc
 
 
 def _counted(

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, NoReturn
@@ -485,6 +485,93 @@ def list_tasks(*, session: Session, user: User, query: TaskQuery) -> TaskPage:
         tags=tags,
         more_counted_in_full=more <= MORE_COUNTED,
     )
+
+
+def each_task(*, session: Session, user: User, query: TaskQuery) -> Iterator[dict[str, Any]]:
+    """Every task the query matches (its limit aside), filtered and sorted as `list_tasks`
+    does, each as its JSON view, streamed (`stream_tasks`): `list` piped or with `--json`.
+
+    Up to STREAMED_AT_ONCE matches are read in one statement, as a page is: a server-side
+    cursor costs PostgreSQL six more round trips (BEGIN, DECLARE, FETCH until empty, CLOSE,
+    COMMIT), most of a piped `list` on Neon. With more matches than that, the cursor reads
+    them all afresh (from one snapshot) and this first read is dropped unused."""
+    conditions, ordering = _conditions(user, query), _ordering(query.sort)
+    first = _viewed_statement(conditions, ordering).limit(STREAMED_AT_ONCE + 1)
+    rows = session.execute(first).all()
+    if len(rows) <= STREAMED_AT_ONCE:
+        yield from (_viewed(row) for row in rows)
+        return
+    del rows
+    yield from stream_tasks(session, conditions, ordering)
+
+
+STREAMED_AT_ONCE = 1000  # rows fetched from the database at a time while streaming
+
+
+def _viewed_statement(
+    conditions: list[ColumnElement[bool]], ordering: list[ColumnElement[Any]]
+) -> Select[Any]:
+    columns: list[Any] = [*_VIEWED, JOINED_TAGS]
+    return sa.select(*columns).where(*conditions).order_by(*ordering)
+
+
+def stream_tasks(
+    session: Session, conditions: list[ColumnElement[bool]], ordering: list[ColumnElement[Any]]
+) -> Iterator[dict[str, Any]]:
+    """The tasks matching CONDITIONS in ORDERING, each as its JSON view (`TaskPublic`: the
+    same keys and values as `list --json`), as the database returns them: batches from a
+    server-side cursor on PostgreSQL, and plain rows, not ORM objects, so nothing accumulates
+    in the session and memory stays flat however many tasks there are. Shared by `export`."""
+    statement = _viewed_statement(conditions, ordering).execution_options(
+        yield_per=STREAMED_AT_ONCE
+    )
+    with transaction(session):  # a server-side cursor lives in a transaction
+        yield from (_viewed(row) for row in session.execute(statement))
+        session.commit()
+
+
+def _viewed(row: Sequence[Any]) -> dict[str, Any]:
+    (task_id, number, title, description, priority, due, completed, completed_at,
+     created_at, updated_at, deleted, deleted_at, joined) = row  # fmt: skip
+    return {
+        "id": str(task_id),
+        "number": number,
+        "title": title,
+        "description": description,
+        "priority": priority.value,
+        "due": due.isoformat() if due else None,
+        "completed": completed,
+        "completed_at": _moment(completed_at),
+        "created_at": _moment(created_at),
+        "updated_at": _moment(updated_at),
+        "deleted": deleted,
+        "deleted_at": _moment(deleted_at),
+        "tags": split_tags(joined),
+    }
+
+
+_VIEWED = [
+    col(column)
+    for column in (
+        Task.id,
+        Task.number,
+        Task.title,
+        Task.description,
+        Task.priority,
+        Task.due,
+        Task.completed,
+        Task.completed_at,
+        Task.created_at,
+        Task.updated_at,
+        Task.is_deleted,
+        Task.deleted_at,
+    )
+]
+
+
+def _moment(value: datetime | None) -> str | None:
+    """A UTC timestamp as the JSON view writes it (`2026-11-23T09:30:00.123456Z`)."""
+    return None if value is None else value.isoformat().replace("+00:00", "Z")
 
 
 MORE_COUNTED = 500  # matches beyond a page that `list` counts; past that it says "500+"

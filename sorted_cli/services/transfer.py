@@ -1,7 +1,7 @@
 """Export and import of one user's tasks.
 
-Export streams: rows come from the database in batches (a server-side cursor on PostgreSQL)
-and go out as they come, so memory stays flat however many tasks there are.
+Export streams (`services.tasks.stream_tasks`, as `list` does for every match): rows come
+from the database in batches and go out as they come, so memory stays flat.
 
 Import is one transaction and idempotent: a task's UUID is its identity, so a task the user
 already has is left exactly as it is, and importing the same file twice changes nothing.
@@ -16,18 +16,16 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from itertools import islice
 from typing import Any, TypeVar, cast
 
-import sqlalchemy as sa
 from sqlalchemy import Table, false, func, update
 from sqlmodel import Session, col, select
 
 from sorted_cli.db import transaction
 from sorted_cli.errors import InvalidInput
 from sorted_cli.models import NUMBER_MAX, Task, TaskRecord, TaskTag, User
-from sorted_cli.services.tasks import JOINED_TAGS, split_tags
+from sorted_cli.services.tasks import stream_tasks
 
 BATCH = 1000
 # A number from a file above this is not kept: a task numbered near the column's limit would
@@ -61,61 +59,8 @@ def export_tasks(
     *, session: Session, user: User, include_deleted: bool
 ) -> Iterator[dict[str, Any]]:
     """The user's tasks (open and completed; the trash too with `include_deleted`), in
-    number order, each as its JSON view (`TaskPublic`, the same keys and values as
-    `list --json`). Plain rows, not ORM objects: nothing accumulates in the session."""
-    statement = (
-        sa.select(*_EXPORTED, JOINED_TAGS)
-        .where(*_scope(user, include_deleted))
-        .order_by(col(Task.number))
-        .execution_options(yield_per=BATCH)
-    )
-    with transaction(session):  # a server-side cursor lives in a transaction
-        yield from (_exported(row) for row in session.execute(statement))
-        session.commit()
-
-
-def _exported(row: Sequence[Any]) -> dict[str, Any]:
-    (task_id, number, title, description, priority, due, completed, completed_at,
-     created_at, updated_at, deleted, deleted_at, joined) = row  # fmt: skip
-    return {
-        "id": str(task_id),
-        "number": number,
-        "title": title,
-        "description": description,
-        "priority": priority.value,
-        "due": due.isoformat() if due else None,
-        "completed": completed,
-        "completed_at": _moment(completed_at),
-        "created_at": _moment(created_at),
-        "updated_at": _moment(updated_at),
-        "deleted": deleted,
-        "deleted_at": _moment(deleted_at),
-        "tags": split_tags(joined),
-    }
-
-
-_EXPORTED = [
-    col(column)
-    for column in (
-        Task.id,
-        Task.number,
-        Task.title,
-        Task.description,
-        Task.priority,
-        Task.due,
-        Task.completed,
-        Task.completed_at,
-        Task.created_at,
-        Task.updated_at,
-        Task.is_deleted,
-        Task.deleted_at,
-    )
-]
-
-
-def _moment(value: datetime | None) -> str | None:
-    """A UTC timestamp as the JSON view writes it (`2026-11-23T09:30:00.123456Z`)."""
-    return None if value is None else value.isoformat().replace("+00:00", "Z")
+    number order, each as its JSON view, streamed (`stream_tasks`)."""
+    return stream_tasks(session, _scope(user, include_deleted), [col(Task.number).asc()])
 
 
 @dataclass(frozen=True)
