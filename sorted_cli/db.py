@@ -152,7 +152,7 @@ _SCHEMA_UNCHECKED = "sorted.schema_unchecked"
 _CHECKS_SCHEMA = "sorted_checks_schema"  # an execution option: this statement checks it itself
 
 
-def _check_before_first_statement(session: Session) -> Callable[..., None]:
+def _check_before_first_statement(session: Session) -> Callable[..., None]:  # pragma: postgres
     """An engine hook: before the session's first statement, unless that statement checks the
     schema itself, read the revision on the same connection and stop if it is not head."""
 
@@ -211,7 +211,7 @@ def read_checking_schema(session: Session, statement: Select[Any]) -> Any:
 def check_schema_now(session: Session) -> None:
     """Make the schema check now if it is still due: a command about to stop for another reason
     (no current user) says first that the schema is not at head, which is the real problem."""
-    if session.info.get(_SCHEMA_UNCHECKED):
+    if session.info.get(_SCHEMA_UNCHECKED):  # pragma: postgres
         _require_postgres_head(current_revision(session))
         session.info.pop(_SCHEMA_UNCHECKED, None)
 
@@ -223,7 +223,7 @@ _COMMIT_SENT = "sorted.commit_sent"
 WRITES = "sorted_writes"  # an execution option: this statement changes data
 
 
-def commit_was_sent(session: Session) -> bool:
+def commit_was_sent(session: Session) -> bool:  # pragma: postgres
     """Did the session send a COMMIT (or, in autocommit, a statement that changes data) that
     has not been answered? Then a failure leaves the outcome unknown: the server may have
     committed before the connection broke. Asking forgets it, for the next attempt."""
@@ -236,11 +236,11 @@ def _track_commits(session: Session, engine: Engine) -> None:
     event.listen(session, "after_commit", lambda done: done.info.pop(_COMMIT_SENT, None))
 
 
-def _autocommit(dbapi_connection: Any, _record: Any) -> None:
+def _autocommit(dbapi_connection: Any, _record: Any) -> None:  # pragma: postgres
     dbapi_connection.autocommit = True
 
 
-def _track_autocommitted_writes(session: Session, engine: Engine) -> None:
+def _track_autocommitted_writes(session: Session, engine: Engine) -> None:  # pragma: postgres
     """In autocommit every statement that changes data is a COMMIT too: while one is
     unanswered, a broken connection leaves its outcome unknown (see `commit_was_sent`)."""
 
@@ -313,7 +313,7 @@ def transaction(session: Session) -> Iterator[None]:
 def close_session(session: Session) -> None:
     bind = session.get_bind()
     session.close()
-    if isinstance(bind, Connection):
+    if isinstance(bind, Connection):  # pragma: postgres
         bind.close()
     bind.engine.dispose()
 
@@ -344,7 +344,7 @@ def _bring_to_head(engine: Engine, settings: Settings, revision: str | None) -> 
     migrate.upgrade(engine, "head")
 
 
-def _require_postgres_head(revision: str | None) -> None:
+def _require_postgres_head(revision: str | None) -> None:  # pragma: postgres
     """A shared database's schema is an admin's to change: anything but head stops here."""
     if revision == schema.HEAD:
         return

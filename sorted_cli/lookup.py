@@ -58,7 +58,7 @@ class Reader:
         self._postgres = postgres
 
     def _rows(self, query: str, *params: object) -> list[tuple[Any, ...]]:
-        if self._postgres:
+        if self._postgres:  # pragma: postgres
             query = query.replace("?", "%s")
         found = self._connection.execute(query, (self._email, False, schema.HEAD, *params))
         return list(found.fetchall())
@@ -103,7 +103,7 @@ def reader(*, database_url: str | None, user: str | None) -> Iterator[Reader | N
         yield None
         return
     email = email.strip().lower()
-    if is_postgres(url):
+    if is_postgres(url):  # pragma: postgres
         import threading
 
         import psycopg

@@ -110,7 +110,7 @@ class State:
                 if backoff.attempts == 2:
                     self._say_retrying(exc)
 
-    def _forget_failed_transaction(self) -> bool:
+    def _forget_failed_transaction(self) -> bool:  # pragma: postgres
         """Roll back what a broken connection left; say whether a COMMIT was in flight."""
         from sorted_cli.db import commit_was_sent
 
@@ -121,7 +121,7 @@ class State:
         session.rollback()
         return unknown
 
-    def _gave_up(self, exc: Exception, attempts: int) -> SortedError | None:
+    def _gave_up(self, exc: Exception, attempts: int) -> SortedError | None:  # pragma: postgres
         """The error to end with after several attempts (None: the failure as it is)."""
         from sorted_cli.db import describe_error
 
@@ -130,7 +130,7 @@ class State:
             return None
         return DatabaseUnavailable(f"{described.message} (gave up after {attempts} attempts)")
 
-    def _say_retrying(self, exc: Exception) -> None:
+    def _say_retrying(self, exc: Exception) -> None:  # pragma: postgres
         from sorted_cli import render
         from sorted_cli.db import short_reason
 

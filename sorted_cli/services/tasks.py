@@ -119,7 +119,7 @@ def create_task(
     if task_id is not None:
         task.id = task_id
     try:
-        if on_postgres(session):
+        if on_postgres(session):  # pragma: postgres
             added = _create_in_one_statement(session, user, task, data.tags)
         else:
             added = _create_in_steps(session, user, task, data.tags)
@@ -147,7 +147,7 @@ def _next_number(user: User) -> Any:
 
 def _create_in_one_statement(
     session: Session, user: User, task: Task, tags: list[str]
-) -> Task | None:
+) -> Task | None:  # pragma: postgres
     """The counter's bump, the task and its tags as one PostgreSQL statement (data-modifying
     CTEs), atomic without a transaction: one round trip."""
     table = Task.__table__  # type: ignore[attr-defined]
@@ -627,7 +627,7 @@ def _insert_tags(session: Session, user: User, task_id: uuid.UUID, names: Iterab
     rows = [{"task_id": task_id, "name": name, "user_id": user.id} for name in names]
     if not rows:
         return
-    if on_postgres(session):
+    if on_postgres(session):  # pragma: postgres
         from sqlalchemy.dialects import postgresql as dialect
     else:
         from sqlalchemy.dialects import sqlite as dialect  # type: ignore[no-redef]
