@@ -22,6 +22,7 @@ _CREDENTIALS = re.compile(
 # In a message: a URL (up to white space or a quote), and a libpq conninfo `password=`.
 _URL_IN_TEXT = re.compile(r"\b[A-Za-z][\w+.-]*://[^\s\"'<>]+")
 _CONNINFO_PASSWORD = re.compile(r"(?i)(?<![\w?&])(password\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s&'\"]+)")
+_QUOTED = re.compile(r'"([^"]*)"')
 MASK = "***"
 
 
@@ -73,6 +74,22 @@ def mask_passwords_in(text: str) -> str:
     return _CONNINFO_PASSWORD.sub(rf"\g<1>{MASK}", masked)
 
 
+def _quoted_parts_masked(message: str, url: str) -> str:
+    """libpq's complaint about URL, whose quoted parts are pieces of URL itself: a quoted URL
+    has its password masked, and a quoted piece of the password is masked whole."""
+    password = _split_password(url)[1]
+
+    def mask(quoted: re.Match[str]) -> str:
+        part = quoted.group(1)
+        if "://" in part:
+            return f'"{mask_password(part)}"'
+        if password and part and (part in password or password in part):
+            return f'"{MASK}"'
+        return quoted.group()
+
+    return _QUOTED.sub(mask, message)
+
+
 def without_password(url: str) -> str:
     """The URL with the password removed: identifies a database across password changes."""
     before, password, after = _split_password(url)
@@ -117,7 +134,7 @@ def postgres_connect_args(url: str, *, connect_timeout: int) -> dict[str, Any]:
         message = " ".join(str(exc).split())
         if message.startswith("invalid percent-encoded token"):  # it quotes the part: a password?
             message = "a % in it is not followed by two hex digits (write a % itself as %25)"
-        raise ValueError(message) from None
+        raise ValueError(_quoted_parts_masked(message, url)) from None
     args: dict[str, Any] = {"prepare_threshold": None}
     if (
         "sslmode" not in given

@@ -183,6 +183,9 @@ def test_connection_errors_carry_advice_and_never_the_password() -> None:
         "server does not support SSL, but SSL was required": "add ?sslmode=disable",
         'no pg_hba.conf entry for host "1.2.3.4", user "alex", no encryption': "sslmode=require",
         'password authentication failed for user "alex"': "check the user name",
+        # Where a driver could quote the password: in a URL, in a conninfo string.
+        'could not connect with "postgresql://alex:hunter2@db.example.com/todo"': "",
+        "invalid connection string: host=db.example.com password=hunter2 x": "",
     }
     for message, advice in cases.items():
         described = describe_error(WrappedError("connect", {}, OperationalError(message)), url=url)

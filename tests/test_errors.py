@@ -308,6 +308,29 @@ def test_a_bad_setting_in_a_file_names_the_file(
     )
 
 
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        (
+            "postgresql://u:my pass@127.0.0.1/x",
+            'unexpected spaces found in "***", use percent-encoded spaces (%20) instead',
+        ),
+        (
+            "postgresql://u:it's<ok>@[::1]x/db",
+            'unexpected character "x" at position 30 in URI (expected ":" or "/"): '
+            '"postgresql://u:***@[::1]x/db"',
+        ),
+    ],
+)
+def test_a_url_libpq_cannot_read_is_never_quoted_with_its_password(
+    run: Run, monkeypatch: pytest.MonkeyPatch, url: str, reason: str
+) -> None:
+    # libpq quotes the part it stumbled on, or the whole URL: a password is masked there too.
+    monkeypatch.setenv("DATABASE_URL", url)
+    masked = urls.mask_password(urls.normalise_url(url))
+    assert one_line_error(run("list"), 2) == f"Error: Invalid database URL {masked}: {reason}\n"
+
+
 def test_a_bad_percent_escape_in_the_password_is_not_quoted(
     run: Run, monkeypatch: pytest.MonkeyPatch
 ) -> None:
