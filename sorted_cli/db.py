@@ -106,8 +106,12 @@ def _lower(text: str | None) -> str | None:
     return text.lower() if isinstance(text, str) else text
 
 
+_READS_ONLY = "sorted_reads_only"  # an execution option: this transaction only reads
+
+
 def _on_sqlite_begin(connection: Any) -> None:
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    reads_only = connection.get_execution_options().get(_READS_ONLY)
+    connection.exec_driver_sql("BEGIN" if reads_only else "BEGIN IMMEDIATE")
 
 
 def open_session(settings: Settings) -> Session:
@@ -308,6 +312,22 @@ def transaction(session: Session) -> Iterator[None]:
         if not dbapi_connection.closed:
             session.rollback()  # nothing, after the block's commit
             dbapi_connection.autocommit = True
+
+
+@contextmanager
+def long_read(session: Session) -> Iterator[None]:
+    """Run the block's reads, which may take as long as a slow reader of the output (`sorted
+    list | less`), without holding up anyone's changes: on PostgreSQL in one transaction (a
+    server-side cursor lives in one; it reads a snapshot and locks nothing); on SQLite the
+    command's transaction, which holds the write lock, ends first (a command that streams
+    writes nothing after it), and the block reads in a deferred one, a snapshot in WAL mode."""
+    if on_postgres(session):
+        with transaction(session):
+            yield
+        return
+    session.commit()
+    session.connection(execution_options={_READS_ONLY: True})  # the next BEGIN only reads
+    yield
 
 
 def close_session(session: Session) -> None:

@@ -586,3 +586,36 @@ def test_closed_stdin_and_stderr_do_not_crash(session: Session, ada: User) -> No
     assert (
         imported.stderr == "Error: stdin is empty: expected a JSON array or JSON lines of tasks.\n"
     )
+
+
+def test_a_list_streamed_into_a_slow_reader_holds_up_no_change(session: Session, ada: User) -> None:
+    # More rows than a pipe holds: `list` waits in a write until its reader reads on, as into
+    # `less` left open. Meanwhile another command's change goes through at once.
+    add_plain_tasks(session, ada, 1, 3000)
+    ada.last_task_number = 3000  # as 3,000 adds would have left it
+    session.add(ada)
+    session.commit()
+    listing = subprocess.Popen(
+        [str(SORTED), "list"],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=environment(),
+    )
+    try:
+        assert listing.stdout is not None
+        first = listing.stdout.readline()  # it is streaming now, and soon stuck in a write
+        assert first.startswith(b"1\t")
+        added = run_sorted("add", "another")
+        assert (added.returncode, added.stdout, added.stderr) == (
+            0,
+            "Added task 3001: another\n",
+            "",
+        )
+        rest, errors = listing.communicate(timeout=TIMEOUT_S)
+    finally:
+        if listing.poll() is None:
+            listing.kill()
+            listing.wait()
+    assert (listing.returncode, errors) == (0, b"")
+    assert len((first + rest).splitlines()) == 3000  # what there was when it began

@@ -36,7 +36,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, select
 
 from sorted_cli.choices import DEFAULT_LIMIT, Priority, SortKey, View
-from sorted_cli.db import WRITES, check_connection, on_postgres, transaction
+from sorted_cli.db import WRITES, check_connection, long_read, on_postgres, transaction
 from sorted_cli.errors import (
     AmbiguousReference,
     Cancelled,
@@ -525,7 +525,7 @@ def stream_tasks(
     statement = _viewed_statement(conditions, ordering).execution_options(
         yield_per=STREAMED_AT_ONCE
     )
-    with transaction(session):  # a server-side cursor lives in a transaction
+    with long_read(session):  # a slow reader of the output holds up no one
         yield from (_viewed(row) for row in session.execute(statement))
         session.commit()
 
