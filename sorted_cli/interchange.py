@@ -17,6 +17,7 @@ from typing import IO, TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from sorted_cli.errors import InvalidInput
+from sorted_cli.render import json_safe
 from sorted_cli.wording import field_name, field_reason, not_a_task
 
 if TYPE_CHECKING:
@@ -148,7 +149,7 @@ def write_json(rows: Iterable[dict[str, Any]], out: IO[str]) -> int:
     out.write("[")
     for row in rows:
         out.write(",\n" if count else "\n")
-        out.write(json.dumps(row, ensure_ascii=False))
+        out.write(json_safe(json.dumps(row, ensure_ascii=False)))
         count += 1
     out.write("\n]\n" if count else "]\n")
     return count

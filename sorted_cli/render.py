@@ -37,6 +37,8 @@ _UNSAFE = "\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\
 _CONTROL = re.compile(f"[{_UNSAFE}]")
 _CONTROL_EXCEPT_LINES = re.compile(f"(?![\t\n])[{_UNSAFE}]")
 _CONTROL_AND_BACKSLASH = re.compile(f"[\\\\{_UNSAFE}]")
+# JSON escapes the C0 controls itself; these it would leave as they are.
+_UNSAFE_IN_JSON = re.compile(f"(?![\x00-\x1f])[{_UNSAFE}]")
 _PRIORITY_STYLE = {Priority.high: "bold red", Priority.medium: "yellow", Priority.low: "dim"}
 _EMPTY = {
     View.open: "No open tasks.",
@@ -100,8 +102,16 @@ def error(message: str) -> None:
     sys.stderr.write(clean(message) + "\n")
 
 
+def json_safe(text: str) -> str:
+    """JSON text with the characters of user text that would act on a terminal (DEL, C1, the
+    bidirectional controls, U+2028/9) written as `\\u` escapes, as JSON writes C0 controls:
+    a parser reads the same strings, and `--json` at a terminal cannot drive it. They can only
+    stand inside strings, so the whole text is safe to go over."""
+    return _UNSAFE_IN_JSON.sub(lambda found: f"\\u{ord(found.group()):04x}", text)
+
+
 def print_json(data: object) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+    sys.stdout.write(json_safe(json.dumps(data, indent=2, ensure_ascii=False)) + "\n")
 
 
 def print_json_array(items: Iterable[dict[str, Any]]) -> int:
@@ -121,7 +131,7 @@ _SCALARS: dict[object, str] = {None: "null", True: "true", False: "false"}
 def _scalar(value: object) -> str:
     """VALUE as json.dumps(ensure_ascii=False) writes it, quicker for the usual kinds."""
     if isinstance(value, str):
-        return json.encoder.encode_basestring(value)  # the C encoder, non-ASCII as it is
+        return json_safe(json.encoder.encode_basestring(value))  # the C encoder
     if value is None or isinstance(value, bool):
         return _SCALARS[value]
     return json.dumps(value)

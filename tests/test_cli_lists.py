@@ -280,9 +280,22 @@ def test_piped_rows_escape_every_control_character(ada: User, run: Run) -> None:
     assert (result.exit_code, result.stderr) == (0, "")
     [row] = result.stdout.splitlines()
     assert row.split("\t")[6] == ("a\\x1b[2Jb\\x07c\\x9bd\\u202ee\\u2066f\\u2028g\\x7fh\\\\i\\tj")
-    assert result.stdout.isprintable() is False  # only the row's tabs and newline
     assert set(result.stdout) - set(row) == {"\n"}
     assert all(char in "\t\n" or char.isprintable() for char in result.stdout)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["list", "--json"], ["list", "--json", "--limit", "1"], ["show", "1", "--json"], ["export"]],
+)
+def test_json_escapes_what_would_drive_a_terminal(ada: User, run: Run, args: list[str]) -> None:
+    run("add", HOSTILE)
+    result = run(*args)
+    assert (result.exit_code, result.stderr) == (0, "")
+    assert all(char == "\n" or char.isprintable() for char in result.stdout)
+    assert "\\u202e" in result.stdout and "\\u009b" in result.stdout
+    found = json.loads(result.stdout)
+    assert (found if args[0] == "show" else found[0])["title"] == HOSTILE  # the same strings
 
 
 UUID_TEXT = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
