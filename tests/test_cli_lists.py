@@ -293,7 +293,8 @@ def test_json_escapes_what_would_drive_a_terminal(ada: User, run: Run, args: lis
     result = run(*args)
     assert (result.exit_code, result.stderr) == (0, "")
     assert all(char == "\n" or char.isprintable() for char in result.stdout)
-    assert "\\u202e" in result.stdout and "\\u009b" in result.stdout
+    assert "\\u202e" in result.stdout
+    assert "\\u009b" in result.stdout
     found = json.loads(result.stdout)
     assert (found if args[0] == "show" else found[0])["title"] == HOSTILE  # the same strings
 
