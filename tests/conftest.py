@@ -78,6 +78,13 @@ def is_postgres_backend(backend: str) -> bool:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    measuring = _coverage_plugin(config) is not None and not getattr(config.option, "no_cov", 0)
+    controller = getattr(_coverage_plugin(config), "cov_controller", None)
+    if measuring and not hasattr(controller, "combining_cov"):
+        raise pytest.UsageError(
+            "pytest-cov no longer has the parts tests/conftest.py uses to leave out the code "
+            "only PostgreSQL reaches (cov_controller.combining_cov): update conftest.py"
+        )
     unknown = sorted({name for name in _CHOSEN if name} - set(ALL_BACKENDS))
     if unknown:
         raise pytest.UsageError(
@@ -104,12 +111,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 # unreachable, or SORTED_TEST_BACKENDS=sqlite), coverage leaves those blocks out, so the 90%
 # gate holds for the code SQLite reaches; a run with PostgreSQL counts every line.
 POSTGRES_ONLY = r"#\s*pragma: postgres\b"
-_POSTGRES_REACHED: list[str] = []  # the servers this run reached: empty, no PostgreSQL test ran
-
-
-def _reached(url: str) -> str:
-    _POSTGRES_REACHED.append(url)
-    return url
+# The PostgreSQL databases made for sorted's own tests (the fault proxy's tests reach the server
+# but run none of sorted's code there): none, and no PostgreSQL test ran.
+_POSTGRES_DATABASES: list[str] = []
 
 
 def _coverage_plugin(config: pytest.Config) -> Any:
@@ -124,7 +128,7 @@ def pytest_runtestloop(session: pytest.Session) -> Generator[None, object, objec
         return (yield)
     finally:
         controller = getattr(_coverage_plugin(session.config), "cov_controller", None)
-        if controller is not None and not _POSTGRES_REACHED:
+        if controller is not None and not _POSTGRES_DATABASES:
             for name in ("cov", "combining_cov"):  # the one measuring, the one reporting
                 coverage = getattr(controller, name, None)
                 if coverage is not None:
@@ -136,7 +140,7 @@ def _run_without_postgres_reached_marked_code(config: pytest.Config) -> list[str
     ran all the same: a wrong mark, which would hide code SQLite must cover."""
     controller = getattr(_coverage_plugin(config), "cov_controller", None)
     reporting = getattr(controller, "combining_cov", None) or getattr(controller, "cov", None)
-    if reporting is None or _POSTGRES_REACHED:
+    if reporting is None or _POSTGRES_DATABASES:
         return []
     data = reporting.get_data()
     measured = sorted(data.measured_files())
@@ -183,7 +187,7 @@ _WRONG_MARKS = pytest.StashKey[list[str]]()
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
-    if getattr(_coverage_plugin(config), "cov_controller", None) is None or _POSTGRES_REACHED:
+    if getattr(_coverage_plugin(config), "cov_controller", None) is None or _POSTGRES_DATABASES:
         return
     terminalreporter.write_line(
         "No PostgreSQL test ran: coverage left out the code only PostgreSQL reaches "
@@ -242,7 +246,7 @@ def postgres_server() -> str:
         psycopg.connect(_psycopg_url(url), connect_timeout=5).close()
     except psycopg.OperationalError as exc:
         _unavailable(f"cannot reach SORTED_TEST_DATABASE_URL: {exc}")
-    return _reached(url)
+    return url
 
 
 @pytest.fixture(scope="session")
@@ -318,7 +322,6 @@ def tls_cluster() -> Iterator[TlsCluster]:
     except (ServerError, psycopg.Error, OSError) as exc:
         shutil.rmtree(workdir, ignore_errors=True)
         _unavailable(f"cannot start a PostgreSQL cluster with TLS: {exc}", "PostgreSQL with TLS")
-    _reached(cluster.url("postgres"))
     yield cluster
     cluster.stop()
 
@@ -362,6 +365,7 @@ def _new_database(backend: str, request: pytest.FixtureRequest) -> Throwaway:
         direct = request.getfixturevalue("postgres_factory")()
         made = Throwaway(url=direct, direct=direct, admin=_psycopg_url(direct))
     _THROWAWAYS[made.url] = made
+    _POSTGRES_DATABASES.append(made.url)
     return made
 
 
