@@ -1,8 +1,9 @@
 """Errors a user can meet: each carries the exit code and a one-line message.
 
-Exit codes: 1 for failures (not found, database unreachable, schema not at head),
-2 for bad usage or invalid input. The CLI's one boundary (`cli.app.SortedGroup`)
-turns any `SortedError` into its message on stderr and its exit code.
+Exit codes: 1 for failures (not found, database unreachable, schema not at head) and for a
+declined question, 2 for bad usage or invalid input (130 for Ctrl-C at a question:
+`cli.options`). The CLI's one boundary (`cli.app.SortedGroup`) turns any `SortedError` into
+its message on stderr and its exit code.
 """
 
 from __future__ import annotations
@@ -48,7 +49,8 @@ class TaskInTrash(SortedError):
 
 
 class Cancelled(SortedError):
-    """The user declined a confirmation."""
+    """The user declined a question: nothing was done. Said as it is (`Nothing deleted.`),
+    without `Error:`, since it was the user's choice; exit code 1."""
 
 
 class UserNotFound(SortedError):

@@ -15,7 +15,7 @@ from typer.models import CommandInfo
 from sorted_cli import __version__
 from sorted_cli.cli import db, settings, tasks, transfer, users
 from sorted_cli.cli.state import State
-from sorted_cli.errors import InvalidInput, SortedError
+from sorted_cli.errors import Cancelled, InvalidInput, SortedError
 
 
 class SortedGroup(TyperGroup):
@@ -29,6 +29,11 @@ class SortedGroup(TyperGroup):
     def invoke(self, ctx: typer.Context) -> Any:  # type: ignore[override]
         try:
             return super().invoke(ctx)
+        except Cancelled as exc:  # the user's own choice, not an error
+            from sorted_cli import render
+
+            render.error(exc.message)
+            raise typer.Exit(exc.exit_code) from None
         except SortedError as exc:
             _fail(ctx, exc)
         except UnicodeEncodeError:  # bytes that are not UTF-8 on the command line

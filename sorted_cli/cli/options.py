@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from sorted_cli.cli import completion
-from sorted_cli.errors import InvalidInput
+from sorted_cli.errors import Cancelled, InvalidInput
 
 Json = Annotated[bool, typer.Option("--json", help="Print JSON (and nothing else) on stdout.")]
 Yes = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
@@ -49,7 +49,6 @@ def tags_option(help_text: str) -> Any:
 Tags = Annotated[list[str] | None, tags_option("A tag (repeat for more).")]
 
 
-DECLINED = 1  # exit code: the user said no, so nothing was done (a choice, not an error)
 INTERRUPTED = 128 + 2  # exit code: Ctrl-C, as a program stopped by SIGINT exits
 
 
@@ -64,7 +63,7 @@ def can_ask() -> bool:
 
 def confirm_or_stop(question: str, *, declined: str) -> None:
     """Ask QUESTION with `[y/N]` on stderr and read the answer from stdin. A no (Enter, or the
-    end of input: Ctrl-D) says DECLINED on stderr and exits DECLINED; Ctrl-C exits INTERRUPTED,
+    end of input: Ctrl-D) raises Cancelled, which says DECLINED; Ctrl-C exits INTERRUPTED,
     without a traceback."""
     from sorted_cli.render import clean
 
@@ -82,8 +81,7 @@ def confirm_or_stop(question: str, *, declined: str) -> None:
         if answer in ("y", "yes"):
             return
         if answer in ("", "n", "no"):
-            sys.stderr.write(f"{declined}\n")
-            raise typer.Exit(DECLINED)
+            raise Cancelled(declined)
 
 
 def confirm_or_refuse(question: str, *, declined: str, doing: str) -> None:
