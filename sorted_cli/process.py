@@ -63,8 +63,11 @@ def _hold_closed_streams() -> None:
         if held != number:
             os.dup2(held, number)
             os.close(held)
-        stream = open(number, "r" if number == 0 else "w", encoding="utf-8", closefd=False)  # noqa: SIM115
-        setattr(sys, name, _ClosedStdout() if name == "stdout" else stream)
+        if name == "stdout":
+            sys.stdout = _ClosedStdout()
+        else:
+            mode = "r" if name == "stdin" else "w"
+            setattr(sys, name, open(number, mode, encoding="utf-8", closefd=False))  # noqa: SIM115
 
 
 def _exit_code(stop: SystemExit) -> int:

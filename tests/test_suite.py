@@ -14,7 +14,14 @@ TESTS = Path(__file__).parent
 # Calls that hand back a command's outcome: the `run` fixture, Click's runner, subprocess.
 OUTCOME_CALLS = {"run", "invoke", "subprocess.run", "Popen"}
 # Return annotations that mark a helper of this suite as one that hands back an outcome.
-OUTCOME_TYPES = {"Result", "Completed", "CompletedProcess", "subprocess.CompletedProcess"}
+OUTCOME_TYPES = {
+    "Result",
+    "Completed",
+    "CompletedProcess",
+    "subprocess.CompletedProcess",
+    "Popen",
+    "subprocess.Popen",
+}
 
 
 def _name(node: ast.expr) -> str:
@@ -33,9 +40,21 @@ def _outcome_helpers(tree: ast.Module) -> set[str]:
 
 def always_true_assertions(source: str) -> list[int]:
     """Lines of `assert CALL(...)` (or `assert not CALL(...)`) where CALL hands back an
-    outcome object, which is always true (or always false)."""
+    outcome object, which is always true (or always false), and of `assert NAME` where NAME was
+    given such an outcome (`result = run(...)`)."""
     tree = ast.parse(source)
-    calls = OUTCOME_CALLS | _outcome_helpers(tree)
+    calls = {name.split(".")[-1] for name in OUTCOME_CALLS | _outcome_helpers(tree)}
+
+    def is_outcome(node: ast.expr) -> bool:
+        return isinstance(node, ast.Call) and _name(node.func).split(".")[-1] in calls
+
+    outcomes = {
+        target.id
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Assign) and is_outcome(node.value)
+        for target in node.targets
+        if isinstance(target, ast.Name)
+    }
     found = []
     for node in ast.walk(tree):
         if not isinstance(node, ast.Assert):
@@ -43,9 +62,7 @@ def always_true_assertions(source: str) -> list[int]:
         test = node.test
         if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
             test = test.operand
-        if isinstance(test, ast.Call) and _name(test.func).split(".")[-1] in {
-            name.split(".")[-1] for name in calls
-        }:
+        if is_outcome(test) or (isinstance(test, ast.Name) and test.id in outcomes):
             found.append(node.lineno)
     return found
 
@@ -58,8 +75,11 @@ def test_the_rule_finds_assertions_on_outcome_objects() -> None:
         "assert not CliRunner().invoke(app, [])\n"
         "assert helper()\n"
         "assert stored(server, 1)\n"
+        "result = run('list')\n"
+        "assert result\n"
+        "assert result.exit_code == 0\n"
     )
-    assert always_true_assertions(source) == [2, 4, 5]
+    assert always_true_assertions(source) == [2, 4, 5, 8]
 
 
 def test_no_test_asserts_an_outcome_object_itself() -> None:
