@@ -8,13 +8,15 @@ import unicodedata
 
 TAG_MAX = 64
 
-# A tag: letters, combining marks and digits of any script, and `_ . : / @ -`, starting with a
-# letter, a digit or `@` and one of those (`@home`, as Taskwarrior users write contexts). No
-# commas (lists of tags are joined with them) and no white space (it is turned into `-`).
+# A tag: letters, combining marks and digits of any script (and the zero-width joiners their
+# words need), and `_ . : / @ -`, starting with a letter, a digit or `@` and one of those
+# (`@home`, as Taskwarrior users write contexts). No commas (lists of tags are joined with
+# them) and no white space (it is turned into `-`).
 # Python's `\w` leaves out marks (the vowel signs of हिंदी, the dot of `i̇`), hence categories.
 _WORD_CATEGORIES = ("L", "M", "N")  # Unicode general categories, by their first letter
 _FIRST_CATEGORIES = ("L", "N")  # a tag does not start with a mark
-_PUNCTUATION = frozenset("_.:/@-")
+# Zero-width (non-)joiners: Persian, Malayalam and other scripts write words with them.
+_PUNCTUATION = frozenset("_.:/@-\u200c\u200d")
 _SPACES = re.compile(r"\s+")
 
 
@@ -29,8 +31,8 @@ def normalise_tag(value: str) -> str:
         raise ValueError(f"the tag {tag!r} is {len(tag)} characters long; at most {TAG_MAX} fit")
     if not _is_tag(tag):
         raise ValueError(
-            f"{value.strip()!r} is not a valid tag: use letters, digits and _ . : / @ -, "
-            "starting with a letter or digit (or @ and one)"
+            f"{value.strip()!r} is not a valid tag: use letters, marks and digits of any "
+            "script and _ . : / @ -, starting with a letter or digit (or @ and one)"
         )
     return tag
 
