@@ -353,11 +353,13 @@ def task_lines(task: Task, tags: list[str]) -> None:
     """`sorted show` for scripts: a `key: value` line for each key of the JSON view, in its
     order; null is empty, true and false are `true` and `false`, tags are comma-separated, and
     every value is `escaped`."""
-    sys.stdout.write(
-        "".join(
-            f"{key}: {escaped(_plain(value))}\n" for key, value in task_json(task, tags).items()
-        )
-    )
+    _key_value_lines(task_json(task, tags))
+
+
+def _key_value_lines(data: dict[str, Any]) -> None:
+    """A JSON view for scripts: a `key: value` line for each key, in its order; null is empty,
+    true and false are `true` and `false`, lists are comma-separated, every value `escaped`."""
+    sys.stdout.write("".join(f"{key}: {escaped(_plain(value))}\n" for key, value in data.items()))
 
 
 def _plain(value: object) -> str:
@@ -481,6 +483,12 @@ def user_table(users: list[User], *, current: str | None, now: datetime) -> None
 
 
 def user_panel(user: User, *, current: bool, open_tasks: int, completed_tasks: int) -> None:
+    """A user in a panel at a terminal; for scripts, `key: value` lines of the user's JSON view
+    and then `open_tasks: N` and `completed_tasks: N`."""
+    if not for_people():
+        counts = {"open_tasks": open_tasks, "completed_tasks": completed_tasks}
+        _key_value_lines({**user_json(user, current=current), **counts})
+        return
     from rich.panel import Panel
     from rich.table import Table
     from rich.text import Text

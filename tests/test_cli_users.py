@@ -24,6 +24,32 @@ def panel(result: Result) -> list[str]:
     return [re.sub(r"─+([╮╯])$", "─", line.strip("│ ")) for line in text.splitlines()]
 
 
+def panel_of(run: Run, *args: str) -> list[str]:
+    """`panel` of what a person at a terminal sees for `sorted ARGS`."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("TTY_COMPATIBLE", "1")
+        return panel(run(*args))
+
+
+def test_piped_user_show_is_key_value_lines(ada: User, run: Run) -> None:
+    run("add", "one")
+    run("add", "two")
+    run("done", "1")
+    result = run("user", "show")
+    assert (result.exit_code, result.stderr) == (0, "")
+    masked = re.sub(r"[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}", "UUID", result.stdout)
+    assert re.sub(r"\d{4}-\d\d-\d\dT[\d:.]+Z", "T", masked) == (
+        "id: UUID\n"
+        "email: ada@example.com\n"
+        "name: Ada\n"
+        "created_at: T\n"
+        "updated_at: T\n"
+        "current: true\n"
+        "open_tasks: 1\n"
+        "completed_tasks: 1\n"
+    )
+
+
 def test_user_add_list_show_switch_delete(
     database_url: str, run: Run, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -50,7 +76,7 @@ def test_user_add_list_show_switch_delete(
     ]
     assert list(users[0]) == ["id", "email", "name", "created_at", "updated_at", "current"]
     run("add", "Grace's task")
-    assert panel(run("user", "show")) == [
+    assert panel_of(run, "user", "show") == [
         "╭─ grace@example.com ─",
         "Name     -",
         "Current  yes",
@@ -59,7 +85,7 @@ def test_user_add_list_show_switch_delete(
         "ID       UUID",
         "╰─",
     ]
-    assert panel(run("user", "show", "ada@example.com"))[1:3] == [
+    assert panel_of(run, "user", "show", "ada@example.com")[1:3] == [
         "Name     Ada Lovelace",
         "Current  no",
     ]
@@ -69,7 +95,8 @@ def test_user_add_list_show_switch_delete(
     assert [u["email"] for u in json.loads(run("user", "list", "--json").stdout)] == [ADA]
     result = run("user", "add", "grace@example.com")
     assert (result.exit_code, result.stdout) == (0, "Restored user grace@example.com\n")
-    assert panel(run("--user", "grace@example.com", "user", "show"))[3] == "Tasks    1 open, 0 done"
+    shown = panel_of(run, "--user", "grace@example.com", "user", "show")
+    assert shown[3] == "Tasks    1 open, 0 done"
 
 
 def test_switch_says_one_true_thing_about_who_commands_act_as(
@@ -103,7 +130,7 @@ def test_switch_says_one_true_thing_about_who_commands_act_as(
         "Now acting as grace@example.com\n",
         "",
     )
-    assert panel(run("user", "show"))[0] == "╭─ grace@example.com ─"
+    assert panel_of(run, "user", "show")[0] == "╭─ grace@example.com ─"
 
 
 def test_user_delete_off_a_terminal_needs_yes(ada: User, grace: User, run: Run) -> None:
