@@ -78,6 +78,35 @@ def run_sorted(
     )
 
 
+def run_sorted_writing_to_a_full_disk(*args: str) -> Completed:
+    """Run `sorted ARGS...` with stdout on /dev/full, where every write fails (ENOSPC)."""
+    with Path("/dev/full").open("w") as full:
+        return subprocess.run(
+            [str(SORTED), *args],
+            stdin=subprocess.DEVNULL,
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=environment(),
+            timeout=TIMEOUT_S,
+            check=False,
+        )
+
+
+def run_sorted_with_closed(redirections: str, *args: str) -> Completed:
+    """Run `sorted ARGS...` as a shell does after REDIRECTIONS such as `>&-` (stdout closed):
+    the program starts without those file descriptors at all."""
+    return subprocess.run(
+        ["/bin/sh", "-c", f'exec "$0" "$@" {redirections}', str(SORTED), *args],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        env=environment(),
+        timeout=TIMEOUT_S,
+        check=False,
+    )
+
+
 def run_together(*commands: list[str]) -> list[Completed]:
     """Start `sorted` once per command, all at once, then wait for every one of them."""
     env = environment()
@@ -189,17 +218,7 @@ def test_zero_configuration_first_run(isolated_home: Path) -> None:
 def test_output_that_cannot_be_written_is_one_line_and_the_change_stays(
     session: Session, ada: User
 ) -> None:
-    with Path("/dev/full").open("w") as full:
-        result = subprocess.run(
-            [str(SORTED), "add", "Buy milk"],
-            stdin=subprocess.DEVNULL,
-            stdout=full,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=environment(),
-            timeout=TIMEOUT_S,
-            check=False,
-        )
+    result = run_sorted_writing_to_a_full_disk("add", "Buy milk")
     assert (result.returncode, result.stderr) == (1, "Error: No space left on device.\n")
     assert titles_in(session, ada, View.open) == ["Buy milk"]  # committed before the output
 
@@ -507,17 +526,7 @@ def test_installed_wheel_ships_its_migrations(installed: Path, blank_database_ur
 def test_help_and_version_on_a_full_disk_are_one_line(
     session: Session, ada: User, args: list[str]
 ) -> None:
-    with Path("/dev/full").open("w") as full:
-        result = subprocess.run(
-            [str(SORTED), *args],
-            stdin=subprocess.DEVNULL,
-            stdout=full,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=environment(),
-            timeout=TIMEOUT_S,
-            check=False,
-        )
+    result = run_sorted_writing_to_a_full_disk(*args)
     assert (result.returncode, result.stderr) == (1, "Error: No space left on device.\n")
 
 
@@ -532,15 +541,7 @@ def test_a_closed_stdout_is_a_write_error_not_a_crash(
 ) -> None:
     # The shell's `sorted list >&-`: the program starts with no file descriptor 1 at all.
     add_plain_tasks(session, ada, 1, 1)  # something to write (an empty list writes nothing)
-    result = subprocess.run(
-        ["/bin/sh", "-c", 'exec "$0" "$@" >&-', str(SORTED), *args],
-        stdin=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=environment(),
-        timeout=TIMEOUT_S,
-        check=False,
-    )
+    result = run_sorted_with_closed(">&-", *args)
     if args == ["nosuch"]:  # a usage error goes to stderr, as ever
         assert result.returncode == 2
         assert result.stderr.endswith("Error: No such command 'nosuch'.\n")
@@ -551,37 +552,15 @@ def test_a_closed_stdout_is_a_write_error_not_a_crash(
 def test_a_change_with_stdout_closed_is_made_and_the_output_is_an_error(
     session: Session, ada: User
 ) -> None:
-    result = subprocess.run(
-        ["/bin/sh", "-c", 'exec "$0" "$@" >&-', str(SORTED), "add", "Buy milk"],
-        stdin=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=environment(),
-        timeout=TIMEOUT_S,
-        check=False,
-    )
+    result = run_sorted_with_closed(">&-", "add", "Buy milk")
     assert (result.returncode, result.stderr) == (1, CLOSED)
     assert titles_in(session, ada, View.open) == ["Buy milk"]  # as with a full disk
 
 
 def test_closed_stdin_and_stderr_do_not_crash(session: Session, ada: User) -> None:
-    listed = subprocess.run(
-        ["/bin/sh", "-c", 'exec "$0" "$@" <&- 2>&-', str(SORTED), "add", "Buy milk"],
-        capture_output=True,
-        text=True,
-        env=environment(),
-        timeout=TIMEOUT_S,
-        check=False,
-    )
+    listed = run_sorted_with_closed("<&- 2>&-", "add", "Buy milk")
     assert (listed.returncode, listed.stdout, listed.stderr) == (0, "Added task 1: Buy milk\n", "")
-    imported = subprocess.run(
-        ["/bin/sh", "-c", 'exec "$0" "$@" <&-', str(SORTED), "import", "-"],
-        capture_output=True,
-        text=True,
-        env=environment(),
-        timeout=TIMEOUT_S,
-        check=False,
-    )
+    imported = run_sorted_with_closed("<&-", "import", "-")
     assert (imported.returncode, imported.stdout) == (2, "")
     assert (
         imported.stderr == "Error: stdin is empty: expected a JSON array or JSON lines of tasks.\n"
