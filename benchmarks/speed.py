@@ -43,7 +43,7 @@ from transfer import SORTED, Database, peak_export
 REPOSITORY = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPOSITORY / "tests"))
 
-from faultproxy import FaultProxy  # noqa: E402
+from faultproxy import FaultProxy, server_address  # noqa: E402
 
 from sorted_cli.urls import normalise_url, postgres_connect_args  # noqa: E402
 
@@ -139,7 +139,7 @@ ROUND_TRIP_COMMANDS = [
 def round_trips(server_url: str, runs: int) -> list[str]:
     with tempfile.TemporaryDirectory() as scratch:
         database = Database(Path(scratch), server_url)
-        with database.fresh() as env, FaultProxy(upstream=_host_port(database.url)) as proxy:
+        with database.fresh() as env, FaultProxy(upstream=server_address(database.url)) as proxy:
             database.fill(100)
             env.pop("PYTHONDONTWRITEBYTECODE", None)
             url = proxy.url_for(database.url)
@@ -177,13 +177,6 @@ def round_trips(server_url: str, runs: int) -> list[str]:
                     f"| `sorted {' '.join(command)}` | {count} | +{count - floor} | {took} |"
                 )
     return rows
-
-
-def _host_port(url: str) -> tuple[str, int]:
-    from psycopg.conninfo import conninfo_to_dict
-
-    info = conninfo_to_dict("postgresql://" + url.partition("://")[2])
-    return str(info.get("host", "127.0.0.1")), int(str(info.get("port", 5432)))
 
 
 def _json(value: object) -> str:

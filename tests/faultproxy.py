@@ -69,7 +69,14 @@ if TYPE_CHECKING:
     from types import TracebackType
     from typing import Self
 
-__all__ = ["GSSENC_REQUEST", "SSL_REQUEST", "Fault", "FaultProxy", "error_response"]
+__all__ = [
+    "GSSENC_REQUEST",
+    "SSL_REQUEST",
+    "Fault",
+    "FaultProxy",
+    "error_response",
+    "server_address",
+]
 
 SSL_REQUEST = 80877103
 GSSENC_REQUEST = 80877104
@@ -79,6 +86,15 @@ _CHUNK = 65536
 _MAX_STARTUP = 10000  # the server's own limit on a StartupMessage is about this
 
 FaultKind = Literal["pass", "refuse", "postgres_error", "delay_connect", "cut", "terminate"]
+
+
+def server_address(database_url: str) -> tuple[str, int]:
+    """The host and port a PostgreSQL URL reaches (port 5432 when it names none): the upstream
+    of a proxy put in front of that database."""
+    parts = urlsplit(database_url)
+    if not parts.scheme.startswith("postgres"):
+        raise ValueError(f"not a PostgreSQL URL: {parts.scheme}://...")
+    return parts.hostname or "127.0.0.1", parts.port or 5432
 
 
 def error_response(message: str, *, sqlstate: str = "XX000", severity: str = "FATAL") -> bytes:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 from conftest import Run, add_plain_tasks, direct_url_of, is_postgres_backend
-from faultproxy import FaultProxy
+from faultproxy import FaultProxy, server_address
 from sqlalchemy import text
 from test_processes import run_together
 
@@ -49,9 +49,11 @@ def proxy(database_url: str, ada: User, monkeypatch: pytest.MonkeyPatch) -> Iter
     """A fault proxy in front of the test database; sorted's commands go through it.
 
     The test's own session (`ada` opened it) stays on the direct URL, to see what the server
-    really holds."""
-    with FaultProxy() as faults:
+    really holds. sorted talks to it in plain text (as to a server that takes no TLS), since
+    the faults read the statements it sends."""
+    with FaultProxy(upstream=server_address(database_url)) as faults:
         monkeypatch.setenv("DATABASE_URL", faults.url_for(database_url))
+        monkeypatch.setenv("PGSSLMODE", "disable")
         yield faults
 
 
@@ -330,7 +332,7 @@ def test_db_commands_use_the_direct_url_and_everyday_commands_the_pooled_one(
     pooled = blank_database_url
     direct = direct_url_of(pooled)
     assert direct != pooled
-    with FaultProxy(upstream=_host_port(pooled)) as pooler:
+    with FaultProxy(upstream=server_address(pooled)) as pooler:
         monkeypatch.setenv("DATABASE_URL", pooler.url_for(pooled))
         monkeypatch.setenv(name, direct)
         upgraded = run("db", "upgrade")
@@ -342,11 +344,6 @@ def test_db_commands_use_the_direct_url_and_everyday_commands_the_pooled_one(
         assert pooler.connections == 2  # everyday commands did
     shown = run("config").stdout.splitlines()
     assert f"migrations      {mask_password(normalise_url(direct))}  (${name})" in shown
-
-
-def _host_port(url: str) -> tuple[str, int]:
-    host, _, port = url.partition("@")[2].partition("/")[0].rpartition(":")
-    return host, int(port)
 
 
 # ------------------------------------------------------------- export and import, cut off

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 from conftest import Run, add_plain_tasks
-from faultproxy import FaultProxy
+from faultproxy import FaultProxy, server_address
 from sqlmodel import Session
 
 from sorted_cli.models import User
@@ -40,14 +40,9 @@ COMMANDS = {
 
 @pytest.fixture
 def proxy(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[FaultProxy]:
-    with FaultProxy(upstream=_host_port(database_url)) as counter:
+    with FaultProxy(upstream=server_address(database_url)) as counter:
         monkeypatch.setenv("DATABASE_URL", counter.url_for(database_url))
         yield counter
-
-
-def _host_port(url: str) -> tuple[str, int]:
-    info = psycopg.conninfo.conninfo_to_dict(libpq_url(normalise_url(url)))
-    return str(info.get("host", "127.0.0.1")), int(str(info.get("port", 5432)))
 
 
 def floor(proxy: FaultProxy, url: str) -> int:
