@@ -580,6 +580,7 @@ def test_a_list_streamed_into_a_slow_reader_holds_up_no_change(session: Session,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         env=environment(),
+        bufsize=0,  # readline takes one line, leaving the rest in the pipe for communicate
     )
     try:
         assert listing.stdout is not None
