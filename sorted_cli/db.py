@@ -30,6 +30,7 @@ from sqlmodel import Session
 
 from sorted_cli import schema
 from sorted_cli.errors import ConfigError, DatabaseUnavailable, SchemaError, SortedError
+from sorted_cli.retry import reached_no_server
 from sorted_cli.urls import (
     is_postgres,
     mask_password,
@@ -273,9 +274,11 @@ def _track_autocommitted_writes(session: Session, engine: Engine) -> None:  # pr
     def refused(context: ExceptionContext) -> None:
         # The server answered with an error (a deadlock, a constraint): the statement was
         # rolled back, so nothing is unknown. Without a SQLSTATE the answer never came; 08 and
-        # 57P errors (the connection, a shutdown) may have cut off a commit's answer.
-        sqlstate = getattr(context.original_exception, "sqlstate", None) or ""
-        if sqlstate and not sqlstate.startswith(("08", "57P")):
+        # 57P errors (the connection, a shutdown) may have cut off a commit's answer, unless
+        # a pooler says it never passed the statement on.
+        error = context.original_exception
+        sqlstate = getattr(error, "sqlstate", None) or ""
+        if (sqlstate and not sqlstate.startswith(("08", "57P"))) or reached_no_server(error):
             session.info.pop(_COMMIT_SENT, None)
 
 

@@ -231,6 +231,32 @@ def test_nothing_is_half_written_when_the_connection_breaks_mid_command(
     assert len(stored(session, ada)) == 3
 
 
+@DIRECT
+def test_add_that_gives_up_after_its_change_was_in_flight_says_it_may_be_saved(
+    proxy: FaultProxy, session: Session, ada: User, run: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The first try was committed, its answer lost; the server is then out of reach until the
+    # budget runs out. "Cannot connect" would have the user add it again.
+    monkeypatch.setenv("SORTED_RETRY_TIMEOUT", "1")
+    proxy.cut_on(b"INSERT INTO tasks", forward=True)
+    proxy.refuse(times=50)
+    result = run("add", "Buy milk")
+    assert (result.exit_code, result.stdout) == (1, "")
+    assert result.stderr.endswith(UNKNOWN), result.stderr
+    assert stored(session, ada) == [(1, "Buy milk", False)]
+
+
+@DIRECT
+def test_a_connection_error_not_worth_retrying_after_a_change_was_sent_says_it_may_be_saved(
+    proxy: FaultProxy, session: Session, ada: User, run: Run
+) -> None:
+    add_plain_tasks(session, ada, 1, 1)
+    proxy.terminate_on(b"UPDATE tasks", sqlstate="08P01", message="invalid frontend message")
+    result = run("done", "1")
+    assert (result.exit_code, result.stdout, result.stderr) == (1, "", UNKNOWN)
+    assert proxy.pending_faults == 0
+
+
 # ------------------------------------------------------------------- migrations at once
 
 
