@@ -22,6 +22,7 @@ from itertools import islice
 from typing import Any, TypeVar, cast
 
 from sqlalchemy import Table, false, func, update
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from sorted_cli.db import transaction
@@ -88,6 +89,24 @@ def import_tasks(
     task found already there with one of them counts as added by this import, not as one the
     user had."""
     written = set() if written is None else written
+    try:
+        return _import(session, user, records, advance, written)
+    except IntegrityError:  # pragma: postgres
+        # Another user's import of the same UUIDs committed after this one found them free
+        # (its rows were not visible yet) and before this one's insert: name the task as the
+        # check does when they are already there.
+        session.rollback()
+        _new_records(session, user, records)
+        raise
+
+
+def _import(
+    session: Session,
+    user: User,
+    records: Sequence[TaskRecord],
+    advance: Callable[[int], object],
+    written: set[uuid.UUID],
+) -> ImportResult:
     with transaction(session):
         counter = session.exec(  # locks the user's row: adds wait until the import is done
             select(User.last_task_number).where(col(User.id) == user.id).with_for_update()
