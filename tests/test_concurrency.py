@@ -2,7 +2,9 @@
 another connection holds a lock on its task, changes it, then commits.
 
 Each change is one statement that locks its rows before it checks them, so what the other
-connection did while sorted waited is what sorted decides on.
+connection did while sorted waited is what sorted decides on. An import checks first and
+writes after, so another user's import of the same UUIDs can commit in between (on SQLite,
+whose write lock an import takes before its check, it cannot).
 """
 
 from __future__ import annotations
@@ -54,14 +56,16 @@ def started(*args: str) -> subprocess.Popen[str]:
 
 
 def wait_until_blocked(other: psycopg.Connection) -> None:
-    """Until a sorted session waits on a lock (as pg_stat_activity shows it)."""
+    """Until a sorted session on OTHER's database waits on a lock (as pg_stat_activity shows
+    it; other tests may be waiting on other databases of the server)."""
     deadline = time.monotonic() + TIMEOUT_S
     watcher = psycopg.connect(other.info.dsn, autocommit=True)
     with watcher:
         while time.monotonic() < deadline:
             waiting = watcher.execute(
                 "SELECT count(*) FROM pg_stat_activity "
-                "WHERE application_name = 'sorted' AND wait_event_type = 'Lock'"
+                "WHERE application_name = 'sorted' AND wait_event_type = 'Lock' "
+                "AND datname = current_database()"
             ).fetchone()
             if waiting and waiting[0]:
                 return

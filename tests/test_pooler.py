@@ -26,6 +26,7 @@ from conftest import Run, add_plain_tasks
 from faultproxy import FaultProxy, server_address
 from servers import PgBouncer, start_pgbouncer
 from sqlalchemy import make_url
+from test_concurrency import wait_until_blocked
 from test_neon import UNKNOWN, stored
 from test_processes import SORTED, TIMEOUT_S, environment
 
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
 # The pooler runs in front of the machine's server, reached directly.
 DIRECT = pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
 Pooler = Callable[..., PgBouncer]
+WAITED = "query_wait_timeout"  # PgBouncer's word for a client that waited too long for a server
 
 
 @pytest.fixture
@@ -187,7 +189,7 @@ def test_a_change_that_waited_in_vain_for_a_server_connection_is_retried(
     holder = psycopg.connect(make_url(pooled).set(drivername="postgresql").render_as_string(False))
     done: subprocess.Popen[str] | None = None
     try:
-        with psycopg.connect(direct) as locker, psycopg.connect(direct, autocommit=True) as watch:
+        with psycopg.connect(direct) as locker:
             locker.execute("LOCK TABLE alembic_version IN ACCESS EXCLUSIVE MODE")
             done = subprocess.Popen(
                 [str(SORTED), "done", "1"],
@@ -196,22 +198,13 @@ def test_a_change_that_waited_in_vain_for_a_server_connection_is_retried(
                 text=True,
                 env=environment(),
             )
-            _until(
-                lambda: (
-                    watch.execute(
-                        "SELECT count(*) FROM pg_stat_activity "
-                        "WHERE wait_event_type = 'Lock' AND datname = current_database()"
-                    ).fetchone()
-                    == (1,)
-                ),
-                "done to wait for the lock",
-            )
+            wait_until_blocked(locker)
             taking = threading.Thread(target=lambda: holder.execute("SELECT 1"), daemon=True)
             taking.start()  # waits in PgBouncer's queue, ahead of done's UPDATE
             _until(lambda: _waiting(bouncer) == 1, "the other client to queue")
         # The lock is gone: done's read ends, the other client gets the connection and keeps
         # its transaction open while done's UPDATE waits.
-        _until(lambda: "query_wait_timeout" in bouncer.log.read_text(), "query_wait_timeout")
+        _until(lambda: WAITED in bouncer.log.read_text(), WAITED)
         holder.rollback()
         taking.join(timeout=20)
         stdout, stderr = done.communicate(timeout=TIMEOUT_S)
