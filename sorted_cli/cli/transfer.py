@@ -20,6 +20,7 @@ from sorted_cli.cli.state import State
 from sorted_cli.errors import InvalidInput, SortedError
 
 if TYPE_CHECKING:
+    import uuid
     from collections.abc import Callable, Iterator
 
 app = typer.Typer()
@@ -225,11 +226,16 @@ def import_(
         text, name=name, taskwarrior=source is ImportFormat.taskwarrior, ignored=ignored
     )
     state = State.of(ctx)
+    written: set[uuid.UUID] = set()  # what each try wrote: a repeat counts it as imported
 
     def run() -> transfer.ImportResult:
         with render.progress(len(records), "Importing") as advance:
             return transfer.import_tasks(
-                session=state.session, user=state.user, records=records, advance=advance
+                session=state.session,
+                user=state.user,
+                records=records,
+                advance=advance,
+                written=written,
             )
 
     result = state.attempt(run, repeatable=True)  # idempotent: a repeat finds what it added

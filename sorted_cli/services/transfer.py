@@ -4,7 +4,9 @@ Export streams (`services.tasks.stream_tasks`, as `list` does for every match): 
 from the database in batches and go out as they come, so memory stays flat.
 
 Import is one transaction and idempotent: a task's UUID is its identity, so a task the user
-already has is left exactly as it is, and importing the same file twice changes nothing.
+already has is left exactly as it is, and importing the same file twice changes nothing (a
+try repeated after its COMMIT's answer was lost still counts what its first try saved: see
+`written`).
 Numbers are kept when the user has no task with that number (and it is at most a billion);
 the others (and tasks that come without one) take the next free numbers, after every kept
 one. A UUID that belongs to another user's task is an error. Everything is checked before the
@@ -20,6 +22,7 @@ from itertools import islice
 from typing import Any, TypeVar, cast
 
 from sqlalchemy import Table, false, func, update
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from sorted_cli.db import transaction
@@ -76,16 +79,42 @@ def import_tasks(
     user: User,
     records: Sequence[TaskRecord],
     advance: Callable[[int], object] = lambda _done: None,
+    written: set[uuid.UUID] | None = None,
 ) -> ImportResult:
     """Add the records the user does not have yet, in one transaction (see module docstring).
-    `advance(n)` is told as each batch of n records is dealt with."""
+    `advance(n)` is told as each batch of n records is dealt with.
+
+    `written` is for a command that tries again after its COMMIT's answer was lost: it holds
+    the UUIDs that its earlier tries wrote (each try adds its own before writing them), and a
+    task found already there with one of them counts as added by this import, not as one the
+    user had."""
+    written = set() if written is None else written
+    try:
+        return _import(session, user, records, advance, written)
+    except IntegrityError:  # pragma: postgres
+        # Another user's import of the same UUIDs committed after this one found them free
+        # (its rows were not visible yet) and before this one's insert: name the task as the
+        # check does when they are already there.
+        session.rollback()
+        _new_records(session, user, records)
+        raise
+
+
+def _import(
+    session: Session,
+    user: User,
+    records: Sequence[TaskRecord],
+    advance: Callable[[int], object],
+    written: set[uuid.UUID],
+) -> ImportResult:
     with transaction(session):
         counter = session.exec(  # locks the user's row: adds wait until the import is done
             select(User.last_task_number).where(col(User.id) == user.id).with_for_update()
         ).one()
-        new, present = _new_records(session, user, records)
+        new, found = _new_records(session, user, records)
         numbers = _numbers(session, user, new, counter)
         advance(len(records) - len(new))
+        written.update(record.id for record in new)
         for batch in batched(new, BATCH):
             session.execute(_TASKS.insert(), [_task_row(user, record, numbers) for record in batch])
             tags = [
@@ -102,24 +131,27 @@ def import_tasks(
                 update(User).where(col(User.id) == user.id).values(last_task_number=top)
             )
         session.commit()
-    renumbered = sum(1 for record in new if record.number not in (None, numbers[record.id]))
-    return ImportResult(added=len(new), present=present, renumbered=renumbered)
+    mine = {r.id: r for r in reversed(records) if r.id in found and r.id in written}
+    earlier = list(mine.values())  # what an earlier try of this import saved
+    numbers.update((record.id, found[record.id]) for record in earlier)
+    added = [*new, *earlier]
+    renumbered = sum(1 for record in added if record.number not in (None, numbers[record.id]))
+    return ImportResult(added=len(added), present=len(records) - len(added), renumbered=renumbered)
 
 
 def _new_records(
     session: Session, user: User, records: Sequence[TaskRecord]
-) -> tuple[list[TaskRecord], int]:
-    """The records to add (each UUID once), and how many the user already has."""
+) -> tuple[list[TaskRecord], dict[uuid.UUID, int]]:
+    """The records to add (each UUID once), and the numbers of those the user already has."""
     unique = list({record.id: record for record in reversed(records)}.values())[::-1]
-    owners: dict[uuid.UUID, uuid.UUID] = {}
+    found: dict[uuid.UUID, int] = {}
     for batch in batched([record.id for record in unique], BATCH):
-        found = select(Task.id, Task.user_id).where(col(Task.id).in_(batch))
-        owners.update((task_id, owner) for task_id, owner in session.exec(found))
-    for task_id, owner in owners.items():
-        if owner != user.id:
-            raise InvalidInput(f"Task {task_id} belongs to another user; nothing was imported.")
-    new = [record for record in unique if record.id not in owners]
-    return new, len(records) - len(new)
+        query = select(Task.id, Task.user_id, Task.number).where(col(Task.id).in_(batch))
+        for task_id, owner, number in session.exec(query):
+            if owner != user.id:
+                raise InvalidInput(f"Task {task_id} belongs to another user; nothing was imported.")
+            found[task_id] = number
+    return [record for record in unique if record.id not in found], found
 
 
 def _numbers(
