@@ -94,8 +94,8 @@ def replacing(path: Path, *, mode: int | None = None) -> Iterator[IO[str]]:
         with _signals_held():  # a stop signal now would leave a file no one knows the name of
             handle, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
             temporary = Path(name)
-        os.fchmod(handle, mode)
         with os.fdopen(handle, "w", encoding="utf-8", newline="") as out:
+            os.fchmod(handle, mode)
             yield out
             out.flush()
             os.fsync(out.fileno())

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from conftest import ADA, Run, add_plain_tasks
+from conftest import ADA, POSTGRES_BACKENDS, Run, add_plain_tasks
 from test_processes import SORTED, TIMEOUT_S, environment, free_port, run_together
 
 from sorted_cli.config import load_settings
@@ -222,11 +222,10 @@ def test_a_password_in_database_url_is_hidden_from_the_process_list() -> None:
     assert stderr.startswith("Error: Cannot connect to postgresql+psycopg://ada:***@127.0.0.1:")
 
 
+@pytest.mark.parametrize("backend", POSTGRES_BACKENDS, indirect=True)  # SQLite: no password
 def test_a_command_with_a_password_on_its_command_line_works_with_it_hidden(
-    backend: str, database_url: str, ada: User
+    database_url: str, ada: User
 ) -> None:
-    if backend == "sqlite":
-        pytest.skip("a SQLite URL holds no password")
     url = database_url
     # The TLS cluster's URL holds its SCRAM password; the others' servers trust any.
     if ":" not in url.partition("://")[2].partition("@")[0]:
