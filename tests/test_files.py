@@ -5,6 +5,7 @@ a `.env` that cannot be read is an error."""
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import re
@@ -82,6 +83,33 @@ def test_user_switches_at_once_on_sixteen_databases_keep_every_one(
     results = run_together(*(["--database-url", url, "user", "switch", ADA] for url in databases))
     assert [result.returncode for result in results] == [0] * 16, [r.stderr for r in results]
     assert remembered(isolated_home / "config.toml") == before | dict.fromkeys(databases, ADA)
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_a_command_waiting_for_the_config_files_lock_says_so_then_goes_on(
+    isolated_home: Path, database_url: str, ada: User
+) -> None:
+    isolated_home.mkdir()
+    lock = os.open(isolated_home / ".config.toml.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # as another sorted rewriting the config file
+        switching = subprocess.Popen(
+            [str(SORTED), "user", "switch", ADA],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=environment(SORTED_USER=None),
+        )
+        assert switching.stderr is not None
+        waiting = switching.stderr.readline()  # blocks until it is said (or the process ends)
+    finally:
+        os.close(lock)
+    stdout, stderr = switching.communicate(timeout=TIMEOUT_S)
+    config = isolated_home / "config.toml"
+    assert waiting == f"Waiting for another sorted to finish writing {config}...\n"
+    assert (switching.returncode, stdout, stderr) == (0, f"Now acting as {ADA}\n", "")
+    assert list(remembered(config).values()) == [ADA]
 
 
 def test_the_config_file_and_an_export_are_on_the_disk_before_they_are_renamed(
