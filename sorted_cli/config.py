@@ -18,6 +18,7 @@ from pydantic_settings import (
 
 from sorted_cli.configfile import (
     ENVIRONMENT_NAMES,
+    check_dotenv,
     config_file,
     embedded_database_path,
     winning,
@@ -133,6 +134,7 @@ def load_settings(**overrides: str | None) -> Settings:
     """Build the settings, with command-line values (None means not given) on top."""
     given: dict[str, Any] = {name: value for name, value in overrides.items() if value is not None}
     try:
+        check_dotenv()
         return Settings(**given)
     except ValidationError as exc:
         raise ConfigError(_invalid_setting(exc.errors()[0], flags=given.keys())) from None

@@ -3,7 +3,9 @@
 The config file is TOML at `<config dir>/config.toml` (platformdirs' user config directory, or
 `$SORTED_HOME` when set, which also holds the embedded database; tests use it to stay away from
 real data). Besides settings it keeps, per database, the user chosen with `sorted user switch`
-in a `[current_user]` table keyed by the database URL without its password.
+in a `[current_user]` table keyed by the database URL without its password. sorted rewrites
+it whole (`files.replacing`: through a symlink, into the file it names) under a lock held from
+reading it to renaming the new one in, so commands remembering users at once keep every one.
 
 Free of pydantic: shell completion reads its settings through `given`, which looks where
 `sorted_cli.config.Settings` looks, in the same order (a test holds the two together).
@@ -14,12 +16,15 @@ from __future__ import annotations
 import json
 import os
 import re
-import tempfile
 import tomllib
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sorted_cli.errors import ConfigError
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 APP_NAME = "sorted"
 CURRENT_USER_TABLE = "current_user"
@@ -63,16 +68,18 @@ def remembered_user(database_key: str) -> str | None:
 
 
 def remember_user(database_key: str, email: str | None) -> None:
-    """Remember (or, with None, forget) the current user for this database."""
-    data = read_config_file()
-    table = data.get(CURRENT_USER_TABLE)
-    table = dict(table) if isinstance(table, dict) else {}
-    if email is None:
-        table.pop(database_key, None)
-    else:
-        table[database_key] = email
-    data[CURRENT_USER_TABLE] = table
-    _write_config_file(data)
+    """Remember (or, with None, forget) the current user for this database. The config file is
+    read and rewritten under its lock, so two commands remembering at once both keep theirs."""
+    with _config_locked():
+        data = read_config_file()
+        table = data.get(CURRENT_USER_TABLE)
+        table = dict(table) if isinstance(table, dict) else {}
+        if email is None:
+            table.pop(database_key, None)
+        else:
+            table[database_key] = email
+        data[CURRENT_USER_TABLE] = table
+        _write_config_file(data)
 
 
 def read_config_file() -> dict[str, Any]:
@@ -85,21 +92,27 @@ def read_config_file() -> dict[str, Any]:
         raise ConfigError(f"Cannot read {config_file()}: {exc}") from None
 
 
-def _write_config_file(data: dict[str, Any]) -> None:
-    """Write the config file atomically, readable by its owner only (it may hold a password)."""
+@contextmanager
+def _config_locked() -> Iterator[None]:
+    """Hold the config file's lock (`.config.toml.lock` beside it) during the block."""
+    from sorted_cli.files import locked
+
     path = config_file()
     try:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".config-", suffix=".toml")
+        with locked(path.with_name(f".{path.name}.lock"), what=str(path)):
+            yield
     except OSError as exc:
         raise ConfigError(f"Cannot write {path}: {exc.strerror}.") from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(_to_toml(data))
-        Path(temporary).replace(path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+
+
+def _write_config_file(data: dict[str, Any]) -> None:
+    """Replace the config file's contents (through a symlink, into the file it names), readable
+    by its owner only: it may hold a password."""
+    from sorted_cli.files import replacing
+
+    with replacing(config_file(), mode=0o600) as out:
+        out.write(_to_toml(data))
 
 
 def _to_toml(data: dict[str, Any]) -> str:
@@ -169,9 +182,30 @@ def given(setting: str) -> str | None:
     return text if text and text.strip() else None
 
 
+DOTENV = Path(".env")
+
+
+def check_dotenv() -> None:
+    """ConfigError naming the first line of `.env` (in the working directory) that cannot be
+    read. python-dotenv only warns and skips such a line: a DATABASE_URL with an unclosed quote
+    would silently mean the embedded database."""
+    if not DOTENV.is_file():
+        return
+    from dotenv.parser import parse_stream  # what python-dotenv's dotenv_values reads with
+
+    with DOTENV.open(encoding="utf-8") as stream:
+        bad = next((binding for binding in parse_stream(stream) if binding.error), None)
+    if bad is not None:  # its text is not shown: it may hold a password
+        raise ConfigError(
+            f"Cannot read {DOTENV}, line {bad.original.line}: not NAME=VALUE "
+            "(a quote left open?); fix it or remove the line."
+        )
+
+
 def _dotenv() -> dict[str, str | None]:
-    if not Path(".env").is_file():
+    if not DOTENV.is_file():
         return {}
+    check_dotenv()
     from dotenv import dotenv_values  # what pydantic-settings reads .env with
 
-    return dict(dotenv_values(".env", encoding="utf-8"))
+    return dict(dotenv_values(DOTENV, encoding="utf-8"))

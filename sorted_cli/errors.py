@@ -68,6 +68,10 @@ class ConfigError(SortedError):
     exit_code = USAGE
 
 
+class PlantedLink(SortedError):
+    """A file to write is reached through another user's symlink in a shared folder (`files`)."""
+
+
 class DatabaseUnavailable(SortedError):
     """The database cannot be reached or refused the connection."""
 

@@ -105,6 +105,33 @@ def _stop_now(number: int, _frame: object) -> None:
     os._exit(128 + number)
 
 
+def hide_argument(argument: str, shown: str) -> None:
+    """Show SHOWN (as long as ARGUMENT) in place of ARGUMENT, or of the end of an argument
+    that ends with it (`--database-url=URL`), where /proc/PID/cmdline looks. The memory holding
+    the arguments is written through /proc/self/mem; where that cannot be done nothing
+    changes."""
+    from pathlib import Path
+
+    old, new = os.fsencode(argument), os.fsencode(shown)
+    try:
+        with Path("/proc/self/stat").open("rb") as status:
+            # the fields after the command's name, which may itself hold spaces and brackets;
+            # arg_start and arg_end are fields 48 and 49 (proc(5))
+            fields = status.read().rpartition(b")")[2].split()
+        start, end = int(fields[45]), int(fields[46])
+        with Path("/proc/self/mem").open("r+b", buffering=0) as memory:
+            memory.seek(start)
+            arguments = memory.read(end - start).split(b"\0")
+            at = start
+            for each in arguments:
+                if each.endswith(old) and len(new) == len(old):
+                    memory.seek(at + len(each) - len(old))
+                    memory.write(new)
+                at += len(each) + 1
+    except (OSError, IndexError, ValueError):  # not Linux, or a kernel that forbids it
+        pass
+
+
 def _exit_code(stop: SystemExit) -> int:
     if stop.code is None or isinstance(stop.code, int):
         return stop.code or 0

@@ -66,6 +66,17 @@ def mask_password(url: str) -> str:
     return _PASSWORD_PARAM.sub(rf"\g<1>{MASK}", masked)
 
 
+def starred_password(url: str) -> str | None:
+    """The URL with each character of its passwords (as `mask_password` finds them) turned
+    into `*`, so it keeps its length; None when it holds no password."""
+    before, password, after = _split_password(url)
+    starred = url if password is None else f"{before}{'*' * len(password)}{after}"
+    starred = _PASSWORD_PARAM.sub(
+        lambda found: found.group(1) + "*" * (found.end() - found.end(1)), starred
+    )
+    return None if starred == url else starred
+
+
 def mask_passwords_in(text: str) -> str:
     """TEXT (a driver's message, say) with the password of every URL in it masked, and any
     conninfo `password=...`: by where a password stands, never by searching for its letters,

@@ -214,7 +214,13 @@ def test_remembered_users_are_kept_per_database_in_an_owner_only_file(
     assert stat.S_IMODE((isolated_home / "config.toml").stat().st_mode) == 0o600
     configfile.remember_user("postgresql+psycopg://me@h/team", None)
     assert configfile.remembered_user("postgresql+psycopg://me@h/team") is None
-    assert list(isolated_home.iterdir()) == [isolated_home / "config.toml"]  # no temp files
+    # No temporary files; the lock file (empty, owner-only) stays, as lock files do.
+    assert sorted(path.name for path in isolated_home.iterdir()) == [
+        ".config.toml.lock",
+        "config.toml",
+    ]
+    lock = isolated_home / ".config.toml.lock"
+    assert (lock.read_bytes(), stat.S_IMODE(lock.stat().st_mode)) == (b"", 0o600)
 
 
 def test_config_command_shows_effective_settings_with_the_password_masked(

@@ -139,7 +139,11 @@ def root(
             "--database-url",
             metavar="URL",
             show_default=False,
-            help="PostgreSQL or SQLite URL (default: $DATABASE_URL, else the embedded database).",
+            help=(
+                "PostgreSQL or SQLite URL (default: $DATABASE_URL, else the embedded database). "
+                "Other users of the machine can see a command's arguments: put a password in "
+                "$SORTED_DATABASE_URL or the config file instead."
+            ),
         ),
     ] = None,
     user: Annotated[
@@ -161,12 +165,24 @@ def root(
     ] = False,
 ) -> None:
     """A fast todo list for your terminal, on your laptop or your team's PostgreSQL."""
+    if database_url is not None:
+        _hide_password(database_url)
     ctx.obj = State(database_url=database_url, user_email=user, debug=debug, root=ctx)
     if debug:
         import logging
 
         logging.basicConfig(stream=sys.stderr, format="%(name)s: %(message)s")
         logging.getLogger("sqlalchemy.engine").setLevel(logging.INFO)
+
+
+def _hide_password(url: str) -> None:
+    """Star the password of a --database-url in the process list (`process.hide_argument`)."""
+    from sorted_cli.urls import starred_password
+
+    if (starred := starred_password(url)) is not None:
+        from sorted_cli.process import hide_argument
+
+        hide_argument(url, starred)
 
 
 def main() -> None:

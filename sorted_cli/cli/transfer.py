@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import itertools
-import os
 import stat
 import sys
 from collections import Counter
@@ -142,8 +141,12 @@ def _counted(
 
 def _replaceable(path: Path) -> bool:
     """Is PATH a regular file, or nothing yet? Those `export -o` replaces only once the export
-    is complete; anything else (a FIFO, a terminal, a process substitution) it writes into."""
+    is complete; anything else (a FIFO, a terminal, a process substitution) it writes into.
+    Either way, never through another user's link in a shared folder (`files.followed`)."""
+    from sorted_cli.files import followed
+
     try:
+        followed(path)
         return stat.S_ISREG(path.stat().st_mode)
     except FileNotFoundError:
         return True
@@ -164,29 +167,19 @@ def _opened(path: Path) -> Iterator[IO[str]]:
 
 @contextmanager
 def _replacing(path: Path) -> Iterator[IO[str]]:
-    """A file written beside PATH's file (through any symlink) under a temporary name and
-    renamed over it, with its permissions, only when the export is complete: a failed export
-    leaves the old file whole. A new file is owner-only (0600), as the database is: it holds
-    the same tasks."""
-    import tempfile  # here, not at the top: every sorted command imports this module
+    """PATH's file (through any symlink) replaced once the export is complete, as
+    `files.replacing` does: a failed or stopped export leaves the old file whole and no
+    partial file. A new file is owner-only (0600), as the database is: it holds the same
+    tasks; a replaced one keeps its mode."""
+    from sorted_cli.files import replacing
 
-    target = Path(os.path.realpath(path))
     try:
-        mode = stat.S_IMODE(target.stat().st_mode)
-    except FileNotFoundError:
-        mode = 0o600
-    try:
-        handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
-        os.fchmod(handle, mode)
-    except OSError as exc:
-        raise SortedError(f"Cannot write to {target.parent}: {exc.strerror}.") from None
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="") as out:
+        with replacing(path) as out:
             yield out
-        Path(temporary).replace(target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    except OSError as exc:
+        if exc.filename is None:  # the export's own writing failed: the boundary words it
+            raise
+        raise SortedError(f"Cannot write to {path}: {exc.strerror}.") from None
 
 
 @app.command(
