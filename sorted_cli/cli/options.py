@@ -65,9 +65,9 @@ def confirm_or_stop(question: str, *, declined: str) -> None:
     from sorted_cli.render import clean
 
     while True:
-        sys.stderr.write(f"{clean(question)} [y/N]: ")
-        sys.stderr.flush()
-        try:
+        try:  # a signal may come as soon as the question is shown, before the reading starts
+            sys.stderr.write(f"{clean(question)} [y/N]: ")
+            sys.stderr.flush()
             answer = sys.stdin.readline()
         except KeyboardInterrupt:  # the boundary exits with its code
             sys.stderr.write("\n")
