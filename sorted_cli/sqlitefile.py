@@ -1,0 +1,224 @@
+"""The SQLite file behind a local database: creating it, opening it, noticing damage, and saying
+plainly what a file, its folder or its disk refused.
+
+- A file is new only when this command created it (owner-only, 0600): only such a file is given
+  sorted's schema from nothing. An empty file that was already there, even one left by a sorted
+  that stopped between creating and setting it up, is refused with advice (`sorted db upgrade`
+  starts a new database in it on purpose): sorted cannot tell it from a database emptied by
+  accident.
+- A file that cannot be written (a read-only file system or folder, a full disk) is read all the
+  same: the read-write open is tried first, as always, and only when its first read fails is the
+  file opened read-only (`mode=ro`), then, when even the WAL's -shm file cannot be made and no
+  -wal file holds changes, as immutable (`immutable=1`: SQLite then reads the main file alone,
+  which holds every change). A write then says the database is read-only, or the disk full.
+- A file that a process left open when it died (a -wal file with changes, and no process holding
+  a lock on the -shm file) gets `PRAGMA quick_check` before use; SQLite's own reports of damage
+  ("database disk image is malformed", "file is not a database") stop the command with advice to
+  recover from the last export.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.exc import DBAPIError
+
+from sorted_cli.errors import (
+    DatabaseDamaged,
+    DatabaseReadOnly,
+    DatabaseUnavailable,
+    DiskFull,
+    SchemaError,
+    SortedError,
+)
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+CREATED = "sorted_created_file"  # an engine's execution option: this command made its file
+_RECOVER = (
+    "move it aside (keep it: it may be repaired) and run `sorted import` on your last export "
+    "(`sorted export > backup.json` makes one)"
+)
+# SQLite's primary result codes (the low byte of an extended one).
+_READONLY, _IOERR, _CORRUPT, _FULL, _CANTOPEN, _NOTADB = 8, 10, 11, 13, 14, 26
+
+
+def prepare(path: Path, *, create_parent: bool) -> bool:
+    """Make sure the file exists; say whether this call created it."""
+    try:
+        if create_parent:
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        # Owner-only from the first byte; SQLite gives its -wal and -shm files the same mode.
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    except FileExistsError:
+        return False
+    except OSError as exc:
+        raise DatabaseUnavailable(
+            f"Cannot create the database file {path}: {exc.strerror}."
+        ) from None
+    return True
+
+
+def set_up(engine: Engine, path: Path, *, created: bool) -> None:
+    """Open the file through `engine` read-only where it cannot be written, remember whether
+    this command created it, and check it first if a process died with it open."""
+    from sqlalchemy import event
+
+    engine.update_execution_options(**{CREATED: created})
+    event.listen(engine, "do_connect", _connect_reading_where_not_writable(path))
+    if not created and _left_open_by_a_dead_process(path):
+        _quick_check(engine, path)
+
+
+def _connect_reading_where_not_writable(path: Path) -> Any:
+    def connect(_dialect: Any, _record: Any, cargs: Any, cparams: Any) -> sqlite3.Connection:
+        connection: sqlite3.Connection = sqlite3.connect(*cargs, **cparams)
+        try:
+            _first_read(connection)
+        except sqlite3.OperationalError as exc:
+            connection.close()
+            if _primary(exc) not in (_READONLY, _IOERR, _FULL, _CANTOPEN) or not path.is_file():
+                raise
+            return _connect_read_only(path, cparams, exc)
+        return connection
+
+    return connect
+
+
+def _first_read(connection: sqlite3.Connection) -> None:
+    """Read the header: in WAL mode this opens (or makes) the -wal and -shm files."""
+    connection.execute("PRAGMA schema_version").fetchone()
+
+
+def _connect_read_only(
+    path: Path, cparams: dict[str, Any], failure: Exception
+) -> sqlite3.Connection:
+    uri = path.resolve().as_uri()
+    options = ["mode=ro"]
+    if not _wal_holds_changes(path):  # then the main file holds them all
+        options.append("mode=ro&immutable=1")
+    for query in options:
+        connection: sqlite3.Connection = sqlite3.connect(
+            f"{uri}?{query}", **{**cparams, "uri": True}
+        )
+        try:
+            _first_read(connection)
+        except sqlite3.OperationalError:
+            connection.close()
+            continue
+        return connection
+    raise failure
+
+
+def _wal_holds_changes(path: Path) -> bool:
+    try:
+        return _beside(path, "-wal").stat().st_size > 0
+    except FileNotFoundError:
+        return False
+
+
+def _left_open_by_a_dead_process(path: Path) -> bool:
+    """Whether the file was not closed cleanly: the last connection to close checkpoints and
+    removes the -wal file, so one holding changes means a process has the file open (holding a
+    lock on the -shm file, which Linux lists in /proc/locks) or died with it open. Where the
+    locks cannot be read, a -wal file with changes is enough."""
+    if not _wal_holds_changes(path):
+        return False
+    try:
+        shm = _beside(path, "-shm").stat()
+        locks = _locks_text()
+    except FileNotFoundError:  # no -shm: no process has the file open
+        return True
+    except OSError:
+        return True
+    held = f" {os.major(shm.st_dev):02x}:{os.minor(shm.st_dev):02x}:{shm.st_ino} "
+    return held not in locks
+
+
+def _locks_text() -> str:
+    return Path("/proc/locks").read_text(encoding="ascii", errors="replace")
+
+
+def _beside(path: Path, suffix: str) -> Path:
+    """SQLite's -wal or -shm file of the database at PATH."""
+    return path.with_name(path.name + suffix)
+
+
+def _quick_check(engine: Engine, path: Path) -> None:
+    """Stop if SQLite's quick check finds the file damaged (it reads every page once)."""
+    with engine.connect() as connection:
+        problems = [row[0] for row in connection.exec_driver_sql("PRAGMA quick_check")]
+    if problems != ["ok"]:
+        found = [line for problem in problems for line in problem.splitlines()]
+        first = next(line for line in found if not line.startswith("***"))
+        raise _damaged(path, f"SQLite's check found {first}")
+
+
+def refuse_to_start_over(engine: Engine, path: Path) -> None:
+    """A file with no tables that this command did not create is not a new database: it may be
+    one emptied by accident (or by a sorted that died before setting it up), and sorted gives
+    nothing a new schema, and a new local user, over it unasked."""
+    if engine.get_execution_options().get(CREATED):
+        return
+    with engine.connect() as connection:
+        tables = connection.exec_driver_sql("SELECT count(*) FROM sqlite_master").scalar()
+    if tables:
+        return
+    raise SchemaError(
+        f"{path} is empty: it is not a sorted database, and sorted does not start afresh over "
+        f"a file that was already there. To recover your tasks, {_RECOVER}; to start a new "
+        "database in it, run `sorted db upgrade`."
+    )
+
+
+def describe_error(exc: BaseException, path: Path) -> SortedError | None:
+    """The one-line error for SQLite's report of damage, a read-only file or a full disk."""
+    original = exc.orig if isinstance(exc, DBAPIError) else exc
+    if not isinstance(original, sqlite3.Error):
+        return None
+    code = _primary(original)
+    if code in (_CORRUPT, _NOTADB):
+        return _damaged(path, str(original))
+    if code == _FULL or (code in (_READONLY, _IOERR) and _disk_is_full(path)):
+        return DiskFull(f"No space left on the disk holding {path}: nothing was saved.")
+    if code == _READONLY:
+        return DatabaseReadOnly(
+            f"The database {path} is read-only ({_why_read_only(path)}): "
+            "sorted can show it but not change it."
+        )
+    return None
+
+
+def _damaged(path: Path, reason: str) -> DatabaseDamaged:
+    return DatabaseDamaged(
+        f"The database {path} is damaged ({reason}): sorted stopped without changing it; "
+        f"{_RECOVER}."
+    )
+
+
+def _primary(error: sqlite3.Error) -> int:
+    return int(getattr(error, "sqlite_errorcode", 0) or 0) & 0xFF
+
+
+def _disk_is_full(path: Path) -> bool:
+    try:
+        return os.statvfs(path.parent).f_bavail == 0
+    except OSError:
+        return False
+
+
+def _why_read_only(path: Path) -> str:
+    try:
+        if os.statvfs(path.parent).f_flag & os.ST_RDONLY:
+            return "it is on a read-only file system"
+    except OSError:
+        pass
+    if not os.access(path.parent, os.W_OK):
+        return "its folder cannot be written"
+    if not os.access(path, os.W_OK):
+        return "the file cannot be written"
+    return "it was opened read-only"
