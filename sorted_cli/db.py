@@ -61,9 +61,8 @@ def make_engine(settings: Settings, *, url: str | None = None, quick: bool = Fal
             target = make_url(url).set(drivername="postgresql+sorted_psycopg") if quick else url
             return create_engine(target, poolclass=NullPool, connect_args=connect_args)
         path = sqlite_path(url)
-        created = path is not None and sqlitefile.prepare(
-            path, create_parent=url == settings.url and settings.is_embedded
-        )
+        if path is not None:
+            sqlitefile.prepare(path, create_parent=url == settings.url and settings.is_embedded)
         engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S})
     except (ArgumentError, ValueError) as exc:
         if isinstance(exc, ValueError) and str(exc).startswith("invalid literal for int()"):
@@ -74,7 +73,7 @@ def make_engine(settings: Settings, *, url: str | None = None, quick: bool = Fal
     event.listen(engine, "connect", _on_sqlite_connect)
     event.listen(engine, "begin", _on_sqlite_begin)
     if path is not None:
-        sqlitefile.set_up(engine, path, created=created)
+        sqlitefile.set_up(engine, path)
     return engine
 
 

@@ -1,11 +1,12 @@
 """The SQLite file behind a local database: creating it, opening it, noticing damage, and saying
 plainly what a file, its folder or its disk refused.
 
-- A file is new only when this command created it (owner-only, 0600): only such a file is given
-  sorted's schema from nothing. An empty file that was already there, even one left by a sorted
-  that stopped between creating and setting it up, is refused with advice (`sorted db upgrade`
-  starts a new database in it on purpose): sorted cannot tell it from a database emptied by
-  accident.
+- Only a file sorted made is given its schema from nothing: a new file is made under a temporary
+  name, marked with sorted's application id, and linked into place, so no sorted ever finds it
+  empty half-way (one that died before migrating it leaves a marked file, which the next command
+  migrates). An empty file sorted did not make (0 bytes, or another program's empty database) is
+  refused with advice: it may be a database emptied by accident; `sorted db upgrade` starts a
+  new database in it on purpose.
 - A file that cannot be written (a read-only file system or folder, a full disk) is read all the
   same: the read-write open is tried first, as always, and only when its first read fails is the
   file opened read-only (`mode=ro`), then, when even the WAL's -shm file cannot be made and no
@@ -21,6 +22,8 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import tempfile
+from contextlib import closing
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -38,7 +41,7 @@ from sorted_cli.errors import (
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
-CREATED = "sorted_created_file"  # an engine's execution option: this command made its file
+SORTED_ID = 0x736F7274  # the application id in the header of a file sorted made: "sort"
 _RECOVER = (
     "move it aside (keep it: it may be repaired) and run `sorted import` on your last export "
     "(`sorted export > backup.json` makes one)"
@@ -47,30 +50,58 @@ _RECOVER = (
 _READONLY, _IOERR, _CORRUPT, _FULL, _CANTOPEN, _NOTADB = 8, 10, 11, 13, 14, 26
 
 
-def prepare(path: Path, *, create_parent: bool) -> bool:
-    """Make sure the file exists; say whether this call created it."""
+def prepare(path: Path, *, create_parent: bool) -> None:
+    """Make sure the file exists: a new one is made whole, marked as sorted's, under a
+    temporary name beside it and linked into place, so no sorted running at the same moment
+    ever finds it empty (one that lost that race uses the winner's file)."""
     try:
         if create_parent:
             path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if path.exists():
+            return
         # Owner-only from the first byte; SQLite gives its -wal and -shm files the same mode.
-        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+        handle, temporary = tempfile.mkstemp(
+            prefix=f".{path.name}.", suffix=".new", dir=path.parent
+        )
+        os.close(handle)
+        try:
+            _mark_as_sorted(Path(temporary))
+            _place(Path(temporary), path)
+        finally:
+            Path(temporary).unlink(missing_ok=True)
     except FileExistsError:
-        return False
-    except OSError as exc:
-        raise DatabaseUnavailable(
-            f"Cannot create the database file {path}: {exc.strerror}."
-        ) from None
-    return True
+        pass  # another sorted made it first
+    except (OSError, sqlite3.Error) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else str(exc)
+        raise DatabaseUnavailable(f"Cannot create the database file {path}: {reason}.") from None
 
 
-def set_up(engine: Engine, path: Path, *, created: bool) -> None:
-    """Open the file through `engine` read-only where it cannot be written, remember whether
-    this command created it, and check it first if a process died with it open."""
+def _mark_as_sorted(path: Path) -> None:
+    """Give the empty file SQLite's header with sorted's application id: the mark of a file
+    sorted made, which it may give its schema from nothing."""
+    with closing(sqlite3.connect(path, isolation_level=None)) as database:
+        database.execute(f"PRAGMA application_id = {SORTED_ID}")
+
+
+def _place(made: Path, path: Path) -> None:
+    """Put the file MADE at PATH unless a file is there already (FileExistsError)."""
+    try:
+        os.link(made, path)
+    except FileExistsError:
+        raise
+    except OSError:  # no hard links on this file system (FAT): copy, never over a file
+        handle = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+        with os.fdopen(handle, "wb") as copy:
+            copy.write(made.read_bytes())
+
+
+def set_up(engine: Engine, path: Path) -> None:
+    """Open the file through `engine` read-only where it cannot be written, and check it first
+    if a process died with it open."""
     from sqlalchemy import event
 
-    engine.update_execution_options(**{CREATED: created})
     event.listen(engine, "do_connect", _connect_reading_where_not_writable(path))
-    if not created and _left_open_by_a_dead_process(path):
+    if _left_open_by_a_dead_process(path):
         _quick_check(engine, path)
 
 
@@ -159,18 +190,19 @@ def _quick_check(engine: Engine, path: Path) -> None:
 
 
 def refuse_to_start_over(engine: Engine, path: Path) -> None:
-    """A file with no tables that this command did not create is not a new database: it may be
-    one emptied by accident (or by a sorted that died before setting it up), and sorted gives
-    nothing a new schema, and a new local user, over it unasked."""
-    if engine.get_execution_options().get(CREATED):
-        return
+    """A file with no tables that sorted did not make (a 0-byte file, another program's empty
+    database) is not a new database: it may be one emptied by accident, and sorted gives it no
+    schema, and no new local user, unasked. A file sorted made is marked (`_mark_as_sorted`)."""
     with engine.connect() as connection:
-        tables = connection.exec_driver_sql("SELECT count(*) FROM sqlite_master").scalar()
-    if tables:
+        tables, made_by = connection.exec_driver_sql(
+            "SELECT count(*), (SELECT application_id FROM pragma_application_id()) "
+            "FROM sqlite_master"
+        ).one()
+    if tables or made_by == SORTED_ID:
         return
     raise SchemaError(
         f"{path} is empty: it is not a sorted database, and sorted does not start afresh over "
-        f"a file that was already there. To recover your tasks, {_RECOVER}; to start a new "
+        f"a file it did not make. To recover your tasks, {_RECOVER}; to start a new "
         "database in it, run `sorted db upgrade`."
     )
 

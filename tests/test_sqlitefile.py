@@ -17,7 +17,15 @@ from pathlib import Path
 
 import pytest
 from conftest import ADA, Run, add_plain_tasks
-from test_processes import SORTED, TIMEOUT_S, Completed, environment, outcome, run_sorted
+from test_processes import (
+    SORTED,
+    TIMEOUT_S,
+    Completed,
+    environment,
+    outcome,
+    run_sorted,
+    run_together,
+)
 
 from sorted_cli.config import load_settings
 from sorted_cli.configfile import embedded_database_path, remembered_user
@@ -98,8 +106,8 @@ def test_an_empty_file_that_was_there_is_not_a_new_database(run: Run) -> None:
     assert (result.exit_code, result.stdout) == (1, "")
     assert result.stderr == (
         f"Error: {path} is empty: it is not a sorted database, and sorted does not start "
-        f"afresh over a file that was already there. To recover your tasks, {RECOVER}; to "
-        "start a new database in it, run `sorted db upgrade`.\n"
+        f"afresh over a file it did not make. To recover your tasks, {RECOVER}; to start a "
+        "new database in it, run `sorted db upgrade`.\n"
     )
     with closing(sqlite3.connect(path)) as database:
         assert database.execute("SELECT count(*) FROM sqlite_master").fetchone() == (0,)
@@ -109,9 +117,22 @@ def test_an_empty_file_that_was_there_is_not_a_new_database(run: Run) -> None:
     assert (result.exit_code, result.stdout) == (0, "Added task 1: Buy milk\n")
 
 
-def test_a_database_sorted_creates_is_still_set_up_on_first_use(run: Run) -> None:
+def test_a_file_sorted_made_is_set_up_even_if_its_schema_came_later(run: Run) -> None:
+    """`db current` makes the file (marked as sorted's) and no schema, as a sorted that died
+    before migrating would leave it: the next everyday command gives it the schema."""
+    assert run("db", "current").stdout == "empty (no sorted schema)\n"
+    assert embedded_database_path().stat().st_size > 0
     result = run("add", "Buy milk")
     assert (result.exit_code, result.stdout) == (0, "Added task 1: Buy milk\n")
+
+
+def test_sorted_started_many_times_at_once_on_no_database_makes_one() -> None:
+    """No sorted starting at the same moment finds the new file empty and refuses it."""
+    results = run_together(*[["add", f"task {n}"] for n in range(6)])
+    assert [result.returncode for result in results] == [0] * 6, [r.stderr for r in results]
+    numbers = sorted(int(result.stdout.split()[2].rstrip(":")) for result in results)
+    assert numbers == [1, 2, 3, 4, 5, 6]
+    assert [p.name for p in embedded_database_path().parent.iterdir() if ".new" in p.name] == []
 
 
 # ------------------------------------------------------- a file left open by a process that died
