@@ -7,9 +7,10 @@ sorted processes queue on the busy timeout instead of failing when a read turns 
 
 Schema policy: a local SQLite database is migrated to head automatically on first use and after
 an upgrade of sorted, unless the file holds other tables and no sorted schema (then it is some
-other program's database, and sorted refuses to touch it); a PostgreSQL database is shared, so
-everyday commands never change its schema and stop, asking for `sorted db upgrade`, when it is
-not at head.
+other program's database, and sorted refuses to touch it) or is empty and was not made by
+sorted (`sorted_cli.sqlitefile` makes, opens and checks the file); a PostgreSQL database is
+shared, so everyday commands never change its schema and stop, asking for `sorted db upgrade`,
+when it is not at head.
 """
 
 from __future__ import annotations

@@ -162,9 +162,7 @@ def _left_open_by_a_dead_process(path: Path) -> bool:
     try:
         shm = _beside(path, "-shm").stat()
         locks = _locks_text()
-    except FileNotFoundError:  # no -shm: no process has the file open
-        return True
-    except OSError:
+    except OSError:  # no -shm (no process has the file open), or no /proc/locks to ask
         return True
     held = f" {os.major(shm.st_dev):02x}:{os.minor(shm.st_dev):02x}:{shm.st_ino} "
     return held not in locks
@@ -236,19 +234,23 @@ def _primary(error: sqlite3.Error) -> int:
     return int(getattr(error, "sqlite_errorcode", 0) or 0) & 0xFF
 
 
-def _disk_is_full(path: Path) -> bool:
+def _file_system(path: Path) -> os.statvfs_result | None:
+    """What the file system holding PATH says of itself (None where it cannot be asked)."""
     try:
-        return os.statvfs(path.parent).f_bavail == 0
-    except OSError:
-        return False
+        return os.statvfs(path.parent)
+    except (OSError, AttributeError):  # statvfs is POSIX's
+        return None
+
+
+def _disk_is_full(path: Path) -> bool:
+    found = _file_system(path)
+    return found is not None and found.f_bavail == 0
 
 
 def _why_read_only(path: Path) -> str:
-    try:
-        if os.statvfs(path.parent).f_flag & os.ST_RDONLY:
-            return "it is on a read-only file system"
-    except OSError:
-        pass
+    found = _file_system(path)
+    if found is not None and found.f_flag & os.ST_RDONLY:
+        return "it is on a read-only file system"
     if not os.access(path.parent, os.W_OK):
         return "its folder cannot be written"
     if not os.access(path, os.W_OK):
