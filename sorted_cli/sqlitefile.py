@@ -8,10 +8,11 @@ plainly what a file, its folder or its disk refused.
   refused with advice: it may be a database emptied by accident; `sorted db upgrade` starts a
   new database in it on purpose.
 - A file that cannot be written (a read-only file system or folder, a full disk) is read all the
-  same: the read-write open is tried first, as always, and only when its first read fails is the
-  file opened read-only (`mode=ro`), then, when even the WAL's -shm file cannot be made and no
-  -wal file holds changes, as immutable (`immutable=1`: SQLite then reads the main file alone,
-  which holds every change). A write then says the database is read-only, or the disk full.
+  same: when the modes say SQLite could not write it, or the usual read-write open fails at its
+  first read, the file is opened read-only (`mode=ro`), then, when even the WAL's -shm file
+  cannot be made and no -wal file holds changes, as immutable (`immutable=1`: SQLite then reads
+  the main file alone, which holds every change). A write then says the database is read-only,
+  or the disk full.
 - A file that a process left open when it died (a -wal file with changes, and no process holding
   a lock on the -shm file) gets `PRAGMA quick_check` before use; SQLite's own reports of damage
   ("database disk image is malformed", "file is not a database") stop the command with advice to
@@ -25,7 +26,7 @@ import sqlite3
 import tempfile
 from contextlib import closing
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 
 from sqlalchemy.exc import DBAPIError
 
@@ -107,6 +108,8 @@ def set_up(engine: Engine, path: Path) -> None:
 
 def _connect_reading_where_not_writable(path: Path) -> Any:
     def connect(_dialect: Any, _record: Any, cargs: Any, cparams: Any) -> sqlite3.Connection:
+        if _known_unwritable(path) and (reading := _connect_read_only(path, cparams)):
+            return reading
         connection: sqlite3.Connection = sqlite3.connect(*cargs, **cparams)
         try:
             _first_read(connection)
@@ -114,10 +117,26 @@ def _connect_reading_where_not_writable(path: Path) -> Any:
             connection.close()
             if _primary(exc) not in (_READONLY, _IOERR, _FULL, _CANTOPEN) or not path.is_file():
                 raise
-            return _connect_read_only(path, cparams, exc)
+            reading = _connect_read_only(path, cparams)
+            if reading is None:
+                raise
+            return reading
         return connection
 
     return connect
+
+
+def _known_unwritable(path: Path) -> bool:
+    """Whether the modes say SQLite cannot write the file: it cannot be written, or its folder
+    cannot where the -wal and -shm files are still to be made. (Where they do not tell, as for
+    root, the read-write open is tried, and its first read tells.)"""
+    if not path.is_file():
+        return False  # sorted is about to make it, or SQLite will say what is wrong
+    if not os.access(path, os.W_OK):
+        return True
+    if os.access(path.parent, os.W_OK):
+        return False
+    return not all(os.access(_beside(path, suffix), os.W_OK) for suffix in ("-wal", "-shm"))
 
 
 def _first_read(connection: sqlite3.Connection) -> None:
@@ -125,16 +144,15 @@ def _first_read(connection: sqlite3.Connection) -> None:
     connection.execute("PRAGMA schema_version").fetchone()
 
 
-def _connect_read_only(
-    path: Path, cparams: dict[str, Any], failure: Exception
-) -> sqlite3.Connection:
+def _connect_read_only(path: Path, cparams: dict[str, Any]) -> sqlite3.Connection | None:
+    """A read-only connection that can read the file, or None."""
     uri = path.resolve().as_uri()
     options = ["mode=ro"]
     if not _wal_holds_changes(path):  # then the main file holds them all
         options.append("mode=ro&immutable=1")
     for query in options:
         connection: sqlite3.Connection = sqlite3.connect(
-            f"{uri}?{query}", **{**cparams, "uri": True}
+            f"{uri}?{query}", **{**cparams, "uri": True, "factory": _ReadOnlyConnection}
         )
         try:
             _first_read(connection)
@@ -142,7 +160,23 @@ def _connect_read_only(
             connection.close()
             continue
         return connection
-    raise failure
+    return None
+
+
+class _ReadingCursor(sqlite3.Cursor):
+    """A cursor of a read-only connection, which has no write lock to take: a BEGIN that asks
+    for one (sorted's usual BEGIN IMMEDIATE) begins a plain transaction instead, where reads
+    work and the first write fails as read-only."""
+
+    def execute(self, sql: str, parameters: Any = (), /) -> Self:
+        if sql.lstrip().upper().startswith(("BEGIN IMMEDIATE", "BEGIN EXCLUSIVE")):
+            sql = "BEGIN"
+        return super().execute(sql, parameters)
+
+
+class _ReadOnlyConnection(sqlite3.Connection):
+    def cursor(self, factory: Any = _ReadingCursor) -> Any:
+        return super().cursor(factory)
 
 
 def _wal_holds_changes(path: Path) -> bool:

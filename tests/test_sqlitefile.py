@@ -6,6 +6,8 @@ namespaces) and skip, saying why, where the machine cannot make them."""
 from __future__ import annotations
 
 import hashlib
+import os
+import pwd
 import random
 import shlex
 import signal
@@ -316,3 +318,71 @@ def test_a_database_on_a_full_disk_can_be_read_and_says_so_on_a_write(tmp_path: 
             "",
             f"Error: No space left on the disk holding {path}: nothing was saved.\n",
         )
+
+
+def _first_closed_ancestor(path: Path) -> Path | None:
+    """The first folder above PATH that other users cannot enter (root's home, say)."""
+    for folder in reversed(path.parents):
+        if not folder.stat().st_mode & 0o001:
+            return folder
+    return None
+
+
+def run_as_nobody(folder: Path, *args: str) -> Completed:
+    """Run `sorted ARGS...` as the user nobody on the database `sorted.db` in FOLDER, seen at
+    /mnt/data in a mount namespace of its own (with this Python reachable by nobody there)."""
+    python = Path(sys.base_prefix)
+    closed = _first_closed_ancestor(python)
+    setup = [
+        "mount -t tmpfs -o mode=755 tmpfs /mnt",
+        "mkdir /mnt/python /mnt/data /mnt/home",
+        "chown nobody /mnt/home",
+        f"mount --bind {shlex.quote(str(folder))} /mnt/data",
+    ]
+    if closed is not None:  # put a tmpfs over it, and this Python back in its place
+        setup += [
+            f"mount --bind {shlex.quote(str(python))} /mnt/python",
+            f"mount -t tmpfs -o mode=755 tmpfs {shlex.quote(str(closed))}",
+            f"mkdir -p {shlex.quote(str(python))}",
+            f"mount --bind /mnt/python {shlex.quote(str(python))}",
+        ]
+    setup.append('exec setpriv --reuid=nobody --regid=nogroup --clear-groups "$0" "$@"')
+    env = environment(
+        DATABASE_URL="sqlite:////mnt/data/sorted.db", SORTED_USER=ADA, SORTED_HOME="/mnt/home"
+    )
+    return subprocess.run(
+        ["unshare", "-m", "sh", "-e", "-c", "\n".join(setup), str(SORTED), *args],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        env={**env, "HOME": "/mnt/home"},
+        timeout=TIMEOUT_S,
+        check=False,
+    )
+
+
+@pytest.mark.usefixtures("mounts")
+def test_a_database_in_a_folder_of_mode_0500_can_be_read_and_says_so_on_a_write(
+    tmp_path: Path,
+) -> None:
+    """As its owner, not root (whom modes do not stop): the folder's mode keeps SQLite from
+    making the -wal and -shm files it needs to write."""
+    folder = tmp_path / "data"
+    folder.mkdir()
+    path = folder / "sorted.db"
+    database_with_tasks(path, 1)
+    nobody = pwd.getpwnam("nobody")
+    os.chown(path, nobody.pw_uid, nobody.pw_gid)
+    os.chown(folder, nobody.pw_uid, nobody.pw_gid)
+    folder.chmod(0o500)
+    if run_as_nobody(folder, "--version").returncode != 0:
+        pytest.skip("sorted cannot be run as the user nobody here (its files are not readable)")
+    listed = run_as_nobody(folder, "list")
+    assert (listed.returncode, listed.stderr) == (0, "")
+    assert listed.stdout.endswith("\tt1\n")
+    assert outcome(run_as_nobody(folder, "add", "Buy milk")) == (
+        1,
+        "",
+        "Error: The database /mnt/data/sorted.db is read-only (its folder cannot be written): "
+        "sorted can show it but not change it.\n",
+    )
