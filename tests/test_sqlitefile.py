@@ -14,11 +14,15 @@ import signal
 import sqlite3
 import subprocess
 import sys
+from collections.abc import Callable, Iterator
 from contextlib import closing
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import ADA, Run, add_plain_tasks
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
 from test_processes import (
     SORTED,
     TIMEOUT_S,
@@ -85,11 +89,14 @@ def test_a_damaged_database_stops_with_one_line_and_writes_nothing(tmp_path: Pat
     assert digest(path) == damaged
 
 
-def test_a_file_that_is_not_a_database_is_damaged_and_left_as_it_was(tmp_path: Path) -> None:
+def test_a_file_that_is_not_a_database_is_damaged_and_left_as_it_was(
+    tmp_path: Path, run: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = tmp_path / "sorted.db"
     path.write_text("my shopping list\n" * 500)
-    result = run_sorted("add", "Buy milk", env=sqlite_env(path))
-    assert outcome(result) == (
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{path}")
+    result = run("add", "Buy milk")
+    assert (result.exit_code, result.stdout, result.stderr) == (
         1,
         "",
         f"Error: The database {path} is damaged (file is not a database): "
@@ -149,15 +156,31 @@ os.kill(os.getpid(), signal.SIGKILL)
 """
 
 
-def checks_made(path: Path) -> int:
-    """How many quick checks `sorted list` makes on PATH (its SQL, shown by --debug)."""
-    result = run_sorted("--debug", "list", env=sqlite_env(path))
-    assert result.returncode == 0, result.stderr
-    return result.stderr.count("PRAGMA quick_check")
+@pytest.fixture
+def checks_made(run: Run, monkeypatch: pytest.MonkeyPatch) -> Callable[[Path], int]:
+    """How many quick checks `sorted list` makes on a database, counted as they are sent."""
+
+    def count(path: Path) -> int:
+        monkeypatch.setenv("DATABASE_URL", f"sqlite:///{path}")
+        monkeypatch.setenv("SORTED_USER", ADA)
+        sent: list[str] = []
+
+        def note(_connection: Any, _cursor: Any, statement: str, *_: Any) -> None:
+            sent.append(statement)
+
+        event.listen(Engine, "before_cursor_execute", note)
+        try:
+            result = run("list")
+        finally:
+            event.remove(Engine, "before_cursor_execute", note)
+        assert result.exit_code == 0, result.stderr
+        return sent.count("PRAGMA quick_check")
+
+    return count
 
 
 def test_a_wal_left_by_a_killed_process_is_checked_once_and_a_clean_file_is_not(
-    tmp_path: Path,
+    tmp_path: Path, checks_made: Callable[[Path], int]
 ) -> None:
     path = tmp_path / "sorted.db"
     database_with_tasks(path, 3)
@@ -171,7 +194,9 @@ def test_a_wal_left_by_a_killed_process_is_checked_once_and_a_clean_file_is_not(
     assert checks_made(path) == 0  # that sorted closed the file cleanly
 
 
-def test_a_wal_of_a_process_still_running_is_not_checked(tmp_path: Path) -> None:
+def test_a_wal_of_a_process_still_running_is_not_checked(
+    tmp_path: Path, checks_made: Callable[[Path], int]
+) -> None:
     path = tmp_path / "sorted.db"
     database_with_tasks(path, 3)
     with closing(sqlite3.connect(path, isolation_level=None)) as running:
@@ -181,7 +206,9 @@ def test_a_wal_of_a_process_still_running_is_not_checked(tmp_path: Path) -> None
         assert checks_made(path) == 0
 
 
-def test_damage_found_by_the_check_after_a_crash_stops_the_command(tmp_path: Path) -> None:
+def test_damage_found_by_the_check_after_a_crash_stops_the_command(
+    tmp_path: Path, run: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = tmp_path / "sorted.db"
     database_with_tasks(path, 300)
     with closing(sqlite3.connect(path)) as database:
@@ -191,12 +218,15 @@ def test_damage_found_by_the_check_after_a_crash_stops_the_command(tmp_path: Pat
     with path.open("r+b") as file:  # an index of done tasks, which `list` does not read
         file.seek((found[0] - 1) * PAGE)
         file.write(bytes(PAGE))
-    assert run_sorted("list", env=sqlite_env(path)).returncode == 0  # unnoticed without a check
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{path}")
+    monkeypatch.setenv("SORTED_USER", ADA)
+    assert run("list").exit_code == 0  # unnoticed without a check
     killed = subprocess.run(
         [sys.executable, "-c", _DIE_WRITING, str(path)], timeout=TIMEOUT_S, check=False
     )
     assert killed.returncode == -signal.SIGKILL
-    assert outcome(run_sorted("list", env=sqlite_env(path))) == (
+    result = run("list")
+    assert (result.exit_code, result.stdout, result.stderr) == (
         1,
         "",
         f"Error: The database {path} is damaged (SQLite's check found Page {found[0]}: "
@@ -386,3 +416,57 @@ def test_a_database_in_a_folder_of_mode_0500_can_be_read_and_says_so_on_a_write(
         "Error: The database /mnt/data/sorted.db is read-only (its folder cannot be written): "
         "sorted can show it but not change it.\n",
     )
+
+
+@pytest.fixture
+def immutable(tmp_path: Path) -> Iterator[Callable[[Path], None]]:
+    """Makes a file or folder immutable (`chattr +i`: not even root may change it), and undoes
+    it after the test; skips where the file system or the user cannot."""
+    made: list[Path] = []
+
+    def make(path: Path) -> None:
+        try:
+            done = subprocess.run(
+                ["chattr", "+i", str(path)], capture_output=True, text=True, check=False
+            )
+        except FileNotFoundError:
+            pytest.skip("chattr(1) is not installed")
+        if done.returncode != 0:
+            pytest.skip(
+                f"cannot make a file immutable here (needs root and ext4 or the like): "
+                f"{done.stderr.strip()}"
+            )
+        made.append(path)
+
+    yield make
+    for path in made:
+        subprocess.run(["chattr", "-i", str(path)], check=True)
+
+
+@pytest.mark.parametrize("what", ["file", "folder"])
+def test_a_database_that_cannot_be_changed_is_read_and_a_write_says_why(
+    tmp_path: Path,
+    run: Run,
+    monkeypatch: pytest.MonkeyPatch,
+    immutable: Callable[[Path], None],
+    what: str,
+) -> None:
+    folder = tmp_path / "data"
+    folder.mkdir()
+    path = folder / "sorted.db"
+    database_with_tasks(path, 1)
+    before = digest(path)
+    immutable(path if what == "file" else folder)
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{path}")
+    monkeypatch.setenv("SORTED_USER", ADA)
+    listed = run("list")
+    assert (listed.exit_code, listed.stderr) == (0, "")
+    assert listed.stdout.endswith("\tt1\n")
+    result = run("add", "Buy milk")
+    why = "the file cannot be written" if what == "file" else "its folder cannot be written"
+    assert (result.exit_code, result.stdout, result.stderr) == (
+        1,
+        "",
+        f"Error: The database {path} is read-only ({why}): sorted can show it but not change it.\n",
+    )
+    assert digest(path) == before
