@@ -1,7 +1,9 @@
 """The SQLite file itself: damaged, empty, left open by a process that died, read-only, or on a
-full disk. Each runs the real `sorted` on a real file; the read-only and full disks are real
-mounts in a mount namespace of the test's own (`unshare -m`), so they need root (or user
-namespaces) and skip, saying why, where the machine cannot make them."""
+full disk. Real files and real SQLite throughout: damage written into the file, a process killed
+with the file open, a file or folder not even root may change (`chattr +i`), a folder of mode
+0500 for its owner (the user nobody), and read-only and full disks as real mounts in a mount
+namespace of the test's own (`unshare -m`). Those need root and skip, saying why, where the
+machine cannot make them."""
 
 from __future__ import annotations
 
