@@ -108,8 +108,8 @@ def test_a_file_that_is_not_a_database_is_damaged_and_left_as_it_was(
 
 
 def test_an_empty_file_that_was_there_is_not_a_new_database(run: Run) -> None:
-    """A 0-byte sorted.db (emptied by accident, or left by a sorted that died before setting
-    it up) is refused: no schema, no local user; `sorted db upgrade` starts one on purpose."""
+    """A 0-byte sorted.db (emptied by accident, say) is refused: no schema, no local user;
+    `sorted db upgrade` starts a database in it on purpose."""
     path = embedded_database_path()
     path.parent.mkdir(parents=True)
     path.touch()
