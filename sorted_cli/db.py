@@ -7,18 +7,17 @@ sorted processes queue on the busy timeout instead of failing when a read turns 
 
 Schema policy: a local SQLite database is migrated to head automatically on first use and after
 an upgrade of sorted, unless the file holds other tables and no sorted schema (then it is some
-other program's database, and sorted refuses to touch it); a PostgreSQL database is shared, so
-everyday commands never change its schema and stop, asking for `sorted db upgrade`, when it is
-not at head.
+other program's database, and sorted refuses to touch it) or is empty and was not made by
+sorted (`sorted_cli.sqlitefile` makes, opens and checks the file); a PostgreSQL database is
+shared, so everyday commands never change its schema and stop, asking for `sorted db upgrade`,
+when it is not at head.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from itertools import pairwise
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Select, create_engine, event, literal_column, make_url, select, table, text
@@ -28,7 +27,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError, Programm
 from sqlalchemy.pool import NullPool
 from sqlmodel import Session
 
-from sorted_cli import schema
+from sorted_cli import schema, sqlitefile
 from sorted_cli.errors import ConfigError, DatabaseUnavailable, SchemaError, SortedError
 from sorted_cli.retry import reached_no_server
 from sorted_cli.urls import (
@@ -65,7 +64,7 @@ def make_engine(settings: Settings, *, url: str | None = None, quick: bool = Fal
             return create_engine(target, poolclass=NullPool, connect_args=connect_args)
         path = sqlite_path(url)
         if path is not None:
-            _prepare_sqlite_file(path, create_parent=url == settings.url and settings.is_embedded)
+            sqlitefile.prepare(path, create_parent=url == settings.url and settings.is_embedded)
         engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S})
     except (ArgumentError, ValueError) as exc:
         if isinstance(exc, ValueError) and str(exc).startswith("invalid literal for int()"):
@@ -75,21 +74,9 @@ def make_engine(settings: Settings, *, url: str | None = None, quick: bool = Fal
         raise ConfigError(f"Invalid database URL {mask_password(url)}: {reason}") from None
     event.listen(engine, "connect", _on_sqlite_connect)
     event.listen(engine, "begin", _on_sqlite_begin)
+    if path is not None:
+        sqlitefile.set_up(engine, path)
     return engine
-
-
-def _prepare_sqlite_file(path: Path, *, create_parent: bool) -> None:
-    try:
-        if create_parent:
-            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        # Owner-only from the first byte; SQLite gives its -wal and -shm files the same mode.
-        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
-    except FileExistsError:
-        pass
-    except OSError as exc:
-        raise DatabaseUnavailable(
-            f"Cannot create the database file {path}: {exc.strerror}."
-        ) from None
 
 
 def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -364,6 +351,8 @@ def _bring_to_head(engine: Engine, settings: Settings, revision: str | None) -> 
     if schema.is_newer_than_sorted(revision):
         raise SchemaError(f"The database is at {schema.describe(revision)}: {schema.NEWER_ADVICE}.")
     refuse_foreign_sqlite(engine, settings, revision)
+    if revision is None and (path := sqlite_path(settings.url)) is not None:
+        sqlitefile.refuse_to_start_over(engine, path)
     from sorted_cli import migrate  # only on first use and after an upgrade of sorted
 
     migrate.upgrade(engine, "head")
@@ -407,6 +396,10 @@ def describe_error(exc: BaseException, *, url: str) -> SortedError | None:
     """A one-line SortedError for a database failure, or None for anything else."""
     if not isinstance(exc, DBAPIError):
         return None
+    if not is_postgres(url) and (path := sqlite_path(url)) is not None:
+        found = sqlitefile.describe_error(exc, path)
+        if found is not None:
+            return found
     reason = _driver_message(exc.orig) or type(exc.orig).__name__
     advice = _advice(reason)
     if exc.connection_invalidated or _is_connect_failure(exc):

@@ -76,6 +76,18 @@ class DatabaseUnavailable(SortedError):
     """The database cannot be reached or refused the connection."""
 
 
+class DatabaseDamaged(SortedError):
+    """SQLite found the database file damaged (or it is not a database at all)."""
+
+
+class DatabaseReadOnly(SortedError):
+    """The database can be read but not written (a read-only file system, folder or file)."""
+
+
+class DiskFull(SortedError):
+    """The disk holding the database has no space left: the change was not saved."""
+
+
 class SchemaError(SortedError):
     """The database schema is missing, behind or ahead of this version of sorted."""
 
