@@ -55,7 +55,7 @@ class State:
         """A session on a database at this sorted's schema head, for everyday commands."""
         from sorted_cli.db import close_session, open_session
 
-        session = open_session(self.settings)
+        session = open_session(self.settings, on_lock_wait=_say_waiting_for_lock)
         self._on_close(lambda: close_session(session))
         return session
 
@@ -90,19 +90,22 @@ class State:
         from sorted_cli.retry import Backoff, is_transient
 
         backoff = Backoff(budget_s=self.settings.retry_timeout)
+        unknown_before = False  # an earlier attempt's change may have been saved
         while True:
             try:
                 return work()
             except Exception as exc:
                 if not is_transient(exc):
+                    if unknown_before:
+                        raise _outcome_unknown() from exc
                     raise
                 unknown = self._forget_failed_transaction()
                 if unknown and not repeatable:
-                    raise OutcomeUnknown(
-                        "The connection broke while saving, so the change may or may not have "
-                        "been saved: check (for example with `sorted list`) before repeating it."
-                    ) from exc
+                    raise _outcome_unknown() from exc
+                unknown_before = unknown_before or unknown
                 if not backoff.pause():
+                    if unknown_before:
+                        raise _outcome_unknown() from exc
                     gave_up = self._gave_up(exc, backoff.attempts)
                     if gave_up is None:
                         raise
@@ -185,6 +188,19 @@ class State:
         winner = configfile.winning("user")
         email = _normalised(winner[2]) if winner else None
         return None if winner is None or email is None else (email, winner[0])
+
+
+def _outcome_unknown() -> OutcomeUnknown:
+    return OutcomeUnknown(
+        "The connection broke while saving, so the change may or may not have "
+        "been saved: check (for example with `sorted list`) before repeating it."
+    )
+
+
+def _say_waiting_for_lock() -> None:  # pragma: postgres
+    from sorted_cli import render
+
+    render.notice("Waiting for another sorted command that is changing this user's tasks...")
 
 
 def _normalised(email: str | None) -> str | None:
