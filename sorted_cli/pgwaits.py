@@ -7,11 +7,14 @@ Three bounds, none of which costs a round trip:
   with `set_config(..., true)` in the same simple query as the statement (`BoundedCursor`), so
   the two travel in one packet, are answered together, and run in one transaction (the
   query's implicit one in autocommit, or the transaction sorted opened). That holds on a
-  direct connection and through a transaction-mode pooler alike (Neon's pooled endpoint is PgBouncer): the pooler keeps a
-  transaction on one server connection, and a setting local to the transaction cannot leak to
-  another client. libpq's startup `options=-c ...` would be free on a direct connection too, but
-  PgBouncer refuses that startup parameter unless configured to ignore it (and then the
-  timeouts would silently not apply), and a session-level SET leaks through a pooler. Because
+  direct connection and through a transaction-mode pooler alike (Neon's pooled endpoint is
+  PgBouncer): the pooler keeps a transaction on one server connection, and a setting local to
+  a transaction cannot leak to another client. The alternatives were worse: libpq's startup
+  `options=-c ...` is free on a direct connection, but PgBouncer refuses that parameter (1.18),
+  or takes in it only the settings it is told to track (1.20 and later; these two are not by
+  default), and with `ignore_startup_parameters` drops it silently; a session-level SET costs
+  a round trip and, through the pooler, leaks to other clients and may miss the next
+  statement. Neither needs telling a pooled URL from a direct one here. Because
   the server itself gives up, a write stuck behind a lock never commits later, even when sorted
   was killed (SIGKILL) while it waited: the server answers 55P03 or 57014 and rolls it back.
 - On the client, a wait for an answer that lasts past the statement timeout plus the connect
@@ -91,9 +94,8 @@ class BoundedConnection(psycopg.Connection[Any]):
             return super().wait(gen, interval, waits.deadline - NOTICE_AFTER_S)
         except errors._WaitTimeout:
             self.pgconn.finish()  # never to be used again: what was sent is in doubt
-            raise psycopg.OperationalError(
-                f"could not receive data from server: no answer for {waits.deadline:g} s "
-                "(the network went silent)"
+            raise psycopg.OperationalError(  # worded as libpq's: a broken connection
+                f"could not receive data from server: no answer in {waits.deadline:g} s"
             ) from None
 
 

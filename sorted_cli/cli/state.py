@@ -200,7 +200,9 @@ def _outcome_unknown() -> OutcomeUnknown:
 def _say_waiting_for_lock() -> None:  # pragma: postgres
     from sorted_cli import render
 
-    render.notice("Waiting for another sorted command that is changing this user's tasks...")
+    render.notice(
+        "Waiting for the database (another sorted command may be changing these tasks)..."
+    )
 
 
 def _normalised(email: str | None) -> str | None:
