@@ -97,7 +97,9 @@ def make_engine(
     return engine
 
 
-def _waits(settings: Settings, on_lock_wait: Callable[[], object] | None) -> Waits:
+def _waits(
+    settings: Settings, on_lock_wait: Callable[[], object] | None
+) -> Waits:  # pragma: postgres
     from sorted_cli.pgwaits import Waits
 
     return Waits(

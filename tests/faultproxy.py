@@ -460,11 +460,11 @@ class FaultProxy:
                 selector.register(sock, selectors.EVENT_READ)
             while peers and not self._stop.is_set():
                 for key, _ in selector.select(_POLL):
-                    sock = key.fileobj
-                    assert isinstance(sock, socket.socket)
-                    if not sock.recv(_CHUNK):
-                        selector.unregister(sock)
-                        peers.remove(sock)
+                    peer = key.fileobj
+                    assert isinstance(peer, socket.socket)
+                    if not peer.recv(_CHUNK):
+                        selector.unregister(peer)
+                        peers.remove(peer)
 
     def _relay(self, link: _Link, fault: Fault | None) -> None:
         """Forward both ways until either side closes, the proxy stops, or `fault` fires."""

@@ -347,7 +347,7 @@ def test_freeze_on_commit_forwards_it_and_then_says_nothing(
     try:
         connection.execute("INSERT INTO fp_rows VALUES (%s, 'frozen')", [row_id])
         with pytest.raises(errors._WaitTimeout):  # no answer, and no end of the connection
-            connection.wait(connection._exec_command(b"COMMIT"), timeout=2)  # type: ignore[arg-type]
+            connection.wait(connection._exec_command(b"COMMIT"), timeout=2)
     finally:
         connection.pgconn.finish()
     assert proxy.pending_faults == 0

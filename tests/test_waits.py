@@ -25,9 +25,9 @@ from test_concurrency import finished, while_held
 from test_processes import SORTED, environment
 
 from sorted_cli.models import User
+from sorted_cli.pgwaits import Waits
 
 BACKENDS = pytest.mark.parametrize("backend", ["postgresql", "pgbouncer"], indirect=True)
-SERVER = pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
 BOUND_S = 30  # "does not hang": each case ends well within this, where it used to hang for good
 WAITING = "Waiting for the database (another sorted command may be changing these tasks)...\n"
 
@@ -81,6 +81,32 @@ def until_no_lock_waiters(database_url: str, *, within_s: float) -> float:
         assert time.monotonic() - started_at < within_s, "a statement still waits on the lock"
         time.sleep(0.1)
     return time.monotonic() - started_at
+
+
+# ------------------------------------------------------------------------ the bounds
+
+
+def test_the_timeouts_go_to_the_server_in_milliseconds_and_zero_means_no_wait() -> None:
+    waits = Waits(lock_timeout=0, statement_timeout=2.5, silence=10)
+    assert waits.setting_query == (
+        "SELECT set_config('lock_timeout', '1', true), "
+        "set_config('statement_timeout', '2500', true)"
+    )  # PostgreSQL's 0 would wait for ever: 1 ms is as good as not waiting
+    assert waits.deadline == 12.5  # past this, with no answer, the network went silent
+
+
+def test_a_long_wait_is_said_once() -> None:
+    said: list[str] = []
+    waits = Waits(
+        lock_timeout=30,
+        statement_timeout=60,
+        silence=10,
+        on_lock_wait=lambda: said.append("waiting"),
+    )
+    waits.say_waiting()
+    waits.say_waiting()
+    assert said == ["waiting"]
+    Waits(lock_timeout=30, statement_timeout=60, silence=10).say_waiting()  # no one to tell
 
 
 # ------------------------------------------------------------------------ behind a held lock
@@ -151,13 +177,15 @@ def test_a_killed_add_cannot_commit_later(database_url: str, ada: User) -> None:
 
 @pytest.fixture
 def silent_proxy(database_url: str) -> Iterator[FaultProxy]:
-    """A fault proxy in front of the server, and the environment that sends sorted through it
-    with small bounds: the statement timeout and the connect timeout 2 s, retries for 3 s."""
+    """A fault proxy in front of the server (or of PgBouncer); `through` sends sorted to it."""
     with FaultProxy(upstream=server_address(database_url)) as proxy:
         yield proxy
 
 
 def through(proxy: FaultProxy, database_url: str) -> dict[str, str]:
+    """The environment that sends sorted through PROXY with small bounds: the statement
+    timeout and the connect timeout 2 s (so a silent link is given up on after 4 s), retries
+    for 3 s."""
     return {
         "DATABASE_URL": proxy.url_for(database_url) + "?sslmode=disable",
         "SORTED_STATEMENT_TIMEOUT": "2",
@@ -190,7 +218,7 @@ MAY_OR_MAY_NOT = (
 )
 
 
-@SERVER
+@BACKENDS
 def test_an_add_whose_link_goes_silent_after_the_insert_may_or_may_not_be_saved(
     database_url: str, ada: User, silent_proxy: FaultProxy
 ) -> None:
@@ -205,7 +233,7 @@ def test_an_add_whose_link_goes_silent_after_the_insert_may_or_may_not_be_saved(
     assert titles(database_url) == ["report"]  # it was: the INSERT reached the server
 
 
-@SERVER
+@BACKENDS
 def test_an_add_whose_link_went_silent_once_is_saved_once(
     database_url: str, ada: User, silent_proxy: FaultProxy
 ) -> None:
@@ -218,7 +246,7 @@ def test_an_add_whose_link_went_silent_once_is_saved_once(
     assert titles(database_url) == ["report"]  # the retry found its own earlier success
 
 
-@SERVER
+@BACKENDS
 def test_a_done_whose_link_goes_silent_may_or_may_not_be_saved(
     database_url: str, ada: User, silent_proxy: FaultProxy
 ) -> None:
@@ -229,7 +257,7 @@ def test_a_done_whose_link_goes_silent_may_or_may_not_be_saved(
     assert (code, stdout, stderr) == (1, "", WAITING + MAY_OR_MAY_NOT)
 
 
-@SERVER
+@BACKENDS
 def test_a_link_silent_from_the_start_is_a_connect_failure(
     database_url: str, ada: User, silent_proxy: FaultProxy
 ) -> None:

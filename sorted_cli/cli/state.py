@@ -190,7 +190,7 @@ class State:
         return None if winner is None or email is None else (email, winner[0])
 
 
-def _outcome_unknown() -> OutcomeUnknown:
+def _outcome_unknown() -> OutcomeUnknown:  # pragma: postgres
     return OutcomeUnknown(
         "The connection broke while saving, so the change may or may not have "
         "been saved: check (for example with `sorted list`) before repeating it."
