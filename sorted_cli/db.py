@@ -125,11 +125,12 @@ def _not_saved_when_the_server_gave_up(
             )
         if sqlstate != "57014":  # query_canceled
             return None
-        if "statement timeout" in str(context.original_exception):
-            why = f"the database took more than {waits.statement_timeout:g} s (statement timeout)"
-        else:
-            why = "the database cancelled the statement"
-        return NotSaved(f"Nothing was saved: {why}; try again.")
+        if "statement timeout" not in str(context.original_exception):  # an admin's cancel
+            return NotSaved("Nothing was saved: the database cancelled the statement; try again.")
+        return NotSaved(
+            f"Nothing was saved: the database took more than {waits.statement_timeout:g} s "
+            "(statement timeout); try again, or allow longer with SORTED_STATEMENT_TIMEOUT."
+        )
 
     return not_saved
 
