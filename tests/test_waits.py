@@ -9,12 +9,15 @@ change sorted called not saved never appears later, whatever happened to the pro
 
 from __future__ import annotations
 
+import json
 import select
 import signal
 import subprocess
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
+from pathlib import Path
 from typing import IO
 
 import psycopg
@@ -128,6 +131,24 @@ def test_an_add_behind_a_held_lock_gives_up_and_is_never_saved(
         "tasks for 2 s (lock timeout); try again.\n",
     )
     assert titles(database_url) == []  # and it stays so once the lock is released
+
+
+@BACKENDS
+def test_an_import_behind_a_held_lock_is_not_saved(
+    database_url: str, ada: User, tmp_path: Path
+) -> None:
+    tasks = [{"id": str(uuid.uuid4()), "title": "report", "created_at": "2026-11-30T09:00:00Z"}]
+    given = tmp_path / "tasks.json"
+    given.write_text(json.dumps(tasks))
+    with lock_ada(database_url):  # as a first import holds it while it writes
+        result = finished(started("import", str(given), SORTED_LOCK_TIMEOUT="2"))
+    assert (result.returncode, result.stdout, result.stderr) == (
+        1,
+        "",
+        WAITING + "Error: The change was not saved: another sorted command held this user's "
+        "tasks for 2 s (lock timeout); try again.\n",
+    )
+    assert titles(database_url) == []
 
 
 @BACKENDS
