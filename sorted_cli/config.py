@@ -62,6 +62,18 @@ class Settings(BaseSettings):
         le=600,
         description="Seconds to keep retrying transient failures (0: never retry).",
     )
+    lock_timeout: float = Field(
+        default=30,
+        ge=0,
+        le=600,
+        description="Seconds to wait for a lock another command holds.",
+    )
+    statement_timeout: float = Field(
+        default=60,
+        ge=1,
+        le=3600,
+        description="Seconds the server may take over one statement (PostgreSQL).",
+    )
 
     @field_validator(
         "database_url", "migration_database_url", "database_url_unpooled", mode="before"

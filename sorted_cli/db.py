@@ -28,7 +28,13 @@ from sqlalchemy.pool import NullPool
 from sqlmodel import Session
 
 from sorted_cli import schema, sqlitefile
-from sorted_cli.errors import ConfigError, DatabaseUnavailable, SchemaError, SortedError
+from sorted_cli.errors import (
+    ConfigError,
+    DatabaseUnavailable,
+    NotSaved,
+    SchemaError,
+    SortedError,
+)
 from sorted_cli.retry import reached_no_server
 from sorted_cli.urls import (
     is_postgres,
@@ -44,6 +50,7 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
     from sorted_cli.config import Settings
+    from sorted_cli.pgwaits import Waits
 
 SQLITE_BUSY_TIMEOUT_S = 30
 
@@ -52,16 +59,29 @@ SQLITE_BUSY_TIMEOUT_S = 30
 registry.register("postgresql.sorted_psycopg", "sorted_cli.pgdialect", "QuickDialect")
 
 
-def make_engine(settings: Settings, *, url: str | None = None, quick: bool = False) -> Engine:
+def make_engine(
+    settings: Settings,
+    *,
+    url: str | None = None,
+    quick: bool = False,
+    on_lock_wait: Callable[[], object] | None = None,
+) -> Engine:
     """An engine for this process on `url` (default: the settings' database URL): no pool for
     PostgreSQL, a prepared file for SQLite. `quick` (everyday commands) skips the dialect's
-    set-up queries on PostgreSQL (see `sorted_cli.pgdialect`)."""
+    set-up queries on PostgreSQL (see `sorted_cli.pgdialect`) and bounds every wait on the
+    server (see `sorted_cli.pgwaits`); `on_lock_wait` is called once when a statement has
+    waited about a second."""
     url = url or settings.url
     try:
         if is_postgres(url):
             connect_args = postgres_connect_args(url, connect_timeout=settings.connect_timeout)
-            target = make_url(url).set(drivername="postgresql+sorted_psycopg") if quick else url
-            return create_engine(target, poolclass=NullPool, connect_args=connect_args)
+            if not quick:
+                return create_engine(url, poolclass=NullPool, connect_args=connect_args)
+            waits = connect_args["waits"] = _waits(settings, on_lock_wait)
+            target = make_url(url).set(drivername="postgresql+sorted_psycopg")
+            engine = create_engine(target, poolclass=NullPool, connect_args=connect_args)
+            event.listen(engine, "handle_error", _not_saved_when_the_server_gave_up(waits))
+            return engine
         path = sqlite_path(url)
         if path is not None:
             sqlitefile.prepare(path, create_parent=url == settings.url and settings.is_embedded)
@@ -77,6 +97,44 @@ def make_engine(settings: Settings, *, url: str | None = None, quick: bool = Fal
     if path is not None:
         sqlitefile.set_up(engine, path)
     return engine
+
+
+def _waits(
+    settings: Settings, on_lock_wait: Callable[[], object] | None
+) -> Waits:  # pragma: postgres
+    from sorted_cli.pgwaits import Waits
+
+    return Waits(
+        lock_timeout=settings.lock_timeout,
+        statement_timeout=settings.statement_timeout,
+        silence=settings.connect_timeout,
+        on_lock_wait=on_lock_wait,
+    )
+
+
+def _not_saved_when_the_server_gave_up(
+    waits: Waits,
+) -> Callable[[ExceptionContext], SortedError | None]:  # pragma: postgres
+    """An engine hook: a statement the server gave up on (the lock or statement timeout, or a
+    cancel) was answered, so its transaction was rolled back: say that it was not saved."""
+
+    def not_saved(context: ExceptionContext) -> SortedError | None:
+        sqlstate = getattr(context.original_exception, "sqlstate", None)
+        if sqlstate == "55P03":  # lock_not_available
+            return NotSaved(
+                f"The change was not saved: another sorted command held this user's tasks "
+                f"for {waits.lock_timeout:g} s (lock timeout); try again."
+            )
+        if sqlstate != "57014":  # query_canceled
+            return None
+        if "statement timeout" not in str(context.original_exception):  # an admin's cancel
+            return NotSaved("Nothing was saved: the database cancelled the statement; try again.")
+        return NotSaved(
+            f"Nothing was saved: the database took more than {waits.statement_timeout:g} s "
+            "(statement timeout); try again, or allow longer with SORTED_STATEMENT_TIMEOUT."
+        )
+
+    return not_saved
 
 
 def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -102,7 +160,9 @@ def _on_sqlite_begin(connection: Any) -> None:
     connection.exec_driver_sql("BEGIN" if reads_only else "BEGIN IMMEDIATE")
 
 
-def open_session(settings: Settings) -> Session:
+def open_session(
+    settings: Settings, *, on_lock_wait: Callable[[], object] | None = None
+) -> Session:
     """A session on a database whose schema is at this sorted's head (see module docstring).
 
     On SQLite the schema is checked (and brought to head) at once: it is a local query, and
@@ -116,7 +176,7 @@ def open_session(settings: Settings) -> Session:
       to a query as a column, and any other first statement is preceded by the plain check
       (`_check_before_first_statement`), on the same connection.
     """
-    engine = make_engine(settings, quick=True)
+    engine = make_engine(settings, quick=True, on_lock_wait=on_lock_wait)
     if settings.is_postgres:
         event.listen(engine, "connect", _autocommit)
         connection = engine.connect()  # kept across commits: NullPool would close it

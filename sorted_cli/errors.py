@@ -92,6 +92,11 @@ class SchemaError(SortedError):
     """The database schema is missing, behind or ahead of this version of sorted."""
 
 
+class NotSaved(SortedError):
+    """The server gave up on a change (a lock or statement timeout) and said so: it was rolled
+    back, and is not saved."""
+
+
 class OutcomeUnknown(SortedError):
     """The connection broke while a change was being committed: it may or may not be saved."""
 

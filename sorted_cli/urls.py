@@ -132,6 +132,9 @@ def postgres_connect_args(url: str, *, connect_timeout: int) -> dict[str, Any]:
     - `sslmode=require` for any host that is not this machine: TLS by default over a network;
     - `connect_timeout` from the settings (10 s), where libpq would wait for the OS (2 min);
     - `application_name=sorted`, so an admin can tell sorted's sessions apart;
+    - TCP keepalives (`KEEPALIVES`): a network that stops carrying packets while sorted waits
+      for an answer is noticed within about half a minute, where the system would wait for
+      hours (a link that still acknowledges but never answers is `sorted_cli.pgwaits`'s);
     - no server-side prepared statements (`prepare_threshold=None`): behind PgBouncer in
       transaction mode (Neon's pooled endpoint) a statement prepared on one server connection
       is unknown on the next, and one command never repeats a query often enough to gain.
@@ -157,7 +160,19 @@ def postgres_connect_args(url: str, *, connect_timeout: int) -> dict[str, Any]:
         args["connect_timeout"] = connect_timeout
     if "application_name" not in given and "PGAPPNAME" not in os.environ:
         args["application_name"] = "sorted"
+    args.update({name: value for name, value in KEEPALIVES.items() if name not in given})
     return args
+
+
+# libpq's keepalive settings (none has an environment variable): probe after 10 s of silence,
+# every 5 s, give up after 3 unanswered probes; data sent and unacknowledged for 30 s is lost.
+KEEPALIVES = {
+    "keepalives": 1,
+    "keepalives_idle": 10,
+    "keepalives_interval": 5,
+    "keepalives_count": 3,
+    "tcp_user_timeout": 30_000,  # milliseconds
+}
 
 
 def _is_remote(hosts: str | None) -> bool:

@@ -19,6 +19,9 @@ Faults are queued and taken by the next connections in order, one connection per
   started answering it, without relaying the answer (`forward=True`).
 - `terminate_on(pattern, ...)`: when the client sends `pattern`, answer a FATAL ErrorResponse
   (57P01 by default) in the server's place and hang up, as a restarting compute does.
+- `freeze_on(pattern)`: when the client sends `pattern`, forward it, then go silent both ways:
+  the connection stays open and TCP keeps acknowledging, but nothing more is relayed (a link
+  that froze mid-command). `freeze()`: silent from the start, without reaching the server.
 - `pass_through()`: leave the next connection alone (to fault a later one).
 
 The pattern faults read the client's bytes, so they only work on plain-text connections
@@ -85,7 +88,9 @@ _POLL = 0.1  # how often blocked loops look at the stop flag, in seconds
 _CHUNK = 65536
 _MAX_STARTUP = 10000  # the server's own limit on a StartupMessage is about this
 
-FaultKind = Literal["pass", "refuse", "postgres_error", "delay_connect", "cut", "terminate"]
+FaultKind = Literal[
+    "pass", "refuse", "postgres_error", "delay_connect", "cut", "terminate", "freeze"
+]
 
 
 def server_address(database_url: str) -> tuple[str, int]:
@@ -112,9 +117,9 @@ class Fault:
     """What the proxy does to one connection (see the methods of `FaultProxy` that make them)."""
 
     kind: FaultKind
-    pattern: bytes = b""  # cut, terminate
+    pattern: bytes = b""  # cut, terminate, freeze (none: silent from the start)
     forward: bool = False  # cut
-    occurrence: int = 1  # cut, terminate: fire on this occurrence of the pattern
+    occurrence: int = 1  # cut, terminate, freeze: fire on this occurrence of the pattern
     seconds: float = 0.0  # delay_connect
     message: str = ""  # postgres_error, terminate
     sqlstate: str = "XX000"  # postgres_error, terminate
@@ -280,6 +285,15 @@ class FaultProxy:
         fault = Fault("terminate", pattern=pattern, sqlstate=sqlstate, message=message)
         self.add_fault(fault, times)
 
+    def freeze_on(self, pattern: bytes, *, occurrence: int = 1, times: int = 1) -> None:
+        """When the client sends `pattern` (its `occurrence`th time), forward that data to the
+        server, then relay nothing more either way, holding the connection open."""
+        self.add_fault(Fault("freeze", pattern=pattern, occurrence=occurrence), times)
+
+    def freeze(self, times: int = 1) -> None:
+        """Accept and hold the connection open without a word, never reaching the server."""
+        self.add_fault(Fault("freeze"), times)
+
     def latency(self, seconds: float) -> None:
         """Delay each answer of the server by `seconds` before relaying it, that is every round
         trip (0 turns it off; see the module)."""
@@ -350,6 +364,9 @@ class FaultProxy:
                 self._fired()
             elif fault is not None and fault.kind == "postgres_error":
                 self._answer_error(link.client, fault)
+            elif fault is not None and fault.kind == "freeze" and not fault.pattern:
+                self._fired()
+                self._stay_silent(link.client, None)
             else:
                 if fault is not None and fault.kind == "delay_connect":
                     self._fired()
@@ -357,7 +374,7 @@ class FaultProxy:
                         return
                 link.server = socket.create_connection(self.upstream, timeout=self._io_timeout)
                 link.server.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-                if fault is not None and fault.kind in ("cut", "terminate"):
+                if fault is not None and fault.kind in ("cut", "terminate", "freeze"):
                     self._relay(link, fault)
                 else:
                     self._relay(link, None)
@@ -434,6 +451,21 @@ class FaultProxy:
             error_response(fault.message, sqlstate=fault.sqlstate, severity=fault.severity)
         )
 
+    def _stay_silent(self, client: socket.socket, server: socket.socket | None) -> None:
+        """Read and drop whatever either side sends, answering nothing, until the proxy stops
+        or both sides hang up."""
+        peers = [sock for sock in (client, server) if sock is not None]
+        with selectors.DefaultSelector() as selector:
+            for sock in peers:
+                selector.register(sock, selectors.EVENT_READ)
+            while peers and not self._stop.is_set():
+                for key, _ in selector.select(_POLL):
+                    peer = key.fileobj
+                    assert isinstance(peer, socket.socket)
+                    if not peer.recv(_CHUNK):
+                        selector.unregister(peer)
+                        peers.remove(peer)
+
     def _relay(self, link: _Link, fault: Fault | None) -> None:
         """Forward both ways until either side closes, the proxy stops, or `fault` fires."""
         client, server = link.client, link.server
@@ -471,6 +503,10 @@ class FaultProxy:
                                             severity=fault.severity,
                                         )
                                     )
+                                    return
+                                if fault.kind == "freeze":
+                                    server.sendall(data)
+                                    self._stay_silent(client, server)
                                     return
                                 if not fault.forward:
                                     return

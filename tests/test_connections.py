@@ -13,7 +13,7 @@ from sorted_cli.config import load_settings
 from sorted_cli.db import describe_error, make_engine
 from sorted_cli.errors import ConfigError
 from sorted_cli.retry import Backoff, is_transient, reached_no_server
-from sorted_cli.urls import postgres_connect_args
+from sorted_cli.urls import KEEPALIVES, postgres_connect_args
 
 NEON = (
     "postgresql://alex:AbC123@ep-cool-darkness-123456-pooler.eu-central-1.aws.neon.tech/neondb"
@@ -49,6 +49,7 @@ def test_a_url_pasted_from_neon_is_used_unchanged() -> None:
         "prepare_threshold": None,
         "connect_timeout": 10,
         "application_name": "sorted",
+        **KEEPALIVES,
     }
     assert args_for(NEON.replace("postgresql://", "postgres://")) == args_for(NEON)
 
@@ -79,10 +80,25 @@ def test_the_libpq_environment_is_respected(monkeypatch: pytest.MonkeyPatch) -> 
     assert args_for("postgresql://u@db.example.com/todo") == {
         "prepare_threshold": None,
         "application_name": "sorted",
+        **KEEPALIVES,
     }
     monkeypatch.delenv("PGSSLMODE")
     monkeypatch.setenv("PGHOST", "db.example.com")
     assert args_for("postgresql:///todo")["sslmode"] == "require"
+
+
+def test_keepalives_are_on_unless_the_url_says_otherwise() -> None:
+    assert {name: args_for("postgresql://u@db.example.com/todo")[name] for name in KEEPALIVES} == {
+        "keepalives": 1,
+        "keepalives_idle": 10,
+        "keepalives_interval": 5,
+        "keepalives_count": 3,
+        "tcp_user_timeout": 30_000,
+    }
+    given = args_for("postgresql://u@db.example.com/todo?keepalives=0&tcp_user_timeout=0")
+    assert "keepalives" not in given  # libpq reads the URL's own choice
+    assert "tcp_user_timeout" not in given
+    assert given["keepalives_idle"] == 10
 
 
 def test_connect_timeout_comes_from_the_settings_unless_the_url_says(

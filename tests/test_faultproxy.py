@@ -338,6 +338,34 @@ def test_cut_after_commit_loses_only_the_answer(proxy: FaultProxy, server: Serve
     assert proxy.round_trips == 3  # the startup, BEGIN, INSERT; the COMMIT got no answer through
 
 
+def test_freeze_on_commit_forwards_it_and_then_says_nothing(
+    proxy: FaultProxy, server: Server
+) -> None:
+    row_id = new_id()
+    proxy.freeze_on(b"COMMIT")
+    connection = psycopg.connect(via(proxy, server))
+    try:
+        connection.execute("INSERT INTO fp_rows VALUES (%s, 'frozen')", [row_id])
+        with pytest.raises(errors._WaitTimeout):  # no answer, and no end of the connection
+            connection.wait(connection._exec_command(b"COMMIT"), timeout=2)
+    finally:
+        connection.pgconn.finish()
+    assert proxy.pending_faults == 0
+    assert stored(server, row_id)  # the COMMIT reached the server; its answer never came back
+
+
+def test_freeze_holds_a_new_connection_without_a_word(proxy: FaultProxy, server: Server) -> None:
+    proxy.freeze()
+    started = time.monotonic()
+    with pytest.raises(psycopg.OperationalError, match="connection timeout expired"):
+        psycopg.connect(via(proxy, server, connect_timeout=2))
+    assert time.monotonic() - started < 6
+    assert (proxy.pending_faults, proxy.connections) == (0, 1)
+    started = time.monotonic()
+    proxy.close()
+    assert time.monotonic() - started < 3
+
+
 def test_cut_on_a_later_occurrence_lets_the_earlier_ones_through(
     proxy: FaultProxy, server: Server
 ) -> None:

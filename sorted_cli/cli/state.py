@@ -55,7 +55,7 @@ class State:
         """A session on a database at this sorted's schema head, for everyday commands."""
         from sorted_cli.db import close_session, open_session
 
-        session = open_session(self.settings)
+        session = open_session(self.settings, on_lock_wait=_say_waiting_for_lock)
         self._on_close(lambda: close_session(session))
         return session
 
@@ -199,13 +199,21 @@ class State:
         return None if winner is None or email is None else (email, winner[0])
 
 
+def _outcome_unknown() -> OutcomeUnknown:  # pragma: postgres
+    return OutcomeUnknown(
+        "The connection broke while saving, so the change may or may not have "
+        "been saved: check (for example with `sorted list`) before repeating it."
+    )
+
+
+def _say_waiting_for_lock() -> None:  # pragma: postgres
+    from sorted_cli import render
+
+    render.notice(
+        "Waiting for the database (another sorted command may be changing these tasks)..."
+    )
+
+
 def _normalised(email: str | None) -> str | None:
     email = email.strip().lower() if email else None
     return email or None
-
-
-def _outcome_unknown() -> OutcomeUnknown:
-    return OutcomeUnknown(
-        "The connection broke while saving, so the change may or may not have been saved: "
-        "check (for example with `sorted list`) before repeating it."
-    )
