@@ -61,6 +61,12 @@ class Settings(BaseSettings):
         le=600,
         description="Seconds to keep retrying transient failures (0: never retry).",
     )
+    lock_timeout: float = Field(
+        default=30,
+        ge=0,
+        le=600,
+        description="Seconds to wait for a lock another command holds.",
+    )
 
     @field_validator(
         "database_url", "migration_database_url", "database_url_unpooled", mode="before"

@@ -71,6 +71,11 @@ class DatabaseUnavailable(SortedError):
     """The database cannot be reached or refused the connection."""
 
 
+class DatabaseBusy(SortedError):
+    """Another command held the SQLite write lock for all of this command's wait: nothing
+    was written."""
+
+
 class SchemaError(SortedError):
     """The database schema is missing, behind or ahead of this version of sorted."""
 

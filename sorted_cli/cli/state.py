@@ -55,7 +55,7 @@ class State:
         """A session on a database at this sorted's schema head, for everyday commands."""
         from sorted_cli.db import close_session, open_session
 
-        session = open_session(self.settings)
+        session = open_session(self.settings, on_lock_wait=_say_waiting_for_lock)
         self._on_close(lambda: close_session(session))
         return session
 
@@ -65,7 +65,9 @@ class State:
         URL when one is configured."""
         from sorted_cli.db import make_engine
 
-        engine = make_engine(self.settings, url=self.migration_url)
+        engine = make_engine(
+            self.settings, url=self.migration_url, on_lock_wait=_say_waiting_for_lock
+        )
         self._on_close(engine.dispose)
         return engine
 
@@ -185,6 +187,12 @@ class State:
         winner = configfile.winning("user")
         email = _normalised(winner[2]) if winner else None
         return None if winner is None or email is None else (email, winner[0])
+
+
+def _say_waiting_for_lock() -> None:
+    from sorted_cli import render
+
+    render.notice("Waiting for another sorted command to finish writing to this database...")
 
 
 def _normalised(email: str | None) -> str | None:
