@@ -8,16 +8,17 @@ already has is left exactly as it is, and importing the same file twice changes 
 Numbers are kept when the user has no task with that number (and it is at most a billion);
 the others (and tasks that come without one) take the next free numbers, after every kept
 one. A UUID that belongs to another user's task is an error. Everything is checked before the
-first row is written, and rows go in a thousand at a time (one executemany each).
+first row is written: the file while it is staged (`sorted_cli.staging`, before the database
+is touched), the UUIDs and numbers against the user's tasks at the start of the transaction.
+Rows go in a thousand at a time (one executemany each), read from the stage as they go, so
+memory stays that of a batch.
 """
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from itertools import islice
-from typing import Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import Table, false, func, update
 from sqlmodel import Session, col, select
@@ -27,7 +28,9 @@ from sorted_cli.errors import InvalidInput
 from sorted_cli.models import NUMBER_MAX, Task, TaskRecord, TaskTag, User
 from sorted_cli.services.tasks import stream_tasks
 
-BATCH = 1000
+if TYPE_CHECKING:
+    from sorted_cli.staging import StagedTasks
+
 # A number from a file above this is not kept: a task numbered near the column's limit would
 # leave no numbers for the tasks added after it.
 KEPT_MAX = 1_000_000_000
@@ -35,14 +38,6 @@ KEPT_MAX = 1_000_000_000
 # bulk insert splits a batch wherever the set of non-null values changes).
 _TASKS = cast("Table", Task.__table__)  # type: ignore[attr-defined]
 _TAGGINGS = cast("Table", TaskTag.__table__)  # type: ignore[attr-defined]
-T = TypeVar("T")
-
-
-def batched(items: Iterable[T], size: int) -> Iterator[list[T]]:
-    """Lists of `size` items (the last may be shorter); itertools.batched from 3.12 on."""
-    iterator = iter(items)
-    while batch := list(islice(iterator, size)):
-        yield batch
 
 
 def count_tasks(*, session: Session, user: User, include_deleted: bool) -> int:
@@ -74,86 +69,67 @@ def import_tasks(
     *,
     session: Session,
     user: User,
-    records: Sequence[TaskRecord],
+    staged: StagedTasks,
     advance: Callable[[int], object] = lambda _done: None,
 ) -> ImportResult:
-    """Add the records the user does not have yet, in one transaction (see module docstring).
-    `advance(n)` is told as each batch of n records is dealt with."""
-    with transaction(session):
+    """Add the staged tasks the user does not have yet, in one transaction (see module
+    docstring), reading them from the stage a batch at a time. `advance(n)` is told as each
+    batch of n tasks is dealt with."""
+    staged.start_over()  # an attempt that failed was rolled back: what it learnt may be stale
+    with transaction(session):  # on SQLite: the write lock, from here to the commit
         counter = session.exec(  # locks the user's row: adds wait until the import is done
             select(User.last_task_number).where(col(User.id) == user.id).with_for_update()
         ).one()
-        new, present = _new_records(session, user, records)
-        numbers = _numbers(session, user, new, counter)
-        advance(len(records) - len(new))
-        for batch in batched(new, BATCH):
-            session.execute(_TASKS.insert(), [_task_row(user, record, numbers) for record in batch])
+        _find_present(session, user, staged)
+        _find_taken(session, user, staged, counter)
+        top = staged.number(counter=counter, kept_max=KEPT_MAX)
+        if top > NUMBER_MAX:
+            raise InvalidInput(f"Task numbers would pass {NUMBER_MAX}; nothing was imported.")
+        added, present, renumbered = staged.counts()
+        advance(present)
+        for batch in staged.new():
+            session.execute(
+                _TASKS.insert(), [_task_row(user, record, number) for record, number in batch]
+            )
             tags = [
                 {"task_id": record.id, "name": name, "user_id": user.id}
-                for record in batch
+                for record, _number in batch
                 for name in record.tags
             ]
             if tags:
                 session.execute(_TAGGINGS.insert(), tags)
             advance(len(batch))
-        if numbers:
-            top = max(counter, *numbers.values())
+        if top > counter:
             session.execute(
                 update(User).where(col(User.id) == user.id).values(last_task_number=top)
             )
         session.commit()
-    renumbered = sum(1 for record in new if record.number not in (None, numbers[record.id]))
-    return ImportResult(added=len(new), present=present, renumbered=renumbered)
+    return ImportResult(added=added, present=present, renumbered=renumbered)
 
 
-def _new_records(
-    session: Session, user: User, records: Sequence[TaskRecord]
-) -> tuple[list[TaskRecord], int]:
-    """The records to add (each UUID once), and how many the user already has."""
-    unique = list({record.id: record for record in reversed(records)}.values())[::-1]
-    owners: dict[uuid.UUID, uuid.UUID] = {}
-    for batch in batched([record.id for record in unique], BATCH):
+def _find_present(session: Session, user: User, staged: StagedTasks) -> None:
+    """Mark the staged tasks the user has already; one of another user's is an error."""
+    for batch in staged.ids():
         found = select(Task.id, Task.user_id).where(col(Task.id).in_(batch))
-        owners.update((task_id, owner) for task_id, owner in session.exec(found))
-    for task_id, owner in owners.items():
-        if owner != user.id:
-            raise InvalidInput(f"Task {task_id} belongs to another user; nothing was imported.")
-    new = [record for record in unique if record.id not in owners]
-    return new, len(records) - len(new)
+        owners = dict(session.exec(found).all())
+        for task_id, owner in owners.items():
+            if owner != user.id:
+                raise InvalidInput(f"Task {task_id} belongs to another user; nothing was imported.")
+        staged.mark_present(owners)
 
 
-def _numbers(
-    session: Session, user: User, records: list[TaskRecord], counter: int
-) -> dict[uuid.UUID, int]:
-    """The number each new task gets: its own when free, else the next after all others."""
-    wanted = {record.number for record in records if record.number is not None}
-    taken: set[int] = set()
-    for batch in batched(sorted(number for number in wanted if number <= counter), BATCH):
+def _find_taken(session: Session, user: User, staged: StagedTasks, counter: int) -> None:
+    """Tell the stage which of the numbers its new tasks ask for the user's tasks have."""
+    for batch in staged.wanted_numbers(up_to=counter):
         used = select(Task.number).where(col(Task.user_id) == user.id, col(Task.number).in_(batch))
-        taken.update(session.exec(used))
-    numbers: dict[uuid.UUID, int] = {}
-    kept: set[int] = set()
-    for record in records:
-        number = record.number
-        if number is None or number > KEPT_MAX or number in taken or number in kept:
-            continue
-        numbers[record.id] = number
-        kept.add(number)
-    following = max(counter, *kept) if kept else counter
-    for record in records:
-        if record.id not in numbers:
-            following += 1
-            numbers[record.id] = following
-    if following > NUMBER_MAX:
-        raise InvalidInput(f"Task numbers would pass {NUMBER_MAX}; nothing was imported.")
-    return numbers
+        staged.mark_taken(session.exec(used))
 
 
-def _task_row(user: User, record: TaskRecord, numbers: dict[uuid.UUID, int]) -> dict[str, Any]:
+def _task_row(user: User, record: TaskRecord, number: int) -> dict[str, Any]:
     return {
         "id": record.id,
         "user_id": user.id,
-        "number": numbers[record.id],
+        "number": number,
         "title": record.title,
         "description": record.description,
         "priority": record.priority,
