@@ -84,6 +84,11 @@ def peak_run(args: list[str], env: dict[str, str]) -> tuple[float, float]:
     return time.perf_counter() - start, usage.ru_maxrss / 1024  # Linux: KiB
 
 
+def peak_export(env: dict[str, str]) -> tuple[float, float]:
+    """(seconds, peak MiB) of `sorted export --all > /dev/null`."""
+    return peak_run(["export", "--all"], env)
+
+
 def sorted_file(path: Path, count: int) -> None:
     """COUNT tasks as `sorted export` writes them, one a line, written as they are made."""
     with path.open("w") as out:
@@ -207,7 +212,7 @@ def main() -> None:
         for size in sizes:
             with database.fresh() as env:
                 database.fill(size)
-                seconds, peak = peak_run(["export", "--all"], env)
+                seconds, peak = peak_export(env)
             rows.append(
                 f"| `sorted export --all` of {size:,} tasks ({backend}) | {seconds:.1f} s "
                 f"| {peak:.0f} MiB |"

@@ -38,7 +38,8 @@ class _Text:
 
     def __init__(self, binary: IO[bytes], name: str) -> None:
         self.name = name
-        self._binary = binary
+        # read1: what a pipe has now, so an item is dealt with as soon as it arrives
+        self._read = getattr(binary, "read1", binary.read)
         self._decoder = codecs.getincrementaldecoder("utf-8-sig")()
         self._bytes_read = 0
         self.text = ""  # what has been read and not yet consumed, from `at` on
@@ -52,7 +53,7 @@ class _Text:
         if self.ended:
             return False
         try:
-            chunk = self._binary.read(_CHUNK)
+            chunk = self._read(_CHUNK)
         except OSError as exc:
             raise SortedError(f"Cannot read {self.name}: {exc.strerror}.") from None
         pending = len(self._decoder.getstate()[0])

@@ -1,5 +1,6 @@
 """Several sorted processes on one SQLite file: reads never wait for a writer, a writer takes
-the lock only to write and says so when it waits, and no one waits on a person's answer.
+the lock only to write and says so when it waits, and no one waits on a person's answer; an
+import reads its file as it goes, in memory bounded by a batch, before it takes the lock.
 
 Another writer is a real sqlite3 connection of the test holding BEGIN IMMEDIATE (as another
 sorted's import would), or a real sorted process at its question on a real terminal.
@@ -11,12 +12,14 @@ import json
 import os
 import sqlite3
 import subprocess
+import tracemalloc
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from conftest import add_plain_tasks
+from conftest import Run, add_plain_tasks
 from sqlmodel import Session
 from test_processes import (
     QUESTION_END,
@@ -158,3 +161,76 @@ def test_a_delete_at_its_question_holds_up_no_other_command(
     listed = run_sorted("list")
     assert outcome(listed)[0] == 0
     assert [line.split("\t")[-1] for line in listed.stdout.splitlines()] == ["Another"]
+
+
+def _task_lines(count: int, start: int = 0) -> str:
+    return "".join(
+        json.dumps(
+            {
+                "id": str(uuid.UUID(int=start + n + 1)),
+                "number": start + n + 1,
+                "title": f"Imported task number {start + n + 1}",
+                "created_at": "2026-01-01T09:00:00Z",
+                "tags": ["bulk", f"group{n % 20}"],
+            }
+        )
+        + ",\n"
+        for n in range(count)
+    )
+
+
+def test_a_bad_item_is_found_while_the_rest_of_the_file_is_still_coming(
+    session: Session, ada: User
+) -> None:
+    """The import reads as the file comes (a stand-in for memory that does not grow with the
+    file: reading it whole first would wait here for its end, forever)."""
+    importing = subprocess.Popen(
+        [str(SORTED), "import", "-"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=environment(),
+    )
+    assert importing.stdin is not None
+    assert importing.stderr is not None
+    try:
+        importing.stdin.write(("[\n" + _task_lines(3) + '"not a task",\n').encode())
+        importing.stdin.flush()  # and the file goes on: the pipe stays open
+        code = importing.wait(timeout=TIMEOUT_S)
+        stderr = importing.stderr.read().decode()
+    finally:
+        importing.stdin.close()
+        if importing.poll() is None:
+            importing.kill()
+        importing.wait()
+    assert (code, stderr) == (
+        2,
+        "Error: stdin, line 5: expected a task object, not 'not a task'.\n",
+    )
+    assert outcome(run_sorted("list")) == (0, "", "No open tasks.\n")  # nothing imported
+
+
+def _peak_bytes_while_importing(run: Run, path: Path) -> tuple[str, int]:
+    tracemalloc.start()
+    try:
+        result = run("import", str(path))
+        return result.stdout, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_import_memory_does_not_grow_with_the_number_of_tasks(
+    ada: User, run: Run, tmp_path: Path
+) -> None:
+    """A deterministic stand-in for bounded memory at a million tasks: four times the tasks
+    must not take noticeably more memory to import (reading them all at once took ~4x)."""
+    small, large = tmp_path / "small.json", tmp_path / "large.json"
+    small.write_text("[\n" + _task_lines(3000).removesuffix(",\n") + "\n]\n")
+    large.write_text("[\n" + _task_lines(12000, start=3000).removesuffix(",\n") + "\n]\n")
+    small_import = _peak_bytes_while_importing(run, small)
+    large_import = _peak_bytes_while_importing(run, large)
+    assert (small_import[0], large_import[0]) == (
+        "Imported 3000 tasks.\n",
+        "Imported 12000 tasks.\n",
+    )
+    assert large_import[1] < small_import[1] * 1.5, (small_import, large_import)
