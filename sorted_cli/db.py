@@ -124,7 +124,9 @@ def _lower(text: str | None) -> str | None:
     return text.lower() if isinstance(text, str) else text
 
 
-_BEGIN = "sorted_sqlite_begin"  # an execution option: "deferred" reads before it writes
+# An execution option: this transaction takes SQLite's write lock as it begins (it reads what
+# it will write over, as a migration does).
+LOCKS_AT_BEGIN = "sorted_locks_at_begin"
 _HOLDS_WRITE_LOCK = "sorted.holds_write_lock"  # in a SQLite connection's info
 _WRITING_WORDS = frozenset({"INSERT", "UPDATE", "DELETE", "REPLACE", "CREATE", "DROP", "ALTER"})
 
@@ -133,15 +135,15 @@ _WRITING_WORDS = frozenset({"INSERT", "UPDATE", "DELETE", "REPLACE", "CREATE", "
 class _WriteLock:
     """How a SQLite transaction takes the write lock, and how long it waits for it.
 
-    A transaction begins with BEGIN IMMEDIATE (the lock at once: migrations, `transaction`
-    blocks, `sorted db`), unless its connection says "deferred" (`_BEGIN`; everyday sessions):
-    then it begins with a plain BEGIN and only reads, from a WAL snapshot, until its first
-    statement that writes. Before that statement the reads are committed (they changed nothing)
-    and the rest of the work runs in a BEGIN IMMEDIATE transaction. Upgrading the deferred
-    transaction in place would fail at once with SQLITE_BUSY whenever another writer committed
-    after its snapshot began; the statements that write check what they change themselves (as
-    they do on PostgreSQL, where each runs in a transaction of its own), so earlier reads may be
-    a moment old.
+    A transaction begins with a plain (deferred) BEGIN and only reads, from a WAL snapshot,
+    until its first statement that writes. Before that statement the reads are committed
+    (they changed nothing) and the rest of the work runs in a BEGIN IMMEDIATE transaction.
+    Upgrading the deferred transaction in place would fail at once with SQLITE_BUSY whenever
+    another writer committed after its snapshot began; instead the statements that write check
+    what they change themselves (as they do on PostgreSQL, where each runs in a transaction of
+    its own), so earlier reads may be a moment old. A connection with `LOCKS_AT_BEGIN`
+    (migrations, `transaction` blocks: work that reads what it then writes over) begins with
+    BEGIN IMMEDIATE at once.
 
     Waiting for the lock is done in two slices of the busy timeout: after about a second
     `on_wait` is called (once), and past `wait_s` in all the work stops with DatabaseBusy,
@@ -152,12 +154,12 @@ class _WriteLock:
     on_wait: Callable[[], object] | None = None
 
     def begin(self, connection: Connection) -> None:
-        deferred = connection.get_execution_options().get(_BEGIN) == "deferred"
-        connection.info[_HOLDS_WRITE_LOCK] = not deferred
-        if deferred:
-            connection.exec_driver_sql("BEGIN")
-        else:
+        at_once = bool(connection.get_execution_options().get(LOCKS_AT_BEGIN))
+        connection.info[_HOLDS_WRITE_LOCK] = at_once
+        if at_once:
             self._begin_immediate(connection.connection.dbapi_connection)
+        else:
+            connection.exec_driver_sql("BEGIN")
 
     def before_write(
         self,
@@ -254,7 +256,7 @@ def open_session(
         event.listen(engine, "before_cursor_execute", _check_before_first_statement(session))
         _track_autocommitted_writes(session, engine)
         return session
-    session = Session(engine.execution_options(**{_BEGIN: "deferred"}), expire_on_commit=False)
+    session = Session(engine, expire_on_commit=False)
     _track_commits(session, engine)
     try:
         revision = current_revision(session)
@@ -424,7 +426,7 @@ def transaction(session: Session) -> Iterator[None]:
     is what it writes over; what the session read before is committed first."""
     if not on_postgres(session):
         session.commit()
-        session.connection(execution_options={_BEGIN: "immediate"})
+        session.connection(execution_options={LOCKS_AT_BEGIN: True})
         yield
         return
     if not isinstance(session.get_bind(), Connection):  # pragma: postgres

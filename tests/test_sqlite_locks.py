@@ -33,6 +33,7 @@ from test_processes import (
 )
 
 from sorted_cli.models import User
+from sorted_cli.schema import HEAD
 
 pytestmark = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 
@@ -62,7 +63,7 @@ def with_lock_timeout(seconds: float) -> dict[str, str]:
     return environment(SORTED_LOCK_TIMEOUT=str(seconds))
 
 
-def test_list_and_export_read_while_another_command_writes(
+def test_reads_go_ahead_while_another_command_writes(
     database_url: str, session: Session, ada: User
 ) -> None:
     add_plain_tasks(session, ada, 1, 3)
@@ -70,11 +71,15 @@ def test_list_and_export_read_while_another_command_writes(
         listed = run_sorted("list", env=with_lock_timeout(20))
         exported = run_sorted("export", env=with_lock_timeout(20))
         shown = run_sorted("show", "2", "--json", env=with_lock_timeout(20))
+        counted = run_sorted("stats", "--json", env=with_lock_timeout(20))
+        revision = run_sorted("db", "current", env=with_lock_timeout(20))
     assert (listed.returncode, listed.stderr) == (0, "")
     assert [line.split("\t")[-1] for line in listed.stdout.splitlines()] == ["t1", "t2", "t3"]
     assert (exported.returncode, exported.stderr) == (0, "")
     assert [task["title"] for task in json.loads(exported.stdout)] == ["t1", "t2", "t3"]
     assert (shown.returncode, json.loads(shown.stdout)["title"]) == (0, "t2")
+    assert (counted.returncode, json.loads(counted.stdout)["open"]) == (0, 3)
+    assert outcome(revision) == (0, f"{HEAD} (head)\n", "")
 
 
 def test_a_write_that_cannot_get_the_lock_says_so_once_and_gives_up(
@@ -234,3 +239,13 @@ def test_import_memory_does_not_grow_with_the_number_of_tasks(
         "Imported 12000 tasks.\n",
     )
     assert large_import[1] < small_import[1] * 1.5, (small_import, large_import)
+
+
+def test_a_bad_item_far_into_a_large_file_is_named_by_its_line(
+    ada: User, run: Run, tmp_path: Path
+) -> None:
+    """Lines are counted across the pieces the file is read in (a megabyte at a time)."""
+    path = tmp_path / "large.json"
+    path.write_text("[\n" + _task_lines(12000) + '{"title": "no id"}\n]\n')
+    result = run("import", str(path))
+    assert (result.exit_code, result.stderr) == (2, f"Error: {path}, line 12002: id is missing.\n")
