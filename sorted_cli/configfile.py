@@ -135,6 +135,7 @@ ENVIRONMENT_NAMES: dict[str, tuple[str, ...]] = {
     "database_url_unpooled": ("DATABASE_URL_UNPOOLED",),
     "connect_timeout": ("SORTED_CONNECT_TIMEOUT",),
     "retry_timeout": ("SORTED_RETRY_TIMEOUT",),
+    "lock_timeout": ("SORTED_LOCK_TIMEOUT",),
 }
 
 
