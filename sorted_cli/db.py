@@ -41,6 +41,7 @@ from sorted_cli.errors import (
     SchemaError,
     SortedError,
 )
+from sorted_cli.retry import reached_no_server
 from sorted_cli.urls import (
     is_postgres,
     mask_password,
@@ -290,10 +291,10 @@ def _check_before_first_statement(session: Session) -> Callable[..., None]:  # p
         dbapi_connection = connection.connection.dbapi_connection
         assert isinstance(dbapi_connection, psycopg.Connection)
         try:  # a cursor of its own: the statement's may be a server-side one
-            found = dbapi_connection.execute(_REVISION_QUERY).fetchone()
+            found = [row[0] for row in dbapi_connection.execute(_REVISION_QUERY).fetchall()]
         except psycopg.errors.UndefinedTable:
-            found = None
-        _require_postgres_head(found[0] if found else None)
+            found = []
+        _require_postgres_head(schema.only_revision(found))
         session.info.pop(_SCHEMA_UNCHECKED)
 
     return check
@@ -317,8 +318,10 @@ def read_checking_schema(session: Session, statement: Select[Any]) -> Any:
     )
     try:
         row = session.execute(checked).first()
-    except ProgrammingError as exc:  # no alembic_version, or a column the schema lacks
-        if getattr(exc.orig, "sqlstate", None) not in ("42P01", "42703"):
+    except ProgrammingError as exc:
+        # No alembic_version, a column the schema lacks, or several revisions (21000: the
+        # subquery gave more than one row): the check on its own says which.
+        if getattr(exc.orig, "sqlstate", None) not in ("42P01", "42703", "21000"):
             raise
         session.rollback()
         row = None
@@ -391,9 +394,11 @@ def _track_autocommitted_writes(session: Session, engine: Engine) -> None:  # pr
     def refused(context: ExceptionContext) -> None:
         # The server answered with an error (a deadlock, a constraint): the statement was
         # rolled back, so nothing is unknown. Without a SQLSTATE the answer never came; 08 and
-        # 57P errors (the connection, a shutdown) may have cut off a commit's answer.
-        sqlstate = getattr(context.original_exception, "sqlstate", None) or ""
-        if sqlstate and not sqlstate.startswith(("08", "57P")):
+        # 57P errors (the connection, a shutdown) may have cut off a commit's answer, unless
+        # a pooler says it never passed the statement on.
+        error = context.original_exception
+        sqlstate = getattr(error, "sqlstate", None) or ""
+        if (sqlstate and not sqlstate.startswith(("08", "57P"))) or reached_no_server(error):
             session.info.pop(_COMMIT_SENT, None)
 
 
@@ -473,7 +478,7 @@ def current_revision(session: Session) -> str | None:
     """The database's Alembic revision, or None when it has no sorted schema yet."""
     try:
         query = text(_REVISION_QUERY).execution_options(**{_CHECKS_SCHEMA: True})
-        return session.execute(query).scalar()
+        return schema.only_revision(session.execute(query).scalars().all())
     except (OperationalError, ProgrammingError) as exc:
         if _is_missing_table(exc):
             session.rollback()

@@ -1,15 +1,16 @@
 """Errors a user can meet: each carries the exit code and a one-line message.
 
 Exit codes: 1 for failures (not found, database unreachable, schema not at head) and for a
-declined question, 2 for bad usage or invalid input (130 for Ctrl-C at a question:
-`cli.options`). The CLI's one boundary (`cli.app.SortedGroup`) turns any `SortedError` into
-its message on stderr and its exit code.
+declined question, 2 for bad usage or invalid input, 128 + N when signal N stopped the command
+(130 for Ctrl-C, 143 for SIGTERM, 129 for SIGHUP: `Stopped`). The CLI's one boundary
+(`cli.app.SortedGroup`) turns any `SortedError` into its message on stderr and its exit code.
 """
 
 from __future__ import annotations
 
 FAILURE = 1
 USAGE = 2
+INTERRUPTED = 128 + 2  # Ctrl-C: as a program stopped by SIGINT exits
 
 
 class SortedError(Exception):
@@ -82,3 +83,25 @@ class SchemaError(SortedError):
 
 class OutcomeUnknown(SortedError):
     """The connection broke while a change was being committed: it may or may not be saved."""
+
+
+class Stopped(KeyboardInterrupt):
+    """A signal told the process to stop (SIGINT, SIGTERM or SIGHUP; see `process`).
+
+    It is raised wherever the process is, as Python raises KeyboardInterrupt for Ctrl-C, and is
+    one: psycopg then cancels the statement the server is running, every `finally` runs
+    (partial files are removed, the session is closed), and the command exits 128 + N.
+    """
+
+    def __init__(self, signal_number: int) -> None:
+        super().__init__(signal_number)
+        self.signal_number = signal_number
+
+    @property
+    def exit_code(self) -> int:
+        return 128 + self.signal_number
+
+
+def stop_exit_code(interrupt: KeyboardInterrupt) -> int:
+    """The exit code for INTERRUPT: a `Stopped` signal's, or Ctrl-C's for a plain one."""
+    return interrupt.exit_code if isinstance(interrupt, Stopped) else INTERRUPTED

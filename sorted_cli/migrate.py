@@ -61,7 +61,12 @@ def _reporter(progress: Progress) -> Callable[..., None]:
 
 def current(engine: Engine) -> str | None:
     with engine.connect() as connection:
-        return MigrationContext.configure(connection).get_current_revision()
+        return _revision(connection)
+
+
+def _revision(connection: Connection) -> str | None:
+    heads = MigrationContext.configure(connection).get_current_heads()
+    return schema.only_revision(heads)
 
 
 def upgrade(engine: Engine, revision: str = "head", progress: Progress | None = None) -> None:
@@ -109,7 +114,7 @@ def _take_migration_lock(connection: Connection, progress: Progress | None) -> N
 
 def _refuse_newer_schema(connection: Connection) -> None:
     """A schema migrated by a newer sorted is not this version's to change."""
-    revision = MigrationContext.configure(connection).get_current_revision()
+    revision = _revision(connection)
     if schema.is_newer_than_sorted(revision):
         raise SchemaError(f"The database is at {schema.describe(revision)}: {schema.NEWER_ADVICE}.")
 

@@ -10,6 +10,12 @@
   by then everything that matters is done: the database session is closed (committed or
   rolled back), files are written and renamed into place, output is flushed here.
 
+- SIGTERM and SIGHUP stop a command as Ctrl-C (SIGINT) does: each raises `errors.Stopped`, a
+  KeyboardInterrupt, in the main thread. psycopg then cancels the statement the server is
+  running (a write stuck behind a lock does not go on to commit after sorted is gone), every
+  `finally` runs, and the command exits 128 + the signal's number. A signal the parent set to
+  be ignored (`nohup`, a background job's SIGINT) stays ignored; a second signal while the
+  first is being handled ends the process at once.
 - A standard stream the shell closed (`sorted list >&-`) is held open on /dev/null, so that no
   file sorted opens (the database) takes its number. Output to a closed stdout is a write
   error, as to a full disk: one line on stderr and exit 1 (`ls >&-` says "write error: Bad
@@ -26,6 +32,7 @@ import errno
 import gc
 import io
 import os
+import signal
 import sys
 from typing import NoReturn
 
@@ -35,6 +42,7 @@ SIGPIPE_EXIT = 128 + 13  # as a program stopped by SIGPIPE exits
 def run() -> NoReturn:
     gc.disable()
     _hold_closed_streams()
+    _stop_on_signals()
     from sorted_cli.cli.app import main
 
     try:
@@ -42,6 +50,10 @@ def run() -> NoReturn:
         code = 0
     except SystemExit as stop:
         code = _exit_code(stop)
+    except KeyboardInterrupt as stop:  # outside any command (while starting): nothing to say
+        from sorted_cli.errors import stop_exit_code
+
+        code = stop_exit_code(stop)
     os._exit(_flushed(code))
 
 
@@ -68,6 +80,29 @@ def _hold_closed_streams() -> None:
         else:
             mode = "r" if name == "stdin" else "w"
             setattr(sys, name, open(number, mode, encoding="utf-8", closefd=False))  # noqa: SIM115
+
+
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+def _stop_on_signals() -> None:
+    """Make each stop signal raise `Stopped` (see the module docstring)."""
+    for number in _STOP_SIGNALS:
+        if signal.getsignal(number) is not signal.SIG_IGN:
+            signal.signal(number, _stop)
+
+
+def _stop(number: int, _frame: object) -> None:
+    from sorted_cli.errors import Stopped
+
+    for again in _STOP_SIGNALS:  # a second signal: stop now, without the cleaning up
+        if signal.getsignal(again) is _stop:
+            signal.signal(again, _stop_now)
+    raise Stopped(number)
+
+
+def _stop_now(number: int, _frame: object) -> None:
+    os._exit(128 + number)
 
 
 def _exit_code(stop: SystemExit) -> int:

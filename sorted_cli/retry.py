@@ -6,8 +6,13 @@ administrator command" (SQLSTATE 57P01), a dropped or SSL-EOF'd connection. Thos
 another try after a short, growing, jittered pause; a wrong password, a missing database,
 a refused TLS handshake or a refused port are not, and fail at once.
 
+A connection pooler (PgBouncer, as in front of Neon's pooled endpoint) answers in the server's
+place with SQLSTATE 08P01 whatever went wrong; its text says when it happened (see
+`reached_no_server`): before the statement reached a server, or after, while it was in flight.
+
 Whether a retry may re-run a write is the caller's decision (see `cli.state.State.attempt`):
-this module only says what is transient and paces the attempts within one time budget.
+this module only says what is transient, what proves that nothing reached the server, and paces
+the attempts within one time budget.
 """
 
 from __future__ import annotations
@@ -38,6 +43,28 @@ _TRANSIENT_MESSAGES = (
     "consuming input failed",
     "the database system is starting up",
     "the database system is shutting down",
+    "sorry, too many clients already",  # 53300, as a pooler passes it on in its own 08P01
+)
+# PgBouncer's own errors (SQLSTATE 08P01, as PgBouncer 1.18 words them in its source) that
+# are worth another try. Before the statement reached a server: it waited too long for a
+# free server connection ("query_wait_timeout", or "query_timeout" while waiting); the client
+# had been idle too long; logins to the server have been failing (it retries them after
+# server_login_retry); too many clients; the server dropped an idle transaction (it rolled
+# back). After the statement was sent ("server conn crashed?": the link to the server broke;
+# "query timeout": it ran too long and PgBouncer cut it off), the change is in flight, and a
+# COMMIT that was sent may have been done: the caller decides (see `State.attempt`).
+_POOLER_NOT_SENT = (
+    "query_wait_timeout",
+    "query_timeout",
+    "client_idle_timeout",
+    "server login has been failing",
+    "no more connections allowed",
+)
+_POOLER_TRANSIENT = (
+    *_POOLER_NOT_SENT,
+    "idle transaction timeout",
+    "server conn crashed?",
+    "query timeout",
 )
 # Never worth repeating however they are worded: authentication (28), permissions (42501),
 # a missing database (3D000), a client-side timeout (the wait already happened).
@@ -56,7 +83,22 @@ def is_transient(error: BaseException) -> bool:
         text in message for text in _PERMANENT_MESSAGES
     ):
         return False
+    if sqlstate == _POOLER_SQLSTATE and any(text in message for text in _POOLER_TRANSIENT):
+        return True
     return sqlstate in _TRANSIENT_SQLSTATES or any(text in message for text in _TRANSIENT_MESSAGES)
+
+
+_POOLER_SQLSTATE = "08P01"  # protocol_violation: what PgBouncer sends for all of its own
+
+
+def reached_no_server(error: BaseException) -> bool:
+    """Does this failure prove that the statement never reached a server (a pooler's refusal
+    before it forwarded anything), so that a change sent with it cannot have been saved?"""
+    original = getattr(error, "orig", None) or error
+    message = str(original).lower()
+    return getattr(original, "sqlstate", None) == _POOLER_SQLSTATE and any(
+        text in message for text in _POOLER_NOT_SENT
+    )
 
 
 @dataclass

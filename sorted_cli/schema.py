@@ -7,6 +7,10 @@ differs is Alembic imported (to migrate the embedded database, or to explain wha
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from sorted_cli.errors import SchemaError
+
 REVISIONS: tuple[str, ...] = ("0001", "0002")  # oldest first
 HEAD = REVISIONS[-1]
 
@@ -27,3 +31,17 @@ def is_newer_than_sorted(revision: str | None) -> bool:
 
 
 NEWER_ADVICE = "upgrade sorted (someone migrated it with a newer version)"
+
+
+def only_revision(rows: Sequence[str]) -> str | None:
+    """The revision alembic_version holds (None when it holds none). Alembic keeps one row for
+    sorted's single line of revisions; more is damage (a stray INSERT, a half-done stamp) that
+    no command should work around, since the schema matches at most one of them."""
+    if len(rows) <= 1:
+        return rows[0] if rows else None
+    raise SchemaError(
+        f"The database's alembic_version table holds {len(rows)} rows ({', '.join(sorted(rows))}) "
+        "where it should hold one, the schema's revision: delete the row that does not match "
+        "the schema (DELETE FROM alembic_version WHERE version_num = '...'), then run "
+        "`sorted db upgrade`."
+    )

@@ -32,7 +32,8 @@ CREATE TABLE staged (
     number INTEGER,            -- the number the file gives, if any
     record BLOB NOT NULL,      -- the checked TaskRecord (pickled: only this process reads it)
     present INTEGER NOT NULL DEFAULT 0,  -- the user has it already
-    final INTEGER              -- the number it gets
+    final INTEGER,             -- the number it gets (or has, when present)
+    written INTEGER NOT NULL DEFAULT 0   -- a try of this import wrote it
 );
 CREATE INDEX staged_number ON staged (number);
 CREATE TABLE taken (number INTEGER PRIMARY KEY);  -- numbers the user's tasks have
@@ -103,7 +104,8 @@ class StagedTasks:
         self.count += len(batch)
 
     def start_over(self) -> None:
-        """Forget what an earlier attempt at writing learnt (it was rolled back)."""
+        """Forget what an earlier try at writing learnt (it was rolled back, or its outcome is
+        unknown): all but what it wrote."""
         self._db.executescript("UPDATE staged SET present = 0, final = NULL; DELETE FROM taken;")
 
     def ids(self) -> Iterator[list[uuid.UUID]]:
@@ -115,10 +117,19 @@ class StagedTasks:
             done = batch[-1][0]
             yield [uuid.UUID(bytes=key) for _seq, key in batch]
 
-    def mark_present(self, ids: Iterable[uuid.UUID]) -> None:
+    def mark_present(self, numbers: dict[uuid.UUID, int]) -> None:
+        """The user has these tasks already, with these NUMBERS."""
         self._db.executemany(
-            "UPDATE staged SET present = 1 WHERE id = ?", [(task_id.bytes,) for task_id in ids]
+            "UPDATE staged SET present = 1, final = ? WHERE id = ?",
+            [(number, task_id.bytes) for task_id, number in numbers.items()],
         )
+
+    def mark_written(self) -> None:
+        """This try writes the new tasks: a repeat that finds them counts them as added."""
+        self._db.execute("UPDATE staged SET written = 1 WHERE present = 0")
+
+    def new_count(self) -> int:
+        return int(self._db.execute("SELECT count(*) FROM staged WHERE present = 0").fetchone()[0])
 
     def wanted_numbers(self, *, up_to: int) -> Iterator[list[int]]:
         """The numbers (up to UP_TO) the new tasks ask for, a batch at a time."""
@@ -151,7 +162,7 @@ class StagedTasks:
             (kept_max,),
         )
         (top,) = self._db.execute(
-            "SELECT max(coalesce(max(final), 0), ?) FROM staged", (counter,)
+            "SELECT max(coalesce(max(final), 0), ?) FROM staged WHERE present = 0", (counter,)
         ).fetchone()
         self._db.execute(
             "UPDATE staged SET final = ? + following.place FROM ("
@@ -161,7 +172,7 @@ class StagedTasks:
             (top,),
         )
         (highest,) = self._db.execute(
-            "SELECT max(coalesce(max(final), 0), ?) FROM staged", (counter,)
+            "SELECT max(coalesce(max(final), 0), ?) FROM staged WHERE present = 0", (counter,)
         ).fetchone()
         return int(highest)
 
@@ -178,10 +189,11 @@ class StagedTasks:
             yield [(pickle.loads(record), final) for _seq, record, final in batch]  # noqa: S301
 
     def counts(self) -> tuple[int, int, int]:
-        """How many tasks are new, present, and new with a number other than their own."""
+        """How many tasks this import adds (those an earlier try of it wrote included), how many
+        the user had, and how many of the added ones have a number other than their own."""
         added, present, renumbered = self._db.execute(
-            "SELECT count(*) FILTER (WHERE present = 0), count(*) FILTER (WHERE present = 1),"
-            " count(*) FILTER (WHERE present = 0 AND number IS NOT NULL AND final != number)"
-            " FROM staged"
+            "SELECT count(*) FILTER (WHERE ours), count(*) FILTER (WHERE NOT ours),"
+            " count(*) FILTER (WHERE ours AND number IS NOT NULL AND final != number)"
+            " FROM (SELECT *, present = 0 OR written = 1 AS ours FROM staged)"
         ).fetchone()
         return int(added), int(present), int(renumbered)

@@ -26,11 +26,15 @@ import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 import psycopg
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 POSTGRES_BIN = Path("/usr/lib/postgresql/15/bin")
 START_TIMEOUT_S = 10.0
@@ -162,6 +166,10 @@ class PgBouncer:
     workdir: Path
     process: subprocess.Popen[bytes] = field(repr=False)
 
+    @property
+    def log(self) -> Path:
+        return self.workdir / "pgbouncer.log"
+
     def stop(self) -> None:
         """Terminate PgBouncer and wait for it (killing it if it lingers)."""
         if self.process.poll() is None:
@@ -180,11 +188,14 @@ def start_pgbouncer(
     upstream_host: str = "127.0.0.1",
     user: str = "postgres",
     password: str = "",
+    settings: Mapping[str, str] | None = None,
 ) -> PgBouncer:
     """Start PgBouncer in transaction mode in front of upstream_host:upstream_port.
 
     It trusts its clients and logs in upstream as the client's user (with `password` for
-    `user`, when the upstream asks for one). Its ini, log and pid files are kept in workdir.
+    `user`, when the upstream asks for one). `settings` adds to (or overrides) its
+    `[pgbouncer]` section: `{"query_wait_timeout": "1"}`. Its ini, log and pid files are kept in
+    workdir (`log`: the log file's path).
     """
     program = _find_program("pgbouncer", Path("/usr/sbin"), Path("/usr/bin"))
     account = _service_account()
@@ -197,21 +208,24 @@ def start_pgbouncer(
     users.write_text(f'"{user}" "{password}"\n')
     _give_to(users, account, 0o600)
     ini = workdir / "pgbouncer.ini"
+    options = {
+        "pool_mode": "transaction",
+        "listen_addr": "127.0.0.1",
+        "listen_port": str(port),
+        "unix_socket_dir": "",
+        "auth_type": "trust",
+        "auth_file": str(users),
+        "max_client_conn": "200",
+        "default_pool_size": "20",
+        "logfile": str(log),
+        "pidfile": str(workdir / "pgbouncer.pid"),
+        **(settings or {}),
+    }
     ini.write_text(
         "[databases]\n"
         f"* = host={upstream_host} port={upstream_port}\n"
         "\n"
-        "[pgbouncer]\n"
-        "pool_mode = transaction\n"
-        "listen_addr = 127.0.0.1\n"
-        f"listen_port = {port}\n"
-        "unix_socket_dir =\n"
-        "auth_type = trust\n"
-        f"auth_file = {users}\n"
-        "max_client_conn = 200\n"
-        "default_pool_size = 20\n"
-        f"logfile = {log}\n"
-        f"pidfile = {workdir / 'pgbouncer.pid'}\n"
+        "[pgbouncer]\n" + "".join(f"{name} = {value}\n" for name, value in options.items())
     )
     _give_to(ini, account, 0o600)
     uid, gid, groups = _ids(account)

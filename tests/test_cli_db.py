@@ -296,3 +296,34 @@ def test_upgrade_on_newer_schema_is_a_schema_error(blank: str, engine: Engine, r
         f"Error: The database is at {NEWER}: "
         "upgrade sorted (someone migrated it with a newer version).\n",
     )
+
+
+# ------------------------------------------------------------ a damaged alembic_version
+
+
+def two_revisions(revision: str) -> str:
+    rows = ", ".join(sorted(["0002", revision]))
+    return (
+        f"Error: The database's alembic_version table holds 2 rows ({rows}) where it "
+        "should hold one, the schema's revision: delete the row that does not match the schema "
+        "(DELETE FROM alembic_version WHERE version_num = '...'), then run `sorted db upgrade`.\n"
+    )
+
+
+@pytest.mark.parametrize("revision", ["0001", "zzzz"])
+def test_two_rows_in_alembic_version_are_one_line_that_says_how_to_repair_them(
+    blank: str, engine: Engine, run: Run, monkeypatch: pytest.MonkeyPatch, revision: str
+) -> None:
+    ok(run("db", "upgrade"), AT_HEAD, APPLIED)
+    with engine.begin() as connection:
+        connection.execute(text("INSERT INTO alembic_version VALUES (:r)"), {"r": revision})
+    monkeypatch.setenv("SORTED_USER", ADA)
+    for command in (["db", "current"], ["db", "upgrade"], ["db", "check"], ["db", "history"]):
+        fails(run(*command), 1, two_revisions(revision))
+    for command in (["list"], ["add", "x"], ["db", "downgrade", "0001", "--yes"]):
+        fails(run(*command), 1, two_revisions(revision))
+    with engine.begin() as connection:
+        connection.execute(
+            text("DELETE FROM alembic_version WHERE version_num = :r"), {"r": revision}
+        )
+    ok(run("db", "upgrade"), "Nothing to do: database is at 0002 (head)\n")

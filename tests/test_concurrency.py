@@ -2,15 +2,21 @@
 another connection holds a lock on its task, changes it, then commits.
 
 Each change is one statement that locks its rows before it checks them, so what the other
-connection did while sorted waited is what sorted decides on.
+connection did while sorted waited is what sorted decides on. An import checks first and
+writes after, so another user's import of the same UUIDs can commit in between (on SQLite,
+whose write lock an import takes before its check, it cannot).
 """
 
 from __future__ import annotations
 
+import json
+import sqlite3
 import subprocess
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -50,14 +56,16 @@ def started(*args: str) -> subprocess.Popen[str]:
 
 
 def wait_until_blocked(other: psycopg.Connection) -> None:
-    """Until a sorted session waits on a lock (as pg_stat_activity shows it)."""
+    """Until a sorted session on OTHER's database waits on a lock (as pg_stat_activity shows
+    it; other tests may be waiting on other databases of the server)."""
     deadline = time.monotonic() + TIMEOUT_S
     watcher = psycopg.connect(other.info.dsn, autocommit=True)
     with watcher:
         while time.monotonic() < deadline:
             waiting = watcher.execute(
                 "SELECT count(*) FROM pg_stat_activity "
-                "WHERE application_name = 'sorted' AND wait_event_type = 'Lock'"
+                "WHERE application_name = 'sorted' AND wait_event_type = 'Lock' "
+                "AND datname = current_database()"
             ).fetchone()
             if waiting and waiting[0]:
                 return
@@ -137,3 +145,64 @@ def test_a_change_the_server_refused_is_not_an_unknown_outcome(session: Session,
     with pytest.raises(Exception, match="null value"):
         tasks.create_task(session=session, user=ada, data=broken)
     assert db.commit_was_sent(session) is False
+
+
+@SERVER
+def test_an_import_that_loses_a_race_for_the_same_uuids_names_the_other_users_task(
+    database_url: str, session: Session, ada: User, grace: User, tmp_path: Path
+) -> None:
+    """Grace's import has written the tasks and not committed yet when Ada's checks them: they
+    are not there for Ada, so her insert waits on the key, then finds it taken."""
+    taken = uuid.uuid4()
+    path = tmp_path / "shared.json"
+    path.write_text(
+        json.dumps(
+            [
+                {"id": str(uuid.uuid4()), "title": "mine", "created_at": "2026-01-01T00:00Z"},
+                {"id": str(taken), "title": "shared", "created_at": "2026-01-01T00:00Z"},
+            ]
+        )
+    )
+    with while_held(
+        database_url,
+        "SELECT 1 FROM users WHERE email = 'grace@example.com' FOR UPDATE",
+        "INSERT INTO tasks (id, user_id, number, title, priority, completed, created_at, "
+        f"updated_at, is_deleted) VALUES ('{taken}', '{grace.id}', 1, 'shared', 'none', false, "
+        "now(), now(), false)",
+    ) as other:
+        importing = started("import", str(path))
+        wait_until_blocked(other)
+    result = finished(importing)
+    assert (result.returncode, result.stdout) == (2, ""), result.stderr
+    assert result.stderr == f"Error: Task {taken} belongs to another user; nothing was imported.\n"
+    session.expire_all()
+    page = tasks.list_tasks(session=session, user=ada, query=tasks.TaskQuery(view=View.all))
+    assert page.tasks == []
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_on_sqlite_an_import_waits_for_the_other_one_and_then_names_its_task(
+    database_url: str, grace: User, ada: User, tmp_path: Path
+) -> None:
+    """SQLite cannot lose that race: an import checks and writes under the write lock, which
+    it takes before its check, so it finds the other user's task once that one is committed."""
+    taken = uuid.uuid4()
+    path = tmp_path / "shared.json"
+    path.write_text(json.dumps([{"id": str(taken), "title": "shared", "created_at": "2026-01-01"}]))
+    other = sqlite3.connect(database_url.removeprefix("sqlite:///"), isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        other.execute(
+            "INSERT INTO tasks (id, user_id, number, title, priority, completed, created_at, "
+            "updated_at, is_deleted) VALUES (?, ?, 1, 'shared', 'NONE', 0, '2026-01-01', "
+            "'2026-01-01', 0)",
+            (taken.hex, grace.id.hex),
+        )
+        importing = started("import", str(path))
+        time.sleep(1)  # let it reach the lock (it finds the same either way)
+        other.execute("COMMIT")
+    finally:
+        other.close()
+    result = finished(importing)
+    assert (result.returncode, result.stdout) == (2, ""), result.stderr
+    assert result.stderr == f"Error: Task {taken} belongs to another user; nothing was imported.\n"

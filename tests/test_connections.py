@@ -12,7 +12,7 @@ from sqlalchemy.exc import OperationalError as WrappedError
 from sorted_cli.config import load_settings
 from sorted_cli.db import describe_error, make_engine
 from sorted_cli.errors import ConfigError
-from sorted_cli.retry import Backoff, is_transient
+from sorted_cli.retry import Backoff, is_transient, reached_no_server
 from sorted_cli.urls import postgres_connect_args
 
 NEON = (
@@ -155,6 +155,44 @@ def test_cold_start_and_broken_connection_errors_are_transient(error: Exception)
 )
 def test_authentication_permission_and_configuration_errors_are_not(error: Exception) -> None:
     assert not is_transient(error)
+
+
+@pytest.mark.parametrize(
+    ("message", "transient", "nothing_sent"),
+    [
+        # before the statement reached a server
+        ("query_wait_timeout", True, True),
+        ("query_timeout", True, True),
+        ("client_idle_timeout", True, True),
+        ("server login has been failing, try again later (server_login_retry)", True, True),
+        ("no more connections allowed (max_client_conn)", True, True),
+        # a server's refusal of PgBouncer's login, passed on in PgBouncer's 08P01
+        ("sorry, too many clients already", True, False),
+        ('password authentication failed for user "alex"', False, False),
+        ('database "nope" does not exist', False, False),
+        # PgBouncer's own refusals at login
+        ("no such database: nope", False, False),
+        ("unsupported startup parameter: options", False, False),
+        ("client_login_timeout (server down)", False, False),
+        # the server rolled the transaction back: retried, and a COMMIT sent stays unknown
+        ("idle transaction timeout", True, False),
+        # after the statement reached the server: in flight
+        ("server conn crashed?", True, False),
+        ("query timeout", True, False),
+    ],
+)
+def test_pgbouncer_errors_are_told_apart_by_when_they_came(
+    message: str, transient: bool, nothing_sent: bool
+) -> None:
+    error = errors.ProtocolViolation(message)  # PgBouncer sends every one as 08P01
+    assert (is_transient(error), reached_no_server(error)) == (transient, nothing_sent)
+    wrapped = WrappedError("SELECT 1", {}, error)
+    assert (is_transient(wrapped), reached_no_server(wrapped)) == (transient, nothing_sent)
+
+
+def test_only_a_poolers_08p01_proves_nothing_was_sent() -> None:
+    assert not reached_no_server(errors.AdminShutdown("query_wait_timeout"))
+    assert not reached_no_server(ValueError("query_wait_timeout"))
 
 
 def test_backoff_grows_with_jitter_and_stops_at_the_budget() -> None:

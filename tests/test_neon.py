@@ -231,6 +231,32 @@ def test_nothing_is_half_written_when_the_connection_breaks_mid_command(
     assert len(stored(session, ada)) == 3
 
 
+@DIRECT
+def test_add_that_gives_up_after_its_change_was_in_flight_says_it_may_be_saved(
+    proxy: FaultProxy, session: Session, ada: User, run: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The first try was committed, its answer lost; the server is then out of reach until the
+    # budget runs out. "Cannot connect" would have the user add it again.
+    monkeypatch.setenv("SORTED_RETRY_TIMEOUT", "1")
+    proxy.cut_on(b"INSERT INTO tasks", forward=True)
+    proxy.refuse(times=50)
+    result = run("add", "Buy milk")
+    assert (result.exit_code, result.stdout) == (1, "")
+    assert result.stderr.endswith(UNKNOWN), result.stderr
+    assert stored(session, ada) == [(1, "Buy milk", False)]
+
+
+@DIRECT
+def test_a_connection_error_not_worth_retrying_after_a_change_was_sent_says_it_may_be_saved(
+    proxy: FaultProxy, session: Session, ada: User, run: Run
+) -> None:
+    add_plain_tasks(session, ada, 1, 1)
+    proxy.terminate_on(b"UPDATE tasks", sqlstate="08P01", message="invalid frontend message")
+    result = run("done", "1")
+    assert (result.exit_code, result.stdout, result.stderr) == (1, "", UNKNOWN)
+    assert proxy.pending_faults == 0
+
+
 # ------------------------------------------------------------------- migrations at once
 
 
@@ -407,6 +433,37 @@ def test_import_whose_commit_answer_was_lost_is_repeated_harmlessly(
     path.write_text(json.dumps(items))
     proxy.cut_on(b"COMMIT", forward=True)  # the server commits; sorted never hears back
     result = run("import", str(path))
-    assert (result.exit_code, result.stdout) == (0, "Imported 0 tasks (1500 already there).\n")
+    # The repeat finds them all there, and knows that its own first try put them there.
+    assert (result.exit_code, result.stdout) == (0, "Imported 1500 tasks.\n"), result.stderr
     assert proxy.pending_faults == 0
     assert len(stored(session, ada)) == 1500  # once, not twice
+
+
+@DIRECT
+def test_import_repeated_after_a_lost_commit_answer_counts_only_what_it_added(
+    proxy: FaultProxy, session: Session, ada: User, run: Run, tmp_path: Path
+) -> None:
+    add_plain_tasks(session, ada, 1, 1)
+    items = [
+        {"id": str(uuid.uuid4()), "number": n, "title": f"i{n}", "created_at": "2026-01-01T00:00Z"}
+        for n in range(1, 6)
+    ]
+    earlier, path = tmp_path / "earlier.json", tmp_path / "in.json"
+    earlier.write_text(json.dumps(items[3:]))
+    path.write_text(json.dumps(items))
+    assert run("import", str(earlier)).stdout == "Imported 2 tasks.\n"  # i4 and i5
+    proxy.cut_on(b"COMMIT", forward=True)
+    result = run("import", str(path))
+    assert (result.exit_code, result.stdout) == (
+        0,
+        "Imported 3 tasks (2 already there; 1 renumbered: their numbers were taken).\n",
+    ), result.stderr
+    assert proxy.pending_faults == 0
+    assert stored(session, ada) == [
+        (1, "t1", False),
+        (2, "i2", False),
+        (3, "i3", False),
+        (4, "i4", False),
+        (5, "i5", False),
+        (6, "i1", False),
+    ]

@@ -14,6 +14,7 @@ import pty
 import re
 import select
 import shutil
+import signal
 import socket
 import stat
 import subprocess
@@ -335,6 +336,12 @@ def _take_the_terminal() -> None:
     fcntl.ioctl(0, termios.TIOCSCTTY, 0)
 
 
+def _take_the_terminal_ignoring_hangups() -> None:
+    """`_take_the_terminal`, started as `nohup` starts a program: SIGHUP ignored."""
+    _take_the_terminal()
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+
+
 def _read_until(leader: int, end: bytes, *, timeout_s: float = 20) -> bytes:
     """What the terminal shows up to and including END (a question waiting for its answer)."""
     shown = b""
@@ -348,10 +355,16 @@ def _read_until(leader: int, end: bytes, *, timeout_s: float = 20) -> bytes:
     return shown
 
 
-def answer_at_terminal(*args: str, answer: bytes) -> tuple[int, str, str]:
+def answer_at_terminal(
+    *args: str,
+    answer: bytes,
+    signals: tuple[signal.Signals, ...] = (),
+    nohup: bool = False,
+) -> tuple[int, str, str]:
     """`sorted ARGS...` with stdin and stderr on a terminal and stdout on a pipe, as in
-    `sorted delete 1 2 | grep Deleted`; ANSWER is typed once the question is shown. Returns the
-    exit code, stdout, and everything the terminal showed (the echo of what was typed too)."""
+    `sorted delete 1 2 | grep Deleted`; once the question is shown, SIGNALS are sent to it and
+    ANSWER is typed. Returns the exit code, stdout, and everything the terminal showed (the
+    echo of what was typed too). NOHUP starts it with SIGHUP ignored."""
     leader, follower = pty.openpty()
     try:
         process = subprocess.Popen(
@@ -361,11 +374,13 @@ def answer_at_terminal(*args: str, answer: bytes) -> tuple[int, str, str]:
             stderr=follower,
             env=environment(),
             start_new_session=True,
-            preexec_fn=_take_the_terminal,
+            preexec_fn=_take_the_terminal_ignoring_hangups if nohup else _take_the_terminal,
         )
         os.close(follower)
         follower = -1
         shown = _read_until(leader, QUESTION_END)
+        for number in signals:
+            process.send_signal(number)
         os.write(leader, answer)
         stdout, _ = process.communicate(timeout=TIMEOUT_S)
         shown += read_until_closed(leader)
@@ -410,6 +425,23 @@ def test_delete_asks_on_stderr_naming_the_tasks(session: Session, ada: User) -> 
     assert interrupted(answer_at_terminal("delete", "1", "2", answer=b"\x03"), question)
     assert titles_in(session, ada, View.open) == titles
     assert titles_in(session, ada, View.deleted) == []
+
+    # SIGTERM and SIGHUP stop it as Ctrl-C does, each with its own code; under nohup a
+    # hangup is ignored and the question still waits for its answer.
+    assert answer_at_terminal("delete", "1", "2", answer=b"", signals=(signal.SIGTERM,)) == (
+        143,
+        "",
+        f"{question}\r\n",
+    )
+    assert answer_at_terminal("delete", "1", "2", answer=b"", signals=(signal.SIGHUP,)) == (
+        129,
+        "",
+        f"{question}\r\n",
+    )
+    assert answer_at_terminal(
+        "delete", "1", "2", answer=b"n\n", signals=(signal.SIGHUP,), nohup=True
+    ) == (1, "", f"{question}n\r\nNothing deleted.\r\n")
+    assert titles_in(session, ada, View.open) == titles
 
     # Only the result reaches stdout (the pipe); the question and the echo stay on the terminal.
     assert answer_at_terminal("delete", "1", "2", answer=b"y\n") == (

@@ -15,7 +15,7 @@ from typer.models import CommandInfo
 from sorted_cli import __version__
 from sorted_cli.cli import db, settings, tasks, transfer, users
 from sorted_cli.cli.state import State
-from sorted_cli.errors import Cancelled, InvalidInput, SortedError
+from sorted_cli.errors import Cancelled, InvalidInput, SortedError, stop_exit_code
 
 
 class SortedGroup(TyperGroup):
@@ -29,6 +29,8 @@ class SortedGroup(TyperGroup):
     def invoke(self, ctx: typer.Context) -> Any:  # type: ignore[override]
         try:
             return super().invoke(ctx)
+        except KeyboardInterrupt as stop:  # Ctrl-C, or a signal to stop (`errors.Stopped`)
+            raise typer.Exit(stop_exit_code(stop)) from None
         except Cancelled as exc:  # the user's own choice, not an error
             from sorted_cli import render
 

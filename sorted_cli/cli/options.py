@@ -49,9 +49,6 @@ def tags_option(help_text: str) -> Any:
 Tags = Annotated[list[str] | None, tags_option("A tag (repeat for more).")]
 
 
-INTERRUPTED = 128 + 2  # exit code: Ctrl-C, as a program stopped by SIGINT exits
-
-
 def can_ask() -> bool:
     """Can a question be seen and answered: stdin and stderr are a terminal. Questions go to
     stderr, as git's do, so stdout carries only results (`sorted delete 1 2 | grep Deleted`)."""
@@ -63,7 +60,7 @@ def can_ask() -> bool:
 
 def confirm_or_stop(question: str, *, declined: str) -> None:
     """Ask QUESTION with `[y/N]` on stderr and read the answer from stdin. A no (Enter, or the
-    end of input: Ctrl-D) raises Cancelled, which says DECLINED; Ctrl-C exits INTERRUPTED,
+    end of input: Ctrl-D) raises Cancelled, which says DECLINED; Ctrl-C exits 130,
     without a traceback."""
     from sorted_cli.render import clean
 
@@ -72,9 +69,9 @@ def confirm_or_stop(question: str, *, declined: str) -> None:
         sys.stderr.flush()
         try:
             answer = sys.stdin.readline()
-        except KeyboardInterrupt:
+        except KeyboardInterrupt:  # the boundary exits with its code
             sys.stderr.write("\n")
-            raise typer.Exit(INTERRUPTED) from None
+            raise
         if not answer:  # the end of input: the terminal shows no newline for it
             sys.stderr.write("\n")
         answer = answer.strip().lower()

@@ -87,30 +87,42 @@ class State:
         A failure before the COMMIT went out is always retried: the server rolled that
         transaction back. A failure while committing leaves the outcome unknown; it is retried
         only for `repeatable` work (work that finds its own earlier success, such as an add
-        with its UUID fixed in advance), and otherwise reported as OutcomeUnknown.
+        with its UUID fixed in advance), and otherwise reported as OutcomeUnknown. So is any
+        failure that ends the work once a change was in flight, in this try or an earlier one:
+        a connection error that is not worth another try, or the budget running out.
         """
         from sorted_cli.retry import Backoff, is_transient
 
         backoff = Backoff(budget_s=self.settings.retry_timeout)
+        sent = False  # a change of some try was in flight when it failed: it may be saved
         while True:
             try:
                 return work()
             except Exception as exc:
                 if not is_transient(exc):
+                    if sent or self._change_in_flight():
+                        raise _outcome_unknown() from exc
                     raise
                 unknown = self._forget_failed_transaction()
+                sent = sent or unknown
                 if unknown and not repeatable:
-                    raise OutcomeUnknown(
-                        "The connection broke while saving, so the change may or may not have "
-                        "been saved: check (for example with `sorted list`) before repeating it."
-                    ) from exc
+                    raise _outcome_unknown() from exc
                 if not backoff.pause():
+                    if sent:  # pragma: postgres
+                        raise _outcome_unknown() from exc
                     gave_up = self._gave_up(exc, backoff.attempts)
                     if gave_up is None:
                         raise
                     raise gave_up from exc
                 if backoff.attempts == 2:
                     self._say_retrying(exc)
+
+    def _change_in_flight(self) -> bool:
+        """Did the failure cut off the answer to a change on PostgreSQL (see `commit_was_sent`)?"""
+        from sorted_cli.db import commit_was_sent, on_postgres
+
+        session: Session | None = self.__dict__.get("session")
+        return session is not None and on_postgres(session) and commit_was_sent(session)
 
     def _forget_failed_transaction(self) -> bool:  # pragma: postgres
         """Roll back what a broken connection left; say whether a COMMIT was in flight."""
@@ -198,3 +210,10 @@ def _say_waiting_for_lock() -> None:
 def _normalised(email: str | None) -> str | None:
     email = email.strip().lower() if email else None
     return email or None
+
+
+def _outcome_unknown() -> OutcomeUnknown:
+    return OutcomeUnknown(
+        "The connection broke while saving, so the change may or may not have been saved: "
+        "check (for example with `sorted list`) before repeating it."
+    )

@@ -4,7 +4,9 @@ Export streams (`services.tasks.stream_tasks`, as `list` does for every match): 
 from the database in batches and go out as they come, so memory stays flat.
 
 Import is one transaction and idempotent: a task's UUID is its identity, so a task the user
-already has is left exactly as it is, and importing the same file twice changes nothing.
+already has is left exactly as it is, and importing the same file twice changes nothing (a
+try repeated after its COMMIT's answer was lost still counts what its first try saved: see
+`written`).
 Numbers are kept when the user has no task with that number (and it is at most a billion);
 the others (and tasks that come without one) take the next free numbers, after every kept
 one. A UUID that belongs to another user's task is an error. Everything is checked before the
@@ -16,11 +18,13 @@ memory stays that of a batch.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import Table, false, func, update
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from sorted_cli.db import transaction
@@ -74,7 +78,26 @@ def import_tasks(
 ) -> ImportResult:
     """Add the staged tasks the user does not have yet, in one transaction (see module
     docstring), reading them from the stage a batch at a time. `advance(n)` is told as each
-    batch of n tasks is dealt with."""
+    batch of n tasks is dealt with.
+
+    A command that tries again after its COMMIT's answer was lost passes the same stage: it
+    remembers what earlier tries wrote, and a task found already there among those counts as
+    added by this import, not as one the user had."""
+    try:
+        return _import(session, user, staged, advance)
+    except IntegrityError:  # pragma: postgres
+        # Another user's import of the same UUIDs committed after this one found them free
+        # (its rows were not visible yet) and before this one's insert: name the task as the
+        # check does when they are already there.
+        session.rollback()
+        staged.start_over()
+        _find_present(session, user, staged)
+        raise
+
+
+def _import(
+    session: Session, user: User, staged: StagedTasks, advance: Callable[[int], object]
+) -> ImportResult:
     staged.start_over()  # an attempt that failed was rolled back: what it learnt may be stale
     with transaction(session):  # on SQLite: the write lock, from here to the commit
         counter = session.exec(  # locks the user's row: adds wait until the import is done
@@ -85,8 +108,9 @@ def import_tasks(
         top = staged.number(counter=counter, kept_max=KEPT_MAX)
         if top > NUMBER_MAX:
             raise InvalidInput(f"Task numbers would pass {NUMBER_MAX}; nothing was imported.")
+        staged.mark_written()
         added, present, renumbered = staged.counts()
-        advance(present)
+        advance(staged.count - staged.new_count())  # those the user has: nothing to do
         for batch in staged.new():
             session.execute(
                 _TASKS.insert(), [_task_row(user, record, number) for record, number in batch]
@@ -108,14 +132,16 @@ def import_tasks(
 
 
 def _find_present(session: Session, user: User, staged: StagedTasks) -> None:
-    """Mark the staged tasks the user has already; one of another user's is an error."""
+    """Mark the staged tasks the user has already, with their numbers; one of another user's
+    is an error."""
     for batch in staged.ids():
-        found = select(Task.id, Task.user_id).where(col(Task.id).in_(batch))
-        owners = dict(session.exec(found).all())
-        for task_id, owner in owners.items():
+        query = select(Task.id, Task.user_id, Task.number).where(col(Task.id).in_(batch))
+        found: dict[uuid.UUID, int] = {}
+        for task_id, owner, number in session.exec(query):
             if owner != user.id:
                 raise InvalidInput(f"Task {task_id} belongs to another user; nothing was imported.")
-        staged.mark_present(owners)
+            found[task_id] = number
+        staged.mark_present(found)
 
 
 def _find_taken(session: Session, user: User, staged: StagedTasks, counter: int) -> None:
