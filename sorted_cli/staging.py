@@ -13,8 +13,7 @@ import pickle
 import sqlite3
 import uuid
 from collections.abc import Iterable, Iterator
-from itertools import islice
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING
 
 from sorted_cli.errors import InvalidInput
 
@@ -22,7 +21,6 @@ if TYPE_CHECKING:
     from sorted_cli.models import TaskRecord
 
 BATCH = 1000
-T = TypeVar("T")
 
 _SCHEMA = """
 CREATE TABLE staged (
@@ -38,13 +36,6 @@ CREATE TABLE staged (
 CREATE INDEX staged_number ON staged (number);
 CREATE TABLE taken (number INTEGER PRIMARY KEY);  -- numbers the user's tasks have
 """
-
-
-def batched(items: Iterable[T], size: int) -> Iterator[list[T]]:
-    """Lists of `size` items (the last may be shorter); itertools.batched from 3.12 on."""
-    iterator = iter(items)
-    while batch := list(islice(iterator, size)):
-        yield batch
 
 
 class StagedTasks:
