@@ -1,9 +1,10 @@
-"""Import and export at scale: a Taskwarrior import's wall time, and export's peak memory.
+"""Import and export at scale: a Taskwarrior import's wall time, and both one's peak memory.
 
 Run from the repository: `uv run python benchmarks/transfer.py [--database-url URL] [--runs N]
-[--sizes 100000,1000000]`. Without a URL it works on the embedded SQLite database of a
-temporary SORTED_HOME; with a PostgreSQL URL it makes a throwaway database beside the one named
-(the URL's role must be allowed to create databases) and drops it at the end.
+[--sizes 100000,1000000] [--import-sizes 10000,200000]`. Without a URL it works on the
+embedded SQLite database of a temporary SORTED_HOME; with a PostgreSQL URL it makes a
+throwaway database beside the one named (the URL's role must be allowed to create databases)
+and drops it at the end.
 
 - Import: `sorted import --from taskwarrior` of a 10,000-task `task export` file (every task
   tagged, with a project), into an empty database each time: one warm-up, median of N runs.
@@ -11,6 +12,8 @@ temporary SORTED_HOME; with a PostgreSQL URL it makes a throwaway database besid
   sorted, so building a million takes seconds), then `sorted export --all > /dev/null` runs
   once; its peak resident memory (ru_maxrss) and wall time are reported. Flat memory means
   the peak barely moves from the smallest size to the largest.
+- Import memory: for each import size, `sorted import` of a sorted JSON file of that many
+  tasks into an empty database, once, with its peak resident memory and wall time.
 
 It prints a Markdown table and the machine it ran on: timings depend on the machine.
 """
@@ -69,16 +72,38 @@ def sorted_run(args: list[str], env: dict[str, str]) -> float:
     return time.perf_counter() - start
 
 
-def peak_export(env: dict[str, str]) -> tuple[float, float]:
-    """(seconds, peak MiB) of `sorted export --all > /dev/null`."""
+def peak_run(args: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """(seconds, peak MiB) of `sorted ARGS > /dev/null`."""
     start = time.perf_counter()
     process = subprocess.Popen(
-        [SORTED, "export", "--all"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        [SORTED, *args], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     _, status, usage = os.wait4(process.pid, 0)
     if status != 0:
-        raise SystemExit(f"sorted export failed ({status})")
+        raise SystemExit(f"sorted {' '.join(args)} failed ({status})")
     return time.perf_counter() - start, usage.ru_maxrss / 1024  # Linux: KiB
+
+
+def peak_export(env: dict[str, str]) -> tuple[float, float]:
+    """(seconds, peak MiB) of `sorted export --all > /dev/null`."""
+    return peak_run(["export", "--all"], env)
+
+
+def sorted_file(path: Path, count: int) -> None:
+    """COUNT tasks as `sorted export` writes them, one a line, written as they are made."""
+    with path.open("w") as out:
+        out.write("[")
+        for n in range(1, count + 1):
+            task = {
+                "id": str(uuid.UUID(int=n)),
+                "number": n,
+                "title": f"Imported task number {n}",
+                "priority": ("high", "medium", "low")[n % 3],
+                "created_at": "2026-01-01T09:00:00Z",
+                "tags": ["bulk", f"group{n % 20}"],
+            }
+            out.write(("\n" if n == 1 else ",\n") + json.dumps(task))
+        out.write("\n]\n")
 
 
 class Database:
@@ -163,8 +188,10 @@ def main() -> None:
     parser.add_argument("--database-url", help="a PostgreSQL server to use (default: SQLite)")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--sizes", default="10000,100000,1000000")
+    parser.add_argument("--import-sizes", default="10000,200000")
     options = parser.parse_args()
     sizes = [int(size) for size in options.sizes.split(",")]
+    import_sizes = [int(size) for size in options.import_sizes.split(",")]
     rows: list[str] = []
     with tempfile.TemporaryDirectory() as scratch:
         home = Path(scratch)
@@ -188,6 +215,14 @@ def main() -> None:
                 seconds, peak = peak_export(env)
             rows.append(
                 f"| `sorted export --all` of {size:,} tasks ({backend}) | {seconds:.1f} s "
+                f"| {peak:.0f} MiB |"
+            )
+        for size in import_sizes:
+            sorted_file(exported, size)
+            with database.fresh() as env:
+                seconds, peak = peak_run(["import", str(exported)], env)
+            rows.append(
+                f"| `sorted import` of {size:,} tasks ({backend}) | {seconds:.1f} s "
                 f"| {peak:.0f} MiB |"
             )
     system = f"{platform.system()} {platform.release()}"

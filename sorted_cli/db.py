@@ -2,8 +2,10 @@
 
 A sorted process runs one command and exits, so it keeps no pool: PostgreSQL connections are
 opened once and closed with the session (NullPool). SQLite files are made owner-only (0600),
-use WAL, enforce foreign keys, and start every transaction with BEGIN IMMEDIATE so concurrent
-sorted processes queue on the busy timeout instead of failing when a read turns into a write.
+use WAL and enforce foreign keys. An everyday command reads in a deferred transaction (a
+snapshot, in WAL mode: no lock that holds up anyone) and takes the write lock only when it
+writes (see `_WriteLock`); several processes that write queue on that lock, for up to
+`lock_timeout` seconds.
 
 Schema policy: a local SQLite database is migrated to head automatically on first use and after
 an upgrade of sorted, unless the file holds other tables and no sorted schema (then it is some
@@ -15,8 +17,11 @@ when it is not at head.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import sqlite3
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from itertools import pairwise
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +35,7 @@ from sqlmodel import Session
 from sorted_cli import schema, sqlitefile
 from sorted_cli.errors import (
     ConfigError,
+    DatabaseBusy,
     DatabaseUnavailable,
     NotSaved,
     SchemaError,
@@ -45,14 +51,12 @@ from sorted_cli.urls import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
     from sqlalchemy.engine import Engine
 
     from sorted_cli.config import Settings
     from sorted_cli.pgwaits import Waits
 
-SQLITE_BUSY_TIMEOUT_S = 30
+LOCK_NOTICE_AFTER_S = 1.0  # a wait for the SQLite write lock longer than this is said
 
 
 # Everyday sessions on PostgreSQL use psycopg's dialect without its set-up queries.
@@ -69,8 +73,9 @@ def make_engine(
     """An engine for this process on `url` (default: the settings' database URL): no pool for
     PostgreSQL, a prepared file for SQLite. `quick` (everyday commands) skips the dialect's
     set-up queries on PostgreSQL (see `sorted_cli.pgdialect`) and bounds every wait on the
-    server (see `sorted_cli.pgwaits`); `on_lock_wait` is called once when a statement has
-    waited about a second."""
+    server (see `sorted_cli.pgwaits`). `on_lock_wait` is called once when a statement has
+    waited about a second: for an answer on PostgreSQL, for another writer on SQLite (see
+    `_WriteLock`)."""
     url = url or settings.url
     try:
         if is_postgres(url):
@@ -85,7 +90,7 @@ def make_engine(
         path = sqlite_path(url)
         if path is not None:
             sqlitefile.prepare(path, create_parent=url == settings.url and settings.is_embedded)
-        engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S})
+        engine = create_engine(url, connect_args={"timeout": settings.lock_timeout})
     except (ArgumentError, ValueError) as exc:
         if isinstance(exc, ValueError) and str(exc).startswith("invalid literal for int()"):
             reason = "the port must be a number from 1 to 65535"  # make_url reading the port
@@ -93,7 +98,9 @@ def make_engine(
             reason = mask_passwords_in(one_line(str(exc)))
         raise ConfigError(f"Invalid database URL {mask_password(url)}: {reason}") from None
     event.listen(engine, "connect", _on_sqlite_connect)
-    event.listen(engine, "begin", _on_sqlite_begin)
+    write_lock = _WriteLock(wait_s=settings.lock_timeout, on_wait=on_lock_wait)
+    event.listen(engine, "begin", write_lock.begin)
+    event.listen(engine, "before_cursor_execute", write_lock.before_write)
     if path is not None:
         sqlitefile.set_up(engine, path)
     return engine
@@ -152,12 +159,109 @@ def _lower(text: str | None) -> str | None:
     return text.lower() if isinstance(text, str) else text
 
 
-_READS_ONLY = "sorted_reads_only"  # an execution option: this transaction only reads
+# An execution option: this transaction takes SQLite's write lock as it begins (it reads what
+# it will write over, as a migration does).
+LOCKS_AT_BEGIN = "sorted_locks_at_begin"
+_HOLDS_WRITE_LOCK = "sorted.holds_write_lock"  # in a SQLite connection's info
+_WRITING_WORDS = frozenset({"INSERT", "UPDATE", "DELETE", "REPLACE", "CREATE", "DROP", "ALTER"})
 
 
-def _on_sqlite_begin(connection: Any) -> None:
-    reads_only = connection.get_execution_options().get(_READS_ONLY)
-    connection.exec_driver_sql("BEGIN" if reads_only else "BEGIN IMMEDIATE")
+@dataclass(frozen=True)
+class _WriteLock:
+    """How a SQLite transaction takes the write lock, and how long it waits for it.
+
+    A transaction begins with a plain (deferred) BEGIN and only reads, from a WAL snapshot,
+    until its first statement that writes. Before that statement the reads are committed
+    (they changed nothing) and the rest of the work runs in a BEGIN IMMEDIATE transaction.
+    Upgrading the deferred transaction in place would fail at once with SQLITE_BUSY whenever
+    another writer committed after its snapshot began; instead the statements that write check
+    what they change themselves (as they do on PostgreSQL, where each runs in a transaction of
+    its own), so earlier reads may be a moment old. A connection with `LOCKS_AT_BEGIN`
+    (migrations, `transaction` blocks: work that reads what it then writes over) begins with
+    BEGIN IMMEDIATE at once.
+
+    Waiting for the lock is done in two slices of the busy timeout: after about a second
+    `on_wait` is called (once), and past `wait_s` in all the work stops with DatabaseBusy,
+    nothing written.
+    """
+
+    wait_s: float
+    on_wait: Callable[[], object] | None = None
+
+    def begin(self, connection: Connection) -> None:
+        at_once = bool(connection.get_execution_options().get(LOCKS_AT_BEGIN))
+        connection.info[_HOLDS_WRITE_LOCK] = at_once
+        if at_once:
+            self._begin_immediate(connection.connection.dbapi_connection)
+        else:
+            connection.exec_driver_sql("BEGIN")
+
+    def before_write(
+        self,
+        connection: Connection,
+        _cursor: Any,
+        sql: str,
+        _params: Any,
+        context: Any,
+        _many: bool,
+    ) -> None:
+        if connection.info.get(_HOLDS_WRITE_LOCK) or not _writes(sql, context):
+            return
+        dbapi_connection = connection.connection.dbapi_connection
+        assert dbapi_connection is not None
+        dbapi_connection.execute("COMMIT")  # the reads so far: nothing to keep but a snapshot
+        self._begin_immediate(dbapi_connection)
+        connection.info[_HOLDS_WRITE_LOCK] = True
+
+    def _begin_immediate(self, dbapi_connection: Any) -> None:
+        started = time.monotonic()
+        first = min(LOCK_NOTICE_AFTER_S, self.wait_s)
+        try:
+            if _began_immediate(dbapi_connection, first):
+                return
+            if self.wait_s > first:
+                if self.on_wait is not None:
+                    self.on_wait()
+                left = self.wait_s - (time.monotonic() - started)
+                if _began_immediate(dbapi_connection, left):
+                    return
+        finally:
+            _set_busy_timeout(dbapi_connection, self.wait_s)
+        raise DatabaseBusy(
+            "The database is busy: another sorted command has been writing to it for "
+            f"{self.wait_s:g} s; try again when it is done (SORTED_LOCK_TIMEOUT waits longer)."
+        )
+
+
+def _began_immediate(dbapi_connection: Any, wait_s: float) -> bool:
+    """BEGIN IMMEDIATE, waiting up to WAIT_S for the write lock; False when another writer
+    kept it all that time."""
+    _set_busy_timeout(dbapi_connection, wait_s)
+    try:
+        dbapi_connection.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError as exc:
+        if getattr(exc, "sqlite_errorcode", None) != sqlite3.SQLITE_BUSY:
+            raise
+        return False
+    return True
+
+
+def _set_busy_timeout(dbapi_connection: Any, wait_s: float) -> None:
+    dbapi_connection.execute(f"PRAGMA busy_timeout = {max(0, round(wait_s * 1000))}")
+
+
+def _writes(sql: str, context: Any) -> bool:
+    """Does this statement change the database (rows, or the schema)?"""
+    if context is not None and (
+        context.isinsert
+        or context.isupdate
+        or context.isdelete
+        or context.isddl
+        or context.execution_options.get(WRITES)
+    ):
+        return True
+    words = sql.split(None, 1)
+    return bool(words) and words[0].upper() in _WRITING_WORDS
 
 
 def open_session(
@@ -165,8 +269,9 @@ def open_session(
 ) -> Session:
     """A session on a database whose schema is at this sorted's head (see module docstring).
 
-    On SQLite the schema is checked (and brought to head) at once: it is a local query, and
-    every command is one transaction begun with BEGIN IMMEDIATE.
+    On SQLite the schema is checked (and brought to head) at once: it is a local query. The
+    session reads in deferred transactions and takes the write lock only to write (see
+    `_WriteLock`; `on_lock_wait` is told when that has taken a second).
 
     On PostgreSQL every round trip counts (to Neon it crosses a wide-area network), so:
     - the session holds one connection in autocommit: each statement is its own transaction,
@@ -335,6 +440,14 @@ def on_postgres(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 
 
+def before_question(session: Session) -> None:
+    """Before a pause for a person (a question), end the session's SQLite transaction: nothing
+    (no snapshot, no lock) is held while they decide. (PostgreSQL sessions commit each statement
+    by itself: there is nothing to end.)"""
+    if not on_postgres(session):
+        session.commit()
+
+
 def check_connection(session: Session) -> None:
     """Before a change that follows a pause (a question to the user), make sure the server
     still answers: an idle connection may have been dropped meanwhile, and a change that fails
@@ -347,9 +460,15 @@ def check_connection(session: Session) -> None:
 def transaction(session: Session) -> Iterator[None]:
     """Run the block's statements as one transaction on PostgreSQL too (its everyday sessions
     commit each statement by itself; see `open_session`). The block ends with
-    `session.commit()`; an exception out of it rolls the transaction back. On SQLite every
-    command already is one transaction, and this changes nothing."""
-    if not on_postgres(session) or not isinstance(session.get_bind(), Connection):
+    `session.commit()`; an exception out of it rolls the transaction back. On SQLite the
+    block's transaction takes the write lock as it begins (BEGIN IMMEDIATE), so what it reads
+    is what it writes over; what the session read before is committed first."""
+    if not on_postgres(session):
+        session.commit()
+        session.connection(execution_options={LOCKS_AT_BEGIN: True})
+        yield
+        return
+    if not isinstance(session.get_bind(), Connection):  # pragma: postgres
         yield
         return
     dbapi_connection = session.connection().connection.dbapi_connection
@@ -371,14 +490,13 @@ def long_read(session: Session) -> Iterator[None]:
     """Run the block's reads, which may take as long as a slow reader of the output (`sorted
     list | less`), without holding up anyone's changes: on PostgreSQL in one transaction (a
     server-side cursor lives in one; it reads a snapshot and locks nothing); on SQLite the
-    command's transaction, which holds the write lock, ends first (a command that streams
-    writes nothing after it), and the block reads in a deferred one, a snapshot in WAL mode."""
+    command's transaction ends first (a command that streams writes nothing after it), and the
+    block reads in a deferred one, a snapshot in WAL mode."""
     if on_postgres(session):
         with transaction(session):
             yield
         return
     session.commit()
-    session.connection(execution_options={_READS_ONLY: True})  # the next BEGIN only reads
     yield
 
 

@@ -88,6 +88,11 @@ class DiskFull(SortedError):
     """The disk holding the database has no space left: the change was not saved."""
 
 
+class DatabaseBusy(SortedError):
+    """Another command held the SQLite write lock for all of this command's wait: nothing
+    was written."""
+
+
 class SchemaError(SortedError):
     """The database schema is missing, behind or ahead of this version of sorted."""
 

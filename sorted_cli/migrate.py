@@ -70,14 +70,14 @@ def _revision(connection: Connection) -> str | None:
 
 
 def upgrade(engine: Engine, revision: str = "head", progress: Progress | None = None) -> None:
-    with _revision_errors(), engine.begin() as connection:
+    with _revision_errors(), _locked(engine).begin() as connection:
         _take_migration_lock(connection, progress)
         _refuse_newer_schema(connection)
         command.upgrade(_config(connection, progress), revision)
 
 
 def downgrade(engine: Engine, revision: str, progress: Progress | None = None) -> None:
-    with _revision_errors(), engine.begin() as connection:
+    with _revision_errors(), _locked(engine).begin() as connection:
         _take_migration_lock(connection, progress)
         _refuse_newer_schema(connection)
         command.downgrade(_config(connection, progress), revision)
@@ -85,6 +85,14 @@ def downgrade(engine: Engine, revision: str, progress: Progress | None = None) -
 
 # "sorted" in ASCII: the key of the PostgreSQL advisory lock that migrations take.
 MIGRATION_LOCK_KEY = 0x736F72746564
+
+
+def _locked(engine: Engine) -> Engine:
+    """ENGINE, its SQLite transactions taking the write lock as they begin: a migration reads
+    the revision it then changes, and no other sorted may write in between."""
+    from sorted_cli.db import LOCKS_AT_BEGIN
+
+    return engine.execution_options(**{LOCKS_AT_BEGIN: True})
 
 
 def _take_migration_lock(connection: Connection, progress: Progress | None) -> None:

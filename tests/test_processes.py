@@ -323,7 +323,7 @@ def titles_in(session: Session, user: User, view: View) -> list[str]:
     titles = [
         task.title for task in tasks.list_tasks(session=session, user=user, query=query).tasks
     ]
-    session.rollback()  # an SQLite read holds the write lock (BEGIN IMMEDIATE) until it ends
+    session.rollback()  # a new snapshot for the next read
     return titles
 
 

@@ -55,7 +55,7 @@ class State:
         """A session on a database at this sorted's schema head, for everyday commands."""
         from sorted_cli.db import close_session, open_session
 
-        session = open_session(self.settings, on_lock_wait=_say_waiting_for_lock)
+        session = open_session(self.settings, on_lock_wait=self._say_waiting)
         self._on_close(lambda: close_session(session))
         return session
 
@@ -65,7 +65,7 @@ class State:
         URL when one is configured."""
         from sorted_cli.db import make_engine
 
-        engine = make_engine(self.settings, url=self.migration_url)
+        engine = make_engine(self.settings, url=self.migration_url, on_lock_wait=self._say_waiting)
         self._on_close(engine.dispose)
         return engine
 
@@ -151,6 +151,21 @@ class State:
             f"retrying for up to {self.settings.retry_timeout:g} s."
         )
 
+    def _say_waiting(self) -> None:
+        """Said once when a statement has waited about a second: on SQLite for another
+        command's write lock; on PostgreSQL for an answer, which may be held up by a lock or by
+        a network gone silent (it cannot tell which yet)."""
+        from sorted_cli import render
+
+        if not self.settings.is_postgres:
+            render.notice(
+                "Waiting for another sorted command to finish writing to this database..."
+            )
+            return
+        render.notice(
+            "Waiting for the database (another sorted command may be changing these tasks)..."
+        )
+
     @cached_property
     def user(self) -> User:
         """The user this command acts for (see README: "Who am I?")."""
@@ -203,14 +218,6 @@ def _outcome_unknown() -> OutcomeUnknown:  # pragma: postgres
     return OutcomeUnknown(
         "The connection broke while saving, so the change may or may not have "
         "been saved: check (for example with `sorted list`) before repeating it."
-    )
-
-
-def _say_waiting_for_lock() -> None:  # pragma: postgres
-    from sorted_cli import render
-
-    render.notice(
-        "Waiting for the database (another sorted command may be changing these tasks)..."
     )
 
 

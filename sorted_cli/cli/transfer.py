@@ -19,7 +19,6 @@ from sorted_cli.cli.state import State
 from sorted_cli.errors import InvalidInput, SortedError
 
 if TYPE_CHECKING:
-    import uuid
     from collections.abc import Callable, Iterator
 
 app = typer.Typer()
@@ -211,27 +210,26 @@ def import_(
     """
     from sorted_cli import interchange, render
     from sorted_cli.services import transfer
+    from sorted_cli.staging import StagedTasks
 
     name = "stdin" if file == "-" else file
-    text = _read(file)
     ignored: Counter[str] = Counter()
-    records = interchange.read_records(
-        text, name=name, taskwarrior=source is ImportFormat.taskwarrior, ignored=ignored
-    )
-    state = State.of(ctx)
-    written: set[uuid.UUID] = set()  # what each try wrote: a repeat counts it as imported
+    taskwarrior = source is ImportFormat.taskwarrior
+    with _opened_for_reading(file) as binary, StagedTasks() as staged:
+        # Read and checked in full before the database is touched: no lock is held meanwhile.
+        staged.stage(
+            interchange.read_records(binary, name=name, taskwarrior=taskwarrior, ignored=ignored),
+            name=name,
+        )
+        state = State.of(ctx)
 
-    def run() -> transfer.ImportResult:
-        with render.progress(len(records), "Importing") as advance:
-            return transfer.import_tasks(
-                session=state.session,
-                user=state.user,
-                records=records,
-                advance=advance,
-                written=written,
-            )
+        def run() -> transfer.ImportResult:
+            with render.progress(staged.count, "Importing") as advance:
+                return transfer.import_tasks(
+                    session=state.session, user=state.user, staged=staged, advance=advance
+                )
 
-    result = state.attempt(run, repeatable=True)  # idempotent: a repeat finds what it added
+        result = state.attempt(run, repeatable=True)  # idempotent: a repeat finds what it added
     details = [f"{result.present} already there"] if result.present else []
     if result.renumbered:
         details.append(f"{result.renumbered} renumbered: their numbers were taken")
@@ -245,16 +243,17 @@ def import_(
         render.notice(f"Not kept: {fields}.")
 
 
-def _read(file: str) -> str:
+@contextmanager
+def _opened_for_reading(file: str) -> Iterator[IO[bytes]]:
+    """FILE's bytes (stdin's for -), read as the import goes."""
+    if file == "-":
+        if sys.stdin.isatty():  # nothing piped in: waiting for typed JSON helps no one
+            raise InvalidInput("`sorted import -` reads a piped file: sorted import - < FILE.")
+        yield sys.stdin.buffer
+        return
     try:
-        if file == "-":
-            if sys.stdin.isatty():  # nothing piped in: waiting for typed JSON helps no one
-                raise InvalidInput("`sorted import -` reads a piped file: sorted import - < FILE.")
-            return sys.stdin.buffer.read().decode("utf-8-sig")
-        return Path(file).read_bytes().decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise InvalidInput(
-            f"{file}: not UTF-8 text (byte {exc.start + 1} cannot be read)."
-        ) from None
+        opened = Path(file).open("rb")  # noqa: SIM115 (closed below: only opening is worded here)
     except OSError as exc:
         raise SortedError(f"Cannot read {file}: {exc.strerror}.") from None
+    with opened:
+        yield opened

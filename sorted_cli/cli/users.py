@@ -120,12 +120,13 @@ def switch(ctx: typer.Context, email: Email) -> None:
 def delete(ctx: typer.Context, email: Email, yes: Yes = False) -> None:
     """Delete a user (a soft delete: their tasks stay in the database, hidden)."""
     from sorted_cli import configfile, render
-    from sorted_cli.db import check_connection
+    from sorted_cli.db import before_question, check_connection
     from sorted_cli.services import users
 
     state = State.of(ctx)
     user = state.attempt(lambda: users.require_user_by_email(session=state.session, email=email))
     if not yes:
+        before_question(state.session)  # nothing held while a person decides
         named = f"{user.email} ({user.name})" if user.name else user.email
         confirm_or_refuse(
             f"Delete user {named}? Their tasks stay in the database, hidden.",

@@ -36,7 +36,14 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, select
 
 from sorted_cli.choices import DEFAULT_LIMIT, Priority, SortKey, View
-from sorted_cli.db import WRITES, check_connection, long_read, on_postgres, transaction
+from sorted_cli.db import (
+    WRITES,
+    before_question,
+    check_connection,
+    long_read,
+    on_postgres,
+    transaction,
+)
 from sorted_cli.errors import (
     AmbiguousReference,
     Cancelled,
@@ -319,6 +326,7 @@ def _apply(
         if not in_trash_ok:
             tasks = [_outside_trash(task) for task in tasks]
         if confirm is not None:
+            before_question(session)  # nothing held while a person decides
             if not confirm(tasks):
                 raise Cancelled("Nothing changed.")
             check_connection(session)  # the question may have taken a while
@@ -327,7 +335,7 @@ def _apply(
     # The named rows, locked first (in UUID order, so commands naming the same tasks queue
     # instead of deadlocking), as they are once locked: the guard counts those, so a task a
     # concurrent command moved to the trash meanwhile stops the change. (On SQLite the
-    # command's write lock already keeps everyone else out, and FOR UPDATE is left out.)
+    # statement takes the write lock, which keeps everyone else out; FOR UPDATE is left out.)
     locked = (
         sa.select(col(Task.id), col(Task.is_deleted))
         .where(col(Task.user_id) == user.id, targets)

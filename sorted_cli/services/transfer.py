@@ -10,16 +10,18 @@ try repeated after its COMMIT's answer was lost still counts what its first try 
 Numbers are kept when the user has no task with that number (and it is at most a billion);
 the others (and tasks that come without one) take the next free numbers, after every kept
 one. A UUID that belongs to another user's task is an error. Everything is checked before the
-first row is written, and rows go in a thousand at a time (one executemany each).
+first row is written: the file while it is staged (`sorted_cli.staging`, before the database
+is touched), the UUIDs and numbers against the user's tasks at the start of the transaction.
+Rows go in a thousand at a time (one executemany each), read from the stage as they go, so
+memory stays that of a batch.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from itertools import islice
-from typing import Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import Table, false, func, update
 from sqlalchemy.exc import IntegrityError
@@ -30,7 +32,9 @@ from sorted_cli.errors import InvalidInput
 from sorted_cli.models import NUMBER_MAX, Task, TaskRecord, TaskTag, User
 from sorted_cli.services.tasks import stream_tasks
 
-BATCH = 1000
+if TYPE_CHECKING:
+    from sorted_cli.staging import StagedTasks
+
 # A number from a file above this is not kept: a task numbered near the column's limit would
 # leave no numbers for the tasks added after it.
 KEPT_MAX = 1_000_000_000
@@ -38,14 +42,6 @@ KEPT_MAX = 1_000_000_000
 # bulk insert splits a batch wherever the set of non-null values changes).
 _TASKS = cast("Table", Task.__table__)  # type: ignore[attr-defined]
 _TAGGINGS = cast("Table", TaskTag.__table__)  # type: ignore[attr-defined]
-T = TypeVar("T")
-
-
-def batched(items: Iterable[T], size: int) -> Iterator[list[T]]:
-    """Lists of `size` items (the last may be shorter); itertools.batched from 3.12 on."""
-    iterator = iter(items)
-    while batch := list(islice(iterator, size)):
-        yield batch
 
 
 def count_tasks(*, session: Session, user: User, include_deleted: bool) -> int:
@@ -77,115 +73,89 @@ def import_tasks(
     *,
     session: Session,
     user: User,
-    records: Sequence[TaskRecord],
+    staged: StagedTasks,
     advance: Callable[[int], object] = lambda _done: None,
-    written: set[uuid.UUID] | None = None,
 ) -> ImportResult:
-    """Add the records the user does not have yet, in one transaction (see module docstring).
-    `advance(n)` is told as each batch of n records is dealt with.
+    """Add the staged tasks the user does not have yet, in one transaction (see module
+    docstring), reading them from the stage a batch at a time. `advance(n)` is told as each
+    batch of n tasks is dealt with.
 
-    `written` is for a command that tries again after its COMMIT's answer was lost: it holds
-    the UUIDs that its earlier tries wrote (each try adds its own before writing them), and a
-    task found already there with one of them counts as added by this import, not as one the
-    user had."""
-    written = set() if written is None else written
+    A command that tries again after its COMMIT's answer was lost passes the same stage: it
+    remembers what earlier tries wrote, and a task found already there among those counts as
+    added by this import, not as one the user had."""
     try:
-        return _import(session, user, records, advance, written)
+        return _import(session, user, staged, advance)
     except IntegrityError:  # pragma: postgres
         # Another user's import of the same UUIDs committed after this one found them free
         # (its rows were not visible yet) and before this one's insert: name the task as the
         # check does when they are already there.
         session.rollback()
-        _new_records(session, user, records)
+        staged.start_over()
+        _find_present(session, user, staged)
         raise
 
 
 def _import(
-    session: Session,
-    user: User,
-    records: Sequence[TaskRecord],
-    advance: Callable[[int], object],
-    written: set[uuid.UUID],
+    session: Session, user: User, staged: StagedTasks, advance: Callable[[int], object]
 ) -> ImportResult:
-    with transaction(session):
+    staged.start_over()  # an attempt that failed was rolled back: what it learnt may be stale
+    with transaction(session):  # on SQLite: the write lock, from here to the commit
         counter = session.exec(  # locks the user's row: adds wait until the import is done
             select(User.last_task_number).where(col(User.id) == user.id).with_for_update()
         ).one()
-        new, found = _new_records(session, user, records)
-        numbers = _numbers(session, user, new, counter)
-        advance(len(records) - len(new))
-        written.update(record.id for record in new)
-        for batch in batched(new, BATCH):
-            session.execute(_TASKS.insert(), [_task_row(user, record, numbers) for record in batch])
+        _find_present(session, user, staged)
+        _find_taken(session, user, staged, counter)
+        top = staged.number(counter=counter, kept_max=KEPT_MAX)
+        if top > NUMBER_MAX:
+            raise InvalidInput(f"Task numbers would pass {NUMBER_MAX}; nothing was imported.")
+        staged.mark_written()
+        added, present, renumbered = staged.counts()
+        advance(staged.count - staged.new_count())  # those the user has: nothing to do
+        for batch in staged.new():
+            session.execute(
+                _TASKS.insert(), [_task_row(user, record, number) for record, number in batch]
+            )
             tags = [
                 {"task_id": record.id, "name": name, "user_id": user.id}
-                for record in batch
+                for record, _number in batch
                 for name in record.tags
             ]
             if tags:
                 session.execute(_TAGGINGS.insert(), tags)
             advance(len(batch))
-        if numbers:
-            top = max(counter, *numbers.values())
+        if top > counter:
             session.execute(
                 update(User).where(col(User.id) == user.id).values(last_task_number=top)
             )
         session.commit()
-    mine = {r.id: r for r in reversed(records) if r.id in found and r.id in written}
-    earlier = list(mine.values())  # what an earlier try of this import saved
-    numbers.update((record.id, found[record.id]) for record in earlier)
-    added = [*new, *earlier]
-    renumbered = sum(1 for record in added if record.number not in (None, numbers[record.id]))
-    return ImportResult(added=len(added), present=len(records) - len(added), renumbered=renumbered)
+    return ImportResult(added=added, present=present, renumbered=renumbered)
 
 
-def _new_records(
-    session: Session, user: User, records: Sequence[TaskRecord]
-) -> tuple[list[TaskRecord], dict[uuid.UUID, int]]:
-    """The records to add (each UUID once), and the numbers of those the user already has."""
-    unique = list({record.id: record for record in reversed(records)}.values())[::-1]
-    found: dict[uuid.UUID, int] = {}
-    for batch in batched([record.id for record in unique], BATCH):
+def _find_present(session: Session, user: User, staged: StagedTasks) -> None:
+    """Mark the staged tasks the user has already, with their numbers; one of another user's
+    is an error."""
+    for batch in staged.ids():
         query = select(Task.id, Task.user_id, Task.number).where(col(Task.id).in_(batch))
+        found: dict[uuid.UUID, int] = {}
         for task_id, owner, number in session.exec(query):
             if owner != user.id:
                 raise InvalidInput(f"Task {task_id} belongs to another user; nothing was imported.")
             found[task_id] = number
-    return [record for record in unique if record.id not in found], found
+        staged.mark_present(found)
 
 
-def _numbers(
-    session: Session, user: User, records: list[TaskRecord], counter: int
-) -> dict[uuid.UUID, int]:
-    """The number each new task gets: its own when free, else the next after all others."""
-    wanted = {record.number for record in records if record.number is not None}
-    taken: set[int] = set()
-    for batch in batched(sorted(number for number in wanted if number <= counter), BATCH):
+def _find_taken(session: Session, user: User, staged: StagedTasks, counter: int) -> None:
+    """Tell the stage which of the numbers its new tasks ask for the user's tasks have."""
+    for batch in staged.wanted_numbers(up_to=counter):
         used = select(Task.number).where(col(Task.user_id) == user.id, col(Task.number).in_(batch))
-        taken.update(session.exec(used))
-    numbers: dict[uuid.UUID, int] = {}
-    kept: set[int] = set()
-    for record in records:
-        number = record.number
-        if number is None or number > KEPT_MAX or number in taken or number in kept:
-            continue
-        numbers[record.id] = number
-        kept.add(number)
-    following = max(counter, *kept) if kept else counter
-    for record in records:
-        if record.id not in numbers:
-            following += 1
-            numbers[record.id] = following
-    if following > NUMBER_MAX:
-        raise InvalidInput(f"Task numbers would pass {NUMBER_MAX}; nothing was imported.")
-    return numbers
+        staged.mark_taken(session.exec(used))
 
 
-def _task_row(user: User, record: TaskRecord, numbers: dict[uuid.UUID, int]) -> dict[str, Any]:
+def _task_row(user: User, record: TaskRecord, number: int) -> dict[str, Any]:
     return {
         "id": record.id,
         "user_id": user.id,
-        "number": numbers[record.id],
+        "number": number,
         "title": record.title,
         "description": record.description,
         "priority": record.priority,
