@@ -45,24 +45,31 @@ _TRANSIENT_MESSAGES = (
     "the database system is shutting down",
     "sorry, too many clients already",  # 53300, as a pooler passes it on in its own 08P01
 )
-# PgBouncer's own errors (SQLSTATE 08P01, as PgBouncer 1.18 words them in its source) that
-# are worth another try. Before the statement reached a server: it waited too long for a
-# free server connection ("query_wait_timeout", or "query_timeout" while waiting); the client
-# had been idle too long; logins to the server have been failing (it retries them after
-# server_login_retry); too many clients; the server dropped an idle transaction (it rolled
-# back). After the statement was sent ("server conn crashed?": the link to the server broke;
-# "query timeout": it ran too long and PgBouncer cut it off), the change is in flight, and a
-# COMMIT that was sent may have been done: the caller decides (see `State.attempt`).
+# PgBouncer's own errors (SQLSTATE 08P01, worded as in its source) that are worth another try.
+# Nothing of the transaction can have been saved: the statement waited too long for a free
+# server connection ("query_wait_timeout", or "query_timeout" while waiting); the client had
+# been idle too long; logins to the server have been failing, so it turned the client away
+# before forwarding anything (it tries the server again after server_login_retry; "pgbouncer
+# cannot connect to server" before 1.17); too many clients; it is shutting down and sends no
+# more statements to servers ("server shutting down", 1.23 and later); or it closed the server
+# connection of a transaction left idle ("idle transaction timeout": it only does so while no
+# statement of the client is with the server, so the server rolled back, and a COMMIT sent
+# then was never passed on). After the statement was sent ("server conn crashed?": the link to
+# the server broke; "query timeout": it ran too long and PgBouncer cut it off), the change is
+# in flight, and a COMMIT that was sent may have been done: the caller decides (see
+# `State.attempt`).
 _POOLER_NOT_SENT = (
     "query_wait_timeout",
     "query_timeout",
     "client_idle_timeout",
     "server login has been failing",
+    "pgbouncer cannot connect to server",
     "no more connections allowed",
+    "server shutting down",
+    "idle transaction timeout",
 )
 _POOLER_TRANSIENT = (
     *_POOLER_NOT_SENT,
-    "idle transaction timeout",
     "server conn crashed?",
     "query timeout",
 )
@@ -93,7 +100,8 @@ _POOLER_SQLSTATE = "08P01"  # protocol_violation: what PgBouncer sends for all o
 
 def reached_no_server(error: BaseException) -> bool:
     """Does this failure prove that the statement never reached a server (a pooler's refusal
-    before it forwarded anything), so that a change sent with it cannot have been saved?"""
+    before it forwarded anything, or once the server had rolled the transaction back), so that
+    a change sent with it cannot have been saved?"""
     original = getattr(error, "orig", None) or error
     message = str(original).lower()
     return getattr(original, "sqlstate", None) == _POOLER_SQLSTATE and any(

@@ -41,7 +41,24 @@ def only_revision(rows: Sequence[str]) -> str | None:
         return rows[0] if rows else None
     raise SchemaError(
         f"The database's alembic_version table holds {len(rows)} rows ({', '.join(sorted(rows))}) "
-        "where it should hold one, the schema's revision: delete the row that does not match "
-        "the schema (DELETE FROM alembic_version WHERE version_num = '...'), then run "
+        f"where it should hold one, the schema's revision: {_repair(rows)}, then run "
         "`sorted db upgrade`."
+    )
+
+
+def _repair(rows: Sequence[str]) -> str:
+    """Which rows to delete: when only one is a revision this sorted knows, that one is likely
+    right (an unknown one may be a newer sorted's stamp); otherwise only the tables can tell."""
+    known = [row for row in rows if not is_newer_than_sorted(row)]
+    if len(known) != 1:
+        return (
+            "delete the rows of revisions the tables do not match "
+            "(DELETE FROM alembic_version WHERE version_num = '...')"
+        )
+    keep = known[0]
+    others = " and ".join(sorted(row for row in rows if row != keep))
+    return (
+        f"{keep} is a revision this sorted knows, likely the right one, and {others} not (if a "
+        f"newer sorted stamped it, upgrade sorted instead); to keep {keep}, "
+        f"DELETE FROM alembic_version WHERE version_num <> '{keep}'"
     )

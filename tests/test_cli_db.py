@@ -303,10 +303,20 @@ def test_upgrade_on_newer_schema_is_a_schema_error(blank: str, engine: Engine, r
 
 def two_revisions(revision: str) -> str:
     rows = ", ".join(sorted(["0002", revision]))
+    if revision == "0001":  # both known: only the tables tell which is right
+        repair = (
+            "delete the rows of revisions the tables do not match "
+            "(DELETE FROM alembic_version WHERE version_num = '...')"
+        )
+    else:  # only 0002 is known: it is likely right
+        repair = (
+            f"0002 is a revision this sorted knows, likely the right one, and {revision} not (if "
+            "a newer sorted stamped it, upgrade sorted instead); to keep 0002, "
+            "DELETE FROM alembic_version WHERE version_num <> '0002'"
+        )
     return (
         f"Error: The database's alembic_version table holds 2 rows ({rows}) where it "
-        "should hold one, the schema's revision: delete the row that does not match the schema "
-        "(DELETE FROM alembic_version WHERE version_num = '...'), then run `sorted db upgrade`.\n"
+        f"should hold one, the schema's revision: {repair}, then run `sorted db upgrade`.\n"
     )
 
 

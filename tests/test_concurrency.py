@@ -73,6 +73,18 @@ def wait_until_blocked(other: psycopg.Connection) -> None:
     raise AssertionError("sorted never waited on the lock")
 
 
+def wait_until_asleep(process: subprocess.Popen[str]) -> None:
+    """Until the process sleeps (Linux shows where: SQLite's busy wait for a lock sleeps in
+    `hrtimer_nanosleep` between its tries, and a sorted command sleeps nowhere else)."""
+    deadline = time.monotonic() + TIMEOUT_S
+    where = Path(f"/proc/{process.pid}/wchan")
+    while time.monotonic() < deadline and process.poll() is None:
+        if where.read_text() == "hrtimer_nanosleep":
+            return
+        time.sleep(0.01)
+    raise AssertionError("sorted never waited on the lock")
+
+
 def finished(process: subprocess.Popen[str]) -> Completed:
     stdout, stderr = process.communicate(timeout=TIMEOUT_S)
     return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
@@ -199,7 +211,8 @@ def test_on_sqlite_an_import_waits_for_the_other_one_and_then_names_its_task(
             (taken.hex, grace.id.hex),
         )
         importing = started("import", str(path))
-        time.sleep(1)  # let it reach the lock (it finds the same either way)
+        wait_until_asleep(importing)  # on the write lock: SQLite's busy wait sleeps in between
+        assert importing.poll() is None  # it really waits for the other writer
         other.execute("COMMIT")
     finally:
         other.close()

@@ -181,7 +181,11 @@ def test_authentication_permission_and_configuration_errors_are_not(error: Excep
         ("query_timeout", True, True),
         ("client_idle_timeout", True, True),
         ("server login has been failing, try again later (server_login_retry)", True, True),
+        ("pgbouncer cannot connect to server", True, True),  # the same, before PgBouncer 1.17
         ("no more connections allowed (max_client_conn)", True, True),
+        ("server shutting down", True, True),  # PgBouncer 1.23 and later
+        # the server rolled back the idle transaction; a COMMIT sent then was never passed on
+        ("idle transaction timeout", True, True),
         # a server's refusal of PgBouncer's login, passed on in PgBouncer's 08P01
         ("sorry, too many clients already", True, False),
         ('password authentication failed for user "alex"', False, False),
@@ -190,8 +194,6 @@ def test_authentication_permission_and_configuration_errors_are_not(error: Excep
         ("no such database: nope", False, False),
         ("unsupported startup parameter: options", False, False),
         ("client_login_timeout (server down)", False, False),
-        # the server rolled the transaction back: retried, and a COMMIT sent stays unknown
-        ("idle transaction timeout", True, False),
         # after the statement reached the server: in flight
         ("server conn crashed?", True, False),
         ("query timeout", True, False),

@@ -25,7 +25,7 @@ import pytest
 from conftest import Run, add_plain_tasks
 from faultproxy import FaultProxy, server_address
 from servers import PgBouncer, start_pgbouncer
-from sqlalchemy import make_url
+from sqlalchemy import make_url, text
 from test_concurrency import wait_until_blocked
 from test_neon import UNKNOWN, stored
 from test_processes import SORTED, TIMEOUT_S, environment
@@ -114,15 +114,40 @@ def test_a_change_whose_server_link_crashed_may_or_may_not_be_saved(
     assert stored(session, ada, view) == [after]  # it was in fact saved
 
 
+@DIRECT
+def test_a_change_the_pooler_cut_off_behind_a_lock_may_or_may_not_be_saved(
+    pooler: Pooler,
+    session: Session,
+    ada: User,
+    database_url: str,
+    run: Run,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Another connection holds the task's row; sorted's own lock timeout is far off, so
+    # PgBouncer's query_timeout comes first: it cuts off the UPDATE while the server runs it
+    # ("query timeout"), and the server goes on with it once the lock is free.
+    add_plain_tasks(session, ada, 1, 1)
+    bouncer = pooler(query_timeout="1")
+    monkeypatch.setenv("SORTED_LOCK_TIMEOUT", "60")
+    direct = make_url(database_url).set(drivername="postgresql").render_as_string(False)
+    with psycopg.connect(direct) as locker:
+        locker.execute("SELECT 1 FROM tasks WHERE number = 1 FOR UPDATE")
+        result = run("done", "1")
+    assert (result.exit_code, result.stdout) == (1, ""), result.stderr
+    assert result.stderr.endswith(UNKNOWN), result.stderr  # after the waiting notice, if any
+    assert "closing because: query timeout" in bouncer.log.read_text()
+    _until(lambda: stored(session, ada) == [(1, "t1", True)], "the cut-off UPDATE to be saved")
+
+
 # --------------------------------------------------- before anything reached the server
 
 
 @DIRECT
-def test_logins_the_pooler_turns_away_for_a_while_are_retried(
+def test_a_server_refusing_the_poolers_first_login_is_retried(
     pooler: Pooler, proxy: FaultProxy, session: Session, ada: User, run: Run
 ) -> None:
-    # The server is full: PgBouncer passes that on in an 08P01 of its own, then turns clients
-    # away ("server login has been failing, try again later") until it tries the server again.
+    # The server is full when PgBouncer first logs in: PgBouncer passes the refusal on to the
+    # client waiting to log in, in an 08P01 of its own, and logs in again for the next one.
     pooler(server_login_retry="1")
     proxy.postgres_error(sqlstate="53300", message="sorry, too many clients already")
     result = run("add", "Buy milk")
@@ -131,6 +156,47 @@ def test_logins_the_pooler_turns_away_for_a_while_are_retried(
         "The database is not answering (sorry, too many clients already); "
         "retrying for up to 15 s.\n"
     )
+    assert proxy.pending_faults == 0
+    assert stored(session, ada) == [(1, "Buy milk", False)]
+
+
+@DIRECT
+def test_statements_the_pooler_turns_away_while_its_logins_fail_are_retried(
+    pooler: Pooler, proxy: FaultProxy, session: Session, ada: User, run: Run
+) -> None:
+    # PgBouncer has logged in before, then lost its server connection, and its next login
+    # fails: until it tries again (server_login_retry), it turns away every statement that
+    # finds no server connection, before forwarding it ("server login has been failing").
+    bouncer = pooler(server_login_retry="2", admin_users="postgres")
+    pooled = make_url(os.environ["DATABASE_URL"]).set(drivername="postgresql")
+    other = psycopg.connect(
+        pooled.render_as_string(False), autocommit=True, application_name="other-client"
+    )
+    waiting: threading.Thread | None = None
+    try:
+        other.execute("SELECT 1")  # PgBouncer has logged in: clients log in without a server
+        session.execute(
+            text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE application_name = 'other-client' AND datname = current_database()"
+            )
+        )
+        session.commit()
+        _until(lambda: _servers(bouncer) == 0, "PgBouncer to drop its server connection")
+        proxy.postgres_error(sqlstate="53300", message="sorry, too many clients already")
+        waiting = threading.Thread(target=lambda: other.execute("SELECT 1"), daemon=True)
+        waiting.start()  # its statement waits while PgBouncer's login for it fails
+        _until(lambda: "login failed: FATAL" in bouncer.log.read_text(), "the failed login")
+        result = run("add", "Buy milk")
+        waiting.join(timeout=TIMEOUT_S)
+    finally:
+        other.close()
+    assert (result.exit_code, result.stdout) == (0, "Added task 1: Buy milk\n"), result.stderr
+    assert result.stderr == (
+        "The database is not answering (server login has been failing, try again later "
+        "(server_login_retry)); retrying for up to 15 s.\n"
+    )
+    assert "closing because: server login has been failing" in bouncer.log.read_text()
     assert proxy.pending_faults == 0
     assert stored(session, ada) == [(1, "Buy milk", False)]
 
@@ -226,3 +292,65 @@ def _waiting(bouncer: PgBouncer) -> int:
     """Clients waiting for a server connection, on PgBouncer's pools of the test's user."""
     rows = _admin(bouncer, "SHOW POOLS")
     return sum(int(row[3] or 0) for row in rows if row[0] != "pgbouncer")
+
+
+def _servers(bouncer: PgBouncer) -> int:
+    """PgBouncer's server connections, of the test's user's pools."""
+    return sum(1 for row in _admin(bouncer, "SHOW SERVERS") if row[2] != "pgbouncer")
+
+
+# ------------------------------------- what other PgBouncer versions say (a stand-in says it)
+# The PgBouncer here (1.18) words these otherwise or not at all, so the fault proxy answers in
+# a pooler's place as PgBouncer does: an 08P01 instead of passing the statement on, then it
+# hangs up.
+
+
+@pytest.fixture
+def stand_in(proxy: FaultProxy, database_url: str, monkeypatch: pytest.MonkeyPatch) -> FaultProxy:
+    """The fault proxy as the pooler sorted's commands go through (in plain text)."""
+    monkeypatch.setenv("DATABASE_URL", proxy.url_for(database_url))
+    monkeypatch.setenv("PGSSLMODE", "disable")
+    return proxy
+
+
+@DIRECT
+@pytest.mark.parametrize(
+    "message",
+    [
+        "pgbouncer cannot connect to server",  # server_login_retry's fast fail before 1.17
+        "server shutting down",  # 1.23 and later, to statements waiting for a server
+    ],
+)
+def test_a_change_the_pooler_turned_away_before_any_server_is_retried(
+    stand_in: FaultProxy, session: Session, ada: User, run: Run, message: str
+) -> None:
+    add_plain_tasks(session, ada, 1, 1)
+    stand_in.terminate_on(b"UPDATE tasks", sqlstate="08P01", message=message)
+    result = run("done", "1")
+    assert (result.exit_code, result.stdout) == (0, "Completed task 1: t1\n"), result.stderr
+    assert result.stderr == (
+        f"The database is not answering ({message}); retrying for up to 15 s.\n"
+    )
+    assert stand_in.pending_faults == 0
+    assert stored(session, ada) == [(1, "t1", True)]
+
+
+@DIRECT
+def test_a_commit_that_met_the_poolers_idle_transaction_timeout_is_retried(
+    stand_in: FaultProxy, session: Session, ada: User, run: Run
+) -> None:
+    # PgBouncer closes the server connection of a transaction left idle only while none of
+    # the client's statements is with the server: the server rolled back, and a COMMIT sent
+    # then was never passed on. So `tag`, which is not repeated after a COMMIT that may have
+    # been done, is repeated here.
+    add_plain_tasks(session, ada, 1, 1)
+    stand_in.terminate_on(b"COMMIT", sqlstate="08P01", message="idle transaction timeout")
+    result = run("tag", "1", "home")
+    # "Tagged", not "already has": the first try's COMMIT did not take.
+    expected = "Tagged task 1 +home: t1 (tags: home)\n"
+    assert (result.exit_code, result.stdout) == (0, expected), result.stderr
+    assert result.stderr == (
+        "The database is not answering (idle transaction timeout); retrying for up to 15 s.\n"
+    )
+    assert stand_in.pending_faults == 0
+    assert stored(session, ada) == [(1, "t1", False)]
