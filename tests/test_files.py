@@ -387,14 +387,15 @@ def test_a_signal_held_while_the_temporary_file_is_made_leaves_no_descriptor_ope
 
 
 def test_a_file_in_a_folder_one_may_write_but_not_read_is_replaced_without_an_error() -> None:
-    """A drop box (mode 0733): the folder cannot be opened to flush the rename, which is done
-    all the same. Root ignores modes, so as root this runs as the user nobody for the while."""
-    nobody = pwd.getpwnam("nobody").pw_uid if os.geteuid() == 0 else os.geteuid()
+    """As a drop box (mode 0733) is for others: the folder cannot be opened to flush the
+    rename, which is done all the same. Root ignores modes, so as root this acts as the user
+    nobody for the while."""
+    user = pwd.getpwnam("nobody").pw_uid if os.geteuid() == 0 else os.geteuid()
     folder = Path(tempfile.mkdtemp(prefix="sorted-dropbox-", dir="/tmp"))  # nobody reaches it
     try:
-        os.chown(folder, nobody, -1)
-        folder.chmod(0o733)
-        with _as_user(nobody), files.replacing(folder / "backup.json") as out:
+        os.chown(folder, user, -1)
+        folder.chmod(0o333)  # write and search, no read
+        with _as_user(user), files.replacing(folder / "backup.json") as out:
             out.write("tasks\n")
         assert (folder / "backup.json").read_text() == "tasks\n"
         assert [path.name for path in folder.iterdir()] == ["backup.json"]
