@@ -95,9 +95,18 @@ def test_user_switches_at_once_on_sixteen_databases_keep_every_one(
 
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("name", ["home", "home\x1b[2J"], ids=["plain", "control-character"])
 def test_a_command_waiting_for_the_config_files_lock_says_so_then_goes_on(
-    isolated_home: Path, database_url: str, ada: User
+    isolated_home: Path,
+    database_url: str,
+    ada: User,
+    name: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    """What it waits for is said as every notice is: a control character in the config
+    file's path is shown escaped, never sent to the terminal."""
+    isolated_home = isolated_home.with_name(name)
+    monkeypatch.setenv("SORTED_HOME", str(isolated_home))
     isolated_home.mkdir()
     lock = os.open(isolated_home / ".config.toml.lock", os.O_RDWR | os.O_CREAT, 0o600)
     try:
@@ -116,7 +125,8 @@ def test_a_command_waiting_for_the_config_files_lock_says_so_then_goes_on(
         os.close(lock)
     stdout, stderr = switching.communicate(timeout=TIMEOUT_S)
     config = isolated_home / "config.toml"
-    assert waiting == f"Waiting for another sorted to finish writing {config}...\n"
+    shown = str(config).replace("\x1b", "\\x1b")
+    assert waiting == f"Waiting for another sorted to finish writing {shown}...\n"
     assert (switching.returncode, stdout, stderr) == (0, f"Now acting as {ADA}\n", "")
     assert list(remembered(config).values()) == [ADA]
 
