@@ -17,6 +17,7 @@ from pydantic_settings import (
 )
 
 from sorted_cli.configfile import (
+    DOTENV,
     ENVIRONMENT_NAMES,
     check_dotenv,
     config_file,
@@ -34,7 +35,7 @@ class Settings(BaseSettings):
     # Environment names are prefixed (SORTED_USER, never the shell's USER); the database URL
     # also answers to the conventional DATABASE_URL, after SORTED_DATABASE_URL.
     model_config = SettingsConfigDict(
-        env_prefix="SORTED_", env_file=".env", extra="ignore", frozen=True
+        env_prefix="SORTED_", env_file=DOTENV, extra="ignore", frozen=True
     )
 
     database_url: str | None = Field(

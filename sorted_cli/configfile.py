@@ -21,10 +21,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sorted_cli.errors import ConfigError
+from sorted_cli.errors import ConfigError, ConfigNotWritten
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
 
 APP_NAME = "sorted"
 CURRENT_USER_TABLE = "current_user"
@@ -67,10 +67,14 @@ def remembered_user(database_key: str) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def remember_user(database_key: str, email: str | None) -> None:
+def remember_user(
+    database_key: str, email: str | None, *, on_wait: Callable[[str], object] | None = None
+) -> None:
     """Remember (or, with None, forget) the current user for this database. The config file is
-    read and rewritten under its lock, so two commands remembering at once both keep theirs."""
-    with _config_locked():
+    read and rewritten under its lock, so two commands remembering at once both keep theirs;
+    ON_WAIT is told once when that lock is slow to come. ConfigNotWritten when the file
+    cannot be rewritten, LockGaveUp when another sorted held the lock for a minute."""
+    with _config_locked(on_wait=on_wait):
         data = read_config_file()
         table = data.get(CURRENT_USER_TABLE)
         table = dict(table) if isinstance(table, dict) else {}
@@ -93,17 +97,17 @@ def read_config_file() -> dict[str, Any]:
 
 
 @contextmanager
-def _config_locked() -> Iterator[None]:
+def _config_locked(*, on_wait: Callable[[str], object] | None) -> Iterator[None]:
     """Hold the config file's lock (`.config.toml.lock` beside it) during the block."""
     from sorted_cli.files import locked
 
     path = config_file()
     try:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        with locked(path.with_name(f".{path.name}.lock"), what=str(path)):
+        with locked(path.with_name(f".{path.name}.lock"), what=str(path), on_wait=on_wait):
             yield
     except OSError as exc:
-        raise ConfigError(f"Cannot write {path}: {exc.strerror}.") from None
+        raise ConfigNotWritten(path, exc.strerror or str(exc)) from None
 
 
 def _write_config_file(data: dict[str, Any]) -> None:
@@ -205,6 +209,9 @@ def check_dotenv() -> None:
 
 
 def _dotenv() -> dict[str, str | None]:
+    """`.env`'s values as `Settings` reads them. The file is parsed apart from pydantic-settings'
+    own reading (and `check_dotenv`'s): about 0.1 ms each for a short file, where one shared
+    parse would mean replacing python-dotenv's and pydantic-settings' private readers."""
     if not DOTENV.is_file():
         return {}
     check_dotenv()

@@ -68,7 +68,31 @@ class ConfigError(SortedError):
     exit_code = USAGE
 
 
-class PlantedLink(SortedError):
+class ConfigNotWritten(ConfigError):
+    """The config file cannot be rewritten (a read-only place, no locks there): `reason` says
+    why."""
+
+    def __init__(self, path: object, reason: str) -> None:
+        super().__init__(f"Cannot write {path}: {reason}.")
+        self.reason = reason
+
+
+class LockGaveUp(SortedError):
+    """Another sorted held a file's lock for a minute (`files.locked`)."""
+
+    def __init__(self, what: str, lock_file: object) -> None:
+        super().__init__(
+            f"{what} stayed locked by another sorted for a minute (lock file {lock_file}); "
+            "try again once it is done."
+        )
+        self.reason = f"another sorted held its lock ({lock_file}) for a minute"
+
+
+class PlantedFile(SortedError):
+    """A file to write is another user's, in a shared folder (`files`)."""
+
+
+class PlantedLink(PlantedFile):
     """A file to write is reached through another user's symlink in a shared folder (`files`)."""
 
 

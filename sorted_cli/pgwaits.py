@@ -37,12 +37,12 @@ from typing import TYPE_CHECKING, Any
 import psycopg
 from psycopg import errors
 
+from sorted_cli.process import NOTICE_AFTER_S
+
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
     from psycopg.abc import PQGen
-
-NOTICE_AFTER_S = 1.0
 
 
 @dataclass

@@ -15,7 +15,8 @@
   running (a write stuck behind a lock does not go on to commit after sorted is gone), every
   `finally` runs, and the command exits 128 + the signal's number. A signal the parent set to
   be ignored (`nohup`, a background job's SIGINT) stays ignored; a second signal while the
-  first is being handled ends the process at once.
+  first is being handled ends the process at once, removing only the temporary files being
+  written (`UNFINISHED_FILES`).
 - A standard stream the shell closed (`sorted list >&-`) is held open on /dev/null, so that no
   file sorted opens (the database) takes its number. Output to a closed stdout is a write
   error, as to a full disk: one line on stderr and exit 1 (`ls >&-` says "write error: Bad
@@ -28,6 +29,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import gc
 import io
@@ -37,6 +39,11 @@ import sys
 from typing import NoReturn
 
 SIGPIPE_EXIT = 128 + 13  # as a program stopped by SIGPIPE exits
+NOTICE_AFTER_S = 1.0  # a wait longer than this is said once on stderr (a lock, the server)
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+# Temporary files being written (`files.replacing`): a second stop signal ends the process at
+# once, without the cleaning up, but removes these first.
+UNFINISHED_FILES: set[str] = set()
 
 
 def run() -> NoReturn:
@@ -82,12 +89,9 @@ def _hold_closed_streams() -> None:
             setattr(sys, name, open(number, mode, encoding="utf-8", closefd=False))  # noqa: SIM115
 
 
-_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-
-
 def _stop_on_signals() -> None:
     """Make each stop signal raise `Stopped` (see the module docstring)."""
-    for number in _STOP_SIGNALS:
+    for number in STOP_SIGNALS:
         if signal.getsignal(number) is not signal.SIG_IGN:
             signal.signal(number, _stop)
 
@@ -95,13 +99,18 @@ def _stop_on_signals() -> None:
 def _stop(number: int, _frame: object) -> None:
     from sorted_cli.errors import Stopped
 
-    for again in _STOP_SIGNALS:  # a second signal: stop now, without the cleaning up
+    for again in STOP_SIGNALS:  # a second signal: stop now, without the cleaning up
         if signal.getsignal(again) is _stop:
             signal.signal(again, _stop_now)
     raise Stopped(number)
 
 
 def _stop_now(number: int, _frame: object) -> None:
+    from pathlib import Path  # imported already by whatever added a file
+
+    for name in list(UNFINISHED_FILES):
+        with contextlib.suppress(OSError):
+            Path(name).unlink()
     os._exit(128 + number)
 
 

@@ -67,14 +67,19 @@ def mask_password(url: str) -> str:
 
 
 def starred_password(url: str) -> str | None:
-    """The URL with each character of its passwords (as `mask_password` finds them) turned
-    into `*`, so it keeps its length; None when it holds no password."""
+    """The URL with its passwords (as `mask_password` finds them) starred, one `*` for each
+    byte they take on the command line, so it keeps its length in bytes there (`é` is two);
+    None when it holds no password."""
     before, password, after = _split_password(url)
-    starred = url if password is None else f"{before}{'*' * len(password)}{after}"
+    starred = url if password is None else f"{before}{_stars(password)}{after}"
     starred = _PASSWORD_PARAM.sub(
-        lambda found: found.group(1) + "*" * (found.end() - found.end(1)), starred
+        lambda found: found.group(1) + _stars(found.group()[len(found.group(1)) :]), starred
     )
     return None if starred == url else starred
+
+
+def _stars(secret: str) -> str:
+    return "*" * len(os.fsencode(secret))
 
 
 def mask_passwords_in(text: str) -> str:

@@ -141,8 +141,15 @@ def test_an_unwritable_home_is_one_line(
     assert message == (
         "Error: Cannot create the database file /dev/null/sorted/sorted.db: Not a directory.\n"
     )
+    url = f"sqlite:///{tmp_path / 'x.db'}"
+    added = run("--database-url", url, "add", "Buy milk")  # remembering the user is a nicety
+    assert (added.exit_code, added.stderr) == (
+        0,
+        "Created local user tester@localhost; `sorted user --help` to manage users.\n"
+        "Could not remember the local user in /dev/null/sorted/config.toml: Not a directory.\n",
+    )
     config_message = one_line_error(
-        run("--database-url", f"sqlite:///{tmp_path / 'x.db'}", "add", "Buy milk"), 2
+        run("--database-url", url, "user", "switch", "tester@localhost"), 2
     )
     assert config_message == "Error: Cannot write /dev/null/sorted/config.toml: Not a directory.\n"
 

@@ -5,13 +5,17 @@ a `.env` that cannot be read is an error."""
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
+import pwd
 import re
 import shutil
 import signal
 import subprocess
+import tempfile
+import threading
 import time
 import tomllib
 from pathlib import Path
@@ -19,20 +23,25 @@ from typing import TYPE_CHECKING
 
 import pytest
 from conftest import ADA, POSTGRES_BACKENDS, Run, add_plain_tasks
-from test_processes import SORTED, TIMEOUT_S, environment, free_port, run_together
+from test_processes import SORTED, TIMEOUT_S, Completed, environment, free_port, run_together
+from test_sqlitefile import mounts, read_only_folder  # noqa: F401 (a fixture)
 
+from sorted_cli import files
 from sorted_cli.config import load_settings
 from sorted_cli.configfile import CURRENT_USER_TABLE
 from sorted_cli.db import close_session, open_session
+from sorted_cli.errors import Stopped
 from sorted_cli.models import UserCreate, validated
 from sorted_cli.services import users
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from sqlmodel import Session
 
     from sorted_cli.models import User
 
-TRACED = ("fsync", "fdatasync", "rename", "renameat", "renameat2")
+TRACED = ("fsync", "fdatasync", "rename", "renameat", "renameat2", "fchmod")
 OTHER_UID = 4242  # a user of the machine who is not the tests' own
 
 
@@ -86,9 +95,18 @@ def test_user_switches_at_once_on_sixteen_databases_keep_every_one(
 
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("name", ["home", "home\x1b[2J"], ids=["plain", "control-character"])
 def test_a_command_waiting_for_the_config_files_lock_says_so_then_goes_on(
-    isolated_home: Path, database_url: str, ada: User
+    isolated_home: Path,
+    database_url: str,
+    ada: User,
+    name: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    """What it waits for is said as every notice is: a control character in the config
+    file's path is shown escaped, never sent to the terminal."""
+    isolated_home = isolated_home.with_name(name)
+    monkeypatch.setenv("SORTED_HOME", str(isolated_home))
     isolated_home.mkdir()
     lock = os.open(isolated_home / ".config.toml.lock", os.O_RDWR | os.O_CREAT, 0o600)
     try:
@@ -107,9 +125,60 @@ def test_a_command_waiting_for_the_config_files_lock_says_so_then_goes_on(
         os.close(lock)
     stdout, stderr = switching.communicate(timeout=TIMEOUT_S)
     config = isolated_home / "config.toml"
-    assert waiting == f"Waiting for another sorted to finish writing {config}...\n"
+    shown = str(config).replace("\x1b", "\\x1b")
+    assert waiting == f"Waiting for another sorted to finish writing {shown}...\n"
     assert (switching.returncode, stdout, stderr) == (0, f"Now acting as {ADA}\n", "")
     assert list(remembered(config).values()) == [ADA]
+
+
+def _sorted_in_a_mount_namespace(setup: str, *args: str) -> Completed:
+    """`sorted ARGS...` (on this test's home) after SETUP's mounts, in a namespace of its own."""
+    return subprocess.run(
+        ["unshare", "-m", "sh", "-e", "-c", f'{setup}\nexec "$0" "$@"', str(SORTED), *args],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        env=environment(),
+        timeout=TIMEOUT_S,
+        check=False,
+    )
+
+
+@pytest.mark.usefixtures("mounts")
+def test_a_config_file_linked_into_a_read_only_place_is_said_and_commands_go_on(
+    isolated_home: Path, tmp_path: Path
+) -> None:
+    """Dotfiles on a read-only mount (Nix home-manager): remembering the local user is a
+    convenience, so a command says it could not and goes on; `user switch` fails."""
+    dotfiles = tmp_path / "dotfiles"
+    dotfiles.mkdir()
+    target = dotfiles / "sorted.toml"
+    target.write_text("retry_timeout = 5\n")
+    isolated_home.mkdir()
+    config = isolated_home / "config.toml"
+    config.symlink_to(target)
+    setup = read_only_folder(dotfiles)
+    not_remembered = f"Could not remember the local user in {config}: Read-only file system.\n"
+    added = _sorted_in_a_mount_namespace(setup, "add", "Buy milk")
+    assert (added.returncode, added.stderr) == (
+        0,
+        "Created local user tester@localhost; `sorted user --help` to manage users.\n"
+        + not_remembered,
+    )
+    listed = _sorted_in_a_mount_namespace(setup, "list")
+    assert (listed.returncode, listed.stderr) == (
+        0,
+        "Using local user tester@localhost; `sorted user --help` to manage users.\n"
+        + not_remembered,
+    )
+    assert "Buy milk" in listed.stdout
+    switched = _sorted_in_a_mount_namespace(setup, "user", "switch", "tester@localhost")
+    assert (switched.returncode, switched.stdout, switched.stderr) == (
+        2,
+        "",
+        f"Error: Cannot write {config}: Read-only file system.\n",
+    )
+    assert target.read_text() == "retry_timeout = 5\n"
 
 
 def test_the_config_file_and_an_export_are_on_the_disk_before_they_are_renamed(
@@ -136,6 +205,8 @@ def test_the_config_file_and_an_export_are_on_the_disk_before_they_are_renamed(
         synced = [n for n, call in enumerate(calls) if re.search(r"f(data)?sync\(\d+<", call)]
         assert any(f"<{temporary}>" in calls[n] for n in synced if n < renames[0]), calls
         assert any(f"<{final.parent}>" in calls[n] for n in synced if n > renames[0]), calls
+    # Both are new owner-only files, as mkstemp makes them: no chmod is needed.
+    assert [call for call in calls if "fchmod(" in call] == []
 
 
 # ---------------------------------------------------------------------------- export -o
@@ -174,6 +245,62 @@ def test_export_does_not_follow_another_users_link_in_a_shared_folder(
     assert [task["title"] for task in json.loads(precious.read_text())] == ["Buy milk"]
 
 
+def test_export_does_not_write_into_another_users_named_pipe_in_a_shared_folder(
+    ada: User, run: Run, shared_folder: Path
+) -> None:
+    """As `fs.protected_fifos` refuses it: whoever reads that pipe would read the tasks."""
+    assert run("add", "Buy milk").exit_code == 0
+    pipe = shared_folder / "backup.json"
+    os.mkfifo(pipe)
+    os.chown(pipe, OTHER_UID, OTHER_UID)
+    read: list[bytes] = []
+
+    def reader() -> None:  # another user's, reading whatever comes
+        with pipe.open("rb") as source:
+            read.append(source.read())
+
+    reading = threading.Thread(target=reader, daemon=True)
+    reading.start()
+    try:
+        result = run("export", "-o", str(pipe))
+    finally:
+        deadline = time.monotonic() + TIMEOUT_S
+        while reading.is_alive() and time.monotonic() < deadline:  # no writer came: end it
+            with contextlib.suppress(OSError):  # ENXIO while the reader is not there yet
+                os.close(os.open(pipe, os.O_WRONLY | os.O_NONBLOCK))
+            reading.join(0.01)
+    assert (result.exit_code, result.stdout, result.stderr) == (
+        1,
+        "",
+        f"Error: Not writing to {pipe}: another user's named pipe in {shared_folder}, a folder "
+        "anyone can write to, may be read by them. Remove it or choose another file.\n",
+    )
+    assert read == [b""]
+
+
+def test_export_does_not_replace_another_users_file_in_a_shared_folder(
+    ada: User, run: Run, shared_folder: Path
+) -> None:
+    """As `fs.protected_regular` refuses it: the export would take their file's mode."""
+    assert run("add", "Buy milk").exit_code == 0
+    planted = shared_folder / "backup.json"
+    planted.write_text("theirs\n")
+    planted.chmod(0o666)
+    os.chown(planted, OTHER_UID, OTHER_UID)
+    result = run("export", "-o", str(planted))
+    assert (result.exit_code, result.stdout, result.stderr) == (
+        1,
+        "",
+        f"Error: Not writing to {planted}: another user's file in {shared_folder}, a folder "
+        "anyone can write to, may be read by them. Remove it or choose another file.\n",
+    )
+    assert planted.read_text() == "theirs\n"
+    assert sorted(path.name for path in shared_folder.iterdir()) == ["backup.json"]
+    os.chown(planted, os.geteuid(), os.getegid())  # one's own file there is replaced
+    assert run("export", "-o", str(planted)).exit_code == 0
+    assert [task["title"] for task in json.loads(planted.read_text())] == ["Buy milk"]
+
+
 @pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGHUP])
 def test_an_export_stopped_by_a_signal_leaves_no_partial_file(
     session: Session, ada: User, tmp_path: Path, stop: signal.Signals
@@ -201,6 +328,103 @@ def test_an_export_stopped_by_a_signal_leaves_no_partial_file(
             exporting.wait()
     assert list(folder.iterdir()) == []
     assert (exporting.returncode, stderr) == (128 + stop, b"")
+
+
+def test_an_export_stopped_twice_at_once_leaves_no_partial_file(
+    session: Session, ada: User, tmp_path: Path
+) -> None:
+    """The second signal comes while the first is being handled: it ends the process at once,
+    without the cleaning up, and the temporary file goes all the same."""
+    add_plain_tasks(session, ada, 1, 50_000)
+    folder = tmp_path / "out"
+    folder.mkdir()
+    exporting = subprocess.Popen(
+        [str(SORTED), "export", "-o", str(folder / "backup.json")],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=environment(),
+    )
+    try:
+        deadline = time.monotonic() + TIMEOUT_S
+        while not any(folder.iterdir()) and exporting.poll() is None:  # the temporary file
+            assert time.monotonic() < deadline
+            time.sleep(0.001)
+        exporting.send_signal(signal.SIGHUP)  # both arrive before Python handles either
+        exporting.send_signal(signal.SIGTERM)
+        _, stderr = exporting.communicate(timeout=TIMEOUT_S)
+    finally:
+        if exporting.poll() is None:
+            exporting.kill()
+            exporting.wait()
+    assert list(folder.iterdir()) == []
+    assert (exporting.returncode, stderr) == (128 + signal.SIGTERM, b"")
+
+
+def _open_descriptors() -> set[str]:
+    return {path.name for path in Path("/proc/self/fd").iterdir()}
+
+
+def test_a_signal_held_while_the_temporary_file_is_made_leaves_no_descriptor_open(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The stop signal is handled as the hold ends, before the block writes anything: the
+    temporary file is removed and its descriptor closed."""
+    if not Path("/proc/self/fd").is_dir():
+        pytest.skip("no /proc/self/fd to count open files with")
+    real_mkstemp = tempfile.mkstemp
+
+    def mkstemp_then_signalled(**kwargs: str | Path) -> tuple[int, str]:
+        made = real_mkstemp(**kwargs)  # type: ignore[call-overload]
+        os.kill(os.getpid(), signal.SIGTERM)  # held until the file is made
+        return made  # type: ignore[no-any-return]
+
+    def stop(number: int, _frame: object) -> None:
+        raise Stopped(number)
+
+    folder = tmp_path / "out"
+    folder.mkdir()
+    monkeypatch.setattr(tempfile, "mkstemp", mkstemp_then_signalled)
+    before = _open_descriptors()
+    handler = signal.signal(signal.SIGTERM, stop)
+    try:
+        with pytest.raises(Stopped), files.replacing(folder / "backup.json") as out:
+            out.write("never\n")
+    finally:
+        signal.signal(signal.SIGTERM, handler)
+    assert _open_descriptors() == before
+    assert list(folder.iterdir()) == []
+
+
+def test_a_file_in_a_folder_one_may_write_but_not_read_is_replaced_without_an_error() -> None:
+    """As a drop box (mode 0733) is for others: the folder cannot be opened to flush the
+    rename, which is done all the same. Root ignores modes, so as root this acts as the user
+    nobody for the while."""
+    user = pwd.getpwnam("nobody").pw_uid if os.geteuid() == 0 else os.geteuid()
+    folder = Path(tempfile.mkdtemp(prefix="sorted-dropbox-", dir="/tmp"))  # nobody reaches it
+    try:
+        os.chown(folder, user, -1)
+        folder.chmod(0o333)  # write and search, no read
+        with _as_user(user), files.replacing(folder / "backup.json") as out:
+            out.write("tasks\n")
+        assert (folder / "backup.json").read_text() == "tasks\n"
+        assert [path.name for path in folder.iterdir()] == ["backup.json"]
+    finally:
+        shutil.rmtree(folder)
+
+
+@contextlib.contextmanager
+def _as_user(uid: int) -> Iterator[None]:
+    """Act as UID (its file permissions) during the block, and as oneself again after it."""
+    own = os.geteuid()
+    if uid == own:
+        yield
+        return
+    os.seteuid(uid)
+    try:
+        yield
+    finally:
+        os.seteuid(own)
 
 
 # ------------------------------------------------------------------------ the process list
@@ -231,23 +455,40 @@ def _arguments_once_hidden(process: subprocess.Popen[str], secret: bytes) -> byt
         time.sleep(0.01)
 
 
-def test_a_password_in_database_url_is_hidden_from_the_process_list() -> None:
+@pytest.mark.parametrize(
+    ("given", "secret"),
+    [
+        (("--database-url", "postgresql://ada:{secret}@127.0.0.1:{port}/sorted"), "s3cret-pw"),
+        (("--database-url=postgresql://ada:{secret}@127.0.0.1:{port}/sorted",), "s3cret-pw"),
+        (("--database-url", "postgresql://ada@127.0.0.1:{port}/sorted?password={secret}"), "pw"),
+        (("--database-url", "postgresql://ada:{secret}@127.0.0.1:{port}/sorted"), "pässwörd"),
+    ],
+    ids=["argument", "--database-url=URL", "?password=", "non-ASCII"],
+)
+def test_a_password_in_database_url_is_hidden_from_the_process_list(
+    given: tuple[str, ...], secret: str
+) -> None:
+    """Starred byte for byte, as the process list holds it (`ö` is two bytes, two stars)."""
     if not Path("/proc/self/cmdline").exists():
         pytest.skip("no /proc: nothing to hide from")
-    url = f"postgresql://ada:s3cret-pw@127.0.0.1:{free_port()}/sorted"
+    port = free_port()
+    args = [part.format(secret=secret, port=port) for part in given]
+    encoded = secret.encode()
     # `import -` reads its file before it connects: it waits there, as long as it takes.
-    importing = _waiting_for_stdin(["--database-url", url, "import", "-"], environment())
+    importing = _waiting_for_stdin([*args, "import", "-"], environment())
     try:
-        shown = _arguments_once_hidden(importing, b"s3cret-pw")
+        shown = _arguments_once_hidden(importing, encoded)
         _, stderr = importing.communicate("[]", timeout=TIMEOUT_S)
     finally:
         if importing.poll() is None:
             importing.kill()
             importing.wait()
-    assert b"s3cret-pw" not in shown
-    assert url.replace("s3cret-pw", "*********").encode() in shown.split(b"\0")
+    assert encoded not in shown
+    starred = [part.format(secret="*" * len(encoded), port=port).encode() for part in given]
+    assert shown.split(b"\0")[-len(args) - 3 : -3] == starred  # then import, - and the end
     assert importing.returncode == 1  # nothing listens there
-    assert stderr.startswith("Error: Cannot connect to postgresql+psycopg://ada:***@127.0.0.1:")
+    assert stderr.startswith("Error: Cannot connect to postgresql+psycopg://ada")
+    assert secret not in stderr
 
 
 @pytest.mark.parametrize("backend", POSTGRES_BACKENDS, indirect=True)  # SQLite: no password

@@ -184,17 +184,32 @@ class State:
                 raise
             # The remembered user is gone (deleted elsewhere, or the schema was rebuilt):
             # forget them, then choose afresh as if nothing had been remembered.
-            configfile.remember_user(self.settings.database_key, None)
+            configfile.remember_user(self.settings.database_key, None, on_wait=render.notice)
             render.notice(f"The remembered user {email} no longer exists; forgot them.")
             email = None
             user, created = users.resolve_current_user(
                 session=self.session, email=None, shared=shared
             )
         if email is None:  # the local user: remember it for the next command
-            configfile.remember_user(self.settings.database_key, user.email)
             verb = "Created" if created else "Using"
             render.notice(f"{verb} local user {user.email}; `sorted user --help` to manage users.")
+            self._remember_local_user(user.email)
         return user
+
+    def _remember_local_user(self, email: str) -> None:
+        """Remember the local user for the next command, where the config file can be written.
+        It is a convenience (the next command finds the same local user): a config file in a
+        read-only place (a dotfiles link into a read-only mount) is said once and the command
+        goes on. `user switch` fails instead, since remembering is what it is for."""
+        from sorted_cli import configfile, render
+        from sorted_cli.errors import ConfigNotWritten, LockGaveUp
+
+        try:
+            configfile.remember_user(self.settings.database_key, email, on_wait=render.notice)
+        except (ConfigNotWritten, LockGaveUp) as exc:
+            render.notice(
+                f"Could not remember the local user in {configfile.config_file()}: {exc.reason}."
+            )
 
     def current_email(self) -> str | None:
         """The email given (--user, SORTED_USER) or remembered for this database, if any."""

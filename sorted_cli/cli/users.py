@@ -100,7 +100,7 @@ def switch(ctx: typer.Context, email: Email) -> None:
 
     state = State.of(ctx)
     user = state.attempt(lambda: users.require_user_by_email(session=state.session, email=email))
-    configfile.remember_user(state.settings.database_key, user.email)
+    configfile.remember_user(state.settings.database_key, user.email, on_wait=render.notice)
     lasting = state.lasting_user()
     if lasting is None or lasting[0] == user.email:
         render.line(f"Now acting as {user.email}")
@@ -142,7 +142,7 @@ def delete(ctx: typer.Context, email: Email, yes: Yes = False) -> None:
     state.attempt(delete_them)
     remembered = configfile.remembered_user(state.settings.database_key) == user.email
     if remembered:
-        configfile.remember_user(state.settings.database_key, None)
+        configfile.remember_user(state.settings.database_key, None, on_wait=render.notice)
     render.line(f"Deleted user {user.email}")
     _say_who_is_next(state, deleted=user.email, was_remembered=remembered)
 
@@ -178,7 +178,7 @@ def _say_who_is_next(state: State, *, deleted: str, was_remembered: bool) -> Non
             f"No user is left: the next command sets up the local user {users.local_email()}."
         )
         return
-    configfile.remember_user(state.settings.database_key, local.email)
+    configfile.remember_user(state.settings.database_key, local.email, on_wait=render.notice)
     render.notice(f"Commands act as the local user {local.email} now.")
 
 
