@@ -146,6 +146,19 @@ def test_sorted_started_many_times_at_once_on_no_database_makes_one() -> None:
     assert [p.name for p in embedded_database_path().parent.iterdir() if ".new" in p.name] == []
 
 
+def test_first_commands_at_once_on_a_migrated_database_share_the_one_local_user(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The one that loses the race to make the local user uses the winner's, not an error."""
+    for round_ in range(5):  # the race is lost in some rounds only
+        monkeypatch.setenv("SORTED_HOME", str(tmp_path / f"home{round_}"))
+        assert run_sorted("db", "upgrade").returncode == 0
+        results = run_together(*[["add", f"task {n}"] for n in range(6)])
+        assert [result.returncode for result in results] == [0] * 6, [r.stderr for r in results]
+        numbers = sorted(int(result.stdout.split()[2].rstrip(":")) for result in results)
+        assert numbers == [1, 2, 3, 4, 5, 6]
+
+
 # ------------------------------------------------------- a file left open by a process that died
 
 # Changes a task and dies with the file open: SQLite leaves its -wal and -shm files behind.
