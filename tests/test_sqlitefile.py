@@ -35,9 +35,11 @@ from test_processes import (
     run_together,
 )
 
+from sorted_cli import sqlitefile
 from sorted_cli.config import load_settings
 from sorted_cli.configfile import embedded_database_path, remembered_user
 from sorted_cli.db import close_session, open_session
+from sorted_cli.errors import SortedError
 from sorted_cli.models import UserCreate, validated
 from sorted_cli.services import users
 
@@ -485,3 +487,42 @@ def test_a_database_that_cannot_be_changed_is_read_and_a_write_says_why(
         f"Error: The database {path} is read-only ({why}): sorted can show it but not change it.\n",
     )
     assert digest(path) == before
+
+
+def test_a_file_changed_under_an_immutable_view_is_not_called_damaged(
+    tmp_path: Path, immutable: Callable[[Path], None]
+) -> None:
+    """An immutable view (a folder where not even the -shm file can be made) takes no locks:
+    another process that rewrites the file meanwhile makes its pages look damaged."""
+    folder = tmp_path / "data"
+    folder.mkdir()
+    path = folder / "sorted.db"
+    with closing(sqlite3.connect(path, isolation_level=None)) as writer:
+        writer.execute("PRAGMA journal_mode = WAL")
+        writer.execute("CREATE TABLE a (x)")
+        writer.executemany("INSERT INTO a VALUES (?)", [("a" * 900,) for _ in range(100)])
+        writer.execute("CREATE TABLE t (x)")
+        writer.executemany("INSERT INTO t VALUES (?)", [("x" * 500,) for _ in range(200)])
+    rewritten = tmp_path / "rewritten.db"
+    rewritten.write_bytes(path.read_bytes())
+    with closing(sqlite3.connect(rewritten, isolation_level=None)) as writer:
+        writer.execute("DROP TABLE a")
+        writer.execute("VACUUM")  # t's pages move: where the view thinks they are is now other
+    immutable(folder)
+    reading = sqlitefile._connect_read_only(path, {"isolation_level": None})
+    assert reading is not None
+    with closing(reading):
+        reading.execute("PRAGMA cache_size = 1")  # read the pages again, from the file
+        assert reading.execute("SELECT count(*) FROM sqlite_master").fetchone() == (2,)
+        with path.open("r+b") as file:  # another process, outside a read-only mount, writes
+            file.write(rewritten.read_bytes())
+            file.truncate()
+        with pytest.raises(sqlite3.DatabaseError) as raised:
+            reading.execute("SELECT max(x) FROM t").fetchone()
+    described = sqlitefile.describe_error(raised.value, path)
+    assert isinstance(described, SortedError)
+    assert (described.exit_code, str(described)) == (
+        1,
+        "The database changed while sorted read it through a read-only view, which cannot see "
+        "other writers; try again.",
+    )
