@@ -16,7 +16,8 @@ plainly what a file, its folder or its disk refused.
   meanwhile (outside a read-only bind mount) makes its pages look damaged: when the file has
   changed since the view opened, that is said instead, and never "damaged".
 - A file that a process left open when it died (a -wal file with changes, and no process holding
-  a lock on the -shm file) gets `PRAGMA quick_check` before use; SQLite's own reports of damage
+  a lock on the -shm file) gets `PRAGMA quick_check` before use, unless it opens read-only
+  (`_quick_check` says why); SQLite's own reports of damage
   ("database disk image is malformed", "file is not a database") stop the command with advice to
   recover from the last export.
 """
@@ -163,13 +164,19 @@ def open_immutable(path: Path, cparams: dict[str, Any]) -> sqlite3.Connection | 
 
 def _opened(path: Path, query: str, cparams: dict[str, Any]) -> sqlite3.Connection | None:
     uri = path.resolve().as_uri()
-    connection: sqlite3.Connection = sqlite3.connect(f"{uri}?{query}", **{**cparams, "uri": True})
+    connection: sqlite3.Connection = sqlite3.connect(
+        f"{uri}?{query}", **{**cparams, "uri": True, "factory": _ReadOnlyConnection}
+    )
     try:
         _first_read(connection)
     except sqlite3.OperationalError:
         connection.close()
         return None
     return connection
+
+
+class _ReadOnlyConnection(sqlite3.Connection):
+    """A connection that opened the file read-only (`mode=ro`, or immutable)."""
 
 
 # How each file read through an immutable view looked when the view opened.
@@ -225,8 +232,15 @@ def _beside(path: Path, suffix: str) -> Path:
 
 
 def _quick_check(engine: Engine, path: Path) -> None:
-    """Stop if SQLite's quick check finds the file damaged (it reads every page once)."""
+    """Stop if SQLite's quick check finds the file damaged (it reads every page once).
+
+    Not on a file opened read-only: nothing can checkpoint its -wal there, so every command
+    would read every page again, and the check could repair nothing; a read-only copy of a
+    database in use (a snapshot, a backup) is left so normally. Damage a read meets is still
+    reported as such."""
     with engine.connect() as connection:
+        if isinstance(connection.connection.dbapi_connection, _ReadOnlyConnection):
+            return
         problems = [row[0] for row in connection.exec_driver_sql("PRAGMA quick_check")]
     if problems != ["ok"]:
         found = [line for problem in problems for line in problem.splitlines()]

@@ -526,3 +526,21 @@ def test_a_file_changed_under_an_immutable_view_is_not_called_damaged(
         "The database changed while sorted read it through a read-only view, which cannot see "
         "other writers; try again.",
     )
+
+
+def test_a_read_only_copy_left_by_a_killed_process_is_not_checked_on_every_command(
+    tmp_path: Path, checks_made: Callable[[Path], int], immutable: Callable[[Path], None]
+) -> None:
+    """Nothing can checkpoint its -wal, so a check would read every page on every command."""
+    folder = tmp_path / "data"
+    folder.mkdir()
+    path = folder / "sorted.db"
+    database_with_tasks(path, 3)
+    killed = subprocess.run(
+        [sys.executable, "-c", _DIE_WRITING, str(path)], timeout=TIMEOUT_S, check=False
+    )
+    assert killed.returncode == -signal.SIGKILL
+    for each in (path, Path(f"{path}-wal"), Path(f"{path}-shm"), folder):
+        immutable(each)
+    assert checks_made(path) == 0
+    assert checks_made(path) == 0
