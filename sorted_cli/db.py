@@ -409,25 +409,18 @@ def _track_autocommitted_writes(session: Session, engine: Engine) -> None:  # pr
     """In autocommit every statement that changes data is a COMMIT too: while one is
     unanswered, a broken connection leaves its outcome unknown (see `commit_was_sent`)."""
 
-    def writes(connection: Connection, context: Any) -> bool:
+    def writes(connection: Connection, sql: str, context: Any) -> bool:
         dbapi_connection = connection.connection.dbapi_connection
-        if context is None or not getattr(dbapi_connection, "autocommit", False):
-            return False
-        return bool(
-            context.isinsert
-            or context.isupdate
-            or context.isdelete
-            or context.execution_options.get(WRITES)
-        )
+        return bool(getattr(dbapi_connection, "autocommit", False)) and _writes(sql, context)
 
     @event.listens_for(engine, "before_cursor_execute")
     def sent(connection: Connection, *args: Any) -> None:
-        if writes(connection, args[3]):
+        if writes(connection, args[1], args[3]):
             session.info[_COMMIT_SENT] = True
 
     @event.listens_for(engine, "after_cursor_execute")
     def answered(connection: Connection, *args: Any) -> None:
-        if writes(connection, args[3]):
+        if writes(connection, args[1], args[3]):
             session.info.pop(_COMMIT_SENT, None)
 
     @event.listens_for(engine, "handle_error")
