@@ -163,6 +163,7 @@ def _lower(text: str | None) -> str | None:
 # it will write over, as a migration does).
 LOCKS_AT_BEGIN = "sorted_locks_at_begin"
 _HOLDS_WRITE_LOCK = "sorted.holds_write_lock"  # in a SQLite connection's info
+_LOCK_TRY_S = 0.15  # one try for the write lock: how late a signal may be handled while it waits
 _WRITING_WORDS = frozenset({"INSERT", "UPDATE", "DELETE", "REPLACE", "CREATE", "DROP", "ALTER"})
 
 
@@ -180,9 +181,9 @@ class _WriteLock:
     (migrations, `transaction` blocks: work that reads what it then writes over) begins with
     BEGIN IMMEDIATE at once.
 
-    Waiting for the lock is done in two slices of the busy timeout: after about a second
-    `on_wait` is called (once), and past `wait_s` in all the work stops with DatabaseBusy,
-    nothing written.
+    Waiting for the lock is done in short tries of the busy timeout (`_LOCK_TRY_S`), so signals
+    are handled while it waits: after about a second `on_wait` is called (once), and past
+    `wait_s` in all the work stops with DatabaseBusy, nothing written.
     """
 
     wait_s: float
@@ -214,17 +215,22 @@ class _WriteLock:
         connection.info[_HOLDS_WRITE_LOCK] = True
 
     def _begin_immediate(self, dbapi_connection: Any) -> None:
+        # Short tries rather than one long busy wait: a signal handler (Ctrl-C, SIGTERM) runs
+        # only between C calls, so one long wait would hold it off until the wait ended.
         started = time.monotonic()
-        first = min(LOCK_NOTICE_AFTER_S, self.wait_s)
+        noticed = self.on_wait is None or self.wait_s <= LOCK_NOTICE_AFTER_S
         try:
-            if _began_immediate(dbapi_connection, first):
-                return
-            if self.wait_s > first:
-                if self.on_wait is not None:
-                    self.on_wait()
+            while True:
                 left = self.wait_s - (time.monotonic() - started)
-                if _began_immediate(dbapi_connection, left):
+                if _began_immediate(dbapi_connection, min(_LOCK_TRY_S, max(0.0, left))):
                     return
+                waited = time.monotonic() - started
+                if waited >= self.wait_s:
+                    break
+                if not noticed and waited >= LOCK_NOTICE_AFTER_S:
+                    noticed = True
+                    assert self.on_wait is not None
+                    self.on_wait()
         finally:
             _set_busy_timeout(dbapi_connection, self.wait_s)
         raise DatabaseBusy(
@@ -403,25 +409,18 @@ def _track_autocommitted_writes(session: Session, engine: Engine) -> None:  # pr
     """In autocommit every statement that changes data is a COMMIT too: while one is
     unanswered, a broken connection leaves its outcome unknown (see `commit_was_sent`)."""
 
-    def writes(connection: Connection, context: Any) -> bool:
+    def writes(connection: Connection, sql: str, context: Any) -> bool:
         dbapi_connection = connection.connection.dbapi_connection
-        if context is None or not getattr(dbapi_connection, "autocommit", False):
-            return False
-        return bool(
-            context.isinsert
-            or context.isupdate
-            or context.isdelete
-            or context.execution_options.get(WRITES)
-        )
+        return bool(getattr(dbapi_connection, "autocommit", False)) and _writes(sql, context)
 
     @event.listens_for(engine, "before_cursor_execute")
     def sent(connection: Connection, *args: Any) -> None:
-        if writes(connection, args[3]):
+        if writes(connection, args[1], args[3]):
             session.info[_COMMIT_SENT] = True
 
     @event.listens_for(engine, "after_cursor_execute")
     def answered(connection: Connection, *args: Any) -> None:
-        if writes(connection, args[3]):
+        if writes(connection, args[1], args[3]):
             session.info.pop(_COMMIT_SENT, None)
 
     @event.listens_for(engine, "handle_error")

@@ -12,9 +12,12 @@ plainly what a file, its folder or its disk refused.
   first read, the file is opened read-only (`mode=ro`), then, when even the WAL's -shm file
   cannot be made and no -wal file holds changes, as immutable (`immutable=1`: SQLite then reads
   the main file alone, which holds every change). A write then says the database is read-only,
-  or the disk full.
+  or the disk full. An immutable view takes no locks, so another process that writes the file
+  meanwhile (outside a read-only bind mount) makes its pages look damaged: when the file has
+  changed since the view opened, that is said instead, and never "damaged".
 - A file that a process left open when it died (a -wal file with changes, and no process holding
-  a lock on the -shm file) gets `PRAGMA quick_check` before use; SQLite's own reports of damage
+  a lock on the -shm file) gets `PRAGMA quick_check` before use, unless it opens read-only
+  (`_quick_check` says why); SQLite's own reports of damage
   ("database disk image is malformed", "file is not a database") stop the command with advice to
   recover from the last export.
 """
@@ -26,7 +29,7 @@ import sqlite3
 import tempfile
 from contextlib import closing
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.exc import DBAPIError
 
@@ -146,37 +149,54 @@ def _first_read(connection: sqlite3.Connection) -> None:
 
 def _connect_read_only(path: Path, cparams: dict[str, Any]) -> sqlite3.Connection | None:
     """A read-only connection that can read the file, or None."""
+    connection = _opened(path, "mode=ro", cparams)
+    if connection is None and not _wal_holds_changes(path):  # then the main file holds them all
+        connection = open_immutable(path, cparams)
+    return connection
+
+
+def open_immutable(path: Path, cparams: dict[str, Any]) -> sqlite3.Connection | None:
+    """An immutable view of the file (no locks, no -wal), noting how the file looked as it
+    opened: another process writing meanwhile makes its pages look damaged (`_changed_since`)."""
+    _IMMUTABLE_VIEWS[path.resolve()] = _file_state(path)
+    return _opened(path, "mode=ro&immutable=1", cparams)
+
+
+def _opened(path: Path, query: str, cparams: dict[str, Any]) -> sqlite3.Connection | None:
     uri = path.resolve().as_uri()
-    options = ["mode=ro"]
-    if not _wal_holds_changes(path):  # then the main file holds them all
-        options.append("mode=ro&immutable=1")
-    for query in options:
-        connection: sqlite3.Connection = sqlite3.connect(
-            f"{uri}?{query}", **{**cparams, "uri": True, "factory": _ReadOnlyConnection}
-        )
-        try:
-            _first_read(connection)
-        except sqlite3.OperationalError:
-            connection.close()
-            continue
-        return connection
-    return None
-
-
-class _ReadingCursor(sqlite3.Cursor):
-    """A cursor of a read-only connection, which has no write lock to take: a BEGIN that asks
-    for one (sorted's usual BEGIN IMMEDIATE) begins a plain transaction instead, where reads
-    work and the first write fails as read-only."""
-
-    def execute(self, sql: str, parameters: Any = (), /) -> Self:
-        if sql.lstrip().upper().startswith(("BEGIN IMMEDIATE", "BEGIN EXCLUSIVE")):
-            sql = "BEGIN"
-        return super().execute(sql, parameters)
+    connection: sqlite3.Connection = sqlite3.connect(
+        f"{uri}?{query}", **{**cparams, "uri": True, "factory": _ReadOnlyConnection}
+    )
+    try:
+        _first_read(connection)
+    except sqlite3.OperationalError:
+        connection.close()
+        return None
+    return connection
 
 
 class _ReadOnlyConnection(sqlite3.Connection):
-    def cursor(self, factory: Any = _ReadingCursor) -> Any:
-        return super().cursor(factory)
+    """A connection that opened the file read-only (`mode=ro`, or immutable)."""
+
+
+# How each file read through an immutable view looked when the view opened.
+_IMMUTABLE_VIEWS: dict[Path, tuple[object, ...]] = {}
+
+
+def _file_state(path: Path) -> tuple[object, ...]:
+    """What changes when any process writes the file: its inode, size and time, and whether
+    its -wal and -shm files are there."""
+    try:
+        main = path.stat()
+    except OSError:
+        return ()
+    wal, shm = (_beside(path, suffix).exists() for suffix in ("-wal", "-shm"))
+    return main.st_ino, main.st_size, main.st_mtime_ns, wal, shm
+
+
+def _changed_since_an_immutable_view(path: Path) -> bool:
+    opened = _IMMUTABLE_VIEWS.get(path.resolve())
+    return opened is not None and opened != _file_state(path)
 
 
 def _wal_holds_changes(path: Path) -> bool:
@@ -212,8 +232,15 @@ def _beside(path: Path, suffix: str) -> Path:
 
 
 def _quick_check(engine: Engine, path: Path) -> None:
-    """Stop if SQLite's quick check finds the file damaged (it reads every page once)."""
+    """Stop if SQLite's quick check finds the file damaged (it reads every page once).
+
+    Not on a file opened read-only: nothing can checkpoint its -wal there, so every command
+    would read every page again, and the check could repair nothing; a read-only copy of a
+    database in use (a snapshot, a backup) is left so normally. Damage a read meets is still
+    reported as such."""
     with engine.connect() as connection:
+        if isinstance(connection.connection.dbapi_connection, _ReadOnlyConnection):
+            return
         problems = [row[0] for row in connection.exec_driver_sql("PRAGMA quick_check")]
     if problems != ["ok"]:
         found = [line for problem in problems for line in problem.splitlines()]
@@ -245,6 +272,11 @@ def describe_error(exc: BaseException, path: Path) -> SortedError | None:
     if not isinstance(original, sqlite3.Error):
         return None
     code = _primary(original)
+    if code in (_CORRUPT, _NOTADB) and _changed_since_an_immutable_view(path):
+        return DatabaseUnavailable(
+            "The database changed while sorted read it through a read-only view, which "
+            "cannot see other writers; try again."
+        )
     if code in (_CORRUPT, _NOTADB):
         return _damaged(path, str(original))
     if code == _FULL or (code in (_READONLY, _IOERR) and _disk_is_full(path)):

@@ -20,14 +20,16 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from conftest import direct_url_of
-from sqlmodel import Session
+from conftest import ADA, direct_url_of
+from sqlmodel import Session, func, select
 from test_processes import SORTED, TIMEOUT_S, Completed, environment
 
 from sorted_cli import db
 from sorted_cli.choices import Priority, View
-from sorted_cli.models import TaskCreate, User, validated
-from sorted_cli.services import tasks
+from sorted_cli.config import load_settings
+from sorted_cli.errors import UserNotFound
+from sorted_cli.models import Task, TaskCreate, User, validated
+from sorted_cli.services import tasks, users
 
 SERVER = pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
 
@@ -219,3 +221,19 @@ def test_on_sqlite_an_import_waits_for_the_other_one_and_then_names_its_task(
     result = finished(importing)
     assert (result.returncode, result.stdout) == (2, ""), result.stderr
     assert result.stderr == f"Error: Task {taken} belongs to another user; nothing was imported.\n"
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"], indirect=True)
+def test_an_add_after_another_command_deleted_its_user_adds_nothing(
+    database_url: str, session: Session, ada: User
+) -> None:
+    """The add found its user before the delete committed; its counter's bump finds none."""
+    other = db.open_session(load_settings())
+    try:
+        users.delete_user(session=other, user=users.require_user_by_email(session=other, email=ADA))
+    finally:
+        db.close_session(other)
+    with pytest.raises(UserNotFound):
+        add(session, ada, "after the delete")
+    session.expire_all()
+    assert session.exec(select(func.count()).select_from(Task)).one() == 0

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sqlite3
 import subprocess
+import time
 import tracemalloc
 import uuid
 from collections.abc import Iterator
@@ -119,6 +121,36 @@ def test_a_write_waits_for_the_lock_saying_so_once_then_goes_ahead(
                 adding.kill()
                 adding.wait()
     assert (adding.returncode, stdout, stderr) == (0, "Added task 1: Buy milk\n", "")
+
+
+def test_a_write_waiting_for_the_lock_stops_at_once_on_sigterm(
+    database_url: str, session: Session, ada: User
+) -> None:
+    """SIGTERM during a long lock wait ends the command within seconds, not when the wait ends."""
+    with write_lock_held(database_url):
+        adding = subprocess.Popen(
+            [str(SORTED), "add", "Buy milk"],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=with_lock_timeout(20),
+        )
+        try:
+            assert adding.stderr is not None
+            assert adding.stderr.readline() == WAITING
+            time.sleep(1)  # well into the wait
+            adding.send_signal(signal.SIGTERM)
+            signalled = time.monotonic()
+            adding.communicate(timeout=TIMEOUT_S)
+            took_s = time.monotonic() - signalled
+        finally:
+            if adding.poll() is None:
+                adding.kill()
+                adding.wait()
+    assert adding.returncode == 128 + signal.SIGTERM
+    assert took_s < 8, took_s  # it used to wait out the whole 20 s
+    assert outcome(run_sorted("list")) == (0, "", "No open tasks.\n")  # nothing written
 
 
 def test_a_delete_at_its_question_holds_up_no_other_command(

@@ -35,9 +35,11 @@ from test_processes import (
     run_together,
 )
 
+from sorted_cli import sqlitefile
 from sorted_cli.config import load_settings
 from sorted_cli.configfile import embedded_database_path, remembered_user
 from sorted_cli.db import close_session, open_session
+from sorted_cli.errors import SortedError
 from sorted_cli.models import UserCreate, validated
 from sorted_cli.services import users
 
@@ -144,6 +146,19 @@ def test_sorted_started_many_times_at_once_on_no_database_makes_one() -> None:
     numbers = sorted(int(result.stdout.split()[2].rstrip(":")) for result in results)
     assert numbers == [1, 2, 3, 4, 5, 6]
     assert [p.name for p in embedded_database_path().parent.iterdir() if ".new" in p.name] == []
+
+
+def test_first_commands_at_once_on_a_migrated_database_share_the_one_local_user(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The one that loses the race to make the local user uses the winner's, not an error."""
+    for round_ in range(5):  # the race is lost in some rounds only
+        monkeypatch.setenv("SORTED_HOME", str(tmp_path / f"home{round_}"))
+        assert run_sorted("db", "upgrade").returncode == 0
+        results = run_together(*[["add", f"task {n}"] for n in range(6)])
+        assert [result.returncode for result in results] == [0] * 6, [r.stderr for r in results]
+        numbers = sorted(int(result.stdout.split()[2].rstrip(":")) for result in results)
+        assert numbers == [1, 2, 3, 4, 5, 6]
 
 
 # ------------------------------------------------------- a file left open by a process that died
@@ -472,3 +487,60 @@ def test_a_database_that_cannot_be_changed_is_read_and_a_write_says_why(
         f"Error: The database {path} is read-only ({why}): sorted can show it but not change it.\n",
     )
     assert digest(path) == before
+
+
+def test_a_file_changed_under_an_immutable_view_is_not_called_damaged(
+    tmp_path: Path, immutable: Callable[[Path], None]
+) -> None:
+    """An immutable view (a folder where not even the -shm file can be made) takes no locks:
+    another process that rewrites the file meanwhile makes its pages look damaged."""
+    folder = tmp_path / "data"
+    folder.mkdir()
+    path = folder / "sorted.db"
+    with closing(sqlite3.connect(path, isolation_level=None)) as writer:
+        writer.execute("PRAGMA journal_mode = WAL")
+        writer.execute("CREATE TABLE a (x)")
+        writer.executemany("INSERT INTO a VALUES (?)", [("a" * 900,) for _ in range(100)])
+        writer.execute("CREATE TABLE t (x)")
+        writer.executemany("INSERT INTO t VALUES (?)", [("x" * 500,) for _ in range(200)])
+    rewritten = tmp_path / "rewritten.db"
+    rewritten.write_bytes(path.read_bytes())
+    with closing(sqlite3.connect(rewritten, isolation_level=None)) as writer:
+        writer.execute("DROP TABLE a")
+        writer.execute("VACUUM")  # t's pages move: where the view thinks they are is now other
+    immutable(folder)
+    reading = sqlitefile._connect_read_only(path, {"isolation_level": None})
+    assert reading is not None
+    with closing(reading):
+        reading.execute("PRAGMA cache_size = 1")  # read the pages again, from the file
+        assert reading.execute("SELECT count(*) FROM sqlite_master").fetchone() == (2,)
+        with path.open("r+b") as file:  # another process, outside a read-only mount, writes
+            file.write(rewritten.read_bytes())
+            file.truncate()
+        with pytest.raises(sqlite3.DatabaseError) as raised:
+            reading.execute("SELECT max(x) FROM t").fetchone()
+    described = sqlitefile.describe_error(raised.value, path)
+    assert isinstance(described, SortedError)
+    assert (described.exit_code, str(described)) == (
+        1,
+        "The database changed while sorted read it through a read-only view, which cannot see "
+        "other writers; try again.",
+    )
+
+
+def test_a_read_only_copy_left_by_a_killed_process_is_not_checked_on_every_command(
+    tmp_path: Path, checks_made: Callable[[Path], int], immutable: Callable[[Path], None]
+) -> None:
+    """Nothing can checkpoint its -wal, so a check would read every page on every command."""
+    folder = tmp_path / "data"
+    folder.mkdir()
+    path = folder / "sorted.db"
+    database_with_tasks(path, 3)
+    killed = subprocess.run(
+        [sys.executable, "-c", _DIE_WRITING, str(path)], timeout=TIMEOUT_S, check=False
+    )
+    assert killed.returncode == -signal.SIGKILL
+    for each in (path, Path(f"{path}-wal"), Path(f"{path}-shm"), folder):
+        immutable(each)
+    assert checks_made(path) == 0
+    assert checks_made(path) == 0

@@ -54,6 +54,7 @@ from sorted_cli.errors import (
     TaskNotFound,
 )
 from sorted_cli.models import NUMBER_MAX, Task, TaskCreate, TaskTag, TaskUpdate, User, utcnow
+from sorted_cli.services import users
 
 _MIN_PREFIX = 4
 _NUMBER = re.compile(r"[0-9]{1,10}")  # ASCII digits only: int() would take "²" or "٣"
@@ -137,16 +138,22 @@ def create_task(
         if earlier is None or earlier.user_id != user.id:
             raise
         return earlier
-    if added is None:  # the user's row is there (the caller has it): the numbers ran out
+    if added is None:  # another command deleted the user meanwhile, or the numbers ran out
+        users.require_user_by_email(session=session, email=user.email)
         raise SortedError(f"No task numbers are left: {NUMBER_MAX} is the last one.")
     return added
 
 
 def _next_number(user: User) -> Any:
-    """UPDATE of the user's counter, returning the number it gives out (none when spent)."""
+    """UPDATE of the user's counter, returning the number it gives out (none when spent, or
+    when the user was deleted since the command found them: no task is added for them)."""
     return (
         update(User)
-        .where(col(User.id) == user.id, col(User.last_task_number) < NUMBER_MAX)
+        .where(
+            col(User.id) == user.id,
+            col(User.is_deleted) == false(),
+            col(User.last_task_number) < NUMBER_MAX,
+        )
         .values(last_task_number=User.last_task_number + 1)
         .returning(col(User.last_task_number))
     )

@@ -88,7 +88,12 @@ def create_local_user(*, session: Session) -> tuple[User, bool]:
     if (existing := find_local_user(session=session)) is not None:
         return existing, False
     data = validated(UserCreate, email=local_email(), name=_os_login())
-    user, _ = create_user(session=session, data=data)
+    try:
+        user, _ = create_user(session=session, data=data)
+    except DuplicateUser:  # another first command made the local user after our read
+        if (made := get_user_by_email(session=session, email=data.email)) is None:
+            raise
+        return made, False
     return user, True
 
 
