@@ -121,7 +121,7 @@ def _waits(
 
 def _not_saved_when_the_server_gave_up(
     waits: Waits,
-) -> Callable[[ExceptionContext], SortedError | None]:  # pragma: postgres
+) -> Callable[[ExceptionContext], SortedError | None]:
     """An engine hook: a statement the server gave up on (the lock or statement timeout, or a
     cancel) was answered, so its transaction was rolled back: say that it was not saved."""
 

@@ -34,7 +34,7 @@ class QuickDialect(PGDialect_psycopg):
         kwargs.setdefault("use_native_hstore", False)
         super().__init__(**kwargs)  # type: ignore[no-untyped-call]
 
-    def connect(self, *cargs: Any, **cparams: Any) -> Any:  # pragma: postgres
+    def connect(self, *cargs: Any, **cparams: Any) -> Any:
         waits = cparams.pop("waits", None)
         if waits is None:
             return super().connect(*cargs, **cparams)

@@ -127,7 +127,7 @@ class BoundedCursor(psycopg.ClientCursor[Any]):
         super().executemany(query, params_seq, **options)
 
 
-def connect(*args: Any, waits: Waits, **kwargs: Any) -> BoundedConnection:  # pragma: postgres
+def connect(*args: Any, waits: Waits, **kwargs: Any) -> BoundedConnection:
     """A connection (psycopg.connect's arguments) whose waits WAITS bounds."""
     connection = BoundedConnection.connect(*args, cursor_factory=BoundedCursor, **kwargs)
     connection.waits = waits
