@@ -7,8 +7,9 @@ than in memory, which then stays bounded by a batch however large the file. Read
 takes no lock on the user's database; only the writing does (`services.transfer`).
 
 The stage lives where SQLite puts temporary files (SQLITE_TMPDIR, else TMPDIR, else /var/tmp,
-/usr/tmp or /tmp) and takes about as much room as the file's compact JSON; a stage that cannot
-grow there (a full folder) stops the import with one line, before anything is written.
+/usr/tmp or /tmp) and takes up to about twice the room of the file (each task is kept as compact
+JSON without its defaults, plus its UUID and number indexed); a stage that cannot grow there
+(a full folder) stops the import with one line, before anything is written.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ CREATE TABLE staged (
     id BLOB NOT NULL UNIQUE,
     line INTEGER NOT NULL,
     number INTEGER,            -- the number the file gives, if any
-    record TEXT NOT NULL,      -- the checked TaskRecord, as compact JSON
+    record TEXT NOT NULL,      -- the checked TaskRecord: compact JSON, defaults left out
     present INTEGER NOT NULL DEFAULT 0,  -- the user has it already
     final INTEGER,             -- the number it gets (or has, when present)
     written INTEGER NOT NULL DEFAULT 0   -- a try of this import wrote it
@@ -134,7 +135,12 @@ class StagedTasks:
         self._db.executemany(
             "INSERT INTO staged (id, line, number, record) VALUES (?, ?, ?, ?)",
             [
-                (record.id.bytes, line, record.number, record.model_dump_json())
+                (
+                    record.id.bytes,
+                    line,
+                    record.number,
+                    record.model_dump_json(exclude_defaults=True),
+                )
                 for line, record in batch
             ],
         )
