@@ -6,7 +6,10 @@ Three bounds, none of which costs a round trip:
   `statement_timeout` (Settings: SORTED_LOCK_TIMEOUT, SORTED_STATEMENT_TIMEOUT). They are set
   with `set_config(..., true)` in the same simple query as the statement (`BoundedCursor`), so
   the two travel in one packet, are answered together, and run in one transaction (the
-  query's implicit one in autocommit, or the transaction sorted opened). That holds on a
+  query's implicit one in autocommit, or the transaction sorted opened). A transaction
+  sorted opens gets them in the same message as its BEGIN (`BoundedConnection._start_query`),
+  so its batches (`executemany`) and a server-side cursor's DECLARE and FETCH (streamed
+  `list` and `export`) run bounded too, and sending them again costs nothing. That holds on a
   direct connection and through a transaction-mode pooler alike (Neon's pooled endpoint is
   PgBouncer): the pooler keeps a transaction on one server connection, and a setting local to
   a transaction cannot leak to another client. The alternatives were worse: libpq's startup
@@ -35,9 +38,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import psycopg
-from psycopg import errors
+from psycopg import errors, generators, pq
 
 from sorted_cli.process import NOTICE_AFTER_S
+
+IDLE = pq.TransactionStatus.IDLE
+INTRANS = pq.TransactionStatus.INTRANS
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -79,6 +85,24 @@ class BoundedConnection(psycopg.Connection[Any]):
     """A psycopg connection whose every wait for the server is bounded by `waits`."""
 
     waits: Waits | None = None
+
+    def _start_query(self) -> PQGen[None]:  # pragma: postgres
+        """Begin a transaction (out of autocommit) with both timeouts set in the same message
+        as its BEGIN, so every statement of it runs bounded, a server-side cursor's DECLARE
+        and FETCH included, at no round trip of its own (psycopg sends BEGIN by itself)."""
+        waits = self.waits
+        if (
+            waits is None
+            or self._autocommit
+            or self._pipeline
+            or self.pgconn.transaction_status != IDLE
+        ):
+            yield from super()._start_query()
+            return
+        self.pgconn.send_query(self._get_tx_start_command() + b"; " + waits.setting_query.encode())
+        for result in (yield from generators.execute(self.pgconn)):
+            if result.status == pq.ExecStatus.FATAL_ERROR:
+                raise errors.error_from_result(result, encoding=self.pgconn._encoding)
 
     def wait(
         self, gen: PQGen[Any], interval: float = 0.1, timeout: float | None = None
@@ -122,9 +146,12 @@ class BoundedCursor(psycopg.ClientCursor[Any]):
         self, query: Any, params_seq: Iterable[Any], **options: Any
     ) -> None:  # pragma: postgres
         waits = getattr(self.connection, "waits", None)
-        if waits is not None:  # a batch (an import): the setting first, for the transaction
-            super().execute(waits.setting_query)
-        super().executemany(query, params_seq, **options)
+        if waits is None or self.connection.pgconn.transaction_status == INTRANS:
+            # In a transaction: its BEGIN carried the setting (BoundedConnection._start_query).
+            super().executemany(query, params_seq, **options)
+            return
+        for params in params_seq:  # autocommit: each statement its own bounded transaction
+            self.execute(query, params)
 
 
 def connect(*args: Any, waits: Waits, **kwargs: Any) -> BoundedConnection:

@@ -5,20 +5,27 @@ numbers the new tasks only once it knows all of them: so the checked tasks wait 
 scratch SQLite file (a temporary file, removed when closed, that nobody else can open) rather
 than in memory, which then stays bounded by a batch however large the file. Reading the file
 takes no lock on the user's database; only the writing does (`services.transfer`).
+
+The stage lives where SQLite puts temporary files (SQLITE_TMPDIR, else TMPDIR, else /var/tmp,
+/usr/tmp or /tmp) and takes up to about twice the room of the file (each task is kept as compact
+JSON without its defaults, plus its UUID and number indexed); a stage that cannot grow there
+(a full folder) stops the import with one line, before anything is written.
 """
 
 from __future__ import annotations
 
-import pickle
+import functools
+import os
 import sqlite3
 import uuid
-from collections.abc import Iterable, Iterator
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterable, Iterator
+from typing import ParamSpec, TypeVar
 
-from sorted_cli.errors import InvalidInput
+from sorted_cli.errors import InvalidInput, SortedError
+from sorted_cli.models import TaskRecord
 
-if TYPE_CHECKING:
-    from sorted_cli.models import TaskRecord
+P = ParamSpec("P")
+R = TypeVar("R")
 
 BATCH = 1000
 
@@ -28,7 +35,7 @@ CREATE TABLE staged (
     id BLOB NOT NULL UNIQUE,
     line INTEGER NOT NULL,
     number INTEGER,            -- the number the file gives, if any
-    record BLOB NOT NULL,      -- the checked TaskRecord (pickled: only this process reads it)
+    record TEXT NOT NULL,      -- the checked TaskRecord: compact JSON, defaults left out
     present INTEGER NOT NULL DEFAULT 0,  -- the user has it already
     final INTEGER,             -- the number it gets (or has, when present)
     written INTEGER NOT NULL DEFAULT 0   -- a try of this import wrote it
@@ -38,9 +45,48 @@ CREATE TABLE taken (number INTEGER PRIMARY KEY);  -- numbers the user's tasks ha
 """
 
 
+class StageFailed(SortedError):
+    """The import's working copy could not be written: nothing was imported."""
+
+
+def _stage_folder() -> str:
+    """Where SQLite makes its temporary files (its own order, for the message only)."""
+    for name in ("SQLITE_TMPDIR", "TMPDIR"):
+        if folder := os.environ.get(name):
+            return f"{name}={folder}"
+    return "the system's temporary folder"
+
+
+def _stage_error(exc: sqlite3.Error) -> StageFailed:
+    folder = _stage_folder()
+    if getattr(exc, "sqlite_errorcode", 0) & 0xFF == sqlite3.SQLITE_FULL:
+        return StageFailed(
+            f"No space left for the import's working copy in {folder}: nothing was imported; "
+            "set TMPDIR to a folder with room."
+        )
+    return StageFailed(
+        f"Cannot write the import's working copy in {folder} ({exc}): nothing was imported; "
+        "set TMPDIR to a writable folder with room."
+    )
+
+
+def _on_disk(method: Callable[P, R]) -> Callable[P, R]:
+    """METHOD, with SQLite's failures of the stage worded as one line."""
+
+    @functools.wraps(method)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return method(*args, **kwargs)
+        except sqlite3.Error as exc:
+            raise _stage_error(exc) from None
+
+    return wrapper
+
+
 class StagedTasks:
     """The checked tasks of one import file, in file order, each UUID once."""
 
+    @_on_disk
     def __init__(self) -> None:
         self._db = sqlite3.connect("", isolation_level=None)  # "": a private temporary file
         self._db.executescript("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;" + _SCHEMA)
@@ -55,6 +101,7 @@ class StagedTasks:
     def __exit__(self, *_exc: object) -> None:
         self.close()
 
+    @_on_disk
     def stage(self, records: Iterator[tuple[int, TaskRecord]], *, name: str) -> None:
         """Keep every (line, task) of RECORDS; a UUID that comes twice is InvalidInput naming
         both lines. Errors are raised in file order: a bad item after a repeated UUID in the
@@ -88,12 +135,18 @@ class StagedTasks:
         self._db.executemany(
             "INSERT INTO staged (id, line, number, record) VALUES (?, ?, ?, ?)",
             [
-                (record.id.bytes, line, record.number, pickle.dumps(record))
+                (
+                    record.id.bytes,
+                    line,
+                    record.number,
+                    record.model_dump_json(exclude_defaults=True),
+                )
                 for line, record in batch
             ],
         )
         self.count += len(batch)
 
+    @_on_disk
     def start_over(self) -> None:
         """Forget what an earlier try at writing learnt (it was rolled back, or its outcome is
         unknown): all but what it wrote."""
@@ -108,6 +161,7 @@ class StagedTasks:
             done = batch[-1][0]
             yield [uuid.UUID(bytes=key) for _seq, key in batch]
 
+    @_on_disk
     def mark_present(self, numbers: dict[uuid.UUID, int]) -> None:
         """The user has these tasks already, with these NUMBERS."""
         self._db.executemany(
@@ -115,6 +169,7 @@ class StagedTasks:
             [(number, task_id.bytes) for task_id, number in numbers.items()],
         )
 
+    @_on_disk
     def mark_written(self) -> None:
         """This try writes the new tasks: a repeat that finds them counts them as added."""
         self._db.execute("UPDATE staged SET written = 1 WHERE present = 0")
@@ -136,11 +191,13 @@ class StagedTasks:
             done = batch[-1]
             yield batch
 
+    @_on_disk
     def mark_taken(self, numbers: Iterable[int]) -> None:
         self._db.executemany(
             "INSERT OR IGNORE INTO taken (number) VALUES (?)", [(n,) for n in numbers]
         )
 
+    @_on_disk
     def number(self, *, counter: int, kept_max: int) -> int:
         """Give each new task its number: its own when it asks for one that is free (not
         taken, at most KEPT_MAX, and not asked for by an earlier task of the file), else the
@@ -176,8 +233,7 @@ class StagedTasks:
             (done, BATCH),
         ).fetchall():
             done = batch[-1][0]
-            # Unpickling is safe here: this process wrote the stage, a file only it can open.
-            yield [(pickle.loads(record), final) for _seq, record, final in batch]  # noqa: S301
+            yield [(TaskRecord.model_validate_json(record), final) for _seq, record, final in batch]
 
     def counts(self) -> tuple[int, int, int]:
         """How many tasks this import adds (those an earlier try of it wrote included), how many

@@ -9,7 +9,10 @@ deterministic count, not a timing.
 
 from __future__ import annotations
 
+import json
+import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -76,6 +79,47 @@ def test_each_everyday_command_stays_within_its_round_trip_budget(
     assert result.exit_code == 0, result.stderr
     assert proxy.connections == 1
     assert proxy.round_trips <= bare + BUDGET, (proxy.round_trips, bare)
+
+
+# Work of several statements runs in one transaction whose BEGIN carries the timeouts
+# (sorted_cli.pgwaits): beyond the floor, who the user is, BEGIN, the work's statements (a
+# batch is one) and COMMIT, with no statement of its own to set the timeouts for a batch.
+BATCHED = {
+    "tag": (["tag", "2", "p2", "p3", "p4"], 5),
+    "import": (["import", "{file}"], 6),
+}
+
+
+@SERVERS
+@pytest.mark.parametrize("command", list(BATCHED))
+def test_work_of_several_statements_stays_within_its_round_trip_budget(
+    proxy: FaultProxy,
+    database_url: str,
+    session: Session,
+    ada: User,
+    run: Run,
+    command: str,
+    tmp_path: Path,
+) -> None:
+    add_plain_tasks(session, ada, 1, 3)
+    ada.last_task_number = 3
+    session.add(ada)
+    session.commit()
+    file = tmp_path / "tasks.json"
+    file.write_text(
+        "".join(
+            json.dumps({"id": str(uuid.uuid4()), "title": f"t{n}", "created_at": "2030-01-01"})
+            + "\n"
+            for n in range(3)
+        )
+    )
+    args, budget = BATCHED[command]
+    bare = floor(proxy, proxy.url_for(database_url))
+    proxy.reset_counters()
+    result = run(*(arg.format(file=file) for arg in args))
+    assert result.exit_code == 0, result.stderr
+    assert proxy.connections == 1
+    assert proxy.round_trips - bare == budget, (proxy.round_trips, bare)
 
 
 @pytest.mark.parametrize(

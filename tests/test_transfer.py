@@ -7,6 +7,8 @@ import io
 import json
 import os
 import pty
+import shlex
+import sqlite3
 import subprocess
 import sys
 import tracemalloc
@@ -20,6 +22,12 @@ from conftest import TASK_KEYS, Run, add_plain_tasks, read_until_closed
 from sqlalchemy import delete, event
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
+from test_processes import outcome
+from test_sqlitefile import (  # mounts: a fixture
+    database_with_tasks,
+    mounts,  # noqa: F401
+    run_in_a_mount_namespace,
+)
 
 from sorted_cli.models import Task, TaskTag, User
 from sorted_cli.services import transfer
@@ -713,3 +721,26 @@ def test_an_export_to_a_new_file_is_owner_only_and_a_replaced_file_keeps_its_mod
         assert len(json.loads(kept.read_text())) == 3
     finally:
         os.umask(old_umask)
+
+
+@pytest.mark.usefixtures("mounts")
+def test_an_import_with_no_room_for_its_stage_says_so_and_imports_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "sorted.db"
+    database_with_tasks(path, 1)
+    file = tmp_path / "big.json"
+    with file.open("w") as out:
+        for n in range(20_000):
+            item = {"id": str(uuid.uuid4()), "title": f"task {n}", "created_at": "2030-01-01"}
+            out.write(json.dumps(item) + "\n")
+    small = tmp_path / "small"
+    small.mkdir()
+    where = shlex.quote(str(small))
+    setup = f"mount -t tmpfs -o size=512k tmpfs {where}\nexport TMPDIR={where}"
+    assert outcome(run_in_a_mount_namespace(setup, path, "import", str(file))) == (
+        1,
+        "",
+        f"Error: No space left for the import's working copy in TMPDIR={small}: "
+        "nothing was imported; set TMPDIR to a folder with room.\n",
+    )
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT count(*) FROM tasks").fetchone() == (1,)

@@ -22,8 +22,9 @@ from typing import IO
 
 import psycopg
 import pytest
-from conftest import ADA, direct_url_of
+from conftest import ADA, add_plain_tasks, direct_url_of
 from faultproxy import FaultProxy, server_address
+from sqlmodel import Session
 from test_concurrency import finished, while_held
 from test_processes import SORTED, environment
 
@@ -149,6 +150,26 @@ def test_an_import_behind_a_held_lock_is_not_saved(
         "tasks for 2 s (lock timeout); try again.\n",
     )
     assert titles(database_url) == []
+
+
+@BACKENDS
+@pytest.mark.parametrize("command", [["export"], ["list", "--all"]])
+def test_a_streamed_read_behind_a_held_lock_gives_up_on_the_server(
+    database_url: str, session: Session, ada: User, command: list[str]
+) -> None:
+    # A server-side cursor (export, a list of more than a page) declared behind a lock that
+    # keeps every reader out: its transaction's BEGIN set the lock timeout, so the server
+    # gives up in 2 s, not the client after 60 s + 10 s of silence.
+    add_plain_tasks(session, ada, 1, 1200)
+    session.commit()
+    began = time.monotonic()
+    with while_held(database_url, "LOCK TABLE tasks IN ACCESS EXCLUSIVE MODE"):
+        result = finished(started(*command, SORTED_LOCK_TIMEOUT="2"))
+        assert time.monotonic() - began < BOUND_S
+        assert lock_waiters(database_url) == 0
+    assert result.returncode == 1, result.stderr
+    assert "(lock timeout)" in result.stderr, result.stderr
+    assert result.stdout in ("", "[\n"), result.stdout
 
 
 @BACKENDS
