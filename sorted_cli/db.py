@@ -106,9 +106,7 @@ def make_engine(
     return engine
 
 
-def _waits(
-    settings: Settings, on_lock_wait: Callable[[], object] | None
-) -> Waits:  # pragma: postgres
+def _waits(settings: Settings, on_lock_wait: Callable[[], object] | None) -> Waits:
     from sorted_cli.pgwaits import Waits
 
     return Waits(

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 class QuickDialect(PGDialect_psycopg):
     supports_statement_cache = True  # it compiles exactly as its parent does
 
-    def __init__(self, **kwargs: Any) -> None:  # pragma: postgres
+    def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("use_native_hstore", False)
         super().__init__(**kwargs)  # type: ignore[no-untyped-call]
 

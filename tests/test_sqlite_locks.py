@@ -99,6 +99,24 @@ def test_a_write_that_cannot_get_the_lock_says_so_once_and_gives_up(
     assert outcome(run_sorted("list")) == (0, "", "No open tasks.\n")  # nothing written
 
 
+def test_a_write_given_up_in_this_process_leaves_the_session_usable(
+    database_url: str, session: Session, ada: User, run: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The give-up above, in the test's own process: the notice and the error through the
+    boundary, nothing written, and the lock taken once it is free again."""
+    monkeypatch.setenv("SORTED_LOCK_TIMEOUT", "1.5")
+    with write_lock_held(database_url):
+        refused = run("add", "Buy milk")
+    assert (refused.exit_code, refused.stdout, refused.stderr) == (
+        1,
+        "",
+        WAITING + "Error: The database is busy: another sorted command has been writing to it for "
+        "1.5 s; try again when it is done (SORTED_LOCK_TIMEOUT waits longer).\n",
+    )
+    added = run("add", "Buy milk")
+    assert (added.exit_code, added.stdout, added.stderr) == (0, "Added task 1: Buy milk\n", "")
+
+
 def test_a_write_waits_for_the_lock_saying_so_once_then_goes_ahead(
     database_url: str, session: Session, ada: User
 ) -> None:
