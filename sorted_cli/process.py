@@ -48,8 +48,25 @@ UNFINISHED_FILES: set[str] = set()
 
 def run() -> NoReturn:
     gc.disable()
-    _hold_closed_streams()
+    closed = _hold_closed_streams()
     _stop_on_signals()
+    try:
+        from sorted_cli.server.client import through_server
+
+        args = sys.argv[1:]
+        code = through_server(args, closed, command_word(args))
+        if code is None:
+            code = run_here()
+    except KeyboardInterrupt as stop:  # while handing the command over: nothing ran
+        from sorted_cli.errors import stop_exit_code
+
+        code = stop_exit_code(stop)
+    os._exit(code)
+
+
+def run_here() -> int:
+    """Run the command of `sys.argv` in this process; its exit code, once output is flushed.
+    (The command server's workers run each command through here too.)"""
     from sorted_cli.cli.app import main
 
     try:
@@ -61,10 +78,25 @@ def run() -> NoReturn:
         from sorted_cli.errors import stop_exit_code
 
         code = stop_exit_code(stop)
-    os._exit(_flushed(code))
+    return _flushed(code)
 
 
-class _ClosedStdout(io.TextIOBase):
+# Root options that take a value (`--user ada@example.com list`): the word after them is theirs.
+ROOT_OPTIONS_WITH_VALUES = ("--database-url", "--user", "-u")
+
+
+def command_word(args: list[str]) -> str | None:
+    """The first word of ARGS after the root options: the command's name, if any."""
+    words = iter(args)
+    for word in words:
+        if word in ROOT_OPTIONS_WITH_VALUES:
+            next(words, None)
+        elif not word.startswith("-"):
+            return word
+    return None
+
+
+class ClosedStdout(io.TextIOBase):
     """stdout when the shell closed it: every write fails as writing to no file does."""
 
     encoding = "utf-8"
@@ -73,34 +105,39 @@ class _ClosedStdout(io.TextIOBase):
         raise OSError(errno.EBADF, "Bad file descriptor (stdout is closed)")
 
 
-def _hold_closed_streams() -> None:
-    """Python starts with None for a closed standard stream (see the module docstring)."""
+def _hold_closed_streams() -> list[str]:
+    """Python starts with None for a closed standard stream (see the module docstring); the
+    names of those that were closed."""
+    closed = []
     for number, name in enumerate(("stdin", "stdout", "stderr")):
         if getattr(sys, name) is not None:
             continue
+        closed.append(name)
         held = os.open(os.devnull, os.O_RDWR)  # the lowest free number: this one, in order
         if held != number:
             os.dup2(held, number)
             os.close(held)
         if name == "stdout":
-            sys.stdout = _ClosedStdout()
+            sys.stdout = ClosedStdout()
         else:
             mode = "r" if name == "stdin" else "w"
             setattr(sys, name, open(number, mode, encoding="utf-8", closefd=False))  # noqa: SIM115
+    return closed
 
 
 def _stop_on_signals() -> None:
     """Make each stop signal raise `Stopped` (see the module docstring)."""
     for number in STOP_SIGNALS:
         if signal.getsignal(number) is not signal.SIG_IGN:
-            signal.signal(number, _stop)
+            signal.signal(number, stop)
 
 
-def _stop(number: int, _frame: object) -> None:
+def stop(number: int, _frame: object) -> None:
+    """The handler of the stop signals (see the module docstring)."""
     from sorted_cli.errors import Stopped
 
     for again in STOP_SIGNALS:  # a second signal: stop now, without the cleaning up
-        if signal.getsignal(again) is _stop:
+        if signal.getsignal(again) is stop:
             signal.signal(again, _stop_now)
     raise Stopped(number)
 

@@ -13,9 +13,10 @@ from typer.core import TyperGroup
 from typer.models import CommandInfo
 
 from sorted_cli import __version__
-from sorted_cli.cli import db, settings, tasks, transfer, users
+from sorted_cli.cli import db, server, settings, tasks, transfer, users
 from sorted_cli.cli.state import State
 from sorted_cli.errors import Cancelled, InvalidInput, SortedError, stop_exit_code
+from sorted_cli.process import command_word
 
 
 class SortedGroup(TyperGroup):
@@ -103,6 +104,7 @@ app.add_typer(transfer.app)
 app.add_typer(settings.app)
 app.add_typer(users.app)
 app.add_typer(db.app)
+app.add_typer(server.app)
 
 
 def _unwrapped(text: str) -> str:
@@ -185,17 +187,26 @@ def _hide_password(url: str) -> None:
         hide_argument(url, starred)
 
 
+# The whole command line, built once by a process that runs many commands (the server's).
+_PREPARED: list[typer._click.Command] = []
+
+
+def prepare() -> None:
+    """Build the whole command line now, for a process that will run many commands."""
+    _PREPARED.append(typer.main.get_command(app))
+
+
 def main() -> None:
     try:
-        _app_for(sys.argv[1:])(prog_name="sorted")
+        if _PREPARED:
+            _PREPARED[0].main(args=sys.argv[1:], prog_name="sorted")
+        else:
+            _app_for(sys.argv[1:])(prog_name="sorted")
     except OSError as exc:  # help or the version, written before any command's boundary
         from sorted_cli import render
 
         render.error(f"Error: {_refused(exc).message}")
         raise SystemExit(1) from None
-
-
-_ROOT_OPTIONS_WITH_VALUES = ("--database-url", "--user", "-u")
 
 
 def _app_for(args: list[str]) -> typer.Typer:
@@ -205,7 +216,7 @@ def _app_for(args: list[str]) -> typer.Typer:
     completion and for a command it does not recognise (Click then names the close matches)."""
     if "_SORTED_COMPLETE" in os.environ:
         return app
-    name = _command_word(args)
+    name = command_word(args)
     if name is None:
         return _listing(app)
     trimmed = copy.copy(app)
@@ -248,17 +259,6 @@ def _unparameterised(command: CommandInfo) -> CommandInfo:
 
 def _never_run() -> None:  # pragma: no cover - a listed command is never invoked
     raise AssertionError("a command listed for help was run")
-
-
-def _command_word(args: list[str]) -> str | None:
-    """The first word of ARGS after the root options: the command's name, if any."""
-    words = iter(args)
-    for word in words:
-        if word in _ROOT_OPTIONS_WITH_VALUES:
-            next(words, None)
-        elif not word.startswith("-"):
-            return word
-    return None
 
 
 def _name_of(command: CommandInfo) -> str | None:

@@ -1,0 +1,268 @@
+"""The `sorted` program's side of the command server: hand the command to a warm worker.
+
+`through_server` is the first thing `sorted` does. It answers the command's exit code when a
+worker ran it, or None when this process must run it itself, which it does silently whenever
+the server cannot take the command at once (see `SORTED_SERVER` in the README):
+- SORTED_SERVER=off, a system without descriptor passing (Windows), `sorted server ...`;
+- no safe folder for the socket (`where.Unsafe`);
+- no server: this process then starts one in the background for the next command;
+- a server that does not answer within `SORTED_SERVER_WAIT` seconds (0.1: every worker
+  busy, or the machine too loaded), one that refuses (another version), or one going away.
+With SORTED_SERVER=require the command never runs here: a server is started and waited for,
+and a server that cannot take the command is an error (exit 1).
+
+Once the worker has accepted the command the client commits to it (`wire` GO) and only relays
+signals: Ctrl-C, SIGTERM and SIGHUP stop the command there as they would here; Ctrl-Z stops the
+worker, then this process; `fg` continues both; a terminal resize is passed on. If the worker
+dies before it says how the command ended, the command may or may not have done its work: one
+line says so and sorted exits 1.
+
+Only the standard library, and as little of it as can do: this runs before every command.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import sys
+import time
+from typing import Any
+
+from sorted_cli.server import where, wire
+
+WAIT_S = 0.1  # for a worker to accept the command; then the command runs here instead
+START_WAIT_S = 20.0  # SORTED_SERVER=require: for a server being started to answer
+_FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGWINCH)
+_STOPS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+_OFF = frozenset({"off", "0", "no", "false"})
+# Left out of the environment the server starts with (each command brings its own).
+_SECRETS = ("DATABASE_URL", "PASSWORD", "SECRET", "TOKEN", "_SORTED_COMPLETE")
+DIED = (
+    "Error: the sorted server stopped while running this command, so it may or may not have "
+    "been done: check (for example with `sorted list`) before repeating it.\n"
+)
+
+
+class NotTaken(Exception):
+    """SORTED_SERVER=require, and the server cannot take the command; the message says why."""
+
+
+def mode() -> str:
+    """SORTED_SERVER: "on" (the default), "off" or "require"."""
+    chosen = os.environ.get("SORTED_SERVER", "").strip().lower()
+    if chosen in _OFF:
+        return "off"
+    return "require" if chosen == "require" else "on"
+
+
+def through_server(args: list[str], closed: list[str], command: str | None) -> int | None:
+    """The exit code of the command ARGS as a server's worker ran it, or None: run it here.
+    CLOSED names the standard streams the shell closed; COMMAND is the command's name."""
+    chosen = mode()
+    if chosen == "off" or command == "server" or not hasattr(socket, "send_fds"):
+        return None
+    try:
+        return _hand_over(args, closed, require=chosen == "require")
+    except NotTaken as exc:
+        os.write(2, f"Error: {exc}.\n".encode())
+        return 1
+
+
+def _hand_over(args: list[str], closed: list[str], *, require: bool) -> int | None:
+    try:
+        folder = where.socket_folder()
+    except (where.Unsafe, OSError) as exc:
+        if require:
+            raise NotTaken(f"no command server: {exc}") from None
+        return None
+    path = where.socket_path(folder)
+    connection = _connected(path, require=require)
+    if connection is None:
+        return None
+    with connection:
+        pid = _accepted(connection, args, closed, require=require)
+        if pid is None:
+            return None
+        return _relay(connection, pid)
+
+
+def _connected(path: str, *, require: bool) -> socket.socket | None:
+    connection = _connect(path)
+    if connection is not None or not require:
+        if connection is None:
+            start_server()
+        return connection
+    start_server()
+    deadline = time.monotonic() + START_WAIT_S
+    while time.monotonic() < deadline:
+        time.sleep(0.05)
+        connection = _connect(path)
+        if connection is not None:
+            return connection
+    raise NotTaken(f"the command server did not start within {START_WAIT_S:g} s")
+
+
+def _connect(path: str) -> socket.socket | None:
+    """A connection to the server at PATH, or None when none listens there."""
+    connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    connection.settimeout(_wait_s())
+    try:
+        connection.connect(path)
+    except OSError:  # no socket, a stale one, a path too long, a full backlog
+        connection.close()
+        return None
+    return connection
+
+
+def _wait_s() -> float:
+    try:
+        return max(0.001, float(os.environ.get("SORTED_SERVER_WAIT", WAIT_S)))
+    except ValueError:
+        return WAIT_S
+
+
+def _accepted(
+    connection: socket.socket, args: list[str], closed: list[str], *, require: bool
+) -> int | None:
+    """The worker's process id once it accepted the command, or None (it did not)."""
+    _hide_passwords(args)
+    umask = os.umask(0o022)
+    os.umask(umask)
+    request = wire.Request(
+        wire.RUN,
+        where.code_identity(),
+        umask=umask,
+        closed=closed,
+        ignored=[number for number in _STOPS if signal.getsignal(number) is signal.SIG_IGN],
+        argv=[os.fsencode(arg) for arg in args],
+        environ=dict(os.environb),
+    )
+    try:
+        here = os.open(".", getattr(os, "O_PATH", os.O_RDONLY) | os.O_DIRECTORY)
+    except OSError:
+        return None  # a working folder this process cannot name: run here, as always
+    try:
+        wire.send_request(connection, request, [0, 1, 2, here])
+        kind = connection.recv(1)
+        if kind == wire.ACCEPTED:
+            return wire.receive_number(connection)
+        if kind == wire.REFUSED:
+            reason = wire.receive_text(connection)
+            if require:
+                raise NotTaken(f"the command server refused the command: {reason}")
+            return None
+    except (OSError, wire.Broken):  # a timeout, or a server going away: nothing ran
+        pass
+    finally:
+        os.close(here)
+    if require:
+        raise NotTaken("the command server did not take the command in time")
+    return None
+
+
+def _relay(connection: socket.socket, pid: int) -> int:
+    """Commit to the worker PID's run of the command; relay signals until it ends."""
+    previous = _forward_signals(connection, pid)
+    try:
+        connection.settimeout(None)
+        connection.sendall(wire.GO)
+        while True:
+            kind = connection.recv(1)
+            if kind == wire.EXIT:
+                return wire.receive_number(connection)
+            if not kind:
+                raise wire.Broken("the worker went away")
+    except (OSError, wire.Broken):
+        os.write(2, DIED.encode())
+        return 1
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
+def _forward_signals(connection: socket.socket, pid: int) -> dict[int, Any]:
+    """Pass the signals this process gets to the worker running its command (see the module
+    docstring); ignored signals stay ignored. Answers the handlers to put back."""
+
+    def forward(number: int, _frame: object) -> None:
+        with contextlib.suppress(OSError):  # the worker is gone; the relay says so
+            connection.sendall(wire.signal_of(number))
+
+    def suspend(_number: int, _frame: object) -> None:
+        forward(signal.SIGTSTP, None)  # the worker stops itself
+        signal.signal(signal.SIGTSTP, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGTSTP)  # and this process stops, as Ctrl-Z asks
+
+    def resume(_number: int, _frame: object) -> None:
+        signal.signal(signal.SIGTSTP, suspend)
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGCONT)  # a stopped worker reads no message
+
+    previous: dict[int, Any] = {}
+    for number in _FORWARDED:
+        if signal.getsignal(number) is not signal.SIG_IGN:
+            previous[number] = signal.signal(number, forward)
+    if signal.getsignal(signal.SIGTSTP) is not signal.SIG_IGN:
+        previous[signal.SIGTSTP] = signal.signal(signal.SIGTSTP, suspend)
+        previous[signal.SIGCONT] = signal.signal(signal.SIGCONT, resume)
+    return previous
+
+
+def _hide_passwords(args: list[str]) -> None:
+    """Star a --database-url's password in this process's arguments, as the command itself
+    does when it runs here (see `process.hide_argument`): this process is the one that other
+    users see in the process list."""
+    for at, arg in enumerate(args):
+        value = args[at + 1] if arg == "--database-url" and at + 1 < len(args) else None
+        if arg.startswith("--database-url="):
+            value = arg.partition("=")[2]
+        if value:
+            from sorted_cli.process import hide_argument
+            from sorted_cli.urls import starred_password
+
+            if (starred := starred_password(value)) is not None:
+                hide_argument(value, starred)
+
+
+def start_server() -> int | None:
+    """Start this user's command server in the background, detached from this terminal and
+    this process group; the process id, or None when it could not be started. A server already
+    starting or running makes the new one exit at once (see `daemon`)."""
+    environ = {
+        name: value
+        for name, value in os.environ.items()
+        if not any(secret in name.upper() for secret in _SECRETS)
+    }
+    devnull = os.open(os.devnull, os.O_RDWR)
+    try:
+        return os.posix_spawn(
+            sys.executable,
+            [sys.executable, "-m", "sorted_cli.server.daemon"],
+            environ,
+            file_actions=[(os.POSIX_SPAWN_DUP2, devnull, fd) for fd in (0, 1, 2)],
+            setsid=True,
+        )
+    except OSError:
+        return None
+    finally:
+        os.close(devnull)
+
+
+def ask(kind: str, *, wait_s: float = 2.0) -> str | None:
+    """The running server's answer to `wire.STATUS` or `wire.STOP`, or None when no server
+    answers (`where.Unsafe` when the socket's folder cannot be trusted)."""
+    path = where.socket_path(where.socket_folder())
+    connection = _connect(path)
+    if connection is None:
+        return None
+    with connection:
+        connection.settimeout(wait_s)
+        try:
+            wire.send_request(connection, wire.Request(kind, where.code_identity()), [])
+            if connection.recv(1) == wire.ANSWER:
+                return wire.receive_text(connection)
+        except (OSError, wire.Broken):
+            pass
+    return None

@@ -1,0 +1,292 @@
+"""A worker of the command server: runs one client's command at a time, as if in its process.
+
+For each command the worker takes on what the client's process had: its standard streams (the
+very descriptors, so terminals, pipes, `| head` and colours behave as they do there), working
+folder, umask, environment (time zone included), arguments, and which stop signals it ignores.
+It runs the command through the same entry as `sorted` in its own process
+(`process.run_here`), tells the client the exit code, and then lets go of all of it: the
+client's descriptors are closed, the streams put back on /dev/null, what the command left
+for the garbage collector collected while nobody waits.
+
+Signals: the client relays what it gets (see `client`); the worker raises it on itself while
+the command runs, so Ctrl-C, SIGTERM and SIGHUP stop the command exactly as they would in its
+own process (`process` module docstring). A client that goes away mid-command (killed, its
+terminal closed) stops the command as a hang-up would. Between commands those signals are
+ignored; SIGUSR1 from the server asks the worker to leave once it is idle.
+
+Per command, nothing else survives: settings, the current user, consoles and sessions belong
+to the command's context (STYLE.md, habit 14).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import io
+import os
+import signal
+import socket
+import struct
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import NoReturn
+
+from sorted_cli import process
+from sorted_cli.server import wire
+
+RECYCLE_AFTER = 1000  # commands a worker runs before a fresh one takes its place
+_HANDSHAKE_S = 5.0  # for a client to send its request, and to say GO once accepted
+_SERVED = {"commands": 0, "since": time.time(), "idle_timeout": 0.0}
+_STREAMS: dict[str, tuple[str, str]] = {}  # the encoding and errors of each standard stream
+
+
+def prepare() -> None:
+    """Before the server forks its workers: note how the standard streams are encoded (from
+    the locale, as `sorted` in its own process has them) and build the command line."""
+    for name in ("stdin", "stdout", "stderr"):
+        stream = getattr(sys, name)
+        _STREAMS[name] = (stream.encoding or "utf-8", stream.errors or "strict")
+    from sorted_cli.cli import app
+
+    app.prepare()
+
+
+def serve(listener: socket.socket, identity: str, activity: int, idle_timeout: float) -> NoReturn:
+    """The worker's life: take commands from LISTENER until told to leave or recycled."""
+    _SERVED["idle_timeout"] = idle_timeout
+    leaving = threading.Event()
+
+    def leave(_number: int, _frame: object) -> None:
+        leaving.set()
+        if not _Command.running:
+            raise _Leave
+
+    signal.signal(signal.SIGUSR1, leave)
+    _between_commands()
+    gc.disable()  # during a command; what it leaves is collected after it
+    code = 0
+    try:
+        while not leaving.is_set() and _SERVED["commands"] < RECYCLE_AFTER:
+            try:
+                connection, _ = listener.accept()
+            except InterruptedError:  # pragma: no cover - Python retries accept itself
+                continue
+            with connection:
+                _serve_one(connection, identity, activity)
+            gc.collect()  # what the command left, while nobody waits for it
+    except _Leave:
+        pass
+    except BaseException:  # a bug in the worker: the server starts a new one
+        import traceback
+
+        traceback.print_exc()
+        code = 70
+    os._exit(code)
+
+
+class _Leave(Exception):
+    """SIGUSR1 while idle: the server is stopping."""
+
+
+def _serve_one(connection: socket.socket, identity: str, activity: int) -> None:
+    if not _same_user(connection):
+        return
+    connection.settimeout(_HANDSHAKE_S)
+    try:
+        request, descriptors = wire.receive_request(connection)
+    except (OSError, wire.Broken):
+        return
+    try:
+        if request.kind == wire.STATUS:
+            connection.sendall(wire.answer(status()))
+        elif request.kind == wire.STOP:
+            os.kill(os.getppid(), signal.SIGTERM)
+            connection.sendall(wire.answer("stopping"))
+        elif request.identity != identity:
+            connection.sendall(wire.refused("it runs another version of sorted; it is stopping"))
+            os.kill(os.getppid(), signal.SIGTERM)
+        elif request.kind != wire.RUN or len(descriptors) != wire.DESCRIPTORS:
+            connection.sendall(wire.refused("a request no sorted sends"))
+        else:
+            connection.sendall(wire.accepted(os.getpid()))
+            if connection.recv(1) == wire.GO:
+                os.write(activity, b"+")
+                try:
+                    _run(connection, request, descriptors)
+                finally:
+                    os.write(activity, b"-")
+    except OSError:  # the client went away before it committed: nothing was run
+        pass
+    finally:
+        for descriptor in descriptors:
+            os.close(descriptor)
+
+
+def _same_user(connection: socket.socket) -> bool:
+    """Whether the process at the other end is this user's (the server serves no one else)."""
+    if hasattr(socket, "SO_PEERCRED"):  # Linux
+        credentials = connection.getsockopt(
+            socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i")
+        )
+        _pid, uid, _gid = struct.unpack("3i", credentials)
+        return bool(uid == os.getuid())
+    if hasattr(socket, "LOCAL_PEERCRED"):  # pragma: no cover - macOS and the BSDs
+        # struct xucred: cr_version (u_int), then cr_uid (uid_t)
+        credentials = connection.getsockopt(0, socket.LOCAL_PEERCRED, 76)
+        _version, uid = struct.unpack_from("Ii", credentials)
+        return bool(uid == os.getuid())
+    return False  # pragma: no cover - no way to tell: serve no one
+
+
+class _Command:
+    """The command running now, for the relay of signals (one at a time per worker)."""
+
+    running = False
+    guard = threading.Lock()
+
+
+def _run(connection: socket.socket, request: wire.Request, descriptors: list[int]) -> None:
+    stdin, stdout, stderr, folder = descriptors
+    _take_on(request, stdin, stdout, stderr, folder)
+    relay = threading.Thread(target=_relay_signals, args=(connection, request), daemon=True)
+    with _Command.guard:
+        _Command.running = True
+        _stop_on_signals(request.ignored)
+    relay.start()
+    code = 1
+    try:
+        code = process.run_here()
+    finally:
+        _end_of_command()
+        with contextlib.suppress(OSError):
+            connection.sendall(wire.exit_with(code))
+        with contextlib.suppress(OSError):
+            connection.shutdown(socket.SHUT_RDWR)
+        relay.join(1.0)
+        _let_go()
+
+
+def _take_on(request: wire.Request, stdin: int, stdout: int, stderr: int, folder: int) -> None:
+    os.environb.clear()
+    os.environb.update(request.environ)
+    time.tzset()
+    os.fchdir(folder)
+    os.umask(request.umask)
+    for descriptor, number in ((stdin, 0), (stdout, 1), (stderr, 2)):
+        os.dup2(descriptor, number)
+    sys.argv = ["sorted", *map(os.fsdecode, request.argv)]
+    sys.stdin = _stream(0, "stdin")
+    sys.stdout = process.ClosedStdout() if "stdout" in request.closed else _stream(1, "stdout")
+    sys.stderr = _stream(2, "stderr")
+
+
+def _stream(number: int, name: str) -> io.TextIOWrapper:
+    """A standard stream on descriptor NUMBER, buffered as Python buffers its own."""
+    encoding, errors = _STREAMS.get(name, ("utf-8", "strict"))
+    if name == "stdin":
+        return io.TextIOWrapper(open(number, "rb", closefd=False), encoding, errors)
+    return io.TextIOWrapper(
+        open(number, "wb", closefd=False),
+        encoding,
+        errors,
+        line_buffering=name == "stderr" or os.isatty(number),
+    )
+
+
+def _stop_on_signals(ignored: list[int]) -> None:
+    for number in process.STOP_SIGNALS:
+        if number not in ignored:
+            signal.signal(number, process.stop)
+
+
+def _end_of_command() -> None:
+    """From here a relayed signal is ignored (one already pending is dropped with it)."""
+    while True:
+        try:
+            with _Command.guard:
+                _Command.running = False
+            _between_commands()
+            return
+        except KeyboardInterrupt:  # pragma: no cover - a signal in the last instant
+            continue
+
+
+def _between_commands() -> None:
+    for number in process.STOP_SIGNALS:
+        signal.signal(number, signal.SIG_IGN)
+    process.UNFINISHED_FILES.clear()
+
+
+def _relay_signals(connection: socket.socket, request: wire.Request) -> None:
+    """In a thread while the command runs: raise on this process what the client relays."""
+    hang_up = next(
+        (n for n in (signal.SIGHUP, signal.SIGTERM) if n not in request.ignored), signal.SIGKILL
+    )
+    while True:
+        try:
+            kind = connection.recv(1)
+            number = connection.recv(1)[0] if kind == wire.SIGNAL else hang_up
+        except (OSError, IndexError):
+            kind, number = b"", hang_up
+        with _Command.guard:
+            if not _Command.running:
+                return
+            if number == signal.SIGTSTP:
+                os.kill(os.getpid(), signal.SIGSTOP)  # the client stops itself after this
+            elif number != signal.SIGKILL:
+                os.kill(os.getpid(), number)
+        if kind != wire.SIGNAL:  # the client is gone: the command was told to stop
+            return
+
+
+def _let_go() -> None:
+    """Put the standard streams back on /dev/null: the client's descriptors close."""
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
+    devnull = os.open(os.devnull, os.O_RDWR)
+    for number in (0, 1, 2):
+        os.dup2(devnull, number)
+    os.close(devnull)
+    sys.stdin, sys.stdout, sys.stderr = sys.__stdin__, sys.__stdout__, sys.__stderr__
+    _SERVED["commands"] += 1
+
+
+def status() -> str:
+    """What `sorted server status` shows: the server, its workers and their memory."""
+    server = os.getppid()
+    workers = _children(server)
+    memory = sum(_memory_kb(pid) for pid in [server, *workers])
+    return "\n".join(
+        [
+            f"pid {server}",
+            f"workers {len(workers)}",
+            f"memory_kb {memory}",
+            f"commands_here {_SERVED['commands']}",
+            f"up_s {time.time() - _SERVED['since']:.0f}",
+            f"idle_timeout_s {_SERVED['idle_timeout']:g}",
+        ]
+    )
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        with Path(f"/proc/{pid}/task/{pid}/children").open() as listed:
+            return [int(child) for child in listed.read().split()]
+    except OSError:  # pragma: no cover - not Linux
+        return []
+
+
+def _memory_kb(pid: int) -> int:
+    """PID's share of memory (proportional set size: a page shared by the server and its
+    workers counts once in all), in kB."""
+    try:
+        with Path(f"/proc/{pid}/smaps_rollup").open() as rollup:
+            for line in rollup:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError):  # pragma: no cover - not Linux, or gone meanwhile
+        pass
+    return 0
