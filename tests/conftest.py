@@ -18,10 +18,15 @@ throwaway PostgreSQL database.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import logging
 import os
 import re
 import shutil
+import signal
+import subprocess
+import sys
 import tempfile
 import uuid
 from collections.abc import Callable, Generator, Iterator
@@ -418,7 +423,16 @@ def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[P
     work = tmp_path / "work"
     work.mkdir()
     monkeypatch.chdir(work)  # no stray .env file is read
+    # No test reaches a command server it did not start: `sorted` runs every command in its own
+    # process unless a test asks otherwise, and any server lands in this test's own folder
+    # (short: a socket's path holds about 100 bytes), which must have none left at the end.
+    runtime = Path(tempfile.mkdtemp(prefix="srt-"))
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
+    monkeypatch.setenv("SORTED_SERVER", "off")
     yield home
+    left = stop_servers_in(runtime)
+    shutil.rmtree(runtime, ignore_errors=True)
+    assert not left, f"the test left a command server running (pid {left})"
     logging.getLogger("sqlalchemy.engine").setLevel(logging.WARNING)  # `--debug` turns it on
 
 
@@ -499,16 +513,109 @@ def grace(session: Session) -> User:
 
 
 Run = Callable[..., Result]
+SORTED = Path(sys.executable).parent / "sorted"
+# The ways a test's `run` reaches sorted: "in-process" (CliRunner) and "server" (the real
+# `sorted` program through a command server). SORTED_TEST_VIAS=in-process narrows them.
+ALL_VIAS = ("in-process", "server")
+_VIAS_CHOSEN = [name.strip() for name in os.environ.get("SORTED_TEST_VIAS", "").split(",")]
+VIAS = tuple(name for name in ALL_VIAS if name in _VIAS_CHOSEN) or ALL_VIAS
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Every test that runs commands with `run` runs them once in-process and once through the
+    command server, with the same expectations; `@pytest.mark.in_process` keeps a test to the
+    first (it looks inside the process, or sets up what a server cannot see)."""
+    if "run" not in metafunc.fixturenames:
+        return
+    in_process = metafunc.definition.get_closest_marker("in_process") is not None
+    metafunc.parametrize("via", ["in-process"] if in_process else list(VIAS), scope="function")
+
+
+@pytest.fixture(scope="session")
+def command_server() -> Iterator[Path]:
+    """A command server for this run's `run` through the server: the folder it listens in.
+    It is started here and stopped at the end, and must leave no process behind."""
+    runtime = Path(tempfile.mkdtemp(prefix="srt-"))
+    env = dict(os.environ, XDG_RUNTIME_DIR=str(runtime), SORTED_SERVER="on")
+    started = subprocess.run(
+        [str(SORTED), "server", "start"], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert started.returncode == 0, started.stderr
+    yield runtime
+    stopped = subprocess.run(
+        [str(SORTED), "server", "stop"], env=env, capture_output=True, text=True, timeout=60
+    )
+    left = stop_servers_in(runtime)
+    shutil.rmtree(runtime, ignore_errors=True)
+    assert stopped.returncode == 0, stopped.stderr
+    assert not left, f"`sorted server stop` left the server running (pid {left})"
+
+
+def stop_servers_in(runtime: Path) -> int | None:
+    """Kill a command server still holding its lock in RUNTIME (its workers with it); the pid
+    it had, or None when none was left."""
+    for lock in (runtime / "sorted").glob("server-*.lock"):
+        with lock.open("r+") as held:
+            try:
+                fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                continue
+            except BlockingIOError:
+                pid = int(held.read().strip() or 0)
+        if pid:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGKILL)
+        return pid or -1
+    return None
+
+
+@pytest.fixture(params=["own process", "server"])
+def either_way(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The real `sorted` processes of a test run each command in their own process, and then
+    (SORTED_SERVER=require) through this run's command server, with the same expectations."""
+    if request.param == "server":
+        use_command_server(request.getfixturevalue("command_server"), monkeypatch)
+    return str(request.param)
+
+
+def use_command_server(runtime: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Send the test's `sorted` commands to the server listening in RUNTIME, and never run
+    them in their own process instead."""
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
+    monkeypatch.setenv("SORTED_SERVER", "require")
+    monkeypatch.setenv("SORTED_SERVER_WAIT", "10")
 
 
 @pytest.fixture
-def run() -> Run:
-    """Runs sorted in-process, as a user would type it: `run("add", "Buy milk")`."""
+def run(via: str, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Run:
+    """Runs sorted as a user would type it, `run("add", "Buy milk")`: in-process, or as the
+    real `sorted` program through a command server (`via`)."""
+    if via == "in-process":
 
-    def invoke(*args: str, input: str | None = None) -> Result:
-        return CliRunner().invoke(app, list(args), input=input)
+        def invoke(*args: str, input: str | None = None) -> Result:
+            return CliRunner().invoke(app, list(args), input=input)
 
-    return invoke
+        return invoke
+    use_command_server(request.getfixturevalue("command_server"), monkeypatch)
+
+    def through_server(*args: str, input: str | None = None) -> Result:
+        done = subprocess.run(
+            [str(SORTED), *args],
+            input=(input or "").encode(),
+            capture_output=True,
+            timeout=120,
+            check=False,
+        )
+        return Result(
+            runner=CliRunner(),
+            stdout_bytes=done.stdout,
+            stderr_bytes=done.stderr,
+            output_bytes=done.stdout + done.stderr,
+            return_value=None,
+            exit_code=done.returncode,
+            exception=SystemExit(done.returncode) if done.returncode else None,
+        )
+
+    return through_server
 
 
 def add_plain_tasks(session: Session, user: User, first: int, last: int) -> None:

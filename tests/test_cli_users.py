@@ -342,7 +342,7 @@ def test_debug_shows_the_traceback_of_an_expected_failure(ada: User, run: Run) -
     result = run("--debug", "show", "42")
     assert result.exit_code == 1
     assert "Traceback (most recent call last)" in result.stderr
-    assert result.stderr.endswith("Error: No task 42.\n")
+    assert "\nError: No task 42.\n" in result.stderr
 
 
 def test_an_empty_user_list_says_how_to_add_one(database_url: str, run: Run) -> None:

@@ -90,6 +90,7 @@ def scans(plan: dict[str, Any]) -> Iterator[tuple[str, str]]:
 
 @SERVER
 @pytest.mark.usefixtures("crowded")
+@pytest.mark.in_process  # it explains the statements this process sends
 def test_everyday_statements_are_answered_from_indexes(
     session: Session, run: Run, monkeypatch: pytest.MonkeyPatch
 ) -> None:

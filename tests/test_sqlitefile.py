@@ -196,6 +196,7 @@ def checks_made(run: Run, monkeypatch: pytest.MonkeyPatch) -> Callable[[Path], i
     return count
 
 
+@pytest.mark.in_process  # it counts the statements this process sends
 def test_a_wal_left_by_a_killed_process_is_checked_once_and_a_clean_file_is_not(
     tmp_path: Path, checks_made: Callable[[Path], int]
 ) -> None:
@@ -211,6 +212,7 @@ def test_a_wal_left_by_a_killed_process_is_checked_once_and_a_clean_file_is_not(
     assert checks_made(path) == 0  # that sorted closed the file cleanly
 
 
+@pytest.mark.in_process  # it counts the statements this process sends
 def test_a_wal_of_a_process_still_running_is_not_checked(
     tmp_path: Path, checks_made: Callable[[Path], int]
 ) -> None:
@@ -528,6 +530,7 @@ def test_a_file_changed_under_an_immutable_view_is_not_called_damaged(
     )
 
 
+@pytest.mark.in_process  # it counts the statements this process sends
 def test_a_read_only_copy_left_by_a_killed_process_is_not_checked_on_every_command(
     tmp_path: Path, checks_made: Callable[[Path], int], immutable: Callable[[Path], None]
 ) -> None:

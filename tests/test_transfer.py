@@ -361,6 +361,7 @@ def _taskwarrior_items(count: int) -> Iterator[str]:
         yield json.dumps(item)
 
 
+@pytest.mark.in_process  # it counts the statements this process sends
 def test_ten_thousand_taskwarrior_tasks_go_in_with_a_few_batched_statements(
     ada: User, run: Run, tmp_path: Path
 ) -> None:

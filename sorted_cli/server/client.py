@@ -78,30 +78,27 @@ def _hand_over(args: list[str], closed: list[str], *, require: bool) -> int | No
             raise NotTaken(f"no command server: {exc}") from None
         return None
     path = where.socket_path(folder)
-    connection = _connected(path, require=require)
-    if connection is None:
-        return None
-    with connection:
-        pid = _accepted(connection, args, closed, require=require)
-        if pid is None:
-            return None
-        return _relay(connection, pid)
-
-
-def _connected(path: str, *, require: bool) -> socket.socket | None:
-    connection = _connect(path)
-    if connection is not None or not require:
-        if connection is None:
-            start_server()
-        return connection
-    start_server()
     deadline = time.monotonic() + START_WAIT_S
-    while time.monotonic() < deadline:
-        time.sleep(0.05)
+    started = False
+    while True:
         connection = _connect(path)
-        if connection is not None:
-            return connection
-    raise NotTaken(f"the command server did not start within {START_WAIT_S:g} s")
+        if connection is None:
+            why = "the command server did not start"
+            if not started:
+                start_server()  # for the next command, unless this one must wait for it
+                started = True
+        else:
+            with connection:
+                taken = _accepted(connection, args, closed)
+                if isinstance(taken, int):
+                    return _relay(connection, taken)
+            why = taken
+            started = False  # one going away (another version) makes way for a new one
+        if not require:
+            return None
+        if time.monotonic() > deadline:
+            raise NotTaken(f"{why} (waited {START_WAIT_S:g} s)")
+        time.sleep(0.05)
 
 
 def _connect(path: str) -> socket.socket | None:
@@ -123,10 +120,8 @@ def _wait_s() -> float:
         return WAIT_S
 
 
-def _accepted(
-    connection: socket.socket, args: list[str], closed: list[str], *, require: bool
-) -> int | None:
-    """The worker's process id once it accepted the command, or None (it did not)."""
+def _accepted(connection: socket.socket, args: list[str], closed: list[str]) -> int | str:
+    """The worker's process id once it accepted the command, or why it did not."""
     _hide_passwords(args)
     umask = os.umask(0o022)
     os.umask(umask)
@@ -141,25 +136,20 @@ def _accepted(
     )
     try:
         here = os.open(".", getattr(os, "O_PATH", os.O_RDONLY) | os.O_DIRECTORY)
-    except OSError:
-        return None  # a working folder this process cannot name: run here, as always
+    except OSError as exc:  # a working folder this process cannot name: run here, as always
+        return f"the working folder cannot be handed over ({exc.strerror})"
     try:
         wire.send_request(connection, request, [0, 1, 2, here])
         kind = connection.recv(1)
         if kind == wire.ACCEPTED:
             return wire.receive_number(connection)
         if kind == wire.REFUSED:
-            reason = wire.receive_text(connection)
-            if require:
-                raise NotTaken(f"the command server refused the command: {reason}")
-            return None
+            return f"the command server refused the command: {wire.receive_text(connection)}"
     except (OSError, wire.Broken):  # a timeout, or a server going away: nothing ran
         pass
     finally:
         os.close(here)
-    if require:
-        raise NotTaken("the command server did not take the command in time")
-    return None
+    return "the command server did not take the command in time"
 
 
 def _relay(connection: socket.socket, pid: int) -> int:

@@ -7,8 +7,9 @@
 2. notes the code identity, imports everything a command needs, and freezes what it imported
    out of the garbage collector's sight (`gc.freeze`), so that forked workers share it;
 3. removes a socket left by a server that died, listens on a new one (owner-only), and forks
-   `WORKERS` workers, each taking one command at a time from the socket (`worker`), so a
-   command waiting at a question or a long import holds up no other;
+   SORTED_SERVER_WORKERS workers (`WORKERS` by default), each taking one command at a time
+   from the socket (`worker`), so a command waiting at a question or a long import holds up
+   no other;
 4. replaces a worker that exits (it does after `worker.RECYCLE_AFTER` commands, or when it
    crashed), and stops when no command has run for SORTED_SERVER_IDLE_TIMEOUT seconds
    (`IDLE_TIMEOUT_S` by default), when the installed code changes, when asked (`sorted server
@@ -129,7 +130,8 @@ class Server:
         self.lock = lock
         self.path = path
         self.listening = listening  # the socket's inode: the path may be taken over
-        self.idle_timeout = _idle_timeout()
+        self.idle_timeout = _number("SORTED_SERVER_IDLE_TIMEOUT", IDLE_TIMEOUT_S, low=1.0)
+        self.size = int(_number("SORTED_SERVER_WORKERS", WORKERS, low=1, high=32))
         self.workers: set[int] = set()
         self.busy = 0
         self.last_command = time.monotonic()
@@ -156,7 +158,7 @@ class Server:
     def _fill(self) -> None:
         from sorted_cli.server import worker
 
-        while len(self.workers) < WORKERS and not _STOPPING:
+        while len(self.workers) < self.size and not _STOPPING:
             pid = os.fork()
             if pid == 0:  # pragma: no cover - the worker's own process reports its coverage
                 signal.signal(signal.SIGCHLD, signal.SIG_DFL)
@@ -210,11 +212,13 @@ def _stop_serving(_number: int, _frame: object) -> None:
     _STOPPING = True
 
 
-def _idle_timeout() -> float:
+def _number(name: str, default: float, *, low: float, high: float = float("inf")) -> float:
+    """The setting NAME from the environment the server started with, within LOW..HIGH (a
+    value that is not a number is the default)."""
     try:
-        return max(1.0, float(os.environ.get("SORTED_SERVER_IDLE_TIMEOUT", IDLE_TIMEOUT_S)))
+        return min(high, max(low, float(os.environ.get(name, default))))
     except ValueError:
-        return IDLE_TIMEOUT_S
+        return default
 
 
 if __name__ == "__main__":

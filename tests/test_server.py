@@ -1,0 +1,569 @@
+"""The command server through real processes: the `sorted` program, its server and workers.
+
+Each test here starts a server of its own, in the test's own runtime folder (XDG_RUNTIME_DIR,
+see `isolated_home`), which must be gone at the end. The CLI tests also run through a server
+(the `run` and `either_way` fixtures), which shows that output, exit codes and errors are the
+same either way; these tests pin what only the server has: how it starts, stops, hands over
+descriptors and signals, falls back, and whom it serves.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+from conftest import ADA
+from test_processes import (
+    QUESTION_END,
+    SORTED,
+    TIMEOUT_S,
+    _read_until,
+    _take_the_terminal,
+    answer_at_terminal,
+    environment,
+    interrupted,
+    outcome,
+    read_until_closed,
+    run_sorted,
+)
+
+from sorted_cli.models import TaskCreate, User, validated
+from sorted_cli.server import where, wire
+from sorted_cli.server.client import DIED
+from sorted_cli.services import tasks
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
+
+NO_SUCH_USER = "Error: No user nobody@example.com: add one with `sorted user add EMAIL`.\n"
+ON_SQLITE = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+QUESTION = "Move 2 tasks to the trash? #1 Call Bob, #2 Pay rent [y/N]: "
+
+
+class Server:
+    """A command server this test started, in its runtime folder."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.env = env
+        started = run_sorted("server", "start", env=env)
+        assert started.returncode == 0, started.stderr
+        self.pid = int(re.findall(r"pid (\d+)", started.stdout)[0])
+
+    def workers(self) -> list[int]:
+        children = Path(f"/proc/{self.pid}/task/{self.pid}/children").read_text()
+        return sorted(int(pid) for pid in children.split())
+
+    def running(self) -> bool:
+        return run_sorted("server", "status", env=self.env).returncode == 0
+
+    def gone_within(self, seconds: float) -> bool:
+        return _within(seconds, lambda: not self.running())
+
+
+def _within(seconds: float, done: Callable[[], bool]) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if done():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+@pytest.fixture
+def start_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., Server]]:
+    """Starts a server with the given settings (`SORTED_SERVER_WORKERS="1"`, as keywords);
+    from then on the test's `sorted` commands must go through it (SORTED_SERVER=require)."""
+    monkeypatch.setenv("SORTED_SERVER", "on")
+
+    def start(**settings: str) -> Server:
+        server = Server(environment(**settings))
+        monkeypatch.setenv("SORTED_SERVER", "require")
+        monkeypatch.setenv("SORTED_SERVER_WAIT", "10")
+        return server
+
+    yield start
+    run_sorted("server", "stop", env=environment(SORTED_SERVER="on"))
+
+
+@pytest.fixture
+def bob(session: Session, ada: User) -> User:
+    """Ada, with two tasks: 1 Call Bob, 2 Pay rent."""
+    for title in ("Call Bob", "Pay rent"):
+        tasks.create_task(session=session, user=ada, data=validated(TaskCreate, title=title))
+    return ada
+
+
+def _open_titles(session: Session, user: User) -> list[str]:
+    from test_processes import titles_in
+
+    from sorted_cli.choices import View
+
+    return titles_in(session, user, View.open)
+
+
+_UUID_OR_MOMENT = re.compile(
+    r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+    r"|\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d[\d.:+Z]*"
+)
+
+
+def _masked(result: tuple[int, str, str]) -> tuple[int, str, str]:
+    code, out, err = result
+    return code, _UUID_OR_MOMENT.sub("*", out), _UUID_OR_MOMENT.sub("*", err)
+
+
+COMMANDS = [
+    ["add", "Buy milk", "--due", "2030-01-02", "-p", "high", "--tag", "shop"],
+    ["add", "Call mum"],
+    ["list"],
+    ["show", "1", "--json"],
+    ["done", "1"],
+    ["done", "1"],
+    ["show", "42"],
+    ["list", "--sort", "nonsense"],
+    ["delete", "2", "--yes"],
+    ["list", "--all"],
+    ["stats"],
+    ["config"],
+]
+
+
+def test_a_first_run_through_the_server_is_the_same_as_in_its_own_process(
+    tmp_path: Path, start_server: Callable[..., Server], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """From nothing (no database, no user) to a day's commands: what each prints, and how it
+    exits, through a server as in its own process (timestamps and UUIDs aside)."""
+    monkeypatch.setenv("SORTED_HOME", str(tmp_path / "own"))
+    own = [_masked(outcome(run_sorted(*command))) for command in COMMANDS]
+    start_server()
+    monkeypatch.setenv("SORTED_HOME", str(tmp_path / "served"))
+    served = [_masked(outcome(run_sorted(*command))) for command in COMMANDS]
+    assert [result[0] for result in own] == [0, 0, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0]
+    assert served == [_served_home(result, tmp_path) for result in own]
+
+
+def _served_home(result: tuple[int, str, str], tmp_path: Path) -> tuple[int, str, str]:
+    code, out, err = result
+    own, served = str(tmp_path / "own"), str(tmp_path / "served")
+    return code, out.replace(own, served), err.replace(own, served)
+
+
+@ON_SQLITE
+def test_the_first_command_starts_a_server_for_the_next(bob: User) -> None:
+    """Without a server the command runs in its own process (as always) and starts one in
+    the background; the next command goes through it."""
+    env = environment(SORTED_SERVER="on")
+    assert outcome(run_sorted("list", env=env))[0] == 0
+    assert _within(20, lambda: run_sorted("server", "status", env=env).returncode == 0)
+    required = environment(SORTED_SERVER="require", SORTED_SERVER_WAIT="10")
+    assert outcome(run_sorted("done", "1", env=required)) == (0, "Completed task 1: Call Bob\n", "")
+    assert outcome(run_sorted("server", "stop", env=env))[0] == 0
+
+
+@ON_SQLITE
+def test_status_start_and_stop(bob: User, monkeypatch: pytest.MonkeyPatch) -> None:
+    env = environment(SORTED_SERVER="on")
+    assert outcome(run_sorted("server", "status", env=env)) == (
+        1,
+        "The sorted server is not running.\n",
+        "",
+    )
+    assert outcome(run_sorted("server", "stop", env=env)) == (
+        0,
+        "The sorted server is not running.\n",
+        "",
+    )
+    started = run_sorted("server", "start", env=env)
+    pid = re.findall(r"pid (\d+)", started.stdout)[0]
+    assert outcome(started) == (0, f"Started the sorted server (pid {pid}).\n", "")
+    again = run_sorted("server", "start", env=env)
+    assert outcome(again) == (0, f"The sorted server is already running (pid {pid}).\n", "")
+    status = run_sorted("server", "status", env=env)
+    assert status.returncode == 0
+    first, second = status.stdout.splitlines()
+    assert re.fullmatch(
+        rf"The sorted server is running: pid {pid}, 4 workers, \d+ MB of memory in all, up "
+        r"\d+ s; it stops after 30 min without a command\.",
+        first,
+    ), first
+    assert second == f"Socket: {socket_file()}"
+    assert outcome(run_sorted("server", "stop", env=env)) == (
+        0,
+        f"Stopped the sorted server (pid {pid}).\n",
+        "",
+    )
+    assert not socket_file().exists()
+    off = run_sorted("server", "start", env=environment(SORTED_SERVER="off"))
+    assert outcome(off) == (
+        1,
+        "",
+        "Error: SORTED_SERVER=off: commands run in their own process, so no server.\n",
+    )
+
+
+def socket_file() -> Path:
+    return Path(where.socket_path(where.socket_folder()))
+
+
+@ON_SQLITE
+def test_the_server_takes_on_the_clients_folder_environment_umask_and_dotenv(
+    tmp_path: Path, bob: User, start_server: Callable[..., Server]
+) -> None:
+    start_server()
+    work = tmp_path / "elsewhere"
+    work.mkdir()
+    (work / ".env").write_text("SORTED_USER=nobody@example.com\n")
+    unknown = subprocess.run(
+        [str(SORTED), "list"],
+        cwd=work,
+        capture_output=True,
+        text=True,
+        env=environment(SORTED_USER=None),
+        timeout=TIMEOUT_S,
+        check=False,
+    )
+    assert (unknown.returncode, unknown.stderr) == (1, NO_SUCH_USER)
+    (work / ".env").unlink()
+    exported = subprocess.run(
+        [str(SORTED), "export", "-o", "tasks.json"],
+        cwd=work,
+        capture_output=True,
+        text=True,
+        env=environment(),
+        timeout=TIMEOUT_S,
+        check=False,
+    )
+    assert exported.returncode == 0, exported.stderr
+    assert "Call Bob" in (work / "tasks.json").read_text()
+    # umask: the folders made on the way to a new SORTED_HOME get the client's.
+    home = tmp_path / "deep" / "home"
+    made = subprocess.run(
+        ["/bin/sh", "-c", f'umask 027; exec "{SORTED}" list'],
+        capture_output=True,
+        text=True,
+        env=environment(SORTED_HOME=str(home)),
+        timeout=TIMEOUT_S,
+        check=False,
+    )
+    assert made.returncode == 0, made.stderr
+    assert (tmp_path / "deep").stat().st_mode & 0o777 == 0o750
+
+
+@ON_SQLITE
+def test_a_reader_that_goes_away_ends_the_command_as_sigpipe_would(
+    session: Session, ada: User, start_server: Callable[..., Server]
+) -> None:
+    from conftest import add_plain_tasks
+
+    add_plain_tasks(session, ada, 1, 3000)
+    start_server()
+    piped = subprocess.run(
+        ["/bin/bash", "-c", f'set -o pipefail; "{SORTED}" list --all | head -1'],
+        capture_output=True,
+        text=True,
+        env=environment(),
+        timeout=TIMEOUT_S,
+        check=False,
+    )
+    assert (piped.returncode, piped.stderr) == (141, "")
+    assert piped.stdout.count("\n") == 1
+
+
+@ON_SQLITE
+def test_ctrl_c_sigterm_and_sighup_reach_the_command_at_a_question(
+    session: Session, bob: User, start_server: Callable[..., Server]
+) -> None:
+    start_server()
+    assert interrupted(answer_at_terminal("delete", "1", "2", answer=b"\x03"), QUESTION)
+    for number, code in ((signal.SIGTERM, 143), (signal.SIGHUP, 129)):
+        assert answer_at_terminal("delete", "1", "2", answer=b"", signals=(number,)) == (
+            code,
+            "",
+            f"{QUESTION}\r\n",
+        )
+    # Under nohup a hang-up stays ignored, and the answer still counts.
+    assert answer_at_terminal(
+        "delete", "1", "2", answer=b"n\n", signals=(signal.SIGHUP,), nohup=True
+    ) == (1, "", f"{QUESTION}n\r\nNothing deleted.\r\n")
+    assert _open_titles(session, bob) == ["Call Bob", "Pay rent"]
+    assert answer_at_terminal("delete", "1", "2", answer=b"y\n") == (
+        0,
+        "Deleted task 1: Call Bob\nDeleted task 2: Pay rent\n",
+        f"{QUESTION}y\r\n",
+    )
+
+
+def _at_question(*args: str) -> tuple[subprocess.Popen[bytes], int]:
+    """`sorted ARGS` at a terminal, waiting at its question; the process and the terminal."""
+    import pty
+
+    leader, follower = pty.openpty()
+    process = subprocess.Popen(
+        [str(SORTED), *args],
+        stdin=follower,
+        stdout=subprocess.PIPE,
+        stderr=follower,
+        env=environment(),
+        start_new_session=True,
+        preexec_fn=_take_the_terminal,
+    )
+    os.close(follower)
+    _read_until(leader, QUESTION_END)
+    return process, leader
+
+
+def _state_of(pid: int) -> str:
+    """The one-letter state of process PID (R, S, T for stopped...)."""
+    return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+
+
+@ON_SQLITE
+def test_ctrl_z_stops_the_command_and_fg_continues_it(
+    session: Session, bob: User, start_server: Callable[..., Server]
+) -> None:
+    server = start_server(SORTED_SERVER_WORKERS="1")
+    [worker] = server.workers()
+    process, leader = _at_question("delete", "1", "2")
+    try:
+        os.write(leader, b"\x1a")  # Ctrl-Z
+        _, status = os.waitpid(process.pid, os.WUNTRACED)
+        assert os.WIFSTOPPED(status)
+        assert _within(5, lambda: _state_of(worker) == "T")
+        os.kill(process.pid, signal.SIGCONT)  # as `fg` does
+        assert _within(5, lambda: _state_of(worker) != "T")
+        os.write(leader, b"y\n")
+        stdout, _ = process.communicate(timeout=TIMEOUT_S)
+        read_until_closed(leader)
+    finally:
+        os.close(leader)
+    assert (process.returncode, stdout) == (
+        0,
+        b"Deleted task 1: Call Bob\nDeleted task 2: Pay rent\n",
+    )
+
+
+@ON_SQLITE
+def test_a_killed_client_stops_its_command_and_frees_the_worker(
+    session: Session, bob: User, start_server: Callable[..., Server]
+) -> None:
+    start_server(SORTED_SERVER_WORKERS="1")
+    process, leader = _at_question("delete", "1", "2")
+    process.kill()
+    process.wait(timeout=TIMEOUT_S)
+    os.close(leader)
+    # The one worker is free again: the next command goes through it at once.
+    listed = run_sorted("list", env=environment(SORTED_SERVER_WAIT="5"))
+    assert listed.returncode == 0, listed.stderr
+    assert _open_titles(session, bob) == ["Call Bob", "Pay rent"]
+
+
+@ON_SQLITE
+def test_a_worker_that_dies_mid_command_is_said_and_replaced(
+    session: Session, bob: User, start_server: Callable[..., Server]
+) -> None:
+    server = start_server(SORTED_SERVER_WORKERS="2")
+    before = server.workers()
+    process, leader = _at_question("delete", "1", "2")
+    try:
+        for pid in before:
+            os.kill(pid, signal.SIGKILL)
+        stdout, _ = process.communicate(timeout=TIMEOUT_S)
+        shown = read_until_closed(leader)
+    finally:
+        os.close(leader)
+    assert (process.returncode, stdout) == (1, b"")
+    assert shown.decode().endswith(DIED.replace("\n", "\r\n"))
+    assert _within(10, lambda: len(server.workers()) == 2)
+    assert not set(server.workers()) & set(before)
+    assert outcome(run_sorted("done", "1")) == (0, "Completed task 1: Call Bob\n", "")
+
+
+@ON_SQLITE
+def test_a_busy_server_leaves_the_command_to_its_own_process(
+    session: Session, bob: User, start_server: Callable[..., Server]
+) -> None:
+    start_server(SORTED_SERVER_WORKERS="1")
+    process, leader = _at_question("delete", "1", "2")  # holds the only worker
+    try:
+        quick = run_sorted("list", env=environment(SORTED_SERVER="on", SORTED_SERVER_WAIT="0.2"))
+        assert quick.returncode == 0, quick.stderr
+        assert "Call Bob" in quick.stdout
+        required = run_sorted("list", env=environment(SORTED_SERVER_WAIT="0.2"))
+        assert required.returncode == 1
+        assert required.stderr.startswith(
+            "Error: the command server did not take the command in time (waited "
+        )
+        os.write(leader, b"n\n")
+        process.communicate(timeout=TIMEOUT_S)
+        read_until_closed(leader)
+    finally:
+        os.close(leader)
+
+
+@ON_SQLITE
+def test_a_folder_others_may_enter_is_refused(
+    tmp_path: Path, bob: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shared = tmp_path / "shared"
+    shared.mkdir(mode=0o755)
+    shared.chmod(0o755)
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(shared))  # not private: $TMPDIR is used instead
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    unsafe = tmp_path / f"sorted-{os.getuid()}"
+    unsafe.mkdir(mode=0o755)
+    unsafe.chmod(0o755)
+    refused = run_sorted("list", env=environment(SORTED_SERVER="require"))
+    assert outcome(refused) == (
+        1,
+        "",
+        f"Error: no command server: {unsafe} is not a folder that only this user can enter "
+        "(mode 0700).\n",
+    )
+    listed = run_sorted("list", env=environment(SORTED_SERVER="on"))
+    assert (listed.returncode, listed.stderr) == (0, "")  # in its own process, as always
+    assert list(unsafe.iterdir()) == []  # and no server was started there
+    unsafe.rmdir()
+    unsafe.symlink_to(shared)
+    assert run_sorted("list", env=environment(SORTED_SERVER="require")).returncode == 1
+
+
+@ON_SQLITE
+def test_a_socket_left_by_a_dead_server_is_replaced(
+    bob: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stale = socket_file()
+    left = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    left.bind(str(stale))
+    left.close()  # the file stays, with no one listening
+    env = environment(SORTED_SERVER="on")
+    assert outcome(run_sorted("list", env=env))[0] == 0  # in its own process; starts one
+    assert _within(20, lambda: run_sorted("server", "status", env=env).returncode == 0)
+    assert outcome(run_sorted("server", "stop", env=env))[0] == 0
+
+
+@ON_SQLITE
+def test_two_servers_started_at_once_are_one(bob: User) -> None:
+    env = environment(SORTED_SERVER="on")
+    starting = [
+        subprocess.Popen(
+            [str(Path(SORTED).parent / "python"), "-m", "sorted_cli.server.daemon"],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        for _ in range(3)
+    ]
+    try:
+        assert _within(20, lambda: sum(p.poll() is None for p in starting) == 1)
+        time.sleep(1)
+        assert sum(p.poll() is None for p in starting) == 1
+        assert [p.returncode for p in starting if p.poll() is not None] == [0, 0]
+        assert run_sorted("server", "status", env=env).returncode == 0
+    finally:
+        run_sorted("server", "stop", env=env)
+        for process in starting:
+            process.wait(timeout=TIMEOUT_S)
+
+
+@ON_SQLITE
+def test_a_client_of_other_code_is_refused_and_the_server_makes_way(
+    bob: User, start_server: Callable[..., Server]
+) -> None:
+    server = start_server()
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as connection:
+        connection.settimeout(10)
+        connection.connect(str(socket_file()))
+        here = os.open(".", os.O_RDONLY)
+        try:
+            wire.send_request(connection, wire.Request(wire.RUN, "00000000"), [0, 1, 2, here])
+        finally:
+            os.close(here)
+        assert connection.recv(1) == wire.REFUSED
+        assert wire.receive_text(connection) == (
+            "it runs another version of sorted; it is stopping"
+        )
+    assert server.gone_within(10)
+    # The next command (SORTED_SERVER=require) starts a server of this code and goes through.
+    assert outcome(run_sorted("done", "1")) == (0, "Completed task 1: Call Bob\n", "")
+
+
+@ON_SQLITE
+def test_another_users_connection_gets_no_answer(
+    bob: User, start_server: Callable[..., Server]
+) -> None:
+    if os.getuid() != 0:
+        pytest.skip("needs root, to connect as another user")
+    start_server()
+    path = socket_file()
+    folder = path.parent
+    folder.chmod(0o711)  # let the other user reach the socket; the server must still refuse
+    path.chmod(0o666)
+    try:
+        child = os.fork()
+        if child == 0:  # pragma: no cover - the child's own process
+            code = 1
+            try:
+                os.setuid(65534)
+                with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as connection:
+                    connection.settimeout(10)
+                    connection.connect(str(path))
+                    wire.send_request(connection, wire.Request(wire.STATUS, "x"), [])
+                    code = 0 if connection.recv(1) == b"" else 3
+            finally:
+                os._exit(code)
+        _, status = os.waitpid(child, 0)
+        assert os.waitstatus_to_exitcode(status) == 0  # connected, then closed unanswered
+    finally:
+        folder.chmod(0o700)
+
+
+@ON_SQLITE
+def test_an_idle_server_stops_by_itself(bob: User, start_server: Callable[..., Server]) -> None:
+    server = start_server(SORTED_SERVER_IDLE_TIMEOUT="1")
+    assert server.gone_within(15)
+    assert not socket_file().exists()
+
+
+@ON_SQLITE
+def test_the_server_keeps_no_secret_and_no_terminal(
+    bob: User, start_server: Callable[..., Server], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SORTED_DATABASE_URL", "postgresql://ada:s3cret@db.example.com/todo")
+    server = start_server()
+    for pid in [server.pid, *server.workers()]:
+        assert b"s3cret" not in Path(f"/proc/{pid}/environ").read_bytes()
+        assert b"s3cret" not in Path(f"/proc/{pid}/cmdline").read_bytes()
+        for number in (0, 1, 2):
+            assert str(Path(f"/proc/{pid}/fd/{number}").readlink()) == "/dev/null"
+    assert os.getsid(server.pid) == server.pid  # a session of its own: no terminal's hang-up
+
+
+@ON_SQLITE
+def test_debug_in_one_command_leaves_no_sql_logging_for_the_next(
+    bob: User, start_server: Callable[..., Server]
+) -> None:
+    start_server(SORTED_SERVER_WORKERS="1")
+    debugged = run_sorted("--debug", "list")
+    assert "sqlalchemy.engine" in debugged.stderr
+    assert outcome(run_sorted("list"))[2] == ""
+
+
+@ON_SQLITE
+def test_a_user_named_for_one_command_is_not_the_next_ones(
+    session: Session, bob: User, start_server: Callable[..., Server]
+) -> None:
+    start_server(SORTED_SERVER_WORKERS="1")
+    other = run_sorted("--user", "nobody@example.com", "list")
+    assert outcome(other) == (1, "", NO_SUCH_USER)
+    assert run_sorted("list").stdout.count("Call Bob") == 1
+    assert ADA in run_sorted("config").stdout
