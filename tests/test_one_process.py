@@ -72,7 +72,7 @@ class Commands(Protocol):
     def start(self, argv: list[str], env: dict[str, str], cwd: Path) -> None: ...
 
     def stop(self) -> None:
-        """Send SIGINT to the command started, as Ctrl-C does."""
+        """Send SIGTERM (`kill`) to the command started."""
 
     def finish(self) -> Outcome: ...
 
@@ -93,7 +93,7 @@ class Separately:
 
     def stop(self) -> None:
         assert self.process is not None
-        self.process.send_signal(signal.SIGINT)
+        self.process.send_signal(signal.SIGTERM)
 
     def finish(self) -> Outcome:
         assert self.process is not None
@@ -124,7 +124,7 @@ class Together:
         self.process.stdin.flush()
 
     def stop(self) -> None:
-        self.process.send_signal(signal.SIGINT)
+        self.process.send_signal(signal.SIGTERM)
 
     def finish(self) -> Outcome:
         assert self.process.stdout is not None
@@ -344,9 +344,10 @@ def _when_said(path: Path, text: str) -> None:
         time.sleep(0.05)
 
 
-def test_every_command_stops_on_ctrl_c_as_the_first_one_does(tmp_path: Path) -> None:
-    """A stop signal is handled so that a second one ends the process at once: the next command
-    starts again with the first kind."""
+def test_every_command_stops_on_a_signal_as_the_first_one_does(tmp_path: Path) -> None:
+    """Each command handles a stop signal (its work rolled back, exit 128 + 15), though a
+    process that is not the sorted program sets no handler, and though the first signal leaves
+    the handler that ends a process at once (for a second signal during the cleaning up)."""
     waiting = "Waiting for another sorted command to finish writing to this database...\n"
 
     def scenario(run: Scenario) -> None:
@@ -363,7 +364,7 @@ def test_every_command_stops_on_ctrl_c_as_the_first_one_does(tmp_path: Path) -> 
 
     outcomes = both_ways(tmp_path, scenario)
     assert outcomes[1:] == [
-        (130, "", waiting),
-        (130, "", waiting),
+        (143, "", waiting),
+        (143, "", waiting),
         (0, "1\t<uuid>\topen\tnone\t\t\tt1\n", ""),
     ]
