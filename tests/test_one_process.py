@@ -17,6 +17,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
 from datetime import datetime, timedelta, timezone
@@ -26,6 +27,8 @@ from typing import Protocol
 import pytest
 from test_processes import SORTED, TIMEOUT_S, environment
 from test_sqlitefile import RECOVER
+
+from sorted_cli import process
 
 Outcome = tuple[int, str, str]  # exit code, stdout, stderr
 
@@ -368,3 +371,18 @@ def test_every_command_stops_on_a_signal_as_the_first_one_does(tmp_path: Path) -
         (143, "", waiting),
         (0, "1\t<uuid>\topen\tnone\t\t\tt1\n", ""),
     ]
+
+
+def test_a_warning_is_shown_once_in_each_command() -> None:
+    """Python shows a warning once per place in the code, which in one process would mean
+    once for all the commands it runs."""
+
+    def command() -> None:
+        warnings.warn("something to know", UserWarning, stacklevel=1)
+
+    with warnings.catch_warnings(record=True) as shown:
+        warnings.simplefilter("default")  # once per place, as outside a test run
+        for _ in range(2):
+            with process.one_command():
+                command()
+    assert [str(warning.message) for warning in shown] == ["something to know"] * 2
