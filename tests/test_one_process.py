@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 import signal
 import sqlite3
 import subprocess
 import sys
 import time
+import uuid
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
@@ -26,7 +28,10 @@ from typing import Protocol
 
 import pytest
 from test_processes import SORTED, TIMEOUT_S, environment
-from test_sqlitefile import RECOVER
+from test_sqlitefile import (  # mounts: a fixture
+    RECOVER,
+    mounts,  # noqa: F401
+)
 
 from sorted_cli import process
 
@@ -107,10 +112,13 @@ class Separately:
 class Together:
     """Every command in one process, the driver."""
 
-    def __init__(self, files: Path) -> None:
+    def __init__(self, files: Path, *, mounting: str | None = None) -> None:
+        """MOUNTING: shell commands that mount, run first in a mount namespace of its own."""
         self.files = files
+        around = [] if mounting is None else ["unshare", "-m", "sh", "-e", "-c"]
+        around += [] if mounting is None else [f'{mounting}\nexec "$0" "$@"']
         self.process = subprocess.Popen(
-            [sys.executable, "-c", DRIVER],
+            [*around, sys.executable, "-c", DRIVER],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
@@ -386,3 +394,35 @@ def test_a_warning_is_shown_once_in_each_command() -> None:
             with process.one_command():
                 command()
     assert [str(warning.message) for warning in shown] == ["something to know"] * 2
+
+
+@pytest.mark.usefixtures("mounts")
+def test_an_import_stages_its_tasks_where_its_own_tmpdir_says(tmp_path: Path) -> None:
+    """SQLite reads TMPDIR once, as it starts in a process: each import tells it its own. A
+    folder too small for the stage says so, as in a process of its own (test_transfer)."""
+    small = tmp_path / "small"
+    small.mkdir()
+    file = tmp_path / "big.json"
+    with file.open("w") as out:
+        for n in range(20_000):
+            item = {"id": str(uuid.uuid4()), "title": f"task {n}", "created_at": "2030-01-01"}
+            out.write(json.dumps(item) + "\n")
+    (tmp_path / "place").mkdir()
+    (tmp_path / "files").mkdir()
+    mounting = f"mount -t tmpfs -o size=512k tmpfs {shlex.quote(str(small))}"
+    commands = Together(tmp_path / "files", mounting=mounting)
+    run = Scenario(commands, tmp_path / "place")
+    unnamed = {k: v for k, v in run.env().items() if k not in ("TMPDIR", "SQLITE_TMPDIR")}
+    run.run("list", env=unnamed)  # SQLite starts with neither variable
+    run.run("import", str(file), env={**unnamed, "TMPDIR": str(small)})
+    run.run("list", env=unnamed)
+    commands.close()
+    assert run.outcomes[1:] == [
+        (
+            1,
+            "",
+            f"Error: No space left for the import's working copy in TMPDIR={small}: "
+            "nothing was imported; set TMPDIR to a folder with room.\n",
+        ),
+        (0, "", "No open tasks.\n"),
+    ]
