@@ -162,7 +162,10 @@ class Scenario:
         self.outcomes: list[Outcome] = []
 
     def env(self, **changes: str) -> dict[str, str]:
-        return {**environment(SORTED_HOME=str(self.place / "home")), **changes}
+        """The test's environment, with this scenario's SORTED_HOME; `sorted` runs in its own
+        process (SORTED_SERVER=off), never through a command server."""
+        home = str(self.place / "home")
+        return {**environment(SORTED_HOME=home, SORTED_SERVER="off"), **changes}
 
     def run(self, *argv: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> None:
         self.commands.start(list(argv), env or self.env(), cwd or self.place)
