@@ -255,7 +255,9 @@ def main(argv: list[str] | None = None) -> None:
 
 def _app_for(args: list[str]) -> typer.Typer:
     """The app with only the command ARGS run: Typer builds every command's parameters before
-    it runs one (about 10 ms for all of them). Without a command (`--help`, `--version`) the
+    it runs one (without this `sorted --help` took 1.17-1.21 times as long, 15-25 ms more;
+    everyday commands 0-6 % more: measured side by side, 2026-12-01; a command server builds
+    the whole app once, `prepare`). Without a command (`--help`, `--version`) the
     commands are listed but none is run, so none needs its parameters. The whole app for shell
     completion and for a command it does not recognise (Click then names the close matches)."""
     if "_SORTED_COMPLETE" in os.environ:
