@@ -41,6 +41,7 @@ from sorted_cli.errors import (
     SchemaError,
     SortedError,
 )
+from sorted_cli.process import per_command
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -179,8 +180,8 @@ class _ReadOnlyConnection(sqlite3.Connection):
     """A connection that opened the file read-only (`mode=ro`, or immutable)."""
 
 
-# How each file read through an immutable view looked when the view opened.
-_IMMUTABLE_VIEWS: dict[Path, tuple[object, ...]] = {}
+# How each file read through an immutable view looked when the view opened (this command's).
+_IMMUTABLE_VIEWS: dict[Path, tuple[object, ...]] = per_command({})
 
 
 def _file_state(path: Path) -> tuple[object, ...]:

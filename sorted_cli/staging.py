@@ -19,6 +19,7 @@ import os
 import sqlite3
 import uuid
 from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
 from typing import ParamSpec, TypeVar
 
 from sorted_cli.errors import InvalidInput, SortedError
@@ -57,6 +58,21 @@ def _stage_folder() -> str:
     return "the system's temporary folder"
 
 
+# Where SQLite puts temporary files when neither variable names a usable folder (os_unix.c).
+_SQLITE_TEMPORARY_FOLDERS = ("/var/tmp", "/usr/tmp", "/tmp", ".")  # noqa: S108 - SQLite's list
+
+
+def _temporary_folder() -> str:
+    """The folder SQLite would put temporary files in, started with this environment: the first
+    of its choices that is a folder this process may write and enter. (SQLite reads the
+    variables once per process; one that runs many commands tells it each command's.)"""
+    named = [os.environ.get(name) for name in ("SQLITE_TMPDIR", "TMPDIR")]
+    for folder in [*filter(None, named), *_SQLITE_TEMPORARY_FOLDERS]:
+        if Path(folder).is_dir() and os.access(folder, os.W_OK | os.X_OK):
+            return folder
+    return ""
+
+
 def _stage_error(exc: sqlite3.Error) -> StageFailed:
     folder = _stage_folder()
     if getattr(exc, "sqlite_errorcode", 0) & 0xFF == sqlite3.SQLITE_FULL:
@@ -89,6 +105,8 @@ class StagedTasks:
     @_on_disk
     def __init__(self) -> None:
         self._db = sqlite3.connect("", isolation_level=None)  # "": a private temporary file
+        folder = _temporary_folder().replace("'", "''")
+        self._db.execute(f"PRAGMA temp_store_directory = '{folder}'")
         self._db.executescript("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;" + _SCHEMA)
         self.count = 0
 

@@ -49,10 +49,10 @@ def test_the_program_ends_with_the_commands_exit_status(
 
 
 def test_an_exit_message_is_printed_and_is_a_failure(capsys: pytest.CaptureFixture[str]) -> None:
-    assert process._exit_code(SystemExit("something broke")) == 1
+    assert process.exit_code(SystemExit("something broke")) == 1
     assert capsys.readouterr().err == "something broke\n"
-    assert process._exit_code(SystemExit(None)) == 0
-    assert process._exit_code(SystemExit(3)) == 3
+    assert process.exit_code(SystemExit(None)) == 0
+    assert process.exit_code(SystemExit(3)) == 3
 
 
 class Closed(io.StringIO):
