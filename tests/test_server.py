@@ -14,13 +14,14 @@ import re
 import signal
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from conftest import ADA
+from conftest import ADA, read_until_closed
 from test_processes import (
     QUESTION_END,
     SORTED,
@@ -31,7 +32,6 @@ from test_processes import (
     environment,
     interrupted,
     outcome,
-    read_until_closed,
     run_sorted,
 )
 
@@ -249,7 +249,7 @@ def test_the_server_takes_on_the_clients_folder_environment_umask_and_dotenv(
         ["/bin/sh", "-c", f'umask 027; exec "{SORTED}" list'],
         capture_output=True,
         text=True,
-        env=environment(SORTED_HOME=str(home)),
+        env=environment(SORTED_HOME=str(home), DATABASE_URL=None, SORTED_USER=None),
         timeout=TIMEOUT_S,
         check=False,
     )
@@ -325,26 +325,65 @@ def _state_of(pid: int) -> str:
     return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
 
 
+# A shell's job control, as small as it can be: it gives the terminal to the command's own
+# process group, says on stdout when the command stopped (Ctrl-Z), and then puts it back in the
+# foreground (`fg`). (A command that leads a session of its own would not stop: the kernel
+# ignores Ctrl-Z for a process group with no shell to continue it.)
+_JOB_SHELL = r"""
+import fcntl, os, signal, sys, termios
+fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+signal.signal(signal.SIGTTOU, signal.SIG_IGN)
+child = os.fork()
+if child == 0:
+    os.setpgid(0, 0)
+    os.tcsetpgrp(0, os.getpgrp())
+    signal.signal(signal.SIGTTOU, signal.SIG_DFL)
+    os.execv(sys.argv[1], sys.argv[1:])
+os.setpgid(child, child)
+_, status = os.waitpid(child, os.WUNTRACED)
+os.tcsetpgrp(0, os.getpgrp())  # the terminal is the shell's again
+print("stopped" if os.WIFSTOPPED(status) else "ended", flush=True)
+sys.stdin.readline()  # the test says when to go on
+os.tcsetpgrp(0, child)
+os.killpg(child, signal.SIGCONT)
+_, status = os.waitpid(child, 0)
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
+
+
 @ON_SQLITE
 def test_ctrl_z_stops_the_command_and_fg_continues_it(
     session: Session, bob: User, start_server: Callable[..., Server]
 ) -> None:
+    import pty
+
     server = start_server(SORTED_SERVER_WORKERS="1")
     [worker] = server.workers()
-    process, leader = _at_question("delete", "1", "2")
+    leader, follower = pty.openpty()
+    shell = subprocess.Popen(
+        [sys.executable, "-c", _JOB_SHELL, str(SORTED), "delete", "1", "2"],
+        stdin=follower,
+        stdout=subprocess.PIPE,
+        stderr=follower,
+        env=environment(),
+        start_new_session=True,
+    )
+    os.close(follower)
     try:
+        _read_until(leader, QUESTION_END)
+        assert _state_of(worker) != "T"
         os.write(leader, b"\x1a")  # Ctrl-Z
-        _, status = os.waitpid(process.pid, os.WUNTRACED)
-        assert os.WIFSTOPPED(status)
+        assert shell.stdout is not None
+        assert shell.stdout.readline() == b"stopped\n"
         assert _within(5, lambda: _state_of(worker) == "T")
-        os.kill(process.pid, signal.SIGCONT)  # as `fg` does
+        os.write(leader, b"\n")  # the shell's `fg`
         assert _within(5, lambda: _state_of(worker) != "T")
         os.write(leader, b"y\n")
-        stdout, _ = process.communicate(timeout=TIMEOUT_S)
+        stdout, _ = shell.communicate(timeout=TIMEOUT_S)
         read_until_closed(leader)
     finally:
         os.close(leader)
-    assert (process.returncode, stdout) == (
+    assert (shell.returncode, stdout) == (
         0,
         b"Deleted task 1: Call Bob\nDeleted task 2: Pay rent\n",
     )
@@ -381,8 +420,7 @@ def test_a_worker_that_dies_mid_command_is_said_and_replaced(
         os.close(leader)
     assert (process.returncode, stdout) == (1, b"")
     assert shown.decode().endswith(DIED.replace("\n", "\r\n"))
-    assert _within(10, lambda: len(server.workers()) == 2)
-    assert not set(server.workers()) & set(before)
+    assert _within(10, lambda: len(set(server.workers()) - set(before)) == 2)
     assert outcome(run_sorted("done", "1")) == (0, "Completed task 1: Call Bob\n", "")
 
 
@@ -398,8 +436,8 @@ def test_a_busy_server_leaves_the_command_to_its_own_process(
         assert "Call Bob" in quick.stdout
         required = run_sorted("list", env=environment(SORTED_SERVER_WAIT="0.2"))
         assert required.returncode == 1
-        assert required.stderr.startswith(
-            "Error: the command server did not take the command in time (waited "
+        assert required.stderr == (
+            "Error: the command server did not take the command within 0.2 s.\n"
         )
         os.write(leader, b"n\n")
         process.communicate(timeout=TIMEOUT_S)
@@ -483,11 +521,7 @@ def test_a_client_of_other_code_is_refused_and_the_server_makes_way(
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as connection:
         connection.settimeout(10)
         connection.connect(str(socket_file()))
-        here = os.open(".", os.O_RDONLY)
-        try:
-            wire.send_request(connection, wire.Request(wire.RUN, "00000000"), [0, 1, 2, here])
-        finally:
-            os.close(here)
+        wire.send_request(connection, wire.Request(wire.RUN, "00000000"))
         assert connection.recv(1) == wire.REFUSED
         assert wire.receive_text(connection) == (
             "it runs another version of sorted; it is stopping"
@@ -506,7 +540,9 @@ def test_another_users_connection_gets_no_answer(
     start_server()
     path = socket_file()
     folder = path.parent
-    folder.chmod(0o711)  # let the other user reach the socket; the server must still refuse
+    # Let the other user reach the socket; the server must still refuse them.
+    for opened in (folder, folder.parent):
+        opened.chmod(0o711)
     path.chmod(0o666)
     try:
         child = os.fork()
@@ -517,14 +553,19 @@ def test_another_users_connection_gets_no_answer(
                 with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as connection:
                     connection.settimeout(10)
                     connection.connect(str(path))
-                    wire.send_request(connection, wire.Request(wire.STATUS, "x"), [])
-                    code = 0 if connection.recv(1) == b"" else 3
+                    wire.send_request(connection, wire.Request(wire.STATUS, "x"))
+                    try:
+                        answer = connection.recv(1)
+                    except ConnectionResetError:  # closed with the request unread
+                        answer = b""
+                    code = 0 if answer == b"" else 3
             finally:
                 os._exit(code)
         _, status = os.waitpid(child, 0)
         assert os.waitstatus_to_exitcode(status) == 0  # connected, then closed unanswered
     finally:
-        folder.chmod(0o700)
+        for opened in (folder, folder.parent):
+            opened.chmod(0o700)
 
 
 @ON_SQLITE

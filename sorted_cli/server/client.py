@@ -3,7 +3,8 @@
 `through_server` is the first thing `sorted` does. It answers the command's exit code when a
 worker ran it, or None when this process must run it itself, which it does silently whenever
 the server cannot take the command at once (see `SORTED_SERVER` in the README):
-- SORTED_SERVER=off, a system without descriptor passing (Windows), `sorted server ...`;
+- SORTED_SERVER=off, a system without descriptor passing (Windows), `sorted server ...`,
+  `--install-completion` and `--show-completion` (they look at the shell that started them);
 - no safe folder for the socket (`where.Unsafe`);
 - no server: this process then starts one in the background for the next command;
 - a server that does not answer within `SORTED_SERVER_WAIT` seconds (0.1: every worker
@@ -37,6 +38,8 @@ START_WAIT_S = 20.0  # SORTED_SERVER=require: for a server being started to answ
 _FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGWINCH)
 _STOPS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 _OFF = frozenset({"off", "0", "no", "false"})
+# Typer finds the user's shell from the parent of the process that runs the command.
+_OWN_PROCESS_OPTIONS = frozenset({"--install-completion", "--show-completion"})
 # Left out of the environment the server starts with (each command brings its own).
 _SECRETS = ("DATABASE_URL", "PASSWORD", "SECRET", "TOKEN", "_SORTED_COMPLETE")
 DIED = (
@@ -62,6 +65,8 @@ def through_server(args: list[str], closed: list[str], command: str | None) -> i
     CLOSED names the standard streams the shell closed; COMMAND is the command's name."""
     chosen = mode()
     if chosen == "off" or command == "server" or not hasattr(socket, "send_fds"):
+        return None
+    if any(arg in _OWN_PROCESS_OPTIONS for arg in args):
         return None
     try:
         return _hand_over(args, closed, require=chosen == "require")
@@ -91,8 +96,12 @@ def _hand_over(args: list[str], closed: list[str], *, require: bool) -> int | No
             with connection:
                 taken = _accepted(connection, args, closed)
                 if isinstance(taken, int):
-                    return _relay(connection, taken)
-            why = taken
+                    return _relay(connection, taken)  # None: not given, it runs here
+            why, stopping = taken
+            if not stopping:  # busy, or slow: this process runs the command
+                if require:
+                    raise NotTaken(why)
+                return None
             started = False  # one going away (another version) makes way for a new one
         if not require:
             return None
@@ -120,8 +129,11 @@ def _wait_s() -> float:
         return WAIT_S
 
 
-def _accepted(connection: socket.socket, args: list[str], closed: list[str]) -> int | str:
-    """The worker's process id once it accepted the command, or why it did not."""
+def _accepted(
+    connection: socket.socket, args: list[str], closed: list[str]
+) -> int | tuple[str, bool]:
+    """The worker's process id once it accepted the command; else why it did not, and whether
+    the server is going away (it refused: it runs other code)."""
     _hide_passwords(args)
     umask = os.umask(0o022)
     os.umask(umask)
@@ -135,29 +147,31 @@ def _accepted(connection: socket.socket, args: list[str], closed: list[str]) -> 
         environ=dict(os.environb),
     )
     try:
-        here = os.open(".", getattr(os, "O_PATH", os.O_RDONLY) | os.O_DIRECTORY)
-    except OSError as exc:  # a working folder this process cannot name: run here, as always
-        return f"the working folder cannot be handed over ({exc.strerror})"
-    try:
-        wire.send_request(connection, request, [0, 1, 2, here])
+        wire.send_request(connection, request)
         kind = connection.recv(1)
         if kind == wire.ACCEPTED:
             return wire.receive_number(connection)
         if kind == wire.REFUSED:
-            return f"the command server refused the command: {wire.receive_text(connection)}"
+            return f"the command server refused the command: {wire.receive_text(connection)}", True
     except (OSError, wire.Broken):  # a timeout, or a server going away: nothing ran
         pass
-    finally:
-        os.close(here)
-    return "the command server did not take the command in time"
+    return f"the command server did not take the command within {_wait_s():g} s", False
 
 
-def _relay(connection: socket.socket, pid: int) -> int:
-    """Commit to the worker PID's run of the command; relay signals until it ends."""
+def _relay(connection: socket.socket, pid: int) -> int | None:
+    """Commit to the worker PID's run of the command; relay signals until it ends. None: the
+    working folder cannot be handed over (the command was not given), so it runs here."""
+    try:
+        here = os.open(".", getattr(os, "O_PATH", os.O_RDONLY) | os.O_DIRECTORY)
+    except OSError:  # a working folder this process cannot open: as always, it runs here
+        return None
     previous = _forward_signals(connection, pid)
     try:
         connection.settimeout(None)
-        connection.sendall(wire.GO)
+        try:
+            wire.send_go(connection, [0, 1, 2, here])
+        finally:
+            os.close(here)
         while True:
             kind = connection.recv(1)
             if kind == wire.EXIT:
@@ -250,7 +264,7 @@ def ask(kind: str, *, wait_s: float = 2.0) -> str | None:
     with connection:
         connection.settimeout(wait_s)
         try:
-            wire.send_request(connection, wire.Request(kind, where.code_identity()), [])
+            wire.send_request(connection, wire.Request(kind, where.code_identity()))
             if connection.recv(1) == wire.ANSWER:
                 return wire.receive_text(connection)
         except (OSError, wire.Broken):

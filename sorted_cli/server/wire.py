@@ -2,12 +2,14 @@
 
 1. The client connects and sends a request: a length, then NUL-separated fields (what it asks
    for, the code identity it sees, its umask, which standard streams the shell closed, which
-   stop signals it ignores, its arguments, its environment). A command's request carries four
-   descriptors: stdin, stdout, stderr and the working directory.
+   stop signals it ignores, its arguments, its environment).
 2. The worker answers ACCEPTED with its process id, or REFUSED with a reason.
-3. Only then does the client commit, with GO. A client that gave up waiting for the answer
-   closes the connection instead, and the worker drops the request unrun: a command is run by
-   the server or by the client, never by both.
+3. Only then does the client commit, with GO, which carries four descriptors: stdin, stdout,
+   stderr and the working directory. A client that gave up waiting for the answer closes the
+   connection instead, and the worker drops the request unrun: a command is run by the server
+   or by the client, never by both. (Descriptors sent with the request would be held in the
+   socket's queue until a busy worker got to it: a pipe to `| cat` would not close when the
+   command, run in the client's own process meanwhile, was done.)
 4. While the command runs, the client forwards the signals it gets (SIGNAL); the worker ends
    with EXIT and the command's exit code. A connection that closes before EXIT is a worker that
    died: the client cannot know how far the command got.
@@ -94,32 +96,29 @@ class Request:
             raise Broken(f"a request sorted cannot read: {exc}") from None
 
 
-def send_request(connection: socket.socket, request: Request, descriptors: list[int]) -> None:
-    data = request.encode()
-    sent = socket.send_fds(connection, [data], descriptors) if descriptors else 0
-    if not descriptors:
-        connection.sendall(data)
-        return
-    connection.sendall(data[sent:])
+def send_request(connection: socket.socket, request: Request) -> None:
+    connection.sendall(request.encode())
 
 
-def receive_request(connection: socket.socket) -> tuple[Request, list[int]]:
-    """The request and the descriptors that came with it (the caller closes them)."""
-    first, descriptors, _flags, _address = socket.recv_fds(connection, 65536, DESCRIPTORS)
-    try:
-        if len(first) < _LENGTH.size:
-            first += receive_exactly(connection, _LENGTH.size - len(first))
-        (length,) = _LENGTH.unpack(first[: _LENGTH.size])
-        if length > _LARGEST_REQUEST:
-            raise Broken("a request too large to be a client's")
-        payload = first[_LENGTH.size :]
-        if len(payload) < length:
-            payload += receive_exactly(connection, length - len(payload))
-        return Request.decode(payload), descriptors
-    except BaseException:
+def receive_request(connection: socket.socket) -> Request:
+    (length,) = _LENGTH.unpack(receive_exactly(connection, _LENGTH.size))
+    if length > _LARGEST_REQUEST:
+        raise Broken("a request too large to be a client's")
+    return Request.decode(receive_exactly(connection, length))
+
+
+def send_go(connection: socket.socket, descriptors: list[int]) -> None:
+    socket.send_fds(connection, [GO], descriptors)
+
+
+def receive_go(connection: socket.socket) -> list[int]:
+    """The descriptors that came with GO (the caller closes them); Broken for anything else."""
+    kind, descriptors, _flags, _address = socket.recv_fds(connection, 1, DESCRIPTORS)
+    if kind != GO or len(descriptors) != DESCRIPTORS:
         for descriptor in descriptors:
             os.close(descriptor)
-        raise
+        raise Broken("no GO with the standard streams and the working folder")
+    return descriptors
 
 
 def receive_exactly(connection: socket.socket, size: int) -> bytes:

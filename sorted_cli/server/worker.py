@@ -95,10 +95,7 @@ def _serve_one(connection: socket.socket, identity: str, activity: int) -> None:
         return
     connection.settimeout(_HANDSHAKE_S)
     try:
-        request, descriptors = wire.receive_request(connection)
-    except (OSError, wire.Broken):
-        return
-    try:
+        request = wire.receive_request(connection)
         if request.kind == wire.STATUS:
             connection.sendall(wire.answer(status()))
         elif request.kind == wire.STOP:
@@ -107,21 +104,21 @@ def _serve_one(connection: socket.socket, identity: str, activity: int) -> None:
         elif request.identity != identity:
             connection.sendall(wire.refused("it runs another version of sorted; it is stopping"))
             os.kill(os.getppid(), signal.SIGTERM)
-        elif request.kind != wire.RUN or len(descriptors) != wire.DESCRIPTORS:
+        elif request.kind != wire.RUN:
             connection.sendall(wire.refused("a request no sorted sends"))
         else:
             connection.sendall(wire.accepted(os.getpid()))
-            if connection.recv(1) == wire.GO:
-                os.write(activity, b"+")
-                try:
-                    _run(connection, request, descriptors)
-                finally:
-                    os.write(activity, b"-")
-    except OSError:  # the client went away before it committed: nothing was run
+            descriptors = wire.receive_go(connection)
+            connection.settimeout(None)  # the command takes as long as it takes
+            os.write(activity, b"+")
+            try:
+                _run(connection, request, descriptors)
+            finally:
+                os.write(activity, b"-")
+                for descriptor in descriptors:
+                    os.close(descriptor)
+    except (OSError, wire.Broken):  # the client went away before it committed: nothing ran
         pass
-    finally:
-        for descriptor in descriptors:
-            os.close(descriptor)
 
 
 def _same_user(connection: socket.socket) -> bool:
