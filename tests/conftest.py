@@ -84,6 +84,11 @@ def is_postgres_backend(backend: str) -> bool:
 
 def pytest_configure(config: pytest.Config) -> None:
     measuring = _coverage_plugin(config) is not None and not getattr(config.option, "no_cov", 0)
+    if measuring:
+        # The sorted processes the tests start (the command server among them) measure
+        # themselves into files beside this run's, which pytest-cov combines at the end.
+        os.environ["COVERAGE_PROCESS_START"] = str(config.rootpath / "pyproject.toml")
+        os.environ["COVERAGE_FILE"] = str(config.rootpath / ".coverage")
     controller = getattr(_coverage_plugin(config), "cov_controller", None)
     if measuring and not hasattr(controller, "combining_cov"):
         raise pytest.UsageError(
