@@ -327,6 +327,7 @@ def main() -> None:
     parser.add_argument("--scale", type=int, default=1_000_000)
     options = parser.parse_args()
     os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+    os.environ["SORTED_SERVER"] = "off"  # sorted in its own process (benchmarks/server.py: warm)
     sizes = [int(size) for size in options.sizes.split(",")]
     machine = (
         f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "

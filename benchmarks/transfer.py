@@ -190,6 +190,7 @@ def main() -> None:
     parser.add_argument("--sizes", default="10000,100000,1000000")
     parser.add_argument("--import-sizes", default="10000,200000")
     options = parser.parse_args()
+    os.environ["SORTED_SERVER"] = "off"  # each command in its own process, as measured before
     sizes = [int(size) for size in options.sizes.split(",")]
     import_sizes = [int(size) for size in options.import_sizes.split(",")]
     rows: list[str] = []

@@ -103,13 +103,15 @@ def reader(*, database_url: str | None, user: str | None) -> Iterator[Reader | N
         yield None
         return
     email = email.strip().lower()
-    if is_postgres(url):  # pragma: postgres
+    if is_postgres(url):
         import threading
 
         import psycopg
 
         connect_args = postgres_connect_args(url, connect_timeout=CONNECT_TIMEOUT_S)
-        with psycopg.connect(libpq_url(url), autocommit=True, **connect_args) as connection:
+        with psycopg.connect(  # pragma: postgres
+            libpq_url(url), autocommit=True, **connect_args
+        ) as connection:
             # A query stuck behind a lock (a migration running) is cancelled, not waited for.
             timer = threading.Timer(CONNECT_TIMEOUT_S, connection.cancel_safe)
             timer.daemon = True

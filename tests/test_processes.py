@@ -155,6 +155,7 @@ def moment(text: str) -> datetime:
 # ------------------------------------------------------------------------ everyday commands
 
 
+@pytest.mark.usefixtures("either_way")  # in its own process, then through a server
 def test_add_list_done_as_processes(database_url: str, ada: User) -> None:
     assert outcome(run_sorted("add", "Buy milk")) == (0, "Added task 1: Buy milk\n", "")
     piped = run_sorted("list")  # stdout is a pipe here: plain tab-separated rows
@@ -216,6 +217,7 @@ def test_zero_configuration_first_run(isolated_home: Path) -> None:
     assert outcome(version) == (0, "sorted 0.1.0\n", "")
 
 
+@pytest.mark.usefixtures("either_way")  # in its own process, then through a server
 def test_output_that_cannot_be_written_is_one_line_and_the_change_stays(
     session: Session, ada: User
 ) -> None:
@@ -225,6 +227,7 @@ def test_output_that_cannot_be_written_is_one_line_and_the_change_stays(
 
 
 @pytest.mark.slow
+@pytest.mark.usefixtures("either_way")  # in its own process, then through a server
 def test_concurrent_adds_get_numbers_one_to_eight(database_url: str, ada: User) -> None:
     titles = [f"task {n}" for n in range(1, 9)]
     results = run_together(*(["add", title] for title in titles))
@@ -404,6 +407,7 @@ def interrupted(outcome: tuple[int, str, str], question: str) -> bool:
 
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+@pytest.mark.usefixtures("either_way")  # in its own process, then through a server
 def test_delete_asks_on_stderr_naming_the_tasks(session: Session, ada: User) -> None:
     titles = ["Call Bob", "Pay rent", "Water plants", "Walk dog", "Buy milk"]
     for title in titles:
@@ -464,6 +468,7 @@ def test_delete_asks_on_stderr_naming_the_tasks(session: Session, ada: User) -> 
 
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+@pytest.mark.usefixtures("either_way")  # in its own process, then through a server
 def test_user_delete_and_downgrade_ask_on_stderr(ada: User, grace: User) -> None:
     question = "Delete user grace@example.com? Their tasks stay in the database, hidden. [y/N]: "
     declined = (1, "", f"{question}n\r\nNothing deleted.\r\n")
@@ -568,6 +573,7 @@ CLOSED = "Error: Bad file descriptor (stdout is closed).\n"
 @pytest.mark.parametrize(
     "args", [["list"], ["list", "--json"], ["export"], ["--help"], ["--version"], ["nosuch"]]
 )
+@pytest.mark.usefixtures("either_way")  # in its own process, then through a server
 def test_a_closed_stdout_is_a_write_error_not_a_crash(
     session: Session, ada: User, args: list[str]
 ) -> None:
@@ -581,6 +587,7 @@ def test_a_closed_stdout_is_a_write_error_not_a_crash(
         assert (result.returncode, result.stderr) == (1, CLOSED)
 
 
+@pytest.mark.usefixtures("either_way")  # in its own process, then through a server
 def test_a_change_with_stdout_closed_is_made_and_the_output_is_an_error(
     session: Session, ada: User
 ) -> None:
@@ -589,6 +596,7 @@ def test_a_change_with_stdout_closed_is_made_and_the_output_is_an_error(
     assert titles_in(session, ada, View.open) == ["Buy milk"]  # as with a full disk
 
 
+@pytest.mark.usefixtures("either_way")  # in its own process, then through a server
 def test_closed_stdin_and_stderr_do_not_crash(session: Session, ada: User) -> None:
     listed = run_sorted_with_closed("<&- 2>&-", "add", "Buy milk")
     assert (listed.returncode, listed.stdout, listed.stderr) == (0, "Added task 1: Buy milk\n", "")
@@ -599,6 +607,7 @@ def test_closed_stdin_and_stderr_do_not_crash(session: Session, ada: User) -> No
     )
 
 
+@pytest.mark.usefixtures("either_way")  # in its own process, then through a server
 def test_a_list_streamed_into_a_slow_reader_holds_up_no_change(session: Session, ada: User) -> None:
     # More rows than a pipe holds: `list` waits in a write until its reader reads on, as into
     # `less` left open. Meanwhile another command's change goes through at once.

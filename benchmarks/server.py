@@ -1,0 +1,170 @@
+"""The command server's speed in one run: everyday commands through a warm server beside the
+same commands in their own process and beside Taskwarrior, the server's CPU per command, and
+its memory over many commands.
+
+Run from the repository:
+
+    uv run python benchmarks/server.py [--runs 20] [--memory-commands 10000]
+
+Everything runs on an embedded database of 100 tasks in a temporary SORTED_HOME, with a server
+of its own in a temporary runtime folder (stopped at the end). Timings are medians of RUNS
+fresh processes after a warm-up, the commands of a table taking turns (benchmarks/speed.py's
+`medians_ms`); PYTHONDONTWRITEBYTECODE is dropped, so bytecode is compiled as an installed
+sorted has it. Server CPU is the user and system time the server's workers accumulated
+(/proc/PID/stat) over RUNS commands, divided by RUNS. Memory is the proportional set size of
+the server and its workers together (what `sorted server status` reports) after each step of
+MEMORY_COMMANDS `sorted list` runs. Taskwarrior (`task`) comes from Debian's package, installed
+when missing and this runs as root; its column is empty otherwise.
+
+It prints Markdown.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import re
+import sqlite3
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from speed import Taskwarrior, ensure_installed, medians_ms
+from transfer import SORTED, Database
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def server_pids(env: dict[str, str]) -> tuple[int, list[int]]:
+    status = subprocess.run(
+        [SORTED, "server", "status"], env=env, capture_output=True, text=True, check=True
+    )
+    pid = int(re.findall(r"pid (\d+)", status.stdout)[0])
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return pid, [int(child) for child in children]
+
+
+def cpu_s(pids: list[int]) -> float:
+    total = 0
+    for pid in pids:
+        with open(f"/proc/{pid}/stat") as stat:  # noqa: PTH123
+            fields = stat.read().rpartition(")")[2].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
+    return total / CLOCK_TICKS
+
+
+def memory_mb(env: dict[str, str]) -> float:
+    status = subprocess.run(
+        [SORTED, "server", "status"], env=env, capture_output=True, text=True, check=True
+    )
+    return float(re.findall(r"(\d+) MB of memory", status.stdout)[0])
+
+
+def speed(env: dict[str, str], runs: int, task: Taskwarrior | None) -> list[str]:
+    served = {**env, "SORTED_SERVER": "require", "SORTED_SERVER_WAIT": "5"}
+    own = {**env, "SORTED_SERVER": "off"}
+    rows = [
+        "| command | through the server | in its own process | own / server | Taskwarrior |"
+        " server / Taskwarrior |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for name, args in (
+        ("add", ["add", "Buy milk"]),
+        ("list", ["list"]),
+        ("done", ["done", "1"]),
+        ("show", ["show", "1"]),
+    ):
+        commands = [([SORTED, *args], served), ([SORTED, *args], own)]
+        theirs = None
+        if task is not None and name in ("add", "list"):
+            theirs = task.add if name == "add" else task.list
+            commands.append((theirs, task.env))
+        found = medians_ms(commands, runs)
+        through, alone = found[0], found[1]
+        cells = [f"{through:.0f} ms", f"{alone:.0f} ms", f"{alone / through:.1f}x"]
+        if theirs is not None:
+            cells += [f"{found[2]:.0f} ms", f"{through / found[2]:.1f}x"]
+        else:
+            cells += ["", ""]
+        rows.append(f"| `sorted {' '.join(args)}` | {' | '.join(cells)} |")
+    return rows
+
+
+def server_cpu(env: dict[str, str], runs: int) -> list[str]:
+    served = {**env, "SORTED_SERVER": "require", "SORTED_SERVER_WAIT": "5"}
+    rows = ["| command | server CPU per command |", "|---|---:|"]
+    for args in (["list"], ["add", "Buy milk"]):
+        _, workers = server_pids(env)
+        before = cpu_s(workers)
+        for _ in range(runs):
+            subprocess.run([SORTED, *args], env=served, check=True, capture_output=True)
+        _, after_workers = server_pids(env)
+        if after_workers != workers:
+            rows.append(f"| `sorted {' '.join(args)}` | (a worker was replaced meanwhile) |")
+            continue
+        per_command = (cpu_s(workers) - before) / runs * 1000
+        rows.append(f"| `sorted {' '.join(args)}` | {per_command:.1f} ms |")
+    return rows
+
+
+def memory(env: dict[str, str], commands: int) -> list[str]:
+    served = {**env, "SORTED_SERVER": "require", "SORTED_SERVER_WAIT": "5"}
+    rows = ["| commands run | server memory (all processes) |", "|---:|---:|"]
+    rows.append(f"| 0 | {memory_mb(env):.0f} MB |")
+    steps = sorted({commands // 10, commands // 2, commands} - {0})
+    done = 0
+    for step in steps:
+        while done < step:
+            subprocess.run([SORTED, "list"], env=served, check=True, stdout=subprocess.DEVNULL)
+            done += 1
+        rows.append(f"| {done:,} | {memory_mb(env):.0f} MB |")
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--memory-commands", type=int, default=10_000)
+    options = parser.parse_args()
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+    machine = (
+        f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
+        f"SQLite {sqlite3.sqlite_version}, {platform.system()} {platform.release()}"
+    )
+    print(f"Machine: {machine}; {time.strftime('%Y-%m-%d')}; median of {options.runs} runs.\n")
+    program = ensure_installed("task", "taskwarrior")
+    with tempfile.TemporaryDirectory() as scratch:
+        home = Path(scratch)
+        runtime = home / "run"
+        runtime.mkdir(mode=0o700)
+        (home / "sorted").mkdir()
+        database = Database(home / "sorted", None)
+        task = None
+        if program is not None:
+            (home / "tw").mkdir()
+            task = Taskwarrior(program, home / "tw", 100)
+        with database.fresh() as env:
+            database.fill(100)
+            env.pop("PYTHONDONTWRITEBYTECODE", None)
+            env.update(XDG_RUNTIME_DIR=str(runtime), SORTED_SERVER="on")
+            subprocess.run([SORTED, "server", "start"], env=env, check=True, capture_output=True)
+            title = "Through the command server (embedded SQLite, 100 tasks)"
+            parts: list[tuple[str, Callable[[], list[str]]]] = [
+                (title, lambda: speed(env, options.runs, task)),
+                ("The server's CPU per command", lambda: server_cpu(env, options.runs)),
+                ("The server's memory", lambda: memory(env, options.memory_commands)),
+            ]
+            try:
+                for title, rows in parts:
+                    print(f"### {title}\n")
+                    print("\n".join(rows()))
+                    print(flush=True)
+            finally:
+                subprocess.run([SORTED, "server", "stop"], env=env, check=False)
+
+
+if __name__ == "__main__":
+    main()
