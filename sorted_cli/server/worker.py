@@ -157,12 +157,12 @@ def _run(connection: socket.socket, request: wire.Request, descriptors: list[int
         code = process.run_here()
     finally:
         _end_of_command()
+        _let_go(descriptors)  # before the exit code: the client's pipes close as it exits
         with contextlib.suppress(OSError):
             connection.sendall(wire.exit_with(code))
         with contextlib.suppress(OSError):
             connection.shutdown(socket.SHUT_RDWR)
         relay.join(1.0)
-        _let_go()
 
 
 def _take_on(request: wire.Request, stdin: int, stdout: int, stderr: int, folder: int) -> None:
@@ -238,8 +238,8 @@ def _relay_signals(connection: socket.socket, request: wire.Request) -> None:
             return
 
 
-def _let_go() -> None:
-    """Put the standard streams back on /dev/null: the client's descriptors close."""
+def _let_go(descriptors: list[int]) -> None:
+    """Put the standard streams back on /dev/null and close the DESCRIPTORS the client gave."""
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(OSError, ValueError):
             stream.flush()
@@ -247,6 +247,8 @@ def _let_go() -> None:
     for number in (0, 1, 2):
         os.dup2(devnull, number)
     os.close(devnull)
+    while descriptors:
+        os.close(descriptors.pop())
     sys.stdin, sys.stdout, sys.stderr = sys.__stdin__, sys.__stdout__, sys.__stderr__
     _SERVED["commands"] += 1
 
