@@ -35,7 +35,6 @@ interpreter as it is.
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import gc
 import io
@@ -43,20 +42,25 @@ import os
 import signal
 import sys
 import time
-import warnings
-from collections.abc import Iterator
-from typing import NoReturn, Protocol, TypeVar
+
+# Every `sorted` imports this module before anything else, so it imports only what is loaded
+# already or costs nothing: `typing`, `contextlib` and `warnings` would cost the command
+# server's client 10 ms (they bring `re` and `collections`).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from types import TracebackType
+    from typing import NoReturn, Protocol, TypeVar
+
+    class _Emptiable(Protocol):
+        def clear(self) -> None: ...
+
+    Container = TypeVar("Container", bound=_Emptiable)
 
 SIGPIPE_EXIT = 128 + 13  # as a program stopped by SIGPIPE exits
 NOTICE_AFTER_S = 1.0  # a wait longer than this is said once on stderr (a lock, the server)
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
-class _Emptiable(Protocol):
-    def clear(self) -> None: ...
-
-
-Container = TypeVar("Container", bound=_Emptiable)
 _PER_COMMAND: list[_Emptiable] = []
 
 
@@ -119,8 +123,7 @@ def command_word(args: list[str]) -> str | None:
     return None
 
 
-@contextlib.contextmanager
-def one_command() -> Iterator[None]:
+class one_command:  # lower case: used as a function is, `with one_command():`
     """Run one command as a fresh process would, in a process that may run more after it.
 
     Before it: the local time zone is read again from TZ (C's localtime reads it once per
@@ -130,18 +133,30 @@ def one_command() -> Iterator[None]:
     warnings already shown are as before (`warnings.catch_warnings`), so a warning is shown
     once per command, as once per process.
     """
-    time.tzset()
-    handlers = {number: signal.getsignal(number) for number in STOP_SIGNALS}
-    _stop_on_signals()
-    try:
-        with warnings.catch_warnings():
-            yield
-    finally:
-        for number, handler in handlers.items():
-            if handler is not None:  # None: a handler not set from Python, left as it is
-                signal.signal(number, handler)
-        for container in _PER_COMMAND:
-            container.clear()
+
+    def __enter__(self) -> None:
+        import warnings
+
+        time.tzset()
+        self.handlers = {number: signal.getsignal(number) for number in STOP_SIGNALS}
+        _stop_on_signals()
+        self.warnings = warnings.catch_warnings()
+        self.warnings.__enter__()
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        try:
+            self.warnings.__exit__(kind, error, traceback)
+        finally:
+            for number, handler in self.handlers.items():
+                if handler is not None:  # None: a handler not set from Python, left as it is
+                    signal.signal(number, handler)
+            for container in _PER_COMMAND:
+                container.clear()
 
 
 class ClosedStdout(io.TextIOBase):
@@ -191,6 +206,7 @@ def stop(number: int, _frame: object) -> None:
 
 
 def _stop_now(number: int, _frame: object) -> None:
+    import contextlib
     from pathlib import Path  # imported already by whatever added a file
 
     for name in list(UNFINISHED_FILES):
