@@ -93,3 +93,28 @@ def test_the_embedded_schema_check_is_one_query(database_url: str) -> None:
     finally:
         event.remove(Engine, "before_cursor_execute", capture)
     assert sent == ["BEGIN", "SELECT version_num FROM alembic_version"]  # a read: deferred
+
+
+# What the client of the command server may import before it hands a command over: the
+# standard library's cheapest modules. `typing`, `re`, `pathlib`, `dataclasses` and `inspect`
+# each cost every command through the server milliseconds (sorted_cli/process.py).
+CLIENT_PROBE = (
+    "import sys\n"
+    "before = set(sys.modules)\n"
+    "import sorted_cli.process, sorted_cli.server.client\n"
+    "print(' '.join(sorted(set(sys.modules) - before)))\n"
+)
+
+
+def test_the_server_client_imports_only_cheap_standard_modules() -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", CLIENT_PROBE],
+        capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    imported = set(result.stdout.split())
+    assert {"sorted_cli.process", "sorted_cli.server.client", "socket"} <= imported
+    costly = {"typing", "re", "pathlib", "dataclasses", "inspect", "json", "subprocess"}
+    assert imported & costly == set()
+    assert {name.split(".")[0] for name in imported} <= set(sys.stdlib_module_names) | {
+        "sorted_cli"
+    }
