@@ -222,9 +222,10 @@ class Database:
             raise
         return session
 
-    def _open_postgres(self) -> Session:  # pragma: postgres
+    def _open_postgres(self) -> Session:
         """A PostgreSQL session on one connection in autocommit (see the module docstring),
-        whose first statement checks the schema."""
+        whose first statement checks the schema. (SQLite tests with an unreachable URL run it
+        up to the connect.)"""
         from sorted_cli.pgwaits import Waits
 
         engine = _everyday_engine(self.settings)
@@ -472,8 +473,8 @@ def _after_statement(
         owner._after_statement(connection, cursor, sql, context)
 
 
-def _on_error(context: ExceptionContext) -> BaseException | None:  # pragma: postgres
-    owner = _owner(context.connection)
+def _on_error(context: ExceptionContext) -> BaseException | None:
+    owner = _owner(context.connection)  # none when connecting failed
     return None if owner is None else owner._on_error(context)
 
 
