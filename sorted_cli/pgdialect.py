@@ -10,8 +10,9 @@ the isolation level (so the reset value is PostgreSQL's default, never sent), ne
 schema translation map (the only user of the default schema name) and has no hstore columns.
 SQLAlchemy's own `initialize` still runs and derives everything else from these answers.
 
-Its connections bound every wait on the server (`sorted_cli.pgwaits`), when the engine's
-connect arguments carry the bounds as `waits`.
+When the engine's connect arguments say `bounded`, its connections are `sorted_cli.pgwaits`'
+(each command sets the bounds of its own on the connection it uses: see
+`sorted_cli.database`).
 
 `sorted db` commands keep the stock dialect: Alembic reflects, and one command's nine round
 trips do not matter there.
@@ -35,12 +36,11 @@ class QuickDialect(PGDialect_psycopg):
         super().__init__(**kwargs)  # type: ignore[no-untyped-call]
 
     def connect(self, *cargs: Any, **cparams: Any) -> Any:
-        waits = cparams.pop("waits", None)
-        if waits is None:
+        if not cparams.pop("bounded", False):
             return super().connect(*cargs, **cparams)
         from sorted_cli import pgwaits
 
-        return pgwaits.connect(*cargs, waits=waits, **cparams)
+        return pgwaits.connect(*cargs, **cparams)
 
     def _get_server_version_info(self, connection: Any) -> tuple[int, ...]:  # pragma: postgres
         return server_version(connection.connection.dbapi_connection.info.server_version)

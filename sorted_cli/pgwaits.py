@@ -24,7 +24,7 @@ Three bounds, none of which costs a round trip:
   timeout means the network went silent (a frozen link still ACKs TCP, so keepalives alone do
   not see it): the connection is closed and the wait fails as libpq's "could not receive data
   from server" does, a broken connection, so what was in flight is "may or may not have been
-  saved" (see `cli.state.State.attempt`).
+  saved" (see `sorted_cli.database.Database.run`).
 - A wait longer than `NOTICE_AFTER_S` is said once, through `on_lock_wait`.
 
 Ctrl-C, SIGTERM and SIGHUP raise KeyboardInterrupt during a wait; psycopg then cancels the
@@ -53,7 +53,8 @@ if TYPE_CHECKING:
 
 @dataclass
 class Waits:
-    """The bounds of one command's waits (see the module docstring), in seconds."""
+    """The bounds of one command's waits (see the module docstring), in seconds, and its
+    notice: made per command, and set on the connection the command uses."""
 
     lock_timeout: float
     statement_timeout: float
@@ -154,8 +155,9 @@ class BoundedCursor(psycopg.ClientCursor[Any]):
             self.execute(query, params)
 
 
-def connect(*args: Any, waits: Waits, **kwargs: Any) -> BoundedConnection:
-    """A connection (psycopg.connect's arguments) whose waits WAITS bounds."""
+def connect(*args: Any, waits: Waits | None = None, **kwargs: Any) -> BoundedConnection:
+    """A connection (psycopg.connect's arguments) whose waits WAITS bounds (set `waits` on it
+    later to bound them from then on)."""
     connection = BoundedConnection.connect(*args, cursor_factory=BoundedCursor, **kwargs)
     connection.waits = waits
     return connection

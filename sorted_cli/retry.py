@@ -10,9 +10,9 @@ A connection pooler (PgBouncer, as in front of Neon's pooled endpoint) answers i
 place with SQLSTATE 08P01 whatever went wrong; its text says when it happened (see
 `reached_no_server`): before the statement reached a server, or after, while it was in flight.
 
-Whether a retry may re-run a write is the caller's decision (see `cli.state.State.attempt`):
-this module only says what is transient, what proves that nothing reached the server, and paces
-the attempts within one time budget.
+Whether a retry may re-run a write is the database owner's decision (see
+`sorted_cli.database.Database.run`): this module only says what is transient, what proves that
+nothing reached the server, and paces the attempts within one time budget.
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ _TRANSIENT_MESSAGES = (
 # then was never passed on). After the statement was sent ("server conn crashed?": the link to
 # the server broke; "query timeout": it ran too long and PgBouncer cut it off), the change is
 # in flight, and a COMMIT that was sent may have been done: the caller decides (see
-# `State.attempt`).
+# `Database.run`).
 _POOLER_NOT_SENT = (
     "query_wait_timeout",
     "query_timeout",

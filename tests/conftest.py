@@ -46,7 +46,8 @@ from typer.testing import CliRunner, Result
 from sorted_cli import migrate
 from sorted_cli.cli.app import app
 from sorted_cli.config import Settings, load_settings
-from sorted_cli.db import close_session, make_engine, open_session
+from sorted_cli.database import Database
+from sorted_cli.db import make_engine
 from sorted_cli.models import Task, User, UserCreate, validated
 from sorted_cli.services import users
 
@@ -495,9 +496,9 @@ def table_names(engine: Engine) -> set[str]:
 
 @pytest.fixture
 def session(database_url: str) -> Iterator[Session]:
-    session = open_session(load_settings())
+    session = Database(load_settings()).session
     yield session
-    close_session(session)
+    Database.of(session).close()
 
 
 @pytest.fixture

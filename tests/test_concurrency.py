@@ -24,9 +24,9 @@ from conftest import ADA, direct_url_of
 from sqlmodel import Session, func, select
 from test_processes import SORTED, TIMEOUT_S, Completed, environment
 
-from sorted_cli import db
 from sorted_cli.choices import Priority, View
 from sorted_cli.config import load_settings
+from sorted_cli.database import Database
 from sorted_cli.errors import UserNotFound
 from sorted_cli.models import Task, TaskCreate, User, validated
 from sorted_cli.services import tasks, users
@@ -158,7 +158,7 @@ def test_a_change_the_server_refused_is_not_an_unknown_outcome(session: Session,
     )
     with pytest.raises(Exception, match="null value"):
         tasks.create_task(session=session, user=ada, data=broken)
-    assert db.commit_was_sent(session) is False
+    assert Database.of(session).commit_was_sent() is False
 
 
 @SERVER
@@ -228,11 +228,11 @@ def test_an_add_after_another_command_deleted_its_user_adds_nothing(
     database_url: str, session: Session, ada: User
 ) -> None:
     """The add found its user before the delete committed; its counter's bump finds none."""
-    other = db.open_session(load_settings())
+    other = Database(load_settings()).session
     try:
         users.delete_user(session=other, user=users.require_user_by_email(session=other, email=ADA))
     finally:
-        db.close_session(other)
+        Database.of(other).close()
     with pytest.raises(UserNotFound):
         add(session, ada, "after the delete")
     session.expire_all()

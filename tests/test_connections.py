@@ -10,7 +10,8 @@ from psycopg import OperationalError, errors
 from sqlalchemy.exc import OperationalError as WrappedError
 
 from sorted_cli.config import load_settings
-from sorted_cli.db import describe_error, make_engine
+from sorted_cli.database import describe_error
+from sorted_cli.db import make_engine
 from sorted_cli.errors import ConfigError
 from sorted_cli.retry import Backoff, is_transient, reached_no_server
 from sorted_cli.urls import KEEPALIVES, postgres_connect_args

@@ -15,7 +15,7 @@ from sqlalchemy import make_url
 from sqlalchemy.exc import OperationalError
 
 from sorted_cli import urls
-from sorted_cli.db import describe_error, one_line, short_reason
+from sorted_cli.database import describe_error, one_line, short_reason
 from sorted_cli.models import User
 
 PASSWORD = "s3cret-pw"

@@ -29,7 +29,7 @@ from test_sqlitefile import mounts, read_only_folder  # noqa: F401 (a fixture)
 from sorted_cli import files
 from sorted_cli.config import load_settings
 from sorted_cli.configfile import CURRENT_USER_TABLE
-from sorted_cli.db import close_session, open_session
+from sorted_cli.database import Database
 from sorted_cli.errors import Stopped
 from sorted_cli.models import UserCreate, validated
 from sorted_cli.services import users
@@ -80,9 +80,9 @@ def test_user_switches_at_once_on_sixteen_databases_keep_every_one(
         path = tmp_path / f"db{n}.db"
         shutil.copy(migrated_sqlite_template, path)
         databases.append(f"sqlite:///{path}")
-        session = open_session(load_settings(database_url=databases[-1]))
+        session = Database(load_settings(database_url=databases[-1])).session
         users.create_user(session=session, data=validated(UserCreate, email=ADA))
-        close_session(session)
+        Database.of(session).close()
     # Databases remembered before: a config file that takes a while to read and rewrite, so
     # that the commands' rewrites overlap (without the lock, 10 to 12 of 16 were kept).
     before = {f"sqlite:////elsewhere/{n}.db": f"user{n}@example.com" for n in range(2000)}

@@ -18,7 +18,7 @@ from sqlalchemy.engine import Engine
 from test_help import EVERY_COMMAND
 
 from sorted_cli.config import load_settings
-from sorted_cli.db import close_session, open_session
+from sorted_cli.database import Database
 
 DATABASE_LIBRARIES = ("sqlalchemy", "sqlmodel", "pydantic", "psycopg", "alembic")
 PROBE = (
@@ -87,10 +87,12 @@ def test_the_embedded_schema_check_is_one_query(database_url: str) -> None:
     def capture(_conn: object, _cursor: object, sql: str, *_rest: object) -> None:
         sent.append(sql)
 
+    database = Database(load_settings())
     event.listen(Engine, "before_cursor_execute", capture)
     try:
-        close_session(open_session(load_settings()))
+        assert database.session is not None  # opening checks the schema
     finally:
+        database.close()
         event.remove(Engine, "before_cursor_execute", capture)
     assert sent == ["BEGIN", "SELECT version_num FROM alembic_version"]  # a read: deferred
 

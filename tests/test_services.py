@@ -14,7 +14,7 @@ from sqlmodel import Session
 
 from sorted_cli.choices import Priority, SortKey, View
 from sorted_cli.config import load_settings
-from sorted_cli.db import close_session, open_session
+from sorted_cli.database import Database
 from sorted_cli.errors import (
     AmbiguousReference,
     Cancelled,
@@ -261,10 +261,10 @@ def test_timestamps_are_stored_and_read_as_utc_whatever_the_local_zones(
         # libpq sends PGTZ in the startup packet, which PgBouncer passes on (`options` it refuses)
         monkeypatch.setenv("PGTZ", "America/St_Johns")
     try:
-        first = open_session(load_settings(database_url=url))
+        first = Database(load_settings(database_url=url)).session
         created = add(first, ada, "t").created_at
-        close_session(first)
-        second = open_session(load_settings(database_url=url))
+        Database.of(first).close()
+        second = Database(load_settings(database_url=url)).session
         task = tasks.require_task(session=second, user=ada, ref="1")
         if is_postgres_backend(backend):
             assert second.execute(text("SHOW TimeZone")).scalar_one() == "America/St_Johns"
@@ -273,7 +273,7 @@ def test_timestamps_are_stored_and_read_as_utc_whatever_the_local_zones(
             if is_postgres_backend(backend)
             else text("SELECT created_at FROM tasks")
         ).scalar_one()
-        close_session(second)
+        Database.of(second).close()
     finally:
         monkeypatch.delenv("TZ")
         time.tzset()

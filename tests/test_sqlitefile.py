@@ -38,7 +38,7 @@ from test_processes import (
 from sorted_cli import sqlitefile
 from sorted_cli.config import load_settings
 from sorted_cli.configfile import embedded_database_path, remembered_user
-from sorted_cli.db import close_session, open_session
+from sorted_cli.database import Database
 from sorted_cli.errors import SortedError
 from sorted_cli.models import UserCreate, validated
 from sorted_cli.services import users
@@ -53,12 +53,12 @@ RECOVER = (
 def database_with_tasks(path: Path, count: int) -> None:
     """A sorted database at PATH holding Ada's tasks 1..COUNT, closed cleanly (no -wal left)."""
     settings = load_settings(database_url=f"sqlite:///{path}")
-    session = open_session(settings)
+    session = Database(settings).session
     try:
         ada, _ = users.create_user(session=session, data=validated(UserCreate, email=ADA))
         add_plain_tasks(session, ada, 1, count)
     finally:
-        close_session(session)
+        Database.of(session).close()
     assert not Path(f"{path}-wal").exists()
 
 

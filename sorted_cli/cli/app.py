@@ -24,9 +24,9 @@ from sorted_cli.process import command_word
 class SortedGroup(TyperGroup):
     """Turns every expected failure into one line on stderr and its exit code.
 
-    A `SortedError` is expected; so is a database driver error, which `db.describe_error`
-    words (password masked). Anything else is a bug and keeps its traceback. `--debug` shows
-    the traceback of expected failures too.
+    A `SortedError` is expected; so is a database driver error, which the command's database
+    words (`Database.describe_error`, password masked). Anything else is a bug and keeps its
+    traceback. `--debug` shows the traceback of expected failures too.
     """
 
     def invoke(self, ctx: typer.Context) -> Any:  # type: ignore[override]
@@ -50,9 +50,7 @@ class SortedGroup(TyperGroup):
             _fail(ctx, _refused(exc))
         except Exception as exc:
             if type(exc).__module__.startswith("sqlalchemy"):
-                from sorted_cli.db import describe_error
-
-                described = describe_error(exc, url=State.of(ctx).url_in_use)
+                described = State.of(ctx).db.describe_error(exc)
                 if described is not None:
                     _fail(ctx, described)
             raise

@@ -33,13 +33,13 @@ def upgrade(
     from sorted_cli.db import refuse_foreign_sqlite
 
     state = State.of(ctx)
-    before = state.attempt(lambda: migrate.current(state.engine))
-    refuse_foreign_sqlite(state.engine, state.settings, before)
+    before = state.db.run_admin(migrate.current)
+    state.db.run_admin(lambda engine: refuse_foreign_sqlite(engine, state.settings, before))
     # Repeatable: after a lost answer to its COMMIT, a second try finds the work done.
-    state.attempt(
-        lambda: migrate.upgrade(state.engine, revision, progress=render.notice), repeatable=True
+    state.db.run_admin(
+        lambda engine: migrate.upgrade(engine, revision, progress=render.notice), repeatable=True
     )
-    after = state.attempt(lambda: migrate.current(state.engine))
+    after = state.db.run_admin(migrate.current)
     done = "Database is at" if after != before else "Nothing to do: database is at"
     render.line(f"{done} {schema.describe(after)}")
 
@@ -64,10 +64,10 @@ def downgrade(
             f"Downgrade {mask_password(state.migration_url)} to {revision}? This can drop data."
         )
         confirm_or_refuse(question, declined="Nothing changed.", doing="downgrade")
-    state.attempt(
-        lambda: migrate.downgrade(state.engine, revision, progress=render.notice), repeatable=True
+    state.db.run_admin(
+        lambda engine: migrate.downgrade(engine, revision, progress=render.notice), repeatable=True
     )
-    after = state.attempt(lambda: migrate.current(state.engine))
+    after = state.db.run_admin(migrate.current)
     render.line(f"Database is at {schema.describe(after)}")
 
 
@@ -77,7 +77,7 @@ def current(ctx: typer.Context) -> None:
     from sorted_cli import migrate, render
 
     state = State.of(ctx)
-    render.line(schema.describe(state.attempt(lambda: migrate.current(state.engine))))
+    render.line(schema.describe(state.db.run_admin(migrate.current)))
 
 
 @app.command(epilog=examples("sorted db history"))
@@ -86,7 +86,7 @@ def history(ctx: typer.Context) -> None:
     from sorted_cli import migrate, render
 
     state = State.of(ctx)
-    applied = state.attempt(lambda: migrate.current(state.engine))
+    applied = state.db.run_admin(migrate.current)
     for revision in migrate.history():
         marks = [
             m for m, on in (("head", revision.is_head), ("current", revision.id == applied)) if on
@@ -102,7 +102,7 @@ def check(ctx: typer.Context) -> None:
     from sorted_cli import migrate, render
 
     state = State.of(ctx)
-    revision = state.attempt(lambda: migrate.current(state.engine))
+    revision = state.db.run_admin(migrate.current)
     if revision != schema.HEAD:
         newer = schema.is_newer_than_sorted(revision)
         advice = schema.NEWER_ADVICE if newer else "run `sorted db upgrade`"

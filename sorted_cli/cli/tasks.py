@@ -95,9 +95,9 @@ def add(
     )
     state = State.of(ctx)
     task_id = uuid.uuid4()  # fixed before the first try: a retry cannot add it twice
-    task = state.attempt(
-        lambda: tasks.create_task(
-            session=state.session, user=state.user, data=data, task_id=task_id
+    task = state.db.run(
+        lambda session: tasks.create_task(
+            session=session, user=state.user, data=data, task_id=task_id
         ),
         repeatable=True,
     )
@@ -210,12 +210,10 @@ def list_(
     state = State.of(ctx)
     filtered = any((search, tags, priorities, due_before, overdue, due_today, since))
     if query.limit is None and not table:  # streamed, as export streams: flat memory
-        from sorted_cli.cli.transfer import written
-
         write = render.print_json_array if as_json else render.task_rows
-        shown = state.attempt(
-            lambda: written(
-                tasks.each_task(session=state.session, user=state.user, query=query),
+        shown = state.db.run(
+            lambda session: state.db.written(
+                tasks.each_task(session=session, user=state.user, query=query),
                 write,
                 what="list",
                 restartable=False,
@@ -224,8 +222,8 @@ def list_(
         if not shown and not as_json:
             render.say_empty(view, searched=filtered)
         return
-    page = state.attempt(
-        lambda: tasks.list_tasks(session=state.session, user=state.user, query=query)
+    page = state.db.run(
+        lambda session: tasks.list_tasks(session=session, user=state.user, query=query)
     )
     if as_json:
         render.print_json([render.task_json(task, page.tags_of(task)) for task in page.tasks])
@@ -265,8 +263,8 @@ def show(ctx: typer.Context, ref: Ref, as_json: Json = False) -> None:
 
     state = State.of(ctx)
 
-    task, tags = state.attempt(
-        lambda: tasks.require_task_and_tags(session=state.session, user=state.user, ref=ref)
+    task, tags = state.db.run(
+        lambda session: tasks.require_task_and_tags(session=session, user=state.user, ref=ref)
     )
     if as_json:
         render.print_json(render.task_json(task, tags))
@@ -281,8 +279,8 @@ def done(ctx: typer.Context, refs: Refs) -> None:
     from sorted_cli.services import tasks
 
     state = State.of(ctx)
-    changes = state.attempt(
-        lambda: tasks.complete_tasks(session=state.session, user=state.user, refs=refs)
+    changes = state.db.run(
+        lambda session: tasks.complete_tasks(session=session, user=state.user, refs=refs)
     )
     render.changes(changes, verb="Completed", unchanged="was already done")
 
@@ -294,8 +292,8 @@ def reopen(ctx: typer.Context, refs: DoneRefs) -> None:
     from sorted_cli.services import tasks
 
     state = State.of(ctx)
-    changes = state.attempt(
-        lambda: tasks.reopen_tasks(session=state.session, user=state.user, refs=refs)
+    changes = state.db.run(
+        lambda session: tasks.reopen_tasks(session=session, user=state.user, refs=refs)
     )
     render.changes(changes, verb="Reopened", unchanged="was already open")
 
@@ -325,8 +323,8 @@ def edit(
     values = {name: value for name, value in given.items() if value is not None}
     data = validated(TaskUpdate, **values, **({"due": None} if no_due else {}))
     state = State.of(ctx)
-    task = state.attempt(
-        lambda: tasks.update_task(session=state.session, user=state.user, ref=ref, data=data)
+    task = state.db.run(
+        lambda session: tasks.update_task(session=session, user=state.user, ref=ref, data=data)
     )
     render.task_line("Updated", task)
 
@@ -356,9 +354,9 @@ def delete(ctx: typer.Context, refs: Refs, yes: Yes = False) -> None:
     # Asking means reading the tasks first; without a question the change is one statement.
     asks = len(refs) > 1 and not yes and can_ask()
     state = State.of(ctx)
-    changes = state.attempt(
-        lambda: tasks.delete_tasks(
-            session=state.session, user=state.user, refs=refs, confirm=confirm if asks else None
+    changes = state.db.run(
+        lambda session: tasks.delete_tasks(
+            session=session, user=state.user, refs=refs, confirm=confirm if asks else None
         )
     )
     render.changes(changes, verb="Deleted", unchanged="was already in the trash")
@@ -376,8 +374,8 @@ def restore(ctx: typer.Context, refs: DeletedRefs) -> None:
     from sorted_cli.services import tasks
 
     state = State.of(ctx)
-    changes = state.attempt(
-        lambda: tasks.restore_tasks(session=state.session, user=state.user, refs=refs)
+    changes = state.db.run(
+        lambda session: tasks.restore_tasks(session=session, user=state.user, refs=refs)
     )
     render.changes(changes, verb="Restored", unchanged="was not in the trash")
 
@@ -408,9 +406,9 @@ def _retag(ctx: typer.Context, ref: str, names: list[str], *, remove: bool) -> N
 
     wanted = _tags(names)
     state = State.of(ctx)
-    task, changed, now = state.attempt(
-        lambda: tasks.tag_task(
-            session=state.session, user=state.user, ref=ref, names=wanted, remove=remove
+    task, changed, now = state.db.run(
+        lambda session: tasks.tag_task(
+            session=session, user=state.user, ref=ref, names=wanted, remove=remove
         )
     )
     verb = "Untagged" if remove else "Tagged"
@@ -437,7 +435,9 @@ def stats(ctx: typer.Context, as_json: Json = False) -> None:
 
     state = State.of(ctx)
     today = date.today()
-    numbers = state.attempt(lambda: user_stats(session=state.session, user=state.user, today=today))
+    numbers = state.db.run(
+        lambda session: user_stats(session=session, user=state.user, today=today)
+    )
     if as_json:
         render.print_json(render.stats_json(numbers))
     else:

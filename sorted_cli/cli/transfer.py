@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import functools
-import itertools
 import stat
 import sys
 from collections import Counter
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import IO, TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -21,8 +19,9 @@ from sorted_cli.errors import InvalidInput, SortedError
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
+    from sqlmodel import Session
+
 app = typer.Typer()
-T = TypeVar("T")
 
 
 class ExportFormat(StrEnum):
@@ -73,14 +72,14 @@ def export(
     state = State.of(ctx)
     write = interchange.write_json if file_format is ExportFormat.json else interchange.write_csv
 
-    def run(out: IO[str], *, restartable: bool) -> int:
-        session, user = state.session, state.user
+    def run(session: Session, out: IO[str], *, restartable: bool) -> int:
+        user = state.user
         total = None
         if render.is_terminal(sys.stderr):
             total = transfer.count_tasks(session=session, user=user, include_deleted=all_)
         rows = transfer.export_tasks(session=session, user=user, include_deleted=all_)
         with render.progress(total, "Exporting") as advance:
-            return written(
+            return state.db.written(
                 _counted(rows, advance),
                 lambda rows: write(rows, out),
                 what="export",
@@ -88,46 +87,19 @@ def export(
             )
 
     if output is None:
-        count = state.attempt(functools.partial(run, sys.stdout, restartable=False))
+        count = state.db.run(lambda session: run(session, sys.stdout, restartable=False))
     elif _replaceable(output):
 
-        def to_file() -> int:
+        def to_file(session: Session) -> int:
             with _replacing(output) as out:  # a fresh file each try
-                return run(out, restartable=True)
+                return run(session, out, restartable=True)
 
-        count = state.attempt(to_file)
+        count = state.db.run(to_file)
     else:  # a FIFO, a terminal, /dev/stdout on a pipe: opened once, written as it is
         with _opened(output) as out:
-            count = state.attempt(functools.partial(run, out, restartable=False))
+            count = state.db.run(lambda session: run(session, out, restartable=False))
     if render.is_terminal(sys.stderr):  # a person watching; a script gets nothing extra
         render.notice(f"Exported {count} task{'' if count == 1 else 's'}.")
-
-
-def written(
-    rows: Iterator[T],
-    write: Callable[[Iterator[T]], int],
-    *,
-    what: str,
-    restartable: bool,
-) -> int:
-    """WRITE the streamed ROWS (it says how many it wrote), for a command in `state.attempt`.
-    The first row is read before anything is written, so a query that fails is tried again
-    with nothing out yet; a connection that breaks once output has begun is an error saying
-    the output is incomplete (trying again would repeat what is out), unless `restartable`
-    (the output is a file written afresh each try)."""
-    from sorted_cli.db import short_reason
-    from sorted_cli.retry import is_transient
-
-    first = next(rows, None)
-    try:
-        return write(itertools.chain([first] if first is not None else [], rows))
-    except Exception as exc:
-        if restartable or isinstance(exc, OSError) or not is_transient(exc):
-            raise
-        raise SortedError(
-            f"The connection broke during the {what} ({short_reason(exc)}); what was "
-            f"written is incomplete: run the {what} again."
-        ) from exc
 
 
 def _counted(
@@ -223,13 +195,13 @@ def import_(
         )
         state = State.of(ctx)
 
-        def run() -> transfer.ImportResult:
+        def run(session: Session) -> transfer.ImportResult:
             with render.progress(staged.count, "Importing") as advance:
                 return transfer.import_tasks(
-                    session=state.session, user=state.user, staged=staged, advance=advance
+                    session=session, user=state.user, staged=staged, advance=advance
                 )
 
-        result = state.attempt(run, repeatable=True)  # idempotent: a repeat finds what it added
+        result = state.db.run(run, repeatable=True)  # idempotent: a repeat finds what it added
     details = [f"{result.present} already there"] if result.present else []
     if result.renumbered:
         details.append(f"{result.renumbered} renumbered: their numbers were taken")

@@ -10,6 +10,8 @@ from sorted_cli.cli.options import Json, Yes, confirm_or_refuse, examples
 from sorted_cli.cli.state import State
 
 if TYPE_CHECKING:
+    from sqlmodel import Session
+
     from sorted_cli.models import User
 
 app = typer.Typer(
@@ -39,7 +41,7 @@ def add(
 
     data = validated(UserCreate, email=email, name=name)
     state = State.of(ctx)
-    user, restored = state.attempt(lambda: users.create_user(session=state.session, data=data))
+    user, restored = state.db.run(lambda session: users.create_user(session=session, data=data))
     verb = "Restored" if restored else "Added"
     render.line(f"{verb} user {user.email}" + (f" ({user.name})" if user.name else ""))
 
@@ -52,7 +54,7 @@ def list_(ctx: typer.Context, as_json: Json = False) -> None:
     from sorted_cli.services import users
 
     state = State.of(ctx)
-    everyone = state.attempt(lambda: users.list_users(session=state.session))
+    everyone = state.db.run(lambda session: users.list_users(session=session))
     current = state.current_email()
     if as_json:
         render.print_json([render.user_json(u, current=u.email == current) for u in everyone])
@@ -74,13 +76,11 @@ def show(
 
     state = State.of(ctx)
 
-    def look_up() -> tuple[User, tuple[int, int]]:
-        user = (
-            users.require_user_by_email(session=state.session, email=email) if email else state.user
-        )
-        return user, users.task_counts(session=state.session, user=user)
+    def look_up(session: Session) -> tuple[User, tuple[int, int]]:
+        user = users.require_user_by_email(session=session, email=email) if email else state.user
+        return user, users.task_counts(session=session, user=user)
 
-    user, (open_tasks, completed_tasks) = state.attempt(look_up)
+    user, (open_tasks, completed_tasks) = state.db.run(look_up)
     render.user_panel(
         user,
         current=user.email == state.current_email(),
@@ -99,7 +99,7 @@ def switch(ctx: typer.Context, email: Email) -> None:
     from sorted_cli.services import users
 
     state = State.of(ctx)
-    user = state.attempt(lambda: users.require_user_by_email(session=state.session, email=email))
+    user = state.db.run(lambda session: users.require_user_by_email(session=session, email=email))
     configfile.remember_user(state.settings.database_key, user.email, on_wait=render.notice)
     lasting = state.lasting_user()
     if lasting is None or lasting[0] == user.email:
@@ -120,26 +120,20 @@ def switch(ctx: typer.Context, email: Email) -> None:
 def delete(ctx: typer.Context, email: Email, yes: Yes = False) -> None:
     """Delete a user (a soft delete: their tasks stay in the database, hidden)."""
     from sorted_cli import configfile, render
-    from sorted_cli.db import before_question, check_connection
+    from sorted_cli.db import before_question
     from sorted_cli.services import users
 
     state = State.of(ctx)
-    user = state.attempt(lambda: users.require_user_by_email(session=state.session, email=email))
+    user = state.db.run(lambda session: users.require_user_by_email(session=session, email=email))
     if not yes:
-        before_question(state.session)  # nothing held while a person decides
+        before_question(state.db.session)  # nothing held while a person decides
         named = f"{user.email} ({user.name})" if user.name else user.email
         confirm_or_refuse(
             f"Delete user {named}? Their tasks stay in the database, hidden.",
             declined="Nothing deleted.",
             doing="delete a user",
         )
-
-    def delete_them() -> object:
-        if not yes:
-            check_connection(state.session)  # the question may have taken a while
-        return users.delete_user(session=state.session, user=user)
-
-    state.attempt(delete_them)
+    state.db.run(lambda session: users.delete_user(session=session, user=user))
     remembered = configfile.remembered_user(state.settings.database_key) == user.email
     if remembered:
         configfile.remember_user(state.settings.database_key, None, on_wait=render.notice)
@@ -169,7 +163,7 @@ def _say_who_is_next(state: State, *, deleted: str, was_remembered: bool) -> Non
         render.notice(choose)
         return
     try:
-        local = state.attempt(lambda: users.find_local_user(session=state.session))
+        local = state.db.run(lambda session: users.find_local_user(session=session))
     except NoCurrentUser:
         render.notice(choose)
         return

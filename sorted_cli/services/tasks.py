@@ -36,14 +36,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, select
 
 from sorted_cli.choices import DEFAULT_LIMIT, Priority, SortKey, View
-from sorted_cli.db import (
-    WRITES,
-    before_question,
-    check_connection,
-    long_read,
-    on_postgres,
-    transaction,
-)
+from sorted_cli.db import before_question, long_read, on_postgres, transaction
 from sorted_cli.errors import (
     AmbiguousReference,
     Cancelled,
@@ -185,7 +178,7 @@ def _create_in_one_statement(
             .join(names, sa.true()),  # each name beside the one new task
         )
         statement = statement.add_cte(tagged.cte("tagged"))
-    added: Task | None = session.exec(statement.execution_options(**{WRITES: True})).first()
+    added: Task | None = session.exec(statement).first()
     return added
 
 
@@ -336,7 +329,6 @@ def _apply(
             before_question(session)  # nothing held while a person decides
             if not confirm(tasks):
                 raise Cancelled("Nothing changed.")
-            check_connection(session)  # the question may have taken a while
         keys, key = [task.id for task in tasks], lambda task: task.id
         targets = col(Task.id).in_(keys)
     # The named rows, locked first (in UUID order, so commands naming the same tasks queue

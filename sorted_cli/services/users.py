@@ -10,7 +10,6 @@ from sqlalchemy import false, func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from sorted_cli.db import check_schema_now, read_checking_schema
 from sorted_cli.errors import DuplicateUser, NoCurrentUser, UserNotFound
 from sorted_cli.models import Task, User, UserCreate, normalise_email, utcnow, validated
 
@@ -45,8 +44,7 @@ def get_user_by_email(*, session: Session, email: str) -> User | None:
     except ValueError:
         return None
     statement = select(User).where(User.email == email, col(User.is_deleted) == false())
-    user: User | None = read_checking_schema(session, statement)  # usually the first statement
-    return user
+    return session.exec(statement).first()
 
 
 def require_user_by_email(*, session: Session, email: str) -> User:
@@ -130,7 +128,6 @@ def resolve_current_user(*, session: Session, email: str | None, shared: bool) -
     if email is not None:
         return require_user_by_email(session=session, email=email), False
     if shared:
-        check_schema_now(session)  # on a database not at head, that is what to fix first
         raise NoCurrentUser(
             "No current user on this shared database: pass --user EMAIL, set SORTED_USER, "
             "or run `sorted user switch EMAIL`."
