@@ -23,6 +23,13 @@ class SortedError(Exception):
         self.message = message
 
 
+def refused_by_system(exc: OSError) -> SortedError:
+    """The error for what the system refused (a full disk, a closed stdout, a file that cannot
+    be read): its reason, and the file it names."""
+    where = f": {exc.filename}" if exc.filename else ""
+    return SortedError(f"{exc.strerror or exc}{where}.")
+
+
 class InvalidInput(SortedError):
     """The user gave a value sorted cannot accept (empty title, bad date, bad email...)."""
 

@@ -251,12 +251,27 @@ def exit_code(stop: SystemExit) -> int:
 
 
 def _flushed(code: int) -> int:
-    """CODE, once stdout and stderr are flushed (a reader that went away is SIGPIPE's code)."""
+    """CODE, once stdout and stderr are flushed (a reader that went away is SIGPIPE's code).
+    Output that cannot be written now (a full disk: stdout is written in blocks, so the error
+    often comes only here) is said on stderr in one line, as the command's boundary says it."""
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
         except BrokenPipeError:
             code = SIGPIPE_EXIT
-        except (OSError, ValueError):  # closed, or a full disk: nothing more can be said
+        except OSError as exc:
+            if stream is sys.stdout:
+                _say_unwritten(exc)
+            code = code or 1
+        except ValueError:  # closed: nothing more can be said
             code = code or 1
     return code
+
+
+def _say_unwritten(exc: OSError) -> None:
+    import contextlib  # loaded by the command already
+
+    from sorted_cli.errors import refused_by_system
+
+    with contextlib.suppress(OSError, ValueError):  # stderr is gone too
+        sys.stderr.write(f"Error: {refused_by_system(exc).message}\n")

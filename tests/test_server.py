@@ -622,3 +622,19 @@ def test_a_user_named_for_one_command_is_not_the_next_ones(
     assert outcome(other) == (1, "", NO_SUCH_USER)
     assert run_sorted("list").stdout.count("Call Bob") == 1
     assert ADA in run_sorted("config").stdout
+
+
+@ON_SQLITE
+def test_workers_leave_when_their_server_is_killed(
+    bob: User, start_server: Callable[..., Server]
+) -> None:
+    server = start_server()
+    workers = server.workers()
+    os.kill(server.pid, signal.SIGKILL)
+
+    def gone(pid: int) -> bool:
+        return not Path(f"/proc/{pid}").exists() or _state_of(pid) == "Z"
+
+    assert _within(20, lambda: all(gone(pid) for pid in workers))
+    # The next command starts a server anew, and goes through it.
+    assert outcome(run_sorted("done", "1")) == (0, "Completed task 1: Call Bob\n", "")

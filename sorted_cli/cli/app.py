@@ -17,7 +17,13 @@ from typer.models import CommandInfo
 from sorted_cli import __version__
 from sorted_cli.cli import db, server, settings, tasks, transfer, users
 from sorted_cli.cli.state import State
-from sorted_cli.errors import Cancelled, InvalidInput, SortedError, stop_exit_code
+from sorted_cli.errors import (
+    Cancelled,
+    InvalidInput,
+    SortedError,
+    refused_by_system,
+    stop_exit_code,
+)
 from sorted_cli.process import command_word
 
 
@@ -63,8 +69,7 @@ def _refused(exc: OSError) -> SortedError:
     _silence_stdout()
     if isinstance(exc, BrokenPipeError):
         raise typer.Exit(128 + 13) from None
-    where = f": {exc.filename}" if exc.filename else ""
-    return SortedError(f"{exc.strerror or exc}{where}.")
+    return refused_by_system(exc)
 
 
 def _silence_stdout() -> None:

@@ -100,6 +100,7 @@ def _warm() -> None:
     import sqlmodel
 
     import sorted_cli.config
+    import sorted_cli.database
     import sorted_cli.db
     import sorted_cli.render
     import sorted_cli.services.tasks

@@ -37,6 +37,7 @@ from sorted_cli import process
 from sorted_cli.server import wire
 
 RECYCLE_AFTER = 1000  # commands a worker runs before a fresh one takes its place
+_LOOK_EVERY_S = 5.0  # how often an idle worker looks whether its server is still there
 _HANDSHAKE_S = 5.0  # for a client to send its request, and to say GO once accepted
 _SERVED = {"commands": 0, "since": time.time(), "idle_timeout": 0.0}
 _STREAMS: dict[str, tuple[str, str]] = {}  # the encoding and errors of each standard stream
@@ -67,11 +68,15 @@ def serve(listener: socket.socket, identity: str, activity: int, idle_timeout: f
     _between_commands()
     gc.disable()  # during a command; what it leaves is collected after it
     code = 0
+    server = os.getppid()
+    listener.settimeout(_LOOK_EVERY_S)
     try:
         while not leaving.is_set() and _SERVED["commands"] < RECYCLE_AFTER:
             try:
                 connection, _ = listener.accept()
-            except InterruptedError:  # pragma: no cover - Python retries accept itself
+            except TimeoutError:
+                if os.getppid() != server:  # the server died (killed): its workers go too
+                    break
                 continue
             with connection:
                 _serve_one(connection, identity, activity)
@@ -174,16 +179,26 @@ def _take_on(request: wire.Request, stdin: int, stdout: int, stderr: int, folder
     for descriptor, number in ((stdin, 0), (stdout, 1), (stderr, 2)):
         os.dup2(descriptor, number)
     sys.argv = ["sorted", *map(os.fsdecode, request.argv)]
+    unbuffered = bool(os.environ.get("PYTHONUNBUFFERED"))  # the command's, as Python reads it
     sys.stdin = _stream(0, "stdin")
-    sys.stdout = process.ClosedStdout() if "stdout" in request.closed else _stream(1, "stdout")
-    sys.stderr = _stream(2, "stderr")
+    sys.stdout = (
+        process.ClosedStdout()
+        if "stdout" in request.closed
+        else _stream(1, "stdout", unbuffered=unbuffered)
+    )
+    sys.stderr = _stream(2, "stderr", unbuffered=unbuffered)
 
 
-def _stream(number: int, name: str) -> io.TextIOWrapper:
-    """A standard stream on descriptor NUMBER, buffered as Python buffers its own."""
+def _stream(number: int, name: str, *, unbuffered: bool = False) -> io.TextIOWrapper:
+    """A standard stream on descriptor NUMBER, buffered as Python buffers its own: stdin in
+    blocks; stdout in lines at a terminal, else in blocks; stderr in lines; and with
+    PYTHONUNBUFFERED, stdout and stderr written through at once."""
     encoding, errors = _STREAMS.get(name, ("utf-8", "strict"))
     if name == "stdin":
         return io.TextIOWrapper(open(number, "rb", closefd=False), encoding, errors)
+    if unbuffered:
+        raw = io.FileIO(number, "wb", closefd=False)
+        return io.TextIOWrapper(raw, encoding, errors, line_buffering=True, write_through=True)
     return io.TextIOWrapper(
         open(number, "wb", closefd=False),
         encoding,
