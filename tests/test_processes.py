@@ -363,16 +363,11 @@ def _read_until(leader: int, end: bytes, *, timeout_s: float = 20) -> bytes:
     return shown
 
 
-def answer_at_terminal(
-    *args: str,
-    answer: bytes,
-    signals: tuple[signal.Signals, ...] = (),
-    nohup: bool = False,
-) -> tuple[int, str, str]:
+def at_question(*args: str, nohup: bool = False) -> tuple[subprocess.Popen[bytes], int, bytes]:
     """`sorted ARGS...` with stdin and stderr on a terminal and stdout on a pipe, as in
-    `sorted delete 1 2 | grep Deleted`; once the question is shown, SIGNALS are sent to it and
-    ANSWER is typed. Returns the exit code, stdout, and everything the terminal showed (the
-    echo of what was typed too). NOHUP starts it with SIGHUP ignored."""
+    `sorted delete 1 2 | grep Deleted`, once it shows its question: the process, the terminal's
+    leader (the caller closes it) and what the terminal showed. NOHUP starts it with SIGHUP
+    ignored."""
     leader, follower = pty.openpty()
     try:
         process = subprocess.Popen(
@@ -384,9 +379,30 @@ def answer_at_terminal(
             start_new_session=True,
             preexec_fn=_take_the_terminal_ignoring_hangups if nohup else _take_the_terminal,
         )
+    except BaseException:
+        os.close(leader)
+        raise
+    finally:
         os.close(follower)
-        follower = -1
-        shown = _read_until(leader, QUESTION_END)
+    try:
+        return process, leader, _read_until(leader, QUESTION_END)
+    except BaseException:
+        os.close(leader)
+        process.kill()
+        raise
+
+
+def answer_at_terminal(
+    *args: str,
+    answer: bytes,
+    signals: tuple[signal.Signals, ...] = (),
+    nohup: bool = False,
+) -> tuple[int, str, str]:
+    """`sorted ARGS...` at a terminal (`at_question`); once the question is shown, SIGNALS are
+    sent to it and ANSWER is typed. Returns the exit code, stdout, and everything the terminal
+    showed (the echo of what was typed too)."""
+    process, leader, shown = at_question(*args, nohup=nohup)
+    try:
         for number in signals:
             process.send_signal(number)
         os.write(leader, answer)
@@ -394,8 +410,6 @@ def answer_at_terminal(
         shown += read_until_closed(leader)
     finally:
         os.close(leader)
-        if follower != -1:
-            os.close(follower)
     return process.returncode, stdout.decode(), shown.decode()
 
 

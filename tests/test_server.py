@@ -27,8 +27,8 @@ from test_processes import (
     SORTED,
     TIMEOUT_S,
     _read_until,
-    _take_the_terminal,
     answer_at_terminal,
+    at_question,
     environment,
     interrupted,
     outcome,
@@ -303,20 +303,7 @@ def test_ctrl_c_sigterm_and_sighup_reach_the_command_at_a_question(
 
 def _at_question(*args: str) -> tuple[subprocess.Popen[bytes], int]:
     """`sorted ARGS` at a terminal, waiting at its question; the process and the terminal."""
-    import pty
-
-    leader, follower = pty.openpty()
-    process = subprocess.Popen(
-        [str(SORTED), *args],
-        stdin=follower,
-        stdout=subprocess.PIPE,
-        stderr=follower,
-        env=environment(),
-        start_new_session=True,
-        preexec_fn=_take_the_terminal,
-    )
-    os.close(follower)
-    _read_until(leader, QUESTION_END)
+    process, leader, _ = at_question(*args)
     return process, leader
 
 
