@@ -625,3 +625,88 @@ def test_workers_leave_when_their_server_is_killed(
     assert _within(20, lambda: all(gone(pid) for pid in workers))
     # The next command starts a server anew, and goes through it.
     assert outcome(run_sorted("done", "1")) == (0, "Completed task 1: Call Bob\n", "")
+
+
+@ON_SQLITE
+def test_the_server_never_imports_from_the_folder_it_was_started_in(
+    tmp_path: Path, bob: User
+) -> None:
+    """A `sorted_cli` (or `typer`, ...) in the working folder of the command that starts the
+    server is not imported: the server is the installed sorted, as every command is."""
+    planted = tmp_path / "clone" / "sorted_cli" / "server"
+    planted.mkdir(parents=True)
+    marker = tmp_path / "imported"
+    for folder in (planted.parent, planted):
+        (folder / "__init__.py").write_text("")
+    (planted / "daemon.py").write_text(f"open({str(marker)!r}, 'w').close()\n")
+    env = environment(SORTED_SERVER="on")
+    held = os.open(tmp_path / "held", os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        first = subprocess.run(
+            [str(SORTED), "list"], cwd=planted.parent.parent, env=env, capture_output=True,
+            text=True, timeout=TIMEOUT_S, check=False, pass_fds=(held,),
+        )  # fmt: skip
+    finally:
+        os.close(held)
+    assert first.returncode == 0, first.stderr
+    assert _within(20, lambda: run_sorted("server", "status", env=env).returncode == 0)
+    assert not marker.exists()
+    pid = int(re.findall(r"pid (\d+)", run_sorted("server", "status", env=env).stdout)[0])
+    # Nor does it hold the folder, or any file the first command had open.
+    assert str(Path(f"/proc/{pid}/cwd").readlink()) == "/"
+    assert held not in {int(fd.name) for fd in Path(f"/proc/{pid}/fd").iterdir()}
+    assert run_sorted("server", "stop", env=env).returncode == 0
+
+
+@ON_SQLITE
+def test_a_command_that_a_closed_pipe_ends_leaves_no_descriptor_in_its_worker(
+    session: Session, ada: User, start_server: Callable[..., Server]
+) -> None:
+    from conftest import add_plain_tasks
+
+    add_plain_tasks(session, ada, 1, 2000)
+    server = start_server(SORTED_SERVER_WORKERS="1")
+    [worker] = server.workers()
+
+    def descriptors() -> int:
+        return len(list(Path(f"/proc/{worker}/fd").iterdir()))
+
+    piped = f'"{SORTED}" list --all | head -1 >/dev/null'
+    subprocess.run(["/bin/sh", "-c", piped], env=environment(), timeout=TIMEOUT_S, check=False)
+    before = descriptors()
+    for _ in range(3):
+        subprocess.run(["/bin/sh", "-c", piped], env=environment(), timeout=TIMEOUT_S, check=False)
+    assert descriptors() == before
+
+
+@ON_SQLITE
+def test_a_worker_that_died_in_a_command_does_not_keep_the_server_busy(
+    bob: User, start_server: Callable[..., Server]
+) -> None:
+    server = start_server(SORTED_SERVER_WORKERS="1", SORTED_SERVER_IDLE_TIMEOUT="2")
+    [worker] = server.workers()
+    process, leader = _at_question("delete", "1", "2")
+    try:
+        os.kill(worker, signal.SIGKILL)
+        process.communicate(timeout=TIMEOUT_S)
+        read_until_closed(leader)
+    finally:
+        os.close(leader)
+    assert server.gone_within(20)  # idle once its busy worker is gone
+
+
+@ON_SQLITE
+def test_a_runtime_folder_too_long_for_a_socket_is_refused(
+    tmp_path: Path, bob: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    deep = tmp_path / ("d" * 60) / ("e" * 40)
+    deep.mkdir(parents=True, mode=0o700)
+    deep.chmod(0o700)
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(deep))
+    refused = run_sorted("list", env=environment(SORTED_SERVER="require"))
+    assert outcome(refused) == (
+        1,
+        "",
+        f"Error: no command server: {deep / 'sorted'} is too long a path for a socket.\n",
+    )
+    assert run_sorted("list", env=environment(SORTED_SERVER="on")).returncode == 0

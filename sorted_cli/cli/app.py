@@ -78,9 +78,14 @@ def _silence_stdout() -> None:
 
     try:
         devnull = os.open(os.devnull, os.O_WRONLY)
+    except OSError:  # pragma: no cover - no /dev/null: nothing to silence with
+        return
+    try:
         os.dup2(devnull, sys.stdout.fileno())
     except (OSError, ValueError):  # no real stdout (a test runner's): nothing to silence
         pass
+    finally:
+        os.close(devnull)  # a worker of the command server runs many commands
 
 
 def _fail(ctx: typer.Context, error: SortedError) -> NoReturn:

@@ -80,12 +80,11 @@ def through_server(args: list[str], closed: list[str], command: str | None) -> i
 
 def _hand_over(args: list[str], closed: list[str], *, require: bool) -> int | None:
     try:
-        folder = where.socket_folder()
+        path = where.socket_path(where.socket_folder())
     except (where.Unsafe, OSError) as exc:
         if require:
             raise NotTaken(f"no command server: {exc}") from None
         return None
-    path = where.socket_path(folder)
     deadline = time.monotonic() + START_WAIT_S
     started = False
     while True:
@@ -246,7 +245,9 @@ def start_server() -> int | None:
     try:
         return os.posix_spawn(
             sys.executable,
-            [sys.executable, "-m", "sorted_cli.server.daemon"],
+            # -P: not the working folder first on sys.path, where any `sorted_cli` or `typer`
+            # of whatever the user is in would be imported in place of the installed one
+            [sys.executable, "-P", "-m", "sorted_cli.server.daemon"],
             environ,
             file_actions=[(os.POSIX_SPAWN_DUP2, devnull, fd) for fd in (0, 1, 2)],
             setsid=True,

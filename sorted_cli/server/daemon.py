@@ -44,8 +44,11 @@ _STOPPING = False
 
 def main() -> None:
     """Serve until idle, changed or told to stop (see the module docstring)."""
+    os.chdir("/")  # no folder of the first command's is held for the server's whole life
+    os.closerange(3, _open_max())  # nor any file it had open (a lock, a pipe's end)
     try:
         folder = where.socket_folder()
+        path = where.socket_path(folder)
     except (where.Unsafe, OSError):
         return
     lock = os.open(where.lock_path(folder), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
@@ -53,7 +56,6 @@ def main() -> None:
         return
     identity = where.code_identity()  # before importing: a file changed meanwhile shows
     _warm()
-    path = where.socket_path(folder)
     with contextlib.suppress(FileNotFoundError):
         Path(path).unlink()  # holding the lock, any socket there is a dead server's
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -66,6 +68,13 @@ def main() -> None:
     listening = Path(path).stat().st_ino
     os.write(lock, f"{os.getpid()}\n".encode())
     Server(listener, identity, lock, path, listening).run()
+
+
+def _open_max() -> int:
+    try:
+        return max(256, min(os.sysconf("SC_OPEN_MAX"), 65536))
+    except (OSError, ValueError):  # pragma: no cover - no such setting
+        return 1024
 
 
 def _take(lock: int) -> bool:
@@ -134,7 +143,7 @@ class Server:
         self.idle_timeout = _number("SORTED_SERVER_IDLE_TIMEOUT", IDLE_TIMEOUT_S, low=1.0)
         self.size = int(_number("SORTED_SERVER_WORKERS", WORKERS, low=1, high=32))
         self.workers: set[int] = set()
-        self.busy = 0
+        self.busy: set[int] = set()  # the workers running a command now
         self.last_command = time.monotonic()
         self.activity_read, self.activity_write = os.pipe()
 
@@ -169,15 +178,17 @@ class Server:
             self.workers.add(pid)
 
     def _wait_for_activity(self) -> None:
+        from sorted_cli.server import worker
+
         try:
             ready, _, _ = select.select([self.activity_read], [], [], 1.0)
         except InterruptedError:  # pragma: no cover - Python retries select itself
             return
         if not ready:
             return
-        for mark in os.read(self.activity_read, 4096):
-            self.busy += 1 if mark == ord("+") else -1
-        self.busy = max(0, self.busy)
+        data = os.read(self.activity_read, worker.MARK.size * 800)  # whole marks only
+        for mark, pid in worker.MARK.iter_unpack(data):
+            (self.busy.add if mark == b"+" else self.busy.discard)(pid)
         self.last_command = time.monotonic()
 
     def _reap(self) -> None:
@@ -190,6 +201,7 @@ class Server:
             if pid == 0:
                 return
             self.workers.discard(pid)
+            self.busy.discard(pid)  # a worker that died in a command runs it no more
 
     def _still_listening(self) -> bool:
         try:

@@ -64,8 +64,15 @@ def _installation() -> str:
     return f"{zlib.crc32(where):08x}"
 
 
+_LONGEST_SOCKET_PATH = 100  # bytes: Linux takes 107, macOS 103
+
+
 def socket_path(folder: str) -> str:
-    return os.path.join(folder, f"server-{_installation()}.sock")
+    """The server's socket in FOLDER (`Unsafe` when its path is too long for a socket)."""
+    path = os.path.join(folder, f"server-{_installation()}.sock")
+    if len(os.fsencode(path)) > _LONGEST_SOCKET_PATH:
+        raise Unsafe(f"{folder} is too long a path for a socket")
+    return path
 
 
 def lock_path(folder: str) -> str:

@@ -36,10 +36,11 @@ from typing import NoReturn
 from sorted_cli import process
 from sorted_cli.server import wire
 
+MARK = struct.Struct(">ci")  # b"+" or b"-" and the worker's pid: a command starts, ends
 RECYCLE_AFTER = 1000  # commands a worker runs before a fresh one takes its place
 _LOOK_EVERY_S = 5.0  # how often an idle worker looks whether its server is still there
 _HANDSHAKE_S = 5.0  # for a client to send its request, and to say GO once accepted
-_SERVED = {"commands": 0, "since": time.time(), "idle_timeout": 0.0}
+_SERVED = {"commands": 0, "since": time.time(), "idle_timeout": 0.0, "server": 0}
 _STREAMS: dict[str, tuple[str, str]] = {}  # the encoding and errors of each standard stream
 
 
@@ -60,15 +61,13 @@ def serve(listener: socket.socket, identity: str, activity: int, idle_timeout: f
     leaving = threading.Event()
 
     def leave(_number: int, _frame: object) -> None:
-        leaving.set()
-        if not _Command.running:
-            raise _Leave
+        leaving.set()  # seen between commands, within `_LOOK_EVERY_S`
 
     signal.signal(signal.SIGUSR1, leave)
     _between_commands()
     gc.disable()  # during a command; what it leaves is collected after it
     code = 0
-    server = os.getppid()
+    server = _SERVED["server"] = os.getppid()
     listener.settimeout(_LOOK_EVERY_S)
     try:
         while not leaving.is_set() and _SERVED["commands"] < RECYCLE_AFTER:
@@ -81,18 +80,12 @@ def serve(listener: socket.socket, identity: str, activity: int, idle_timeout: f
             with connection:
                 _serve_one(connection, identity, activity)
             gc.collect()  # what the command left, while nobody waits for it
-    except _Leave:
-        pass
     except BaseException:  # a bug in the worker: the server starts a new one
         import traceback
 
         traceback.print_exc()
         code = 70
     os._exit(code)
-
-
-class _Leave(Exception):
-    """SIGUSR1 while idle: the server is stopping."""
 
 
 def _serve_one(connection: socket.socket, identity: str, activity: int) -> None:
@@ -104,26 +97,34 @@ def _serve_one(connection: socket.socket, identity: str, activity: int) -> None:
         if request.kind == wire.STATUS:
             connection.sendall(wire.answer(status()))
         elif request.kind == wire.STOP:
-            os.kill(os.getppid(), signal.SIGTERM)
+            _stop_the_server()
             connection.sendall(wire.answer("stopping"))
         elif request.identity != identity:
             connection.sendall(wire.refused("it runs another version of sorted; it is stopping"))
-            os.kill(os.getppid(), signal.SIGTERM)
+            _stop_the_server()
         elif request.kind != wire.RUN:
             connection.sendall(wire.refused("a request no sorted sends"))
         else:
             connection.sendall(wire.accepted(os.getpid()))
             descriptors = wire.receive_go(connection)
             connection.settimeout(None)  # the command takes as long as it takes
-            os.write(activity, b"+")
+            os.write(activity, MARK.pack(b"+", os.getpid()))
             try:
                 _run(connection, request, descriptors)
             finally:
-                os.write(activity, b"-")
+                os.write(activity, MARK.pack(b"-", os.getpid()))
                 for descriptor in descriptors:
                     os.close(descriptor)
     except (OSError, wire.Broken):  # the client went away before it committed: nothing ran
         pass
+
+
+def _stop_the_server() -> None:
+    """Ask this worker's server to stop: only while it is still its parent (a worker whose
+    server died is an orphan, and its parent some other process)."""
+    server = _SERVED["server"]
+    if server and os.getppid() == server:
+        os.kill(int(server), signal.SIGTERM)
 
 
 def _same_user(connection: socket.socket) -> bool:
@@ -264,13 +265,14 @@ def _let_go(descriptors: list[int]) -> None:
     os.close(devnull)
     while descriptors:
         os.close(descriptors.pop())
+    os.chdir("/")  # the client's folder is not held between commands
     sys.stdin, sys.stdout, sys.stderr = sys.__stdin__, sys.__stdout__, sys.__stderr__
     _SERVED["commands"] += 1
 
 
 def status() -> str:
     """What `sorted server status` shows: the server, its workers and their memory."""
-    server = os.getppid()
+    server = int(_SERVED["server"])
     workers = _children(server)
     memory = sum(_memory_kb(pid) for pid in [server, *workers])
     return "\n".join(
