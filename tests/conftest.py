@@ -104,14 +104,27 @@ def pytest_configure(config: pytest.Config) -> None:
         )
 
 
+# Through the command server, the CLI tests run on SQLite and PostgreSQL directly: how a worker
+# reaches the database is the same code as in-process, so PgBouncer and TLS, which change only
+# the connection, run in-process alone (each server run is a real process, and CI has a time
+# budget).
+SERVED_BACKENDS = ("sqlite", "postgresql")
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Deselect the tests of backends SORTED_TEST_BACKENDS leaves out."""
+    """Deselect the tests of backends SORTED_TEST_BACKENDS leaves out, and the runs through the
+    command server on backends other than `SERVED_BACKENDS`."""
     keep: list[pytest.Item] = []
     left_out: list[pytest.Item] = []
     for item in items:
         callspec = getattr(item, "callspec", None)
-        backend = callspec.params.get("backend") if callspec is not None else None
-        (left_out if backend is not None and backend not in BACKENDS else keep).append(item)
+        params = callspec.params if callspec is not None else {}
+        backend = params.get("backend")
+        served = params.get("via") == "server" or params.get("either_way") == "server"
+        unwanted = backend is not None and (
+            backend not in BACKENDS or (served and backend not in SERVED_BACKENDS)
+        )
+        (left_out if unwanted else keep).append(item)
     if left_out:
         config.hook.pytest_deselected(items=left_out)
         items[:] = keep
@@ -542,7 +555,7 @@ def command_server() -> Iterator[Path]:
     """A command server for this run's `run` through the server: the folder it listens in.
     It is started here and stopped at the end, and must leave no process behind."""
     runtime = Path(tempfile.mkdtemp(prefix="srt-"))
-    env = dict(os.environ, XDG_RUNTIME_DIR=str(runtime), SORTED_SERVER="on")
+    env = dict(_unmeasured(), XDG_RUNTIME_DIR=str(runtime), SORTED_SERVER="on")
     started = subprocess.run(
         [str(SORTED), "server", "start"], env=env, capture_output=True, text=True, timeout=60
     )
@@ -555,6 +568,13 @@ def command_server() -> Iterator[Path]:
     shutil.rmtree(runtime, ignore_errors=True)
     assert stopped.returncode == 0, stopped.stderr
     assert not left, f"`sorted server stop` left the server running (pid {left})"
+
+
+def _unmeasured() -> dict[str, str]:
+    """This environment, without coverage for the processes started with it: the commands the
+    CLI tests run through the server are measured in-process (their other half), and
+    tests/test_server.py measures the server itself."""
+    return {name: value for name, value in os.environ.items() if not name.startswith("COVERAGE")}
 
 
 def stop_servers_in(runtime: Path) -> int | None:
@@ -607,6 +627,7 @@ def run(via: str, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatc
         done = subprocess.run(
             [str(SORTED), *args],
             input=(input or "").encode(),
+            env=_unmeasured(),
             capture_output=True,
             timeout=120,
             check=False,

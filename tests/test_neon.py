@@ -28,6 +28,10 @@ from sorted_cli.db import make_engine
 from sorted_cli.services import tasks
 from sorted_cli.urls import mask_password, normalise_url
 
+# Fault injection is about how sorted reaches the database, the same code in a worker of
+# the command server: these tests run their commands in-process only (each waits out faults).
+pytestmark = pytest.mark.in_process
+
 if TYPE_CHECKING:
     from sqlmodel import Session
 

@@ -32,6 +32,10 @@ from test_processes import SORTED, TIMEOUT_S, environment
 
 from sorted_cli.choices import View
 
+# The pooler's faults are about how sorted reaches the database, the same code in a worker of
+# the command server: these tests run their commands in-process only (each waits out faults).
+pytestmark = pytest.mark.in_process
+
 if TYPE_CHECKING:
     from sqlmodel import Session
 
