@@ -75,6 +75,12 @@ class Settings(BaseSettings):
         le=3600,
         description="Seconds the server may take over one statement (PostgreSQL).",
     )
+    connection_idle_timeout: float = Field(
+        default=60,
+        ge=0,
+        le=3600,
+        description="Seconds the command server keeps an unused PostgreSQL connection open.",
+    )
 
     @field_validator(
         "database_url", "migration_database_url", "database_url_unpooled", mode="before"

@@ -46,7 +46,7 @@ from sqlalchemy.engine import Connection, ExceptionContext
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlmodel import Session
 
-from sorted_cli import schema, sqlitefile
+from sorted_cli import engines, schema, sqlitefile
 from sorted_cli.db import (
     ASKED,
     ON_LOCK_WAIT,
@@ -54,7 +54,9 @@ from sorted_cli.db import (
     bring_to_head,
     current_revision,
     make_engine,
+    new_engine,
     on_postgres,
+    ready,
     require_postgres_head,
     writes,
 )
@@ -72,6 +74,7 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
     from sorted_cli.config import Settings
+    from sorted_cli.models import User
     from sorted_cli.pgwaits import Waits
 
 T = TypeVar("T")
@@ -104,10 +107,13 @@ class Database:
         self._session: Session | None = None
         self._admin_engine: Engine | None = None
         self._engines: list[Engine] = []  # to dispose of on close
+        self._kept: list[Engine] = []  # kept for later commands (`sorted_cli.engines`)
         self._waits: Waits | None = None
         self._schema_due = False  # PostgreSQL: no statement has checked the schema yet
         self._riding = False  # the statement running carries the revision query
         self._commit_sent = False  # a COMMIT (or autocommitted change) not yet answered
+        self._expected: User | None = None  # a user known from an earlier command (PostgreSQL)
+        self._forget_known_user: Callable[[], object] = lambda: None
 
     @staticmethod
     def of(session: Session) -> Database:
@@ -146,6 +152,41 @@ class Database:
     def run_admin(self, work: Callable[[Engine], T], *, repeatable: bool = False) -> T:
         """WORK over the admin engine (`sorted db` commands), tried as `run` tries."""
         return self._attempt(lambda: work(self.admin_engine), repeatable=repeatable)
+
+    def known_user(self, email: str, *, forget: Callable[[], object]) -> User | None:
+        """The active user EMAIL names, as an earlier command of this process found them, or
+        None (found again then by a query, and `remember_user`ed): on PostgreSQL where engines
+        are kept, so an everyday command makes one round trip, not two.
+
+        Not trusted blindly: the command's first statement carries a guard (`_guard`) that
+        makes the server refuse the whole query, the command's statement with it, unless that
+        user is still there and not deleted and the schema is at head. Refused, nothing has
+        run: the schema's error says why, or else the user is forgotten, FORGET is called (the
+        caller forgets them too) and the work is run again from the start, looking the user
+        up (a user deleted meanwhile, or a database made afresh, where the same email has
+        another id)."""
+        if not self.settings.is_postgres or not engines.keeping():
+            return None
+        session = self.session
+        columns = engines.known_user(session.get_bind().engine, email)
+        if columns is None:
+            return None
+        from sqlalchemy.orm import make_transient_to_detached
+
+        from sorted_cli.models import User
+
+        user = User(**columns)
+        make_transient_to_detached(user)  # as if loaded: adding it sends nothing
+        session.add(user)
+        self._expected = user
+        self._forget_known_user = forget
+        return user
+
+    def remember_user(self, email: str, user: User) -> None:
+        """Remember USER, whom EMAIL names, for later commands of this process (`known_user`)."""
+        if self._session is not None and engines.keeping() and self.settings.is_postgres:
+            columns = {name: getattr(user, name) for name in type(user).model_fields}
+            engines.remember_user(self._session.get_bind().engine, email, columns)
 
     def check_schema(self) -> None:
         """Make the schema check now if it is still due: a command about to stop for another
@@ -195,11 +236,15 @@ class Database:
             bind = session.get_bind()
             session.close()
             if isinstance(bind, Connection):  # pragma: postgres
+                if not bind.invalidated and bind.connection.dbapi_connection is not None:
+                    bind.connection.dbapi_connection.waits = None  # this command's
                 bind.close()
         for engine in self._engines:
             engine.dispose()
         self._engines.clear()
         self._admin_engine = None
+        while self._kept:
+            engines.given_back(self._kept.pop())
 
     # Connecting.
 
@@ -207,8 +252,7 @@ class Database:
         """A SQLite session, its schema checked (and brought to head) at once: it is a local
         query. It reads in deferred transactions and takes the write lock only to write (see
         `db._WriteLock`; the notice is said when that has taken a second)."""
-        engine = _everyday_engine(self.settings)
-        self._engines.append(engine)
+        engine = self._everyday_engine()
         view = engine.execution_options(**{_OWNER: self, ON_LOCK_WAIT: self._say_waiting})
         session = self._made(Session(view, expire_on_commit=False))
         try:
@@ -228,8 +272,7 @@ class Database:
         up to the connect.)"""
         from sorted_cli.pgwaits import Waits
 
-        engine = _everyday_engine(self.settings)
-        self._engines.append(engine)
+        engine = self._everyday_engine()
         self._waits = Waits(
             lock_timeout=self.settings.lock_timeout,
             statement_timeout=self.settings.statement_timeout,
@@ -240,6 +283,17 @@ class Database:
         connection.execution_options(**{_OWNER: self})
         self._schema_due = True
         return self._made(Session(connection, expire_on_commit=False))
+
+    def _everyday_engine(self) -> Engine:
+        """The engine of everyday commands, kept from an earlier command where engines are
+        kept (`sorted_cli.engines`), and ready for this one."""
+        engine, kept = engines.everyday_engine(self.settings, self._new_everyday_engine)
+        (self._kept if kept else self._engines).append(engine)
+        ready(engine, self.settings)
+        return engine
+
+    def _new_everyday_engine(self) -> Engine:
+        return _everyday_engine(self.settings)
 
     def _made(self, session: Session) -> Session:
         session.info[_OWNER] = self
@@ -267,6 +321,9 @@ class Database:
         while True:
             try:
                 return work()
+            except _KnownUserGone:  # pragma: postgres
+                self._forget_known_user()  # nothing ran: from the start, looking them up
+                continue
             except Exception as exc:
                 if not is_transient(exc):
                     if sent or self._change_in_flight():
@@ -339,8 +396,14 @@ class Database:
             dbapi_connection.execute("SELECT 1")  # the question may have taken a while
         writing = bool(dbapi_connection.autocommit) and writes(sql, context)
         if self._schema_due:
-            alone = many or writing or not dbapi_connection.autocommit
-            if alone or not isinstance(cursor, BoundedCursor):
+            alone = many or not dbapi_connection.autocommit or not isinstance(cursor, BoundedCursor)
+            if self._expected is not None:  # the guard, refused by the server with the statement
+                if alone:
+                    self._guard_on(dbapi_connection)
+                else:
+                    self._riding = True
+                    sql = f"{_guard(self._expected, refusing=True)}; {sql}"
+            elif alone or writing:
                 self._check_schema_on(dbapi_connection)
             else:  # one simple query: the revision's result first, then the statement's
                 self._riding = True
@@ -356,8 +419,9 @@ class Database:
             self._riding = False
             found = [row[0] for row in cursor.fetchall()]
             cursor.nextset()  # the statement's own result, for SQLAlchemy to read
-            require_postgres_head(schema.only_revision(found))
-            self._schema_due = False
+            if self._expected is None:
+                require_postgres_head(schema.only_revision(found))
+            self._schema_due = False  # a guard that let the statement run found all well
         dbapi_connection = connection.connection.dbapi_connection
         if getattr(dbapi_connection, "autocommit", False) and writes(sql, context):
             self._commit_sent = False  # answered
@@ -372,6 +436,10 @@ class Database:
         if (sqlstate and not sqlstate.startswith(("08", "57P"))) or reached_no_server(error):
             self._commit_sent = False
         riding, self._riding = self._riding, False
+        if riding and context.connection is not None:
+            refused = sqlstate == "22P02" and _GUARD_REFUSED in str(error)
+            if refused:
+                return self._guard_refused(context.connection.connection.dbapi_connection)
         if riding and sqlstate.startswith("42") and context.connection is not None:
             # No alembic_version, or a table or column the schema lacks: the check on its own
             # says which (the statement's implicit transaction was rolled back).
@@ -384,6 +452,28 @@ class Database:
             except psycopg.Error:
                 return None  # the statement's own failure says more
         return self._not_saved(sqlstate, error)
+
+    def _guard_on(self, dbapi_connection: Any) -> None:  # pragma: postgres
+        """The guard on its own (before a batch, or in a transaction): it counts, refusing
+        nothing, so a transaction is not left failed."""
+        assert self._expected is not None
+        if dbapi_connection.execute(_guard(self._expected, refusing=False)).fetchone()[0] != 1:
+            raise self._guard_refused(dbapi_connection)
+        self._schema_due = False
+
+    def _guard_refused(self, dbapi_connection: Any) -> Exception:  # pragma: postgres
+        """Why the guard refused: the schema (its check says how), or the known user is gone,
+        whom this process then forgets (`_attempt` runs the work again)."""
+        expected, self._expected = self._expected, None
+        assert expected is not None
+        assert self._session is not None
+        try:
+            self._check_schema_on(dbapi_connection)
+        except SchemaError as exc:
+            return exc
+        engines.remember_user(self._session.get_bind().engine, expected.email, None)
+        self._session.expunge(expected)
+        return _KnownUserGone()
 
     def _check_schema_on(self, dbapi_connection: Any) -> None:  # pragma: postgres
         """Read the revision on the command's connection (a cursor of its own: the statement's
@@ -418,6 +508,33 @@ class Database:
         )
 
 
+class _KnownUserGone(Exception):
+    """The guard found the user an earlier command knew no longer there: nothing ran."""
+
+
+# The words a refusing guard puts in the error it makes the server raise (see `_guard`).
+_GUARD_REFUSED = "sorted: the user or the schema changed"
+
+
+def _guard(user: User, *, refusing: bool) -> str:  # pragma: postgres
+    """A query that finds the known USER still there (the same id and email), not deleted, on
+    a schema at head. One
+    that is `refusing` fails when it does not (a cast that cannot succeed, reached only then:
+    the count is not a constant, so the planner cannot fold it early), so a statement sent in
+    the same simple query never runs; otherwise it counts (1: all is well)."""
+    users = user.__tablename__
+    email = user.email.encode().hex()  # no quoting to get wrong: an email may hold a quote
+    found = (
+        f"FROM {users} JOIN alembic_version ON version_num = '{schema.HEAD}' "
+        f"WHERE {users}.id = '{user.id}' AND NOT {users}.is_deleted "
+        f"AND {users}.email = convert_from(decode('{email}', 'hex'), 'UTF8')"
+    )
+    if not refusing:
+        return f"SELECT count(*) {found}"
+    refused = f"('{_GUARD_REFUSED}' || count(*))::int"
+    return f"SELECT CASE WHEN count(*) = 1 THEN 1 ELSE {refused} END {found}"
+
+
 def _outcome_unknown() -> OutcomeUnknown:  # pragma: postgres
     return OutcomeUnknown(
         "The connection broke while saving, so the change may or may not have "
@@ -428,7 +545,7 @@ def _outcome_unknown() -> OutcomeUnknown:  # pragma: postgres
 def _everyday_engine(settings: Settings) -> Engine:
     """The engine of everyday commands on the settings' URL, with the owner's hooks. It holds
     nothing of one command: each hook acts for the command whose connection it is."""
-    engine = make_engine(settings, quick=True)
+    engine = new_engine(settings, quick=True)
     event.listen(engine, "commit", _on_commit)
     if settings.is_postgres:
         event.listen(engine, "connect", _autocommit)

@@ -9,8 +9,9 @@ An engine holds nothing of one command (no session, no callback, no bookkeeping)
 could live across commands in one process: what a command adds comes through execution
 options (`ON_LOCK_WAIT`) and `sorted_cli.database`'s hooks.
 
-A sorted process runs one command and exits, so it keeps no pool: PostgreSQL connections are
-opened once and closed with the session (NullPool). SQLite files are made owner-only (0600),
+A sorted process that runs one command keeps no pool: PostgreSQL connections are opened once
+and closed with the session (NullPool); a worker of the command server keeps its engines and a
+warm connection (`sorted_cli.engines`). SQLite files are made owner-only (0600),
 use WAL and enforce foreign keys. An everyday command reads in a deferred transaction (a
 snapshot, in WAL mode: no lock that holds up anyone) and takes the write lock only when it
 writes (see `_WriteLock`); several processes that write queue on that lock, for up to
@@ -68,22 +69,30 @@ registry.register("postgresql.sorted_psycopg", "sorted_cli.pgdialect", "QuickDia
 
 
 def make_engine(settings: Settings, *, url: str | None = None, quick: bool = False) -> Engine:
-    """An engine on `url` (default: the settings' database URL): no pool for PostgreSQL, a
-    prepared file for SQLite. `quick` (everyday commands) skips the dialect's set-up queries
-    on PostgreSQL (see `sorted_cli.pgdialect`) and makes connections that can bound every wait
-    on the server (`sorted_cli.pgwaits`: the command sets the bounds on each connection)."""
+    """An engine on `url` (default: the settings' database URL), ready for a command (`ready`):
+    no pool for PostgreSQL, a prepared file for SQLite. `quick` (everyday commands) skips the
+    dialect's set-up queries on PostgreSQL (see `sorted_cli.pgdialect`), makes connections that
+    can bound every wait on the server (`sorted_cli.pgwaits`: the command sets the bounds on
+    each connection) and keeps them in a pool where engines are kept (`sorted_cli.engines`)."""
+    engine = new_engine(settings, url=url, quick=quick)
+    ready(engine, settings, url=url)
+    return engine
+
+
+def new_engine(settings: Settings, *, url: str | None = None, quick: bool = False) -> Engine:
+    """The engine `make_engine` makes, before it is made ready for a command."""
     url = url or settings.url
     try:
         if is_postgres(url):
             connect_args = postgres_connect_args(url, connect_timeout=settings.connect_timeout)
             if not quick:
                 return create_engine(url, poolclass=NullPool, connect_args=connect_args)
+            from sorted_cli.engines import pool_options
+
             connect_args["bounded"] = True
             target = make_url(url).set(drivername="postgresql+sorted_psycopg")
-            return create_engine(target, poolclass=NullPool, connect_args=connect_args)
+            return create_engine(target, connect_args=connect_args, **pool_options(settings))
         path = sqlite_path(url)
-        if path is not None:
-            sqlitefile.prepare(path, create_parent=url == settings.url and settings.is_embedded)
         engine = create_engine(url, connect_args={"timeout": settings.lock_timeout})
     except (ArgumentError, ValueError) as exc:
         if isinstance(exc, ValueError) and str(exc).startswith("invalid literal for int()"):
@@ -100,6 +109,16 @@ def make_engine(settings: Settings, *, url: str | None = None, quick: bool = Fal
     if path is not None:
         sqlitefile.set_up(engine, path)
     return engine
+
+
+def ready(engine: Engine, settings: Settings, *, url: str | None = None) -> None:
+    """What each command does before it uses an engine, new or kept: on SQLite, make the file
+    if it is not there, and check it if a process died with it open."""
+    url = url or settings.url
+    if is_postgres(url) or (path := sqlite_path(url)) is None:
+        return
+    sqlitefile.prepare(path, create_parent=url == settings.url and settings.is_embedded)
+    sqlitefile.check_after_a_crash(engine, path)
 
 
 def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:

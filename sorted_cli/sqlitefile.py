@@ -101,11 +101,14 @@ def _place(made: Path, path: Path) -> None:
 
 
 def set_up(engine: Engine, path: Path) -> None:
-    """Open the file through `engine` read-only where it cannot be written, and check it first
-    if a process died with it open."""
+    """Open the file through `engine` read-only where it cannot be written."""
     from sqlalchemy import event
 
     event.listen(engine, "do_connect", _connect_reading_where_not_writable(path))
+
+
+def check_after_a_crash(engine: Engine, path: Path) -> None:
+    """Check the file if a process died with it open (before each command uses it)."""
     if _left_open_by_a_dead_process(path):
         _quick_check(engine, path)
 

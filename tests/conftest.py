@@ -262,6 +262,12 @@ def direct_url_of(url: str) -> str:
     return url if made is None else made.direct
 
 
+def admin_url(url: str) -> str:
+    """A libpq URL or conninfo that reaches the database the fixtures made at URL directly, as
+    a superuser (for housekeeping and for looking at the server's side)."""
+    return _THROWAWAYS[url].admin
+
+
 @pytest.fixture(scope="session")
 def postgres_server() -> str:
     """The URL of a reachable PostgreSQL server to make throwaway databases on."""

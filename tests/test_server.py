@@ -710,3 +710,53 @@ def test_a_runtime_folder_too_long_for_a_socket_is_refused(
         f"Error: no command server: {deep / 'sorted'} is too long a path for a socket.\n",
     )
     assert run_sorted("list", env=environment(SORTED_SERVER="on")).returncode == 0
+
+
+ON_POSTGRES = pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+
+
+@ON_POSTGRES
+def test_through_a_warm_server_an_everyday_command_opens_no_connection_and_makes_one_round_trip(
+    database_url: str,
+    session: Session,
+    bob: User,
+    start_server: Callable[..., Server],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from conftest import add_plain_tasks
+    from faultproxy import FaultProxy, server_address
+    from test_engines import EVERYDAY
+
+    add_plain_tasks(session, bob, 3, 5)
+    bob.last_task_number = 5
+    session.add(bob)
+    session.commit()
+    with FaultProxy(upstream=server_address(database_url)) as proxy:
+        monkeypatch.setenv("DATABASE_URL", proxy.url_for(database_url))
+        start_server(SORTED_SERVER_WORKERS="1")  # one worker: one warm connection
+        assert run_sorted("list").returncode == 0
+        assert proxy.connections == 1
+        for args in EVERYDAY:
+            proxy.reset_counters()
+            done = run_sorted(*args)
+            assert done.returncode == 0, (args, done.stderr)
+            assert (proxy.connections, proxy.round_trips) == (0, 1), args
+
+
+@ON_POSTGRES
+def test_a_server_closes_its_database_connection_after_the_idle_time(
+    database_url: str,
+    bob: User,
+    start_server: Callable[..., Server],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from test_engines import open_connections
+
+    monkeypatch.setenv("SORTED_CONNECTION_IDLE_TIMEOUT", "1")
+    before = open_connections(database_url)  # the test's own session
+    start_server(SORTED_SERVER_WORKERS="1")
+    assert run_sorted("list").returncode == 0
+    assert open_connections(database_url) == before + 1
+    assert _within(10, lambda: open_connections(database_url) == before)
+    assert run_sorted("list").returncode == 0  # and opens one again when asked
+    assert open_connections(database_url) == before + 1

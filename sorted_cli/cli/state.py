@@ -67,6 +67,9 @@ class State:
         from sorted_cli.services import users
 
         email = self.current_email()
+        known = None if email is None else self.db.known_user(email, forget=self._forget_user)
+        if known is not None:
+            return known  # an earlier command of this process found them (a command server)
         shared = self.settings.is_postgres
         session = self.db.session
         try:
@@ -87,7 +90,12 @@ class State:
             verb = "Created" if created else "Using"
             render.notice(f"{verb} local user {user.email}; `sorted user --help` to manage users.")
             self._remember_local_user(user.email)
+        else:
+            self.db.remember_user(email, user)
         return user
+
+    def _forget_user(self) -> None:
+        self.__dict__.pop("user", None)  # the next `state.user` looks them up
 
     def _remember_local_user(self, email: str) -> None:
         """Remember the local user for the next command, where the config file can be written.

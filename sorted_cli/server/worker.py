@@ -50,9 +50,11 @@ def prepare() -> None:
     for name in ("stdin", "stdout", "stderr"):
         stream = getattr(sys, name)
         _STREAMS[name] = (stream.encoding or "utf-8", stream.errors or "strict")
+    from sorted_cli import engines
     from sorted_cli.cli import app
 
     app.prepare()
+    engines.keep()  # engines, and PostgreSQL connections, live from one command to the next
 
 
 def serve(listener: socket.socket, identity: str, activity: int, idle_timeout: float) -> NoReturn:
@@ -68,9 +70,12 @@ def serve(listener: socket.socket, identity: str, activity: int, idle_timeout: f
     gc.disable()  # during a command; what it leaves is collected after it
     code = 0
     server = _SERVED["server"] = os.getppid()
-    listener.settimeout(_LOOK_EVERY_S)
+    from sorted_cli import engines
+
     try:
         while not leaving.is_set() and _SERVED["commands"] < RECYCLE_AFTER:
+            due = engines.close_idle()  # a connection unused for its idle time is closed
+            listener.settimeout(_LOOK_EVERY_S if due is None else min(_LOOK_EVERY_S, due))
             try:
                 connection, _ = listener.accept()
             except TimeoutError:
@@ -80,6 +85,7 @@ def serve(listener: socket.socket, identity: str, activity: int, idle_timeout: f
             with connection:
                 _serve_one(connection, identity, activity)
             gc.collect()  # what the command left, while nobody waits for it
+        engines.close_all()  # the server hears a goodbye, not a connection reset
     except BaseException:  # a bug in the worker: the server starts a new one
         import traceback
 
