@@ -16,6 +16,7 @@ import psycopg
 import pytest
 from conftest import ADA, Run, add_plain_tasks, admin_url
 from faultproxy import FaultProxy, server_address
+from sqlalchemy.pool import QueuePool
 from sqlmodel import Session
 
 from sorted_cli import engines
@@ -203,6 +204,7 @@ def test_on_sqlite_the_engine_is_kept_and_the_file_closed_after_each_command(
         assert run("add", title).exit_code == 0
         seen |= {id(kept_one.engine) for kept_one in engines._KEPT.values()}
         pool = next(iter(engines._KEPT.values())).engine.pool
+        assert isinstance(pool, QueuePool)
         assert (pool.checkedin(), pool.checkedout()) == (0, 0)  # closed with the command
     assert len(seen) == 1
     path.unlink()  # a file removed between commands is made again, empty, as a process would
