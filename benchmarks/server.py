@@ -5,16 +5,20 @@ its memory over many commands.
 Run from the repository:
 
     uv run python benchmarks/server.py [--runs 20] [--memory-commands 10000]
+        [--database-url postgresql://postgres@127.0.0.1:5432/postgres]
 
 Everything runs on an embedded database of 100 tasks in a temporary SORTED_HOME, with a server
-of its own in a temporary runtime folder (stopped at the end). Timings are medians of RUNS
-fresh processes after a warm-up, the commands of a table taking turns (benchmarks/speed.py's
-`medians_ms`); PYTHONDONTWRITEBYTECODE is dropped, so bytecode is compiled as an installed
-sorted has it. Server CPU is the user and system time the server's workers accumulated
-(/proc/PID/stat) over RUNS commands, divided by RUNS. Memory is the proportional set size of
-the server and its workers together (what `sorted server status` reports) after each step of
-MEMORY_COMMANDS `sorted list` runs. Taskwarrior (`task`) comes from Debian's package, installed
-when missing and this runs as root; its column is empty otherwise.
+of its own in a temporary runtime folder (stopped at the end); the PostgreSQL part runs on a
+throwaway database of 100 tasks made beside the one --database-url names (`--database-url ""`
+leaves it out), reached through a loopback proxy that counts round trips and holds every answer
+30 ms, as a link to a Neon region would (benchmarks/speed.py's round trips, through a server).
+Timings are medians of RUNS fresh processes after a warm-up, the commands of a table taking
+turns (benchmarks/speed.py's `medians_ms`); PYTHONDONTWRITEBYTECODE is dropped, so bytecode is
+compiled as an installed sorted has it. Server CPU is the user and system time the server's
+workers accumulated (/proc/PID/stat) over RUNS commands, divided by RUNS. Memory is the
+proportional set size of the server and its workers together (what `sorted server status`
+reports) after each step of MEMORY_COMMANDS `sorted list` runs. Taskwarrior (`task`) comes from
+Debian's package, installed when missing and this runs as root; its column is empty otherwise.
 
 It prints Markdown.
 """
@@ -32,7 +36,14 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from speed import Taskwarrior, ensure_installed, medians_ms
+from speed import (  # speed puts tests/ (faultproxy) on the path
+    WAN_LATENCY_S,
+    FaultProxy,
+    Taskwarrior,
+    ensure_installed,
+    medians_ms,
+    server_address,
+)
 from transfer import SORTED, Database
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -93,6 +104,59 @@ def speed(env: dict[str, str], runs: int, task: Taskwarrior | None) -> list[str]
     return rows
 
 
+POSTGRES_COMMANDS = (["add", "Buy milk"], ["list"], ["done", "1"], ["show", "1"])
+
+
+def on_postgres(server_url: str, runtime: Path, runs: int) -> list[str]:
+    """Everyday commands on PostgreSQL 30 ms away: through a warm server, and in their own
+    process; with the round trips each makes."""
+    with tempfile.TemporaryDirectory() as scratch:
+        database = Database(Path(scratch), server_url)
+        with database.fresh() as env, FaultProxy(upstream=server_address(database.url)) as proxy:
+            database.fill(100)
+            env.pop("PYTHONDONTWRITEBYTECODE", None)
+            env.update(
+                DATABASE_URL=proxy.url_for(database.url),
+                XDG_RUNTIME_DIR=str(runtime),
+                SORTED_SERVER_WORKERS="1",  # one worker, so one warm connection serves all
+            )
+            served = {**env, "SORTED_SERVER": "require", "SORTED_SERVER_WAIT": "5"}
+            own = {**env, "SORTED_SERVER": "off"}
+            subprocess.run([SORTED, "server", "start"], env=served, check=True, capture_output=True)
+            try:
+                return _postgres_rows(proxy, served, own, runs)
+            finally:
+                subprocess.run([SORTED, "server", "stop"], env=served, check=False)
+
+
+def _postgres_rows(
+    proxy: FaultProxy, served: dict[str, str], own: dict[str, str], runs: int
+) -> list[str]:
+    def counted(args: list[str], env: dict[str, str]) -> int:
+        proxy.reset_counters()
+        subprocess.run([SORTED, *args], env=env, check=True, capture_output=True)
+        return proxy.round_trips
+
+    rows = [
+        "| command | round trips, server | round trips, own process | through the server, 30 ms"
+        " a round trip | in its own process, 30 ms a round trip | own / server |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    counted(["list"], served)  # the worker connects
+    trips = [(counted(args, served), counted(args, own)) for args in POSTGRES_COMMANDS]
+    proxy.latency(WAN_LATENCY_S)
+    try:
+        for args, (through_trips, own_trips) in zip(POSTGRES_COMMANDS, trips, strict=True):
+            through, alone = medians_ms([([SORTED, *args], served), ([SORTED, *args], own)], runs)
+            rows.append(
+                f"| `sorted {' '.join(args)}` | {through_trips} | {own_trips} | {through:.0f} ms"
+                f" | {alone:.0f} ms | {alone / through:.1f}x |"
+            )
+    finally:
+        proxy.latency(0)
+    return rows
+
+
 def server_cpu(env: dict[str, str], runs: int) -> list[str]:
     served = {**env, "SORTED_SERVER": "require", "SORTED_SERVER_WAIT": "5"}
     rows = ["| command | server CPU per command |", "|---|---:|"]
@@ -128,6 +192,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--memory-commands", type=int, default=10_000)
+    parser.add_argument("--database-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
     options = parser.parse_args()
     os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
     machine = (
@@ -164,6 +229,12 @@ def main() -> None:
                     print(flush=True)
             finally:
                 subprocess.run([SORTED, "server", "stop"], env=env, check=False)
+    if options.database_url:
+        with tempfile.TemporaryDirectory() as scratch:
+            runtime = Path(scratch)
+            runtime.chmod(0o700)
+            print("### On PostgreSQL, 30 ms away (100 tasks)\n")
+            print("\n".join(on_postgres(options.database_url, runtime, options.runs)))
 
 
 if __name__ == "__main__":
