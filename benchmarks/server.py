@@ -36,15 +36,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from speed import (  # speed puts tests/ (faultproxy) on the path
-    WAN_LATENCY_S,
-    FaultProxy,
-    Taskwarrior,
-    ensure_installed,
-    medians_ms,
-    server_address,
-)
+from speed import WAN_LATENCY_S, Taskwarrior, ensure_installed, medians_ms
 from transfer import SORTED, Database
+
+# isort: split
+from faultproxy import FaultProxy, server_address  # on the path once speed is imported
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 

@@ -39,15 +39,16 @@ import errno
 import gc
 import io
 import os
-import signal
 import sys
 import time
 
 # Every `sorted` imports this module before anything else, so it imports only what is loaded
 # already or costs nothing: `typing`, `contextlib` and `warnings` would cost the command
-# server's client 10 ms (they bring `re` and `collections`).
+# server's client 10 ms (they bring `re` and `collections`), and `signal` (its enums) 5 ms, so
+# the stop signals are handled through the C module under it.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    import signal
     from types import TracebackType
     from typing import NoReturn, Protocol, TypeVar
 
@@ -55,6 +56,8 @@ if TYPE_CHECKING:
         def clear(self) -> None: ...
 
     Container = TypeVar("Container", bound=_Emptiable)
+else:
+    import _signal as signal
 
 SIGPIPE_EXIT = 128 + 13  # as a program stopped by SIGPIPE exits
 NOTICE_AFTER_S = 1.0  # a wait longer than this is said once on stderr (a lock, the server)
@@ -191,7 +194,7 @@ def _hold_closed_streams() -> list[str]:
 def _stop_on_signals() -> None:
     """Make each stop signal raise `Stopped` (see the module docstring)."""
     for number in STOP_SIGNALS:
-        if signal.getsignal(number) is not signal.SIG_IGN:
+        if signal.getsignal(number) != signal.SIG_IGN:  # a plain number from `_signal`
             signal.signal(number, stop)
 
 

@@ -28,6 +28,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 import uuid
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
@@ -587,17 +588,30 @@ def stop_servers_in(runtime: Path) -> int | None:
     """Kill a command server still holding its lock in RUNTIME (its workers with it); the pid
     it had, or None when none was left."""
     for lock in (runtime / "sorted").glob("server-*.lock"):
-        with lock.open("r+") as held:
-            try:
-                fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                continue
-            except BlockingIOError:
-                pid = int(held.read().strip() or 0)
+        pid = _holder(lock)
+        if pid == 0:
+            continue
         if pid:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(pid, signal.SIGKILL)
         return pid or -1
     return None
+
+
+def _holder(lock: Path) -> int | None:
+    """The pid of the server holding LOCK; 0 when none holds it; None when one holds it but has
+    emptied it (it is stopping), still so after a few seconds."""
+    deadline = time.monotonic() + 5
+    while True:
+        with lock.open("r+") as held:
+            try:
+                fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return 0
+            except BlockingIOError:
+                pid = int(held.read().strip() or 0)
+        if pid or time.monotonic() > deadline:
+            return pid or None
+        time.sleep(0.05)  # a server stopping empties the lock, then lets it go
 
 
 @pytest.fixture(params=["own process", "server"])

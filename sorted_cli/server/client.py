@@ -18,15 +18,15 @@ worker, then this process; `fg` continues both; a terminal resize is passed on. 
 dies before it says how the command ended, the command may or may not have done its work: one
 line says so and sorted exits 1.
 
-Only the standard library, and as little of it as can do: this runs before every command.
+Only the standard library, and as little of it as can do: this runs before every command. So
+signals and the socket come from the C modules (`_signal`, `_socket`) under the `signal` and
+`socket` modules: those wrap the numbers in enums, and with `enum`, `selectors` and
+`contextlib` they cost every command about 8 ms (measured 2026-12-01).
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
-import signal
-import socket
 import sys
 import time
 
@@ -34,7 +34,12 @@ from sorted_cli.server import where, wire
 
 TYPE_CHECKING = False  # no `typing` at run time: it costs every command 3 ms
 if TYPE_CHECKING:
+    import signal
+    import socket
     from typing import Any
+else:
+    import _signal as signal
+    import _socket as socket
 
 WAIT_S = 0.1  # for a worker to accept the command; then the command runs here instead
 START_WAIT_S = 20.0  # SORTED_SERVER=require: for a server being started to answer
@@ -67,7 +72,7 @@ def through_server(args: list[str], closed: list[str], command: str | None) -> i
     """The exit code of the command ARGS as a server's worker ran it, or None: run it here.
     CLOSED names the standard streams the shell closed; COMMAND is the command's name."""
     chosen = mode()
-    if chosen == "off" or command == "server" or not hasattr(socket, "send_fds"):
+    if chosen == "off" or command == "server" or not wire.PASSES_DESCRIPTORS:
         return None
     if any(arg in _OWN_PROCESS_OPTIONS for arg in args):
         return None
@@ -95,10 +100,12 @@ def _hand_over(args: list[str], closed: list[str], *, require: bool) -> int | No
                 start_server()  # for the next command, unless this one must wait for it
                 started = True
         else:
-            with connection:
+            try:
                 taken = _accepted(connection, args, closed)
                 if isinstance(taken, int):
                     return _relay(connection, taken)  # None: not given, it runs here
+            finally:
+                connection.close()
             why, stopping = taken
             if not stopping:  # busy, or slow: this process runs the command
                 if require:
@@ -144,7 +151,7 @@ def _accepted(
         where.code_identity(),
         umask=umask,
         closed=closed,
-        ignored=[number for number in _STOPS if signal.getsignal(number) is signal.SIG_IGN],
+        ignored=[number for number in _STOPS if _ignored(number)],
         argv=[os.fsencode(arg) for arg in args],
         environ=dict(os.environb),
     )
@@ -193,8 +200,10 @@ def _forward_signals(connection: socket.socket, pid: int) -> dict[int, Any]:
     docstring); ignored signals stay ignored. Answers the handlers to put back."""
 
     def forward(number: int, _frame: object) -> None:
-        with contextlib.suppress(OSError):  # the worker is gone; the relay says so
+        try:  # noqa: SIM105 - no contextlib here (see the module docstring)
             connection.sendall(wire.signal_of(number))
+        except OSError:  # the worker is gone; the relay says so
+            pass
 
     def suspend(_number: int, _frame: object) -> None:
         forward(signal.SIGTSTP, None)  # the worker stops itself
@@ -203,17 +212,23 @@ def _forward_signals(connection: socket.socket, pid: int) -> dict[int, Any]:
 
     def resume(_number: int, _frame: object) -> None:
         signal.signal(signal.SIGTSTP, suspend)
-        with contextlib.suppress(OSError):
+        try:  # noqa: SIM105 - no contextlib here
             os.kill(pid, signal.SIGCONT)  # a stopped worker reads no message
+        except OSError:
+            pass
 
     previous: dict[int, Any] = {}
     for number in _FORWARDED:
-        if signal.getsignal(number) is not signal.SIG_IGN:
+        if not _ignored(number):
             previous[number] = signal.signal(number, forward)
-    if signal.getsignal(signal.SIGTSTP) is not signal.SIG_IGN:
+    if not _ignored(signal.SIGTSTP):
         previous[signal.SIGTSTP] = signal.signal(signal.SIGTSTP, suspend)
         previous[signal.SIGCONT] = signal.signal(signal.SIGCONT, resume)
     return previous
+
+
+def _ignored(number: int) -> bool:
+    return bool(signal.getsignal(number) == signal.SIG_IGN)  # a plain number from `_signal`
 
 
 def _hide_passwords(args: list[str]) -> None:
@@ -265,12 +280,13 @@ def ask(kind: str, *, wait_s: float = 2.0) -> str | None:
     connection = _connect(path)
     if connection is None:
         return None
-    with connection:
+    try:
         connection.settimeout(wait_s)
-        try:
-            wire.send_request(connection, wire.Request(kind, where.code_identity()))
-            if connection.recv(1) == wire.ANSWER:
-                return wire.receive_text(connection)
-        except (OSError, wire.Broken):
-            pass
+        wire.send_request(connection, wire.Request(kind, where.code_identity()))
+        if connection.recv(1) == wire.ANSWER:
+            return wire.receive_text(connection)
+    except (OSError, wire.Broken):
+        pass
+    finally:
+        connection.close()
     return None

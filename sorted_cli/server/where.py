@@ -18,7 +18,6 @@ Only the standard library here: the client imports this module before anything e
 
 from __future__ import annotations
 
-import contextlib
 import os
 import stat
 import sys
@@ -41,8 +40,10 @@ def socket_folder(*, create: bool = True) -> str:
     else:
         folder = os.path.join(os.environ.get("TMPDIR") or "/tmp", f"sorted-{uid}")  # noqa: S108
     if create:
-        with contextlib.suppress(FileExistsError):
+        try:  # noqa: SIM105 - no contextlib: the client imports this (see `client`)
             os.mkdir(folder, 0o700)
+        except FileExistsError:
+            pass
     if not _private(folder, uid):
         raise Unsafe(f"{folder} is not a folder that only this user can enter (mode 0700)")
     return folder

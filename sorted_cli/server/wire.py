@@ -20,8 +20,14 @@ Only the standard library here (the client imports it).
 from __future__ import annotations
 
 import os
-import socket
 import struct
+import sys
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import socket
+else:
+    import _socket as socket  # the client's import: no enums, no selectors (see `client`)
 
 PROTOCOL = "sorted-1"
 RUN, STATUS, STOP = "run", "status", "stop"
@@ -107,13 +113,27 @@ def receive_request(connection: socket.socket) -> Request:
     return Request.decode(receive_exactly(connection, length))
 
 
+# Descriptors go as SCM_RIGHTS ancillary data: where the system has none (Windows), sorted
+# runs every command in its own process.
+PASSES_DESCRIPTORS = hasattr(socket, "SCM_RIGHTS") and hasattr(socket.socket, "sendmsg")
+_INT = 4  # bytes of a C int: one descriptor in SCM_RIGHTS data
+
+
 def send_go(connection: socket.socket, descriptors: list[int]) -> None:
-    socket.send_fds(connection, [GO], descriptors)
+    numbers = b"".join(number.to_bytes(_INT, sys.byteorder) for number in descriptors)
+    connection.sendmsg([GO], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, numbers)])
 
 
 def receive_go(connection: socket.socket) -> list[int]:
     """The descriptors that came with GO (the caller closes them); Broken for anything else."""
-    kind, descriptors, _flags, _address = socket.recv_fds(connection, 1, DESCRIPTORS)
+    kind, ancillary, _flags, _address = connection.recvmsg(1, socket.CMSG_SPACE(DESCRIPTORS * _INT))
+    descriptors = []
+    for level, message, data in ancillary:
+        if level == socket.SOL_SOCKET and message == socket.SCM_RIGHTS:
+            whole = len(data) - len(data) % _INT
+            descriptors += [
+                int.from_bytes(data[at : at + _INT], sys.byteorder) for at in range(0, whole, _INT)
+            ]
     if kind != GO or len(descriptors) != DESCRIPTORS:
         for descriptor in descriptors:
             os.close(descriptor)
