@@ -106,17 +106,20 @@ def _warm() -> None:
     """Import what commands use, and build the command line once."""
     import rich.console
     import rich.table
+    import sqlalchemy.dialects.sqlite
     import sqlmodel
+    import typer._click.decorators
 
     import sorted_cli.config
     import sorted_cli.database
     import sorted_cli.db
     import sorted_cli.render
+    import sorted_cli.services.stats
     import sorted_cli.services.tasks
     import sorted_cli.services.users
     from sorted_cli.server import worker
 
-    del rich, sqlmodel, sorted_cli
+    del rich, sqlalchemy, sqlmodel, sorted_cli, typer
     with contextlib.suppress(ImportError):
         import psycopg
 

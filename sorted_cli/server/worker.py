@@ -38,6 +38,7 @@ from sorted_cli.server import wire
 
 MARK = struct.Struct(">ci")  # b"+" or b"-" and the worker's pid: a command starts, ends
 RECYCLE_AFTER = 1000  # commands a worker runs before a fresh one takes its place
+FULL_COLLECT_EVERY = 50  # commands between full collections of the garbage collector
 _LOOK_EVERY_S = 5.0  # how often an idle worker looks whether its server is still there
 _HANDSHAKE_S = 5.0  # for a client to send its request, and to say GO once accepted
 _SERVED = {"commands": 0, "since": time.time(), "idle_timeout": 0.0, "server": 0}
@@ -84,7 +85,7 @@ def serve(listener: socket.socket, identity: str, activity: int, idle_timeout: f
                 continue
             with connection:
                 _serve_one(connection, identity, activity)
-            gc.collect()  # what the command left, while nobody waits for it
+            _collect()
         engines.close_all()  # the server hears a goodbye, not a connection reset
     except BaseException:  # a bug in the worker: the server starts a new one
         import traceback
@@ -92,6 +93,18 @@ def serve(listener: socket.socket, identity: str, activity: int, idle_timeout: f
         traceback.print_exc()
         code = 70
     os._exit(code)
+
+
+def _collect() -> None:
+    """Collect what the command left, while nobody waits for it. With the collector off during
+    a command, all it made is in the youngest generation: collecting that one finds its cycles
+    (0.02 ms on this project's benchmark machine, where a full collection takes 1.5-3 ms). Older
+    garbage (a cache's entry let go of) is left to a full collection every `FULL_COLLECT_EVERY`
+    commands."""
+    if _SERVED["commands"] % FULL_COLLECT_EVERY == 0:
+        gc.collect()
+    else:
+        gc.collect(0)
 
 
 def _serve_one(connection: socket.socket, identity: str, activity: int) -> None:
