@@ -90,7 +90,10 @@ def pytest_configure(config: pytest.Config) -> None:
         # The sorted processes the tests start (the command server among them) measure
         # themselves into files beside this run's, which pytest-cov combines at the end.
         os.environ["COVERAGE_PROCESS_START"] = str(config.rootpath / "pyproject.toml")
-        os.environ["COVERAGE_FILE"] = str(config.rootpath / ".coverage")
+        # (pytest-cov itself took COVERAGE_FILE, if set, as the run's data file: .ci/run runs
+        # two Pythons at once in one checkout, each with a file of its own.)
+        data_file = config.rootpath / os.environ.get("COVERAGE_FILE", ".coverage")
+        os.environ["COVERAGE_FILE"] = str(data_file)
     controller = getattr(_coverage_plugin(config), "cov_controller", None)
     if measuring and not hasattr(controller, "combining_cov"):
         raise pytest.UsageError(
