@@ -168,6 +168,8 @@ class Database:
         if not self.settings.is_postgres or not engines.keeping():
             return None
         session = self.session
+        if not self._schema_due:  # a statement went out already: no guard would ride now
+            return None
         columns = engines.known_user(session.get_bind().engine, email)
         if columns is None:
             return None
@@ -517,8 +519,10 @@ _GUARD_REFUSED = "sorted: the user or the schema changed"
 
 
 def _guard(user: User, *, refusing: bool) -> str:  # pragma: postgres
-    """A query that finds the known USER still there (the same id and email), not deleted, on
-    a schema at head. One
+    """A query that finds the known USER still there as it was known (the same id, email and
+    `updated_at`, which every change of a user's own columns sets: a name, a deletion, a return;
+    the task counter is read by the statements that bump it), not deleted, on a schema at head.
+    One
     that is `refusing` fails when it does not (a cast that cannot succeed, reached only then:
     the count is not a constant, so the planner cannot fold it early), so a statement sent in
     the same simple query never runs; otherwise it counts (1: all is well)."""
@@ -527,7 +531,8 @@ def _guard(user: User, *, refusing: bool) -> str:  # pragma: postgres
     found = (
         f"FROM {users} JOIN alembic_version ON version_num = '{schema.HEAD}' "
         f"WHERE {users}.id = '{user.id}' AND NOT {users}.is_deleted "
-        f"AND {users}.email = convert_from(decode('{email}', 'hex'), 'UTF8')"
+        f"AND {users}.email = convert_from(decode('{email}', 'hex'), 'UTF8') "
+        f"AND {users}.updated_at = '{user.updated_at.isoformat()}'::timestamptz"
     )
     if not refusing:
         return f"SELECT count(*) {found}"

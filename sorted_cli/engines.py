@@ -21,9 +21,13 @@ What is kept, and for how long:
   whatever happens. A connection the server has closed or spoken on while it was idle (an
   admin's `pg_terminate_backend`, an idle timeout, a restart: the server says so before it
   closes) is noticed before anything is sent on it, at no round trip (`_still_open`), and a
-  fresh one is opened instead. One that died silently (a network that dropped it) is found by
-  the first statement, and the database's owner treats that as any broken connection: retried
-  where nothing can be written twice (`sorted_cli.database`).
+  fresh one is opened instead. Idle time is counted on a clock that goes on while the machine
+  sleeps (`_now`), so a laptop that slept past the idle time opens a fresh connection. One that
+  died silently (a network that dropped it) and recently (TCP keepalives notice an idle one
+  within about 25 s) is found by the first statement, and the database's owner treats that as
+  any broken connection: retried where nothing can be written twice, else "may or may not have
+  been saved" (`sorted_cli.database`). A connection is given to a command in autocommit, as
+  everyday sessions use it.
 - SQLite: the engine only. Each command opens the file afresh and closes it as it ends, as in
   its own process: the last connection to close moves the -wal file's changes into the
   database file, so a copy of the file alone holds everything. Each command also makes sure
@@ -56,12 +60,22 @@ RECYCLE_S = 3600.0  # a connection is replaced after this long, idle or not
 class _Kept:
     engine: Engine
     idle_s: float  # close its connections after this long without a command
-    used: float  # time.monotonic() when a command last gave its connections back
+    used: float  # `_now()` when a command last gave its connections back
     users: dict[str, dict[str, Any]] = field(default_factory=dict)  # by email: a User's columns
 
 
 _KEEPING = [False]  # a process that runs many commands keeps its engines
 _KEPT: dict[tuple[object, ...], _Kept] = {}
+
+
+def _now() -> float:
+    """Seconds on a clock that goes on while the machine sleeps (CLOCK_BOOTTIME on Linux; the
+    monotonic clock stops then), so a laptop that slept an hour finds its connection idle that
+    long and opens a fresh one rather than send a command into a network that has moved on."""
+    return time.clock_gettime(_CLOCK)
+
+
+_CLOCK = getattr(time, "CLOCK_BOOTTIME", time.CLOCK_MONOTONIC)
 
 
 def keep(keeping: bool = True) -> None:
@@ -108,8 +122,10 @@ def everyday_engine(settings: Settings, make: Callable[[], Engine]) -> tuple[Eng
             from sqlalchemy import event
 
             event.listen(engine, "checkout", _still_open)
-        kept = _Kept(engine, settings.connection_idle_timeout, time.monotonic())
+        kept = _Kept(engine, settings.connection_idle_timeout, _now())
     kept.idle_s = settings.connection_idle_timeout
+    if _holds_connections(kept.engine) and _now() - kept.used > kept.idle_s:
+        kept.engine.dispose()  # idle too long (a machine that slept): not to be trusted now
     _KEPT[key] = kept  # last in the order: used most recently
     return kept.engine, True
 
@@ -119,7 +135,7 @@ def given_back(engine: Engine) -> None:
     kept, and their idle time starts (with an idle time of 0 they are closed at once)."""
     kept = _kept(engine)
     if kept is not None:
-        kept.used = time.monotonic()
+        kept.used = _now()
         if kept.idle_s <= 0 or engine.dialect.name == "sqlite":
             engine.dispose()  # the engine (its compiled statements) stays
 
@@ -147,7 +163,7 @@ def _kept(engine: Engine) -> _Kept | None:
 def close_idle() -> float | None:
     """Close the kept connections idle for longer than their idle time; say in how many seconds
     the next one is due (None: no open connection is kept)."""
-    now = time.monotonic()
+    now = _now()
     due: float | None = None
     for kept in _KEPT.values():
         if not _holds_connections(kept.engine):
@@ -198,12 +214,14 @@ def _still_open(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:  # pr
     try:
         # Idle, nothing asked, yet readable: a notice, a setting, TLS housekeeping, or the
         # server's last error and its end of stream, which a later read meets.
+        readable = select.poll()  # not select.select: a descriptor may be over 1023
+        readable.register(pgconn.socket, select.POLLIN)
         for _ in range(4):
-            readable, _, _ = select.select([pgconn.socket], [], [], 0)
-            if not readable:
+            if not readable.poll(0):
                 break
             pgconn.consume_input()
     except Exception as exc:
         raise DisconnectionError("the connection was closed while idle") from exc
     if pgconn.status != pq.ConnStatus.OK or pgconn.transaction_status != pq.TransactionStatus.IDLE:
         raise DisconnectionError("the connection was closed while idle")
+    dbapi_connection.autocommit = True  # as everyday sessions use it (a stop may leave it off)

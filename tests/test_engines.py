@@ -9,6 +9,7 @@ statement); on SQLite each command still opens and closes the file, as in its ow
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterator
 
@@ -145,14 +146,65 @@ def test_a_known_user_deleted_meanwhile_is_looked_up_again_and_nothing_is_done(
     assert run("add", "Buy milk").exit_code == 0
     with psycopg.connect(admin_url(database_url), autocommit=True) as admin:
         admin.execute("UPDATE users SET is_deleted = true WHERE email = %s", [ADA])
-    result = run("add", "Pay rent")
-    assert (result.exit_code, result.stderr) == (
-        1,
-        f"Error: No user {ADA}: add one with `sorted user add EMAIL`.\n",
-    )
+        for args in (["done", "1"], ["list"]):  # neither would look at the user by itself
+            result = run(*args)
+            assert (result.exit_code, result.stdout, result.stderr) == (
+                1,
+                "",
+                f"Error: No user {ADA}: add one with `sorted user add EMAIL`.\n",
+            ), args
+        rows = admin.execute("SELECT title, completed FROM tasks").fetchall()
+    assert rows == [("Buy milk", False)]
+
+
+@POSTGRES
+def test_a_known_user_changed_meanwhile_is_shown_as_they_are_now(
+    database_url: str, ada: User, run: Run, kept: None
+) -> None:
+    assert run("user", "show").exit_code == 0
     with psycopg.connect(admin_url(database_url), autocommit=True) as admin:
-        titles = admin.execute("SELECT title FROM tasks ORDER BY number").fetchall()
-    assert titles == [("Buy milk",)]
+        admin.execute(
+            "UPDATE users SET name = 'Countess', updated_at = now() WHERE email = %s", [ADA]
+        )
+    shown = run("user", "show")
+    assert shown.exit_code == 0
+    assert "Countess" in shown.stdout
+
+
+@POSTGRES
+def test_a_kept_connection_left_out_of_autocommit_is_put_back_before_use(
+    proxy: FaultProxy, ada: User, run: Run, kept: None
+) -> None:
+    assert run("list").exit_code == 0
+    (kept_one,) = engines._KEPT.values()
+    raw = kept_one.engine.raw_connection()  # as a command stopped inside a transaction leaves it
+    raw.driver_connection.autocommit = False  # type: ignore[union-attr]
+    raw.close()
+    proxy.reset_counters()
+    assert run("list").exit_code == 0  # in autocommit again: one statement, no BEGIN
+    assert (proxy.connections, proxy.round_trips) == (0, 1)
+
+
+@POSTGRES
+def test_a_kept_connection_on_a_descriptor_over_1023_is_still_checked(
+    ada: User, run: Run, kept: None
+) -> None:
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 1200:
+        pytest.skip(f"this machine allows {hard} open files")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, 1200), hard))
+    held = [os.open(os.devnull, os.O_RDONLY) for _ in range(1100)]
+    try:
+        engines.close_all()  # the next connection gets a descriptor past 1023
+        for _ in range(2):
+            result = run("list")
+            assert (result.exit_code, result.output) == (0, "No open tasks.\n")
+    finally:
+        for descriptor in held:
+            os.close(descriptor)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
 
 
 @POSTGRES

@@ -760,3 +760,37 @@ def test_a_server_closes_its_database_connection_after_the_idle_time(
     assert _within(10, lambda: open_connections(database_url) == before)
     assert run_sorted("list").returncode == 0  # and opens one again when asked
     assert open_connections(database_url) == before + 1
+
+
+@ON_SQLITE
+def test_a_server_whose_code_changed_stops_and_no_command_runs_the_old_code(
+    tmp_path: Path, bob: User
+) -> None:
+    """An edited file (or an upgrade) in the installed sorted: the server sees it within its
+    5 s check and stops, with no command asking; the next command runs the new code."""
+    import shutil
+
+    import sorted_cli
+
+    code = tmp_path / "code"
+    shutil.copytree(
+        Path(sorted_cli.__file__).parent,
+        code / "sorted_cli",
+        ignore=shutil.ignore_patterns("__pycache__"),
+    )
+    # Not measured: coverage would record the copy's files, gone once the test ends.
+    env = {
+        name: value
+        for name, value in environment(PYTHONPATH=str(code), SORTED_SERVER="on").items()
+        if not name.startswith("COVERAGE")
+    }
+    assert run_sorted("server", "start", env=env).returncode == 0
+    status = run_sorted("server", "status", env=env)
+    pid = int(re.findall(r"pid (\d+)", status.stdout)[0])
+    assert run_sorted("--version", env=env).stdout == f"sorted {sorted_cli.__version__}\n"
+    first = code / "sorted_cli" / "__init__.py"
+    first.write_text(first.read_text().replace(sorted_cli.__version__, "9.9.9"))
+    assert _within(15, lambda: not Path(f"/proc/{pid}").exists())
+    through_new = {**env, "SORTED_SERVER": "require", "SORTED_SERVER_WAIT": "10"}
+    assert run_sorted("--version", env=through_new).stdout == "sorted 9.9.9\n"
+    assert run_sorted("server", "stop", env=env).returncode == 0
