@@ -392,6 +392,32 @@ def test_a_killed_client_stops_its_command_and_frees_the_worker(
 
 
 @ON_SQLITE
+def test_a_client_killed_while_stopped_does_not_leave_its_worker_stopped(
+    session: Session, bob: User, start_server: Callable[..., Server]
+) -> None:
+    """Ctrl-Z, then `kill -9 %1`: no `fg` will ever come, and the stopped worker would hold its
+    command (its locks, its connection) for ever. The server continues it, and the command
+    ends as a hang-up ends it."""
+    server = start_server(SORTED_SERVER_WORKERS="1")
+    [worker] = server.workers()
+    process, leader = _at_question("delete", "1", "2")
+    try:
+        # What Ctrl-Z sends. (The client, leading a session of its own, is not stopped by it:
+        # the kernel ignores it there; its worker is, as with a shell.)
+        process.send_signal(signal.SIGTSTP)
+        assert _within(5, lambda: _state_of(worker) == "T")
+        process.kill()
+        process.wait(timeout=TIMEOUT_S)
+        assert _within(10, lambda: _state_of(worker) not in ("T", "t"))
+    finally:
+        os.close(leader)
+    listed = run_sorted("list", env=environment(SORTED_SERVER_WAIT="10"))
+    assert listed.returncode == 0, listed.stderr
+    assert server.workers() == [worker]  # the same worker, free again
+    assert _open_titles(session, bob) == ["Call Bob", "Pay rent"]
+
+
+@ON_SQLITE
 def test_a_worker_that_dies_mid_command_is_said_and_replaced(
     session: Session, bob: User, start_server: Callable[..., Server]
 ) -> None:

@@ -146,7 +146,7 @@ class Server:
         self.idle_timeout = _number("SORTED_SERVER_IDLE_TIMEOUT", IDLE_TIMEOUT_S, low=1.0)
         self.size = int(_number("SORTED_SERVER_WORKERS", WORKERS, low=1, high=32))
         self.workers: set[int] = set()
-        self.busy: set[int] = set()  # the workers running a command now
+        self.busy: dict[int, int] = {}  # the workers running a command now, and their clients
         self.last_command = time.monotonic()
         self.activity_read, self.activity_write = os.pipe()
 
@@ -159,6 +159,7 @@ class Server:
             self._fill()
             self._wait_for_activity()
             self._reap()
+            self._continue_the_abandoned()
             now = time.monotonic()
             if not self.busy and now - self.last_command > self.idle_timeout:
                 break
@@ -190,9 +191,22 @@ class Server:
         if not ready:
             return
         data = os.read(self.activity_read, worker.MARK.size * 800)  # whole marks only
-        for mark, pid in worker.MARK.iter_unpack(data):
-            (self.busy.add if mark == b"+" else self.busy.discard)(pid)
+        for mark, pid, client in worker.MARK.iter_unpack(data):
+            if mark == b"+":
+                self.busy[pid] = client
+            else:
+                self.busy.pop(pid, None)
         self.last_command = time.monotonic()
+
+    def _continue_the_abandoned(self) -> None:
+        """A worker stopped by Ctrl-Z waits for the `fg` of its client; a client killed
+        meanwhile (`kill -9 %1`) never sends it, and the command would hold its locks for
+        ever. Such a worker is continued: it then finds its client gone and stops the command
+        as a hang-up does."""
+        for pid, client in list(self.busy.items()):
+            if client and _state_of(pid) == "T" and _state_of(client) in ("", "Z"):
+                with contextlib.suppress(OSError):
+                    os.kill(pid, signal.SIGCONT)
 
     def _reap(self) -> None:
         while self.workers:
@@ -204,7 +218,7 @@ class Server:
             if pid == 0:
                 return
             self.workers.discard(pid)
-            self.busy.discard(pid)  # a worker that died in a command runs it no more
+            self.busy.pop(pid, None)  # a worker that died in a command runs it no more
 
     def _still_listening(self) -> bool:
         try:
@@ -221,6 +235,15 @@ class Server:
             with contextlib.suppress(OSError):
                 os.kill(pid, signal.SIGUSR1)
         os.close(self.lock)
+
+
+def _state_of(pid: int) -> str:
+    """A process's state letter (T: stopped, Z: a zombie), or "" when there is none."""
+    try:
+        with Path(f"/proc/{pid}/stat").open("rb") as stat:
+            return stat.read().rpartition(b")")[2].split()[0].decode()
+    except (OSError, IndexError):  # gone, or not Linux (then nothing is continued)
+        return ""
 
 
 def _stop_serving(_number: int, _frame: object) -> None:

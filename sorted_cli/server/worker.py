@@ -36,7 +36,8 @@ from typing import NoReturn
 from sorted_cli import process
 from sorted_cli.server import wire
 
-MARK = struct.Struct(">ci")  # b"+" or b"-" and the worker's pid: a command starts, ends
+# b"+" or b"-", the worker's pid and its client's: a command starts, ends
+MARK = struct.Struct(">cii")
 RECYCLE_AFTER = 1000  # commands a worker runs before a fresh one takes its place
 FULL_COLLECT_EVERY = 50  # commands between full collections of the garbage collector
 _LOOK_EVERY_S = 5.0  # how often an idle worker looks whether its server is still there
@@ -108,7 +109,8 @@ def _collect() -> None:
 
 
 def _serve_one(connection: socket.socket, identity: str, activity: int) -> None:
-    if not _same_user(connection):
+    client = _peer_of(connection)
+    if client is None:
         return
     connection.settimeout(_HANDSHAKE_S)
     try:
@@ -127,11 +129,11 @@ def _serve_one(connection: socket.socket, identity: str, activity: int) -> None:
             connection.sendall(wire.accepted(os.getpid()))
             descriptors = wire.receive_go(connection)
             connection.settimeout(None)  # the command takes as long as it takes
-            os.write(activity, MARK.pack(b"+", os.getpid()))
+            os.write(activity, MARK.pack(b"+", os.getpid(), client))
             try:
                 _run(connection, request, descriptors)
             finally:
-                os.write(activity, MARK.pack(b"-", os.getpid()))
+                os.write(activity, MARK.pack(b"-", os.getpid(), client))
                 for descriptor in descriptors:
                     os.close(descriptor)
     except (OSError, wire.Broken):  # the client went away before it committed: nothing ran
@@ -146,20 +148,21 @@ def _stop_the_server() -> None:
         os.kill(int(server), signal.SIGTERM)
 
 
-def _same_user(connection: socket.socket) -> bool:
-    """Whether the process at the other end is this user's (the server serves no one else)."""
+def _peer_of(connection: socket.socket) -> int | None:
+    """The process id at the other end when it is this user's (0 where the system does not
+    say it), else None: the server serves no one else."""
     if hasattr(socket, "SO_PEERCRED"):  # Linux
         credentials = connection.getsockopt(
             socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i")
         )
-        _pid, uid, _gid = struct.unpack("3i", credentials)
-        return bool(uid == os.getuid())
+        pid, uid, _gid = struct.unpack("3i", credentials)
+        return int(pid) if uid == os.getuid() else None
     if hasattr(socket, "LOCAL_PEERCRED"):  # pragma: no cover - macOS and the BSDs
         # struct xucred: cr_version (u_int), then cr_uid (uid_t)
         credentials = connection.getsockopt(0, socket.LOCAL_PEERCRED, 76)
         _version, uid = struct.unpack_from("Ii", credentials)
-        return bool(uid == os.getuid())
-    return False  # pragma: no cover - no way to tell: serve no one
+        return 0 if uid == os.getuid() else None
+    return None  # pragma: no cover - no way to tell: serve no one
 
 
 class _Command:
