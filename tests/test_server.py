@@ -594,6 +594,7 @@ def test_the_server_keeps_no_secret_and_no_terminal(
 ) -> None:
     monkeypatch.setenv("SORTED_MIGRATION_DATABASE_URL", "postgresql://ada:s3cret@db.example.com/t")
     monkeypatch.setenv("PGPASSWORD", "s3cret")
+    monkeypatch.setenv("NEON_API_KEY", "s3cret")  # a name no list of secret words foresees
     server = start_server(SORTED_SERVER_WORKERS="1")
     read_end, write_end = os.pipe()
     listed = subprocess.Popen(

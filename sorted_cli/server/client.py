@@ -48,8 +48,11 @@ _STOPS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 _OFF = frozenset({"off", "0", "no", "false"})
 # Typer finds the user's shell from the parent of the process that runs the command.
 _OWN_PROCESS_OPTIONS = frozenset({"--install-completion", "--show-completion"})
-# Left out of the environment the server starts with (each command brings its own).
-_SECRETS = ("DATABASE_URL", "PASSWORD", "SECRET", "TOKEN", "_SORTED_COMPLETE")
+# What the server starts with of this environment: what Python, the server's own settings and
+# its coverage (in the tests) read. Nothing else (no database URL, password or token): each
+# command brings its own environment.
+_SERVER_ENVIRONMENT = ("PATH", "HOME", "LANG", "LANGUAGE", "TMPDIR", "TZ", "VIRTUAL_ENV")
+_SERVER_ENVIRONMENT_PREFIXES = ("SORTED_SERVER", "PYTHON", "LC_", "XDG_", "COVERAGE_")
 DIED = (
     "Error: the sorted server stopped while running this command, so it may or may not have "
     "been done: check (for example with `sorted list`) before repeating it.\n"
@@ -170,6 +173,8 @@ def _accepted(
 def _relay(connection: socket.socket, pid: int) -> int | None:
     """Commit to the worker PID's run of the command; relay signals until it ends. None: the
     working folder cannot be handed over (the command was not given), so it runs here."""
+    if not os.access(".", os.X_OK):  # the worker could not enter it: it runs here, as always
+        return None
     try:
         here = os.open(".", getattr(os, "O_PATH", os.O_RDONLY) | os.O_DIRECTORY)
     except OSError:  # a working folder this process cannot open: as always, it runs here
@@ -254,7 +259,7 @@ def start_server() -> int | None:
     environ = {
         name: value
         for name, value in os.environ.items()
-        if not any(secret in name.upper() for secret in _SECRETS)
+        if name in _SERVER_ENVIRONMENT or name.startswith(_SERVER_ENVIRONMENT_PREFIXES)
     }
     devnull = os.open(os.devnull, os.O_RDWR)
     try:

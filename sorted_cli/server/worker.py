@@ -166,22 +166,28 @@ def _peer_of(connection: socket.socket) -> int | None:
 
 
 class _Command:
-    """The command running now, for the relay of signals (one at a time per worker)."""
+    """The command running now, for the relay of signals (one at a time per worker): whether
+    one runs, and which (a relay that outlives its command must not touch the next one)."""
 
     running = False
+    serial = 0
     guard = threading.Lock()
 
 
 def _run(connection: socket.socket, request: wire.Request, descriptors: list[int]) -> None:
     stdin, stdout, stderr, folder = descriptors
-    _take_on(request, stdin, stdout, stderr, folder)
-    relay = threading.Thread(target=_relay_signals, args=(connection, request), daemon=True)
-    with _Command.guard:
-        _Command.running = True
-        _stop_on_signals(request.ignored)
-    relay.start()
     code = 1
+    relay: threading.Thread | None = None
     try:
+        _take_on(request, stdin, stdout, stderr, folder)
+        with _Command.guard:
+            _Command.running = True
+            _Command.serial += 1
+            _stop_on_signals(request.ignored)
+        relay = threading.Thread(
+            target=_relay_signals, args=(connection, request, _Command.serial), daemon=True
+        )
+        relay.start()
         code = process.run_here()
     finally:
         _end_of_command()
@@ -190,7 +196,8 @@ def _run(connection: socket.socket, request: wire.Request, descriptors: list[int
             connection.sendall(wire.exit_with(code))
         with contextlib.suppress(OSError):
             connection.shutdown(socket.SHUT_RDWR)
-        relay.join(1.0)
+        if relay is not None:
+            relay.join(1.0)
 
 
 def _take_on(request: wire.Request, stdin: int, stdout: int, stderr: int, folder: int) -> None:
@@ -254,8 +261,9 @@ def _between_commands() -> None:
     process.UNFINISHED_FILES.clear()
 
 
-def _relay_signals(connection: socket.socket, request: wire.Request) -> None:
-    """In a thread while the command runs: raise on this process what the client relays."""
+def _relay_signals(connection: socket.socket, request: wire.Request, serial: int) -> None:
+    """In a thread while the command SERIAL runs: raise on this process what the client
+    relays."""
     hang_up = next(
         (n for n in (signal.SIGHUP, signal.SIGTERM) if n not in request.ignored), signal.SIGKILL
     )
@@ -266,7 +274,7 @@ def _relay_signals(connection: socket.socket, request: wire.Request) -> None:
         except (OSError, IndexError):
             kind, number = b"", hang_up
         with _Command.guard:
-            if not _Command.running:
+            if not _Command.running or _Command.serial != serial:
                 return
             if number == signal.SIGTSTP:
                 os.kill(os.getpid(), signal.SIGSTOP)  # the client stops itself after this
