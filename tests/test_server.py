@@ -821,3 +821,17 @@ def test_a_server_whose_code_changed_stops_and_no_command_runs_the_old_code(
     through_new = {**env, "SORTED_SERVER": "require", "SORTED_SERVER_WAIT": "10"}
     assert run_sorted("--version", env=through_new).stdout == "sorted 9.9.9\n"
     assert run_sorted("server", "stop", env=env).returncode == 0
+
+
+@ON_SQLITE
+def test_a_commands_pythonioencoding_sets_its_streams(either_way: str, bob: User) -> None:
+    """As Python sets up a process's streams: through the server too, the command's
+    PYTHONIOENCODING (not the server's) says how its output is encoded."""
+    added = run_sorted("add", "Café au lait")
+    assert added.returncode == 0, added.stderr
+    env = environment(PYTHONIOENCODING="ascii:backslashreplace")
+    shown = subprocess.run(
+        [str(SORTED), "list"], env=env, capture_output=True, timeout=TIMEOUT_S, check=False
+    )
+    assert shown.returncode == 0, shown.stderr
+    assert b"Caf\\xe9 au lait" in shown.stdout

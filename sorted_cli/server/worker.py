@@ -219,11 +219,25 @@ def _take_on(request: wire.Request, stdin: int, stdout: int, stderr: int, folder
     sys.stderr = _stream(2, "stderr", unbuffered=unbuffered)
 
 
+def _encoding(name: str) -> tuple[str, str]:
+    """The encoding and error handler of the standard stream NAME as Python would set them up
+    for the command: its PYTHONIOENCODING (`encoding:errors`, either part optional; stderr
+    keeps its own handler) or PYTHONUTF8=1, else as the server's own streams were (from the
+    locale). (A command's own locale is not read again: see the README.)"""
+    encoding, errors = _STREAMS.get(name, ("utf-8", "strict"))
+    if os.environ.get("PYTHONUTF8") == "1":
+        encoding = "utf-8"
+    chosen, _, handler = os.environ.get("PYTHONIOENCODING", "").partition(":")
+    if name != "stderr" and handler:
+        errors = handler
+    return chosen or encoding, errors
+
+
 def _stream(number: int, name: str, *, unbuffered: bool = False) -> io.TextIOWrapper:
     """A standard stream on descriptor NUMBER, buffered as Python buffers its own: stdin in
     blocks; stdout in lines at a terminal, else in blocks; stderr in lines; and with
     PYTHONUNBUFFERED, stdout and stderr written through at once."""
-    encoding, errors = _STREAMS.get(name, ("utf-8", "strict"))
+    encoding, errors = _encoding(name)
     if name == "stdin":
         return io.TextIOWrapper(open(number, "rb", closefd=False), encoding, errors)
     if unbuffered:
