@@ -14,8 +14,8 @@ leaves it out), reached through a loopback proxy that counts round trips and hol
 30 ms, as a link to a Neon region would (benchmarks/speed.py's round trips, through a server).
 Timings are medians of RUNS fresh processes after a warm-up, the commands of a table taking
 turns (benchmarks/speed.py's `medians_ms`); PYTHONDONTWRITEBYTECODE is dropped, so bytecode is
-compiled as an installed sorted has it. Server CPU is the user and system time the server's
-workers accumulated (/proc/PID/stat) over RUNS commands, divided by RUNS. Memory is the
+compiled as an installed sorted has it. Server CPU is the time the server's workers ran
+on a CPU (/proc/PID/schedstat) over RUNS commands, divided by RUNS. Memory is the
 proportional set size of the server and its workers together (what `sorted server status`
 reports) after each step of MEMORY_COMMANDS `sorted list` runs. Taskwarrior (`task`) comes from
 Debian's package, installed when missing and this runs as root; its column is empty otherwise.
@@ -42,8 +42,6 @@ from transfer import SORTED, Database
 # isort: split
 from faultproxy import FaultProxy, server_address  # on the path once speed is imported
 
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-
 
 def server_pids(env: dict[str, str]) -> tuple[int, list[int]]:
     status = subprocess.run(
@@ -55,12 +53,13 @@ def server_pids(env: dict[str, str]) -> tuple[int, list[int]]:
 
 
 def cpu_s(pids: list[int]) -> float:
+    """Seconds the processes PIDS have run on a CPU: the scheduler's own count, in nanoseconds
+    (/proc/PID/schedstat), finer than the clock ticks of /proc/PID/stat."""
     total = 0
     for pid in pids:
-        with open(f"/proc/{pid}/stat") as stat:  # noqa: PTH123
-            fields = stat.read().rpartition(")")[2].split()
-        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
-    return total / CLOCK_TICKS
+        with open(f"/proc/{pid}/schedstat") as stat:  # noqa: PTH123
+            total += int(stat.read().split()[0])
+    return total / 1e9
 
 
 def memory_mb(env: dict[str, str]) -> float:

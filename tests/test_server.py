@@ -835,3 +835,61 @@ def test_a_commands_pythonioencoding_sets_its_streams(either_way: str, bob: User
     )
     assert shown.returncode == 0, shown.stderr
     assert b"Caf\\xe9 au lait" in shown.stdout
+
+
+@ON_SQLITE
+def test_a_worker_that_ran_its_share_of_commands_is_replaced(
+    bob: User, start_server: Callable[..., Server]
+) -> None:
+    server = start_server(SORTED_SERVER_WORKERS="1", SORTED_SERVER_WORKER_COMMANDS="3")
+    [first] = server.workers()
+    for _ in range(3):
+        assert run_sorted("list").returncode == 0
+    assert _within(10, lambda: server.workers() not in ([], [first]))
+    [second] = server.workers()
+    assert run_sorted("list").returncode == 0  # and the fresh one takes the next command
+    assert server.workers() == [second]
+
+
+@ON_SQLITE
+def test_a_terminal_resize_reaches_the_command(
+    tmp_path: Path, bob: User, start_server: Callable[..., Server]
+) -> None:
+    """The kernel tells the terminal's foreground process, the client, of a new size
+    (SIGWINCH); the client passes it on to the worker running its command."""
+    import fcntl
+    import shutil
+    import struct
+    import termios
+
+    strace = shutil.which("strace")
+    if strace is None:
+        pytest.skip("strace is not installed: nothing can watch the worker's signals")
+    server = start_server(SORTED_SERVER_WORKERS="1")
+    [worker] = server.workers()
+    process, leader = _at_question("delete", "1", "2")
+    log = tmp_path / "signals.log"
+    tracer = subprocess.Popen(
+        [strace, "-qq", "-p", str(worker), "-e", "trace=none", "-e", "signal=SIGWINCH",
+         "-o", str(log)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        assert _within(10, lambda: _traced(worker))
+        fcntl.ioctl(leader, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 50, 0, 0))
+        assert _within(10, lambda: log.exists() and "SIGWINCH" in log.read_text())
+        os.write(leader, b"n\n")
+        assert process.wait(timeout=TIMEOUT_S) == 1  # declined: nothing deleted
+    finally:
+        tracer.terminate()
+        tracer.wait(timeout=TIMEOUT_S)
+        if process.poll() is None:
+            process.kill()
+        os.close(leader)
+
+
+def _traced(pid: int) -> bool:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return any(
+        line.split()[1:] != ["0"] for line in status.splitlines() if line.startswith("TracerPid:")
+    )

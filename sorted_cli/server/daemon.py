@@ -10,10 +10,11 @@
    SORTED_SERVER_WORKERS workers (`WORKERS` by default), each taking one command at a time
    from the socket (`worker`), so a command waiting at a question or a long import holds up
    no other;
-4. replaces a worker that exits (it does after `worker.RECYCLE_AFTER` commands, or when it
-   crashed), and stops when no command has run for SORTED_SERVER_IDLE_TIMEOUT seconds
-   (`IDLE_TIMEOUT_S` by default), when the installed code changes, when asked (`sorted server
-   stop`, SIGTERM, SIGINT or SIGHUP) or when its socket is taken away.
+4. replaces a worker that exits (it does after SORTED_SERVER_WORKER_COMMANDS commands,
+   `worker.RECYCLE_AFTER` by default, or when it crashed), and stops when no command has run
+   for SORTED_SERVER_IDLE_TIMEOUT seconds (`IDLE_TIMEOUT_S` by default), when the installed
+   code changes, when asked (`sorted server stop`, SIGTERM, SIGINT or SIGHUP) or when its
+   socket is taken away.
 
 Stopping removes the socket, then lets the workers finish what they run (SIGUSR1: an idle one
 exits at once) and releases the lock, so a new server may start while the last commands end.
@@ -144,7 +145,12 @@ class Server:
         self.path = path
         self.listening = listening  # the socket's inode: the path may be taken over
         self.idle_timeout = _number("SORTED_SERVER_IDLE_TIMEOUT", IDLE_TIMEOUT_S, low=1.0)
+        from sorted_cli.server import worker
+
         self.size = int(_number("SORTED_SERVER_WORKERS", WORKERS, low=1, high=32))
+        self.recycle_after = int(
+            _number("SORTED_SERVER_WORKER_COMMANDS", worker.RECYCLE_AFTER, low=1, high=1e9)
+        )
         self.workers: set[int] = set()
         self.busy: dict[int, int] = {}  # the workers running a command now, and their clients
         self.last_command = time.monotonic()
@@ -178,7 +184,13 @@ class Server:
                 signal.signal(signal.SIGCHLD, signal.SIG_DFL)
                 os.close(self.lock)  # the lock is the server's, not a worker's
                 os.close(self.activity_read)
-                worker.serve(self.listener, self.identity, self.activity_write, self.idle_timeout)
+                worker.serve(
+                    self.listener,
+                    self.identity,
+                    self.activity_write,
+                    self.idle_timeout,
+                    self.recycle_after,
+                )
             self.workers.add(pid)
 
     def _wait_for_activity(self) -> None:

@@ -38,7 +38,7 @@ from sorted_cli.server import wire
 
 # b"+" or b"-", the worker's pid and its client's: a command starts, ends
 MARK = struct.Struct(">cii")
-RECYCLE_AFTER = 1000  # commands a worker runs before a fresh one takes its place
+RECYCLE_AFTER = 1000  # commands a worker runs before a fresh one takes its place (default)
 FULL_COLLECT_EVERY = 50  # commands between full collections of the garbage collector
 _LOOK_EVERY_S = 5.0  # how often an idle worker looks whether its server is still there
 _HANDSHAKE_S = 5.0  # for a client to send its request, and to say GO once accepted
@@ -59,8 +59,16 @@ def prepare() -> None:
     engines.keep()  # engines, and PostgreSQL connections, live from one command to the next
 
 
-def serve(listener: socket.socket, identity: str, activity: int, idle_timeout: float) -> NoReturn:
-    """The worker's life: take commands from LISTENER until told to leave or recycled."""
+def serve(
+    listener: socket.socket,
+    identity: str,
+    activity: int,
+    idle_timeout: float,
+    recycle_after: int = RECYCLE_AFTER,
+) -> NoReturn:
+    """The worker's life: take commands from LISTENER until told to leave, or until it has run
+    RECYCLE_AFTER of them (then a fresh worker takes its place: whatever a long life gathers,
+    a fragmented heap, a cache grown large, goes with it)."""
     _SERVED["idle_timeout"] = idle_timeout
     leaving = threading.Event()
 
@@ -75,7 +83,7 @@ def serve(listener: socket.socket, identity: str, activity: int, idle_timeout: f
     from sorted_cli import engines
 
     try:
-        while not leaving.is_set() and _SERVED["commands"] < RECYCLE_AFTER:
+        while not leaving.is_set() and _SERVED["commands"] < recycle_after:
             due = engines.close_idle()  # a connection unused for its idle time is closed
             listener.settimeout(_LOOK_EVERY_S if due is None else min(_LOOK_EVERY_S, due))
             try:
