@@ -160,7 +160,7 @@ class Database:
 
         Not trusted blindly: the command's first statement carries a guard (`_guard`) that
         makes the server refuse the whole query, the command's statement with it, unless that
-        user is still there and not deleted and the schema is at head. Refused, nothing has
+        user is still there as known, not deleted, and the schema is at head. Refused, nothing has
         run: the schema's error says why, or else the user is forgotten, FORGET is called (the
         caller forgets them too) and the work is run again from the start, looking the user
         up (a user deleted meanwhile, or a database made afresh, where the same email has
@@ -522,10 +522,9 @@ def _guard(user: User, *, refusing: bool) -> str:  # pragma: postgres
     """A query that finds the known USER still there as it was known (the same id, email and
     `updated_at`, which every change of a user's own columns sets: a name, a deletion, a return;
     the task counter is read by the statements that bump it), not deleted, on a schema at head.
-    One
-    that is `refusing` fails when it does not (a cast that cannot succeed, reached only then:
-    the count is not a constant, so the planner cannot fold it early), so a statement sent in
-    the same simple query never runs; otherwise it counts (1: all is well)."""
+    One that is `refusing` fails when it does not (a cast that cannot succeed, reached only
+    then: the count is not a constant, so the planner cannot fold it early), so a statement
+    sent in the same simple query never runs; otherwise it counts (1: all is well)."""
     users = user.__tablename__
     email = user.email.encode().hex()  # no quoting to get wrong: an email may hold a quote
     found = (
