@@ -31,10 +31,9 @@ SERVERS = pytest.mark.parametrize("backend", ["postgresql", "tls"], indirect=Tru
 # check in the same statement), then the one statement that does the work, which commits by
 # itself (see sorted_cli.db.open_session).
 BUDGET = 1
-# Counted in-process only, for now: through the command server the proxy counts one or two
-# more exchanges over TLS for some commands, depending on how the TLS handshake's last
-# messages fall in time (seen 2026-12-01, for list, delete and tag); the server's own round
-# trip budget (a warm connection) is measured on its own.
+# Counted in-process, a command on a connection of its own: through the command server the
+# connection is a warm one (no handshake at all), and its budget, one round trip, is counted by
+# tests/test_engines.py and tests/test_server.py.
 IN_PROCESS = pytest.mark.in_process
 COMMANDS = {
     "list": ["list"],
