@@ -170,16 +170,24 @@ def server_cpu(env: dict[str, str], runs: int) -> list[str]:
 
 
 def memory(env: dict[str, str], commands: int) -> list[str]:
+    """Memory after each step of COMMANDS `sorted list` runs; the workers are never replaced
+    meanwhile (the server runs with SORTED_SERVER_WORKER_COMMANDS above COMMANDS), so growth
+    would show."""
     served = {**env, "SORTED_SERVER": "require", "SORTED_SERVER_WAIT": "5"}
-    rows = ["| commands run | server memory (all processes) |", "|---:|---:|"]
-    rows.append(f"| 0 | {memory_mb(env):.0f} MB |")
+    rows = [
+        "| commands run | server memory (all processes) | workers replaced |",
+        "|---:|---:|---:|",
+    ]
+    _, first = server_pids(env)
+    rows.append(f"| 0 | {memory_mb(env):.0f} MB | |")
     steps = sorted({commands // 10, commands // 2, commands} - {0})
     done = 0
     for step in steps:
         while done < step:
             subprocess.run([SORTED, "list"], env=served, check=True, stdout=subprocess.DEVNULL)
             done += 1
-        rows.append(f"| {done:,} | {memory_mb(env):.0f} MB |")
+        _, now = server_pids(env)
+        rows.append(f"| {done:,} | {memory_mb(env):.0f} MB | {len(set(first) - set(now))} |")
     return rows
 
 
@@ -209,7 +217,11 @@ def main() -> None:
         with database.fresh() as env:
             database.fill(100)
             env.pop("PYTHONDONTWRITEBYTECODE", None)
-            env.update(XDG_RUNTIME_DIR=str(runtime), SORTED_SERVER="on")
+            env.update(
+                XDG_RUNTIME_DIR=str(runtime),
+                SORTED_SERVER="on",
+                SORTED_SERVER_WORKER_COMMANDS=str(options.memory_commands + 1000),
+            )
             subprocess.run([SORTED, "server", "start"], env=env, check=True, capture_output=True)
             title = "Through the command server (embedded SQLite, 100 tasks)"
             parts: list[tuple[str, Callable[[], list[str]]]] = [
