@@ -142,7 +142,8 @@ def test_a_first_run_through_the_server_is_the_same_as_in_its_own_process(
     """From nothing (no database, no user) to a day's commands: what each prints, and how it
     exits, through a server as in its own process (timestamps and UUIDs aside)."""
     monkeypatch.setenv("SORTED_HOME", str(tmp_path / "own"))
-    own = [_masked(outcome(run_sorted(*command))) for command in COMMANDS]
+    alone = environment(SORTED_SERVER="off")  # each in its own process, starting no server
+    own = [_masked(outcome(run_sorted(*command, env=alone))) for command in COMMANDS]
     start_server()
     monkeypatch.setenv("SORTED_HOME", str(tmp_path / "served"))
     served = [_masked(outcome(run_sorted(*command))) for command in COMMANDS]
@@ -307,6 +308,14 @@ def _at_question(*args: str) -> tuple[subprocess.Popen[bytes], int]:
     return process, leader
 
 
+def _ended(pid: int) -> bool:
+    """Whether process PID has exited (a zombie nobody reaped yet counts)."""
+    try:
+        return _state_of(pid) == "Z"
+    except FileNotFoundError:
+        return True
+
+
 def _state_of(pid: int) -> str:
     """The one-letter state of process PID (R, S, T for stopped...)."""
     return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
@@ -392,29 +401,49 @@ def test_a_killed_client_stops_its_command_and_frees_the_worker(
 
 
 @ON_SQLITE
+@pytest.mark.parametrize("server_stopped", [False, True], ids=["server running", "server stopped"])
 def test_a_client_killed_while_stopped_does_not_leave_its_worker_stopped(
-    session: Session, bob: User, start_server: Callable[..., Server]
+    session: Session, bob: User, start_server: Callable[..., Server], server_stopped: bool
 ) -> None:
     """Ctrl-Z, then `kill -9 %1`: no `fg` will ever come, and the stopped worker would hold its
     command (its locks, its connection) for ever. The server continues it, and the command
-    ends as a hang-up ends it."""
-    server = start_server(SORTED_SERVER_WORKERS="1")
-    [worker] = server.workers()
+    ends as a hang-up ends it; a server asked to stop meanwhile still does, before it goes."""
+    # A second worker answers `sorted server stop` while the first one is stopped.
+    server = start_server(SORTED_SERVER_WORKERS="2" if server_stopped else "1")
     process, leader = _at_question("delete", "1", "2")
     try:
         # What Ctrl-Z sends. (The client, leading a session of its own, is not stopped by it:
         # the kernel ignores it there; its worker is, as with a shell.)
         process.send_signal(signal.SIGTSTP)
-        assert _within(5, lambda: _state_of(worker) == "T")
+        assert _within(5, lambda: [_state_of(pid) for pid in server.workers()].count("T") == 1)
+        [worker] = [pid for pid in server.workers() if _state_of(pid) == "T"]
+        if server_stopped:
+            assert outcome(run_sorted("server", "stop"))[1].startswith("Stopped the sorted server")
         process.kill()
         process.wait(timeout=TIMEOUT_S)
-        assert _within(10, lambda: _state_of(worker) not in ("T", "t"))
+        assert _within(10, lambda: _ended(worker) or _state_of(worker) not in ("T", "t"))
     finally:
         os.close(leader)
+    assert _open_titles(session, bob) == ["Call Bob", "Pay rent"]
+    if server_stopped:  # the worker ended its command and left, and its server with it
+        assert _within(10, lambda: _ended(server.pid))
+        return
     listed = run_sorted("list", env=environment(SORTED_SERVER_WAIT="10"))
     assert listed.returncode == 0, listed.stderr
     assert server.workers() == [worker]  # the same worker, free again
-    assert _open_titles(session, bob) == ["Call Bob", "Pay rent"]
+
+
+@ON_SQLITE
+def test_the_python_settings_of_the_command_that_started_the_server_are_not_the_next_ones(
+    bob: User, start_server: Callable[..., Server]
+) -> None:
+    """How Python runs (PYTHONIOENCODING, PYTHONWARNINGS, ...) is each command's own: the
+    server does not start with them."""
+    assert run_sorted("add", "Café au lait", env=environment(SORTED_SERVER="off")).returncode == 0
+    start_server(PYTHONIOENCODING="ascii", PYTHONWARNINGS="error")
+    listed = run_sorted("list")
+    assert listed.returncode == 0, listed.stderr
+    assert "Café au lait" in listed.stdout
 
 
 @ON_SQLITE

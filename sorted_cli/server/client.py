@@ -48,11 +48,18 @@ _STOPS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 _OFF = frozenset({"off", "0", "no", "false"})
 # Typer finds the user's shell from the parent of the process that runs the command.
 _OWN_PROCESS_OPTIONS = frozenset({"--install-completion", "--show-completion"})
-# What the server starts with of this environment: what Python, the server's own settings and
-# its coverage (in the tests) read. Nothing else (no database URL, password or token): each
-# command brings its own environment.
-_SERVER_ENVIRONMENT = ("PATH", "HOME", "LANG", "LANGUAGE", "TMPDIR", "TZ", "VIRTUAL_ENV")
-_SERVER_ENVIRONMENT_PREFIXES = ("SORTED_SERVER", "PYTHON", "LC_", "XDG_", "COVERAGE_")
+# What the server starts with of this environment: what it needs to start and to find the
+# code (Python's path, the dynamic linker's), what its libraries read once per process (the
+# locale, psycopg's implementation, OpenSSL's configuration and certificates), its own
+# settings and, in the tests, coverage's. Nothing else: no database URL, password or token, and
+# none of Python's settings of how to run (PYTHONIOENCODING, PYTHONWARNINGS, ...), which would
+# hold for every later command: each command brings its own environment.
+_SERVER_ENVIRONMENT = (
+    "PATH", "HOME", "LANG", "LANGUAGE", "TMPDIR", "TZ", "VIRTUAL_ENV",
+    "PYTHONPATH", "PYTHONHOME", "PYTHONDONTWRITEBYTECODE", "PYTHONPYCACHEPREFIX",
+    "LD_LIBRARY_PATH", "PSYCOPG_IMPL", "OPENSSL_CONF", "SSL_CERT_FILE", "SSL_CERT_DIR",
+)  # fmt: skip
+_SERVER_ENVIRONMENT_PREFIXES = ("SORTED_SERVER", "LC_", "XDG_", "COVERAGE_")
 DIED = (
     "Error: the sorted server stopped while running this command, so it may or may not have "
     "been done: check (for example with `sorted list`) before repeating it.\n"

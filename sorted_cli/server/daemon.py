@@ -247,6 +247,12 @@ class Server:
             with contextlib.suppress(OSError):
                 os.kill(pid, signal.SIGUSR1)
         os.close(self.lock)
+        # The commands still running end as they would; one stopped by Ctrl-Z whose client is
+        # then killed must still be continued (see `_continue_the_abandoned`).
+        while self.busy and self.workers:
+            self._wait_for_activity()
+            self._reap()
+            self._continue_the_abandoned()
 
 
 def _state_of(pid: int) -> str:

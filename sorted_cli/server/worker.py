@@ -137,15 +137,22 @@ def _serve_one(connection: socket.socket, identity: str, activity: int) -> None:
             connection.sendall(wire.accepted(os.getpid()))
             descriptors = wire.receive_go(connection)
             connection.settimeout(None)  # the command takes as long as it takes
-            os.write(activity, MARK.pack(b"+", os.getpid(), client))
             try:
+                _tell(activity, b"+", client)
                 _run(connection, request, descriptors)
             finally:
-                os.write(activity, MARK.pack(b"-", os.getpid(), client))
+                _tell(activity, b"-", client)
                 for descriptor in descriptors:
                     os.close(descriptor)
     except (OSError, wire.Broken):  # the client went away before it committed: nothing ran
         pass
+
+
+def _tell(activity: int, mark: bytes, client: int) -> None:
+    """Tell the server a command starts (+) or ends (-). A server gone (killed) hears nothing,
+    and the command runs all the same: its client has committed to it."""
+    with contextlib.suppress(OSError):
+        os.write(activity, MARK.pack(mark, os.getpid(), client))
 
 
 def _stop_the_server() -> None:
