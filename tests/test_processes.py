@@ -659,3 +659,14 @@ def test_a_list_streamed_into_a_slow_reader_holds_up_no_change(session: Session,
             listing.wait()
     assert (listing.returncode, errors) == (0, b"")
     assert len((first + rest).splitlines()) == 3000  # what there was when it began
+
+
+def test_output_its_encoding_cannot_hold_is_said_as_such(session: Session, ada: User) -> None:
+    """Not "an argument is not valid UTF-8": the title is fine, the output's encoding is not."""
+    assert run_sorted("add", "Café au lait").returncode == 0
+    listed = run_sorted("list", env=environment(PYTHONIOENCODING="ascii"))
+    assert (listed.returncode, listed.stderr) == (
+        1,
+        "Error: The output's encoding, ascii, cannot hold U+00E9: use a UTF-8 locale or "
+        "PYTHONIOENCODING=utf-8.\n",
+    )

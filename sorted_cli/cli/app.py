@@ -47,8 +47,17 @@ class SortedGroup(TyperGroup):
             raise typer.Exit(exc.exit_code) from None
         except SortedError as exc:
             _fail(ctx, exc)
-        except UnicodeEncodeError:  # bytes that are not UTF-8 on the command line
-            _fail(ctx, InvalidInput("An argument is not valid UTF-8 text."))
+        except UnicodeEncodeError as exc:
+            if "surrogates" in exc.reason:  # bytes that are not UTF-8 on the command line
+                _fail(ctx, InvalidInput("An argument is not valid UTF-8 text."))
+            _fail(  # output to a stream whose encoding (PYTHONIOENCODING, the locale) lacks it
+                ctx,
+                SortedError(
+                    f"The output's encoding, {exc.encoding}, cannot hold "
+                    f"U+{ord(exc.object[exc.start]):04X}: use a UTF-8 locale or "
+                    "PYTHONIOENCODING=utf-8."
+                ),
+            )
         except OSError as exc:
             # The system said no: output that cannot be written (a full disk, a closed stdout),
             # a file that cannot be read. Not a bug, and any change to the database is already
