@@ -447,6 +447,36 @@ def test_the_python_settings_of_the_command_that_started_the_server_are_not_the_
 
 
 @ON_SQLITE
+def test_a_server_whose_every_worker_is_busy_is_still_seen_and_stopped(
+    session: Session, bob: User, start_server: Callable[..., Server]
+) -> None:
+    """No worker is free to answer `sorted server status` or `stop`: the server is found by
+    its lock all the same, and stopped by a signal; the command it runs finishes first."""
+    server = start_server(SORTED_SERVER_WORKERS="1")
+    process, leader = _at_question("delete", "1", "2")
+    try:
+        assert outcome(run_sorted("server", "status")) == (
+            0,
+            f"The sorted server is running (pid {server.pid}); every worker is busy.\n",
+            "",
+        )
+        assert outcome(run_sorted("server", "stop")) == (
+            0,
+            f"Stopped the sorted server (pid {server.pid}).\n",
+            "",
+        )
+        os.write(leader, b"y\n")
+        stdout, _ = process.communicate(timeout=TIMEOUT_S)
+    finally:
+        os.close(leader)
+    assert (process.returncode, stdout) == (
+        0,
+        b"Deleted task 1: Call Bob\nDeleted task 2: Pay rent\n",
+    )
+    assert _within(10, lambda: _ended(server.pid))
+
+
+@ON_SQLITE
 def test_a_worker_that_dies_mid_command_is_said_and_replaced(
     session: Session, bob: User, start_server: Callable[..., Server]
 ) -> None:

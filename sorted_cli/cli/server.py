@@ -30,8 +30,12 @@ def status() -> None:
 
     found = _status()
     if found is None:
-        render.line("The sorted server is not running.")
-        raise typer.Exit(1)
+        busy = _lock_holder()
+        if busy is None:
+            render.line("The sorted server is not running.")
+            raise typer.Exit(1)
+        render.line(f"The sorted server is running (pid {busy}); every worker is busy.")
+        return
     for line in _described(found):
         render.line(line)
 
@@ -61,13 +65,42 @@ def stop() -> None:
     from sorted_cli.server import client, wire
 
     found = _status()
-    if found is None:
+    pid = int(found["pid"]) if found is not None else _lock_holder()
+    if pid is None:
         render.line("The sorted server is not running.")
         return
-    client.ask(wire.STOP)
-    if not _waited(lambda: _status() is None):
-        raise SortedError(f"The sorted server (pid {found['pid']}) did not stop in {_WAIT_S:g} s.")
-    render.line(f"Stopped the sorted server (pid {found['pid']}).")
+    if found is not None:
+        client.ask(wire.STOP)
+    else:  # every worker busy, none to take the request: the server hears it as a signal
+        import os
+        import signal
+
+        os.kill(pid, signal.SIGTERM)
+    if not _waited(lambda: _status() is None and _lock_holder() != pid):
+        raise SortedError(f"The sorted server (pid {pid}) did not stop in {_WAIT_S:g} s.")
+    render.line(f"Stopped the sorted server (pid {pid}).")
+
+
+def _lock_holder() -> int | None:
+    """The pid of the server holding its lock, when one does (it answers no request while
+    every worker is busy), else None."""
+    import fcntl
+    import os
+
+    from sorted_cli.server import where
+
+    try:
+        held = os.open(where.lock_path(where.socket_folder(create=False)), os.O_RDONLY)
+    except (where.Unsafe, OSError):
+        return None
+    try:
+        fcntl.flock(held, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except OSError:  # held: the pid it wrote, if it is serving (not starting or stopping)
+        written = os.pread(held, 32, 0).strip()
+        return int(written) if written.isdigit() else None
+    finally:
+        os.close(held)  # a lock this took goes with it
+    return None
 
 
 def _status() -> dict[str, str] | None:
