@@ -154,6 +154,7 @@ ENVIRONMENT_NAMES: dict[str, tuple[str, ...]] = {
     "retry_timeout": ("SORTED_RETRY_TIMEOUT",),
     "lock_timeout": ("SORTED_LOCK_TIMEOUT",),
     "statement_timeout": ("SORTED_STATEMENT_TIMEOUT",),
+    "connection_idle_timeout": ("SORTED_CONNECTION_IDLE_TIMEOUT",),
 }
 
 
