@@ -178,6 +178,7 @@ class Server:
     def _fill(self) -> None:
         from sorted_cli.server import worker
 
+        server = os.getpid()
         while len(self.workers) < self.size and not _STOPPING:
             pid = os.fork()
             if pid == 0:  # pragma: no cover - the worker's own process reports its coverage
@@ -190,6 +191,7 @@ class Server:
                     self.activity_write,
                     self.idle_timeout,
                     self.recycle_after,
+                    server=server,
                 )
             self.workers.add(pid)
 

@@ -65,10 +65,14 @@ def serve(
     activity: int,
     idle_timeout: float,
     recycle_after: int = RECYCLE_AFTER,
+    *,
+    server: int,
 ) -> NoReturn:
     """The worker's life: take commands from LISTENER until told to leave, or until it has run
     RECYCLE_AFTER of them (then a fresh worker takes its place: whatever a long life gathers,
-    a fragmented heap, a cache grown large, goes with it)."""
+    a fragmented heap, a cache grown large, goes with it), or until its SERVER (the pid that
+    forked it: not read here, where a server killed a moment ago has another process as the
+    parent already) is gone."""
     _SERVED["idle_timeout"] = idle_timeout
     leaving = threading.Event()
 
@@ -79,7 +83,7 @@ def serve(
     _between_commands()
     gc.disable()  # during a command; what it leaves is collected after it
     code = 0
-    server = _SERVED["server"] = os.getppid()
+    _SERVED["server"] = server
     from sorted_cli import engines
 
     try:
