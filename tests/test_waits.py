@@ -26,14 +26,13 @@ from conftest import ADA, add_plain_tasks, direct_url_of
 from faultproxy import FaultProxy, server_address
 from sqlmodel import Session
 from test_concurrency import finished, while_held
-from test_processes import SORTED, environment
+from test_processes import SORTED, WAITING, environment
 
 from sorted_cli.models import User
 from sorted_cli.pgwaits import Waits
 
 BACKENDS = pytest.mark.parametrize("backend", ["postgresql", "pgbouncer"], indirect=True)
 BOUND_S = 30  # "does not hang": each case ends well within this, where it used to hang for good
-WAITING = "Waiting for the database (another sorted command may be changing these tasks)...\n"
 
 
 def lock_ada(database_url: str) -> AbstractContextManager[psycopg.Connection]:
