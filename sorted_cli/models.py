@@ -258,9 +258,38 @@ class TaskPublic(SQLModel):
 
     @classmethod
     def of(cls, task: Task, tags: list[str] | tuple[str, ...] = ()) -> TaskPublic:
-        return cls.model_validate(
-            {**task.model_dump(), "deleted": task.is_deleted, "tags": list(tags)}
-        )
+        values = {key: getattr(task, column) for key, column in PUBLIC_COLUMNS.items()}
+        return cls.model_validate({**values, "tags": list(tags)})
+
+
+# The one definition of a task's public shape is TaskPublic; everything that reads or writes
+# that shape derives from it: `list --json` and `show --json` (TaskPublic.of), the streamed
+# `list` and `export` (the columns below, turned into JSON by `public_value`), CSV (the keys),
+# and import (TaskRecord, written back through the same columns). A new field is added to the
+# table and to TaskPublic, and reaches all of them. Where a key and its column differ in name:
+_COLUMN_OF_KEY = {"deleted": "is_deleted"}
+_COMPUTED_KEYS = frozenset({"tags"})  # not a column of tasks: the task_tags rows
+# Each public key but the computed ones -> the Task column it comes from, in the view's order.
+PUBLIC_COLUMNS: dict[str, str] = {
+    key: _COLUMN_OF_KEY.get(key, key)
+    for key in TaskPublic.model_fields
+    if key not in _COMPUTED_KEYS
+}
+
+
+def public_value(value: object) -> object:
+    """A column's value as the JSON view writes it: what `TaskPublic.model_dump(mode="json")`
+    makes of it (UUIDs and dates as text, a UTC moment as `2026-11-23T09:30:00.123456Z`), for
+    the paths that stream rows without building a model per task."""
+    if isinstance(value, datetime):
+        return value.isoformat().replace("+00:00", "Z")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, Priority):
+        return value.value
+    return value
 
 
 class TaskRecord(TaskPublic):

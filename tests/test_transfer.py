@@ -29,7 +29,7 @@ from test_sqlitefile import (  # mounts: a fixture
     run_in_a_mount_namespace,
 )
 
-from sorted_cli.models import Task, TaskTag, User
+from sorted_cli.models import PUBLIC_COLUMNS, Task, TaskPublic, TaskTag, User
 from sorted_cli.services import transfer
 
 FIXTURE = Path(__file__).parent / "data" / "taskwarrior.json"
@@ -79,6 +79,35 @@ def test_export_writes_open_and_completed_tasks_and_all_adds_the_trash(
     everything = exported(run, "--all")
     assert [(task["number"], task["deleted"]) for task in everything][-1] == (4, True)
     assert everything[-1]["deleted_at"] is not None
+
+
+def test_every_path_writes_a_task_in_the_one_public_shape(filled: None, run: Run) -> None:
+    """`show --json` and a page of `list --json` build the model (TaskPublic.of); the streamed
+    `list` and `export` turn rows straight into JSON; CSV and import take its keys: all of
+    them give each task alike, every field set somewhere among these four tasks."""
+    streamed = exported(run, "--all")
+    paged = json.loads(run("list", "--all", "--json", "--limit", "10").stdout)
+    paged += json.loads(run("list", "--deleted", "--json", "--limit", "10").stdout)
+    assert streamed == json.loads(run("list", "--all", "--json").stdout) + json.loads(
+        run("list", "--deleted", "--json").stdout
+    )
+    assert paged == streamed
+    for task in streamed:
+        assert json.loads(run("show", str(task["number"]), "--json").stdout) == task
+    rows = list(csv.DictReader(io.StringIO(run("export", "--format", "csv", "--all").stdout)))
+    assert [list(row) for row in rows] == [list(task) for task in streamed]
+    assert [row["id"] for row in rows] == [task["id"] for task in streamed]
+    assert {key for task in streamed for key, value in task.items() if value} == set(TASK_KEYS)
+
+
+def test_each_column_of_a_task_is_in_its_public_shape_or_kept_out_of_it_on_purpose() -> None:
+    """A column added to tasks must be added to TaskPublic too (and so to every view, export
+    and import), or named here as internal."""
+    internal = {"user_id"}  # the owner: who runs the command
+    columns = set(Task.__table__.columns.keys())  # type: ignore[attr-defined]
+    assert columns - set(PUBLIC_COLUMNS.values()) == internal
+    assert set(PUBLIC_COLUMNS.values()) <= columns
+    assert list(TaskPublic.model_fields) == TASK_KEYS
 
 
 def test_export_of_nothing_is_an_empty_array(ada: User, run: Run) -> None:

@@ -46,7 +46,17 @@ from sorted_cli.errors import (
     TaskInTrash,
     TaskNotFound,
 )
-from sorted_cli.models import NUMBER_MAX, Task, TaskCreate, TaskTag, TaskUpdate, User, utcnow
+from sorted_cli.models import (
+    NUMBER_MAX,
+    PUBLIC_COLUMNS,
+    Task,
+    TaskCreate,
+    TaskTag,
+    TaskUpdate,
+    User,
+    public_value,
+    utcnow,
+)
 from sorted_cli.services import users
 
 _MIN_PREFIX = 4
@@ -538,47 +548,14 @@ def stream_tasks(
 
 
 def _viewed(row: Sequence[Any]) -> dict[str, Any]:
-    (task_id, number, title, description, priority, due, completed, completed_at,
-     created_at, updated_at, deleted, deleted_at, joined) = row  # fmt: skip
-    return {
-        "id": str(task_id),
-        "number": number,
-        "title": title,
-        "description": description,
-        "priority": priority.value,
-        "due": due.isoformat() if due else None,
-        "completed": completed,
-        "completed_at": _moment(completed_at),
-        "created_at": _moment(created_at),
-        "updated_at": _moment(updated_at),
-        "deleted": deleted,
-        "deleted_at": _moment(deleted_at),
-        "tags": split_tags(joined),
-    }
+    """A row of `_VIEWED` and JOINED_TAGS as the task's JSON view."""
+    *values, joined = row
+    view = {key: public_value(value) for key, value in zip(PUBLIC_COLUMNS, values, strict=True)}
+    view["tags"] = split_tags(joined)
+    return view
 
 
-_VIEWED = [
-    col(column)
-    for column in (
-        Task.id,
-        Task.number,
-        Task.title,
-        Task.description,
-        Task.priority,
-        Task.due,
-        Task.completed,
-        Task.completed_at,
-        Task.created_at,
-        Task.updated_at,
-        Task.is_deleted,
-        Task.deleted_at,
-    )
-]
-
-
-def _moment(value: datetime | None) -> str | None:
-    """A UTC timestamp as the JSON view writes it (`2026-11-23T09:30:00.123456Z`)."""
-    return None if value is None else value.isoformat().replace("+00:00", "Z")
+_VIEWED = [col(getattr(Task, column)) for column in PUBLIC_COLUMNS.values()]
 
 
 MORE_COUNTED = 500  # matches beyond a page that `list` counts; past that it says "500+"

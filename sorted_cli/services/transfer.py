@@ -29,7 +29,7 @@ from sqlmodel import Session, col, select
 
 from sorted_cli.db import transaction
 from sorted_cli.errors import InvalidInput
-from sorted_cli.models import NUMBER_MAX, Task, TaskRecord, TaskTag, User
+from sorted_cli.models import NUMBER_MAX, PUBLIC_COLUMNS, Task, TaskRecord, TaskTag, User
 from sorted_cli.services.tasks import stream_tasks
 
 if TYPE_CHECKING:
@@ -152,18 +152,6 @@ def _find_taken(session: Session, user: User, staged: StagedTasks, counter: int)
 
 
 def _task_row(user: User, record: TaskRecord, number: int) -> dict[str, Any]:
-    return {
-        "id": record.id,
-        "user_id": user.id,
-        "number": number,
-        "title": record.title,
-        "description": record.description,
-        "priority": record.priority,
-        "due": record.due,
-        "completed": record.completed,
-        "completed_at": record.completed_at,
-        "created_at": record.created_at,
-        "updated_at": record.updated_at,
-        "is_deleted": record.deleted,
-        "deleted_at": record.deleted_at,
-    }
+    """The row of a task coming in: its public fields in their columns (`PUBLIC_COLUMNS`)."""
+    row = {column: getattr(record, key) for key, column in PUBLIC_COLUMNS.items()}
+    return {**row, "user_id": user.id, "number": number}
