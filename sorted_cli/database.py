@@ -37,6 +37,7 @@ the waits and the "commit sent" bookkeeping live on the `Database` made for each
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Iterator
 from itertools import chain, pairwise
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -49,6 +50,7 @@ from sqlmodel import Session
 from sorted_cli import engines, schema, sqlitefile
 from sorted_cli.db import (
     ASKED,
+    COMMAND_ID,
     ON_LOCK_WAIT,
     REVISION_QUERY,
     bring_to_head,
@@ -114,6 +116,7 @@ class Database:
         self._commit_sent = False  # a COMMIT (or autocommitted change) not yet answered
         self._expected: User | None = None  # a user known from an earlier command (PostgreSQL)
         self._forget_known_user: Callable[[], object] = lambda: None
+        self.command_id = uuid.uuid4()  # one per command, kept across retries (db.command_id)
 
     @staticmethod
     def of(session: Session) -> Database:
@@ -299,6 +302,7 @@ class Database:
 
     def _made(self, session: Session) -> Session:
         session.info[_OWNER] = self
+        session.info[COMMAND_ID] = self.command_id
         event.listen(session, "after_commit", self._commit_answered)
         return session
 

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -297,6 +298,19 @@ def transaction(session: Session) -> Iterator[None]:
         if not dbapi_connection.closed:
             session.rollback()  # nothing, after the block's commit
             dbapi_connection.autocommit = True
+
+
+# Where a command's session keeps the command's id (sorted_cli.database.Database sets it):
+# one per command, the same across its retries, so that its history rows share it and a
+# retried command finds what its first try recorded.
+COMMAND_ID = "sorted_command_id"
+
+
+def command_id(session: Session) -> uuid.UUID:
+    """The id of the command this session works for; a session no command opened (a script,
+    a test) gets a new one per call: each call is a command of its own."""
+    found = session.info.get(COMMAND_ID)
+    return found if isinstance(found, uuid.UUID) else uuid.uuid4()
 
 
 @contextmanager

@@ -61,6 +61,15 @@ class Cancelled(SortedError):
     without `Error:`, since it was the user's choice; exit code 1."""
 
 
+class NothingToUndo(SortedError):
+    """The user has no command left to undo, or (redo) none undone to re-apply."""
+
+
+class UndoRefused(SortedError):
+    """A task the undone (or redone) command changed has changed since: taking the command
+    back would overwrite newer work, so nothing is done."""
+
+
 class UserNotFound(SortedError):
     """No active user has that email."""
 

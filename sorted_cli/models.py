@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime
 from typing import Any, ClassVar, TypeVar
 
 from pydantic import ValidationError, field_validator, model_validator
-from sqlalchemy import DateTime, Dialect, Index, String, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, DateTime, Dialect, Index, Integer, String, UniqueConstraint
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
@@ -236,6 +236,43 @@ class TaskTag(SQLModel, table=True):
     task_id: uuid.UUID = Field(foreign_key="tasks.id", primary_key=True, ondelete="CASCADE")
     name: str = Field(max_length=TAG_MAX, primary_key=True)
     user_id: uuid.UUID = Field(foreign_key="users.id", nullable=False, ondelete="CASCADE")
+
+
+class TaskChange(SQLModel, table=True):
+    """What one command did to one task: the history behind `undo`, `redo`, `log` and
+    `show --history` (see `sorted_cli.services.history`).
+
+    `before` and `after` hold the fields the command changed, under their public keys (the
+    JSON view's), before and after it; `before` is null for a task the command added. A
+    command's rows share its `command_id`; the row is written in the statement or the
+    transaction that makes the change. `applied_at` is the task's `updated_at` once the change
+    took effect (again, after a redo), `undone_at` when it was undone (null while it stands).
+    Rows of `undo` and `redo` themselves (`action` "undo" or "redo", naming in `reverts` the
+    command they reverted) are history only: they are never undone.
+    """
+
+    __tablename__: ClassVar[str] = "task_changes"
+    __table_args__ = (
+        UniqueConstraint("command_id", "task_id"),  # a retried command never records twice
+        Index("ix_task_changes_user_id_id", "user_id", "id"),  # a user's latest commands
+        Index("ix_task_changes_task_id_id", "task_id", "id"),  # a task's history
+    )
+
+    id: int | None = Field(
+        default=None,
+        primary_key=True,
+        sa_type=BigInteger().with_variant(Integer(), "sqlite"),  # SQLite: its rowid
+    )
+    command_id: uuid.UUID = Field(nullable=False)
+    user_id: uuid.UUID = Field(foreign_key="users.id", nullable=False, ondelete="CASCADE")
+    task_id: uuid.UUID = Field(foreign_key="tasks.id", nullable=False, ondelete="CASCADE")
+    action: str = Field(max_length=16)
+    at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    before: dict[str, Any] | None = Field(default=None, sa_type=JSON)
+    after: dict[str, Any] | None = Field(default=None, sa_type=JSON)
+    applied_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    undone_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    reverts: uuid.UUID | None = None
 
 
 class TaskPublic(SQLModel):

@@ -23,7 +23,8 @@ if TYPE_CHECKING:
     from rich.console import Console
     from rich.text import Text
 
-    from sorted_cli.models import Task, User
+    from sorted_cli.models import Task, TaskChange, User
+    from sorted_cli.services.history import Command
     from sorted_cli.services.stats import Stats
     from sorted_cli.services.tasks import Change, TaskPage
 
@@ -379,6 +380,160 @@ def _ago(moment: datetime, *, now: datetime) -> str:
 
 def _moment(moment: datetime) -> str:
     return moment.astimezone().strftime("%Y-%m-%d %H:%M")
+
+
+# -------------------------------------------------------------------------------- history
+
+_PAST = {"undo": "Undid", "redo": "Redid"}
+
+
+def reverted(command: Command) -> None:
+    """What `undo` or `redo` took back or re-applied: a line per task."""
+    verb = _PAST[command.action]
+    for step in command.steps:
+        where = ""
+        if command.reverts == "add":
+            where = " (moved to the trash)" if command.action == "undo" else " (out of the trash)"
+        line(f"{verb} {command.reverts} of task {step.number}: {step.title}{where}")
+
+
+def changes_text(before: dict[str, Any] | None, after: dict[str, Any]) -> str:
+    """What a change did to a task, for people: `completed: no -> yes; tags: +a -> +a +b`."""
+    if before is None:
+        return "added"
+    return "; ".join(
+        f"{key}: {_field_text(before.get(key))} -> {_field_text(after.get(key))}" for key in after
+    )
+
+
+def _field_text(value: object) -> str:
+    if value is None or value == []:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, datetime):
+        return _moment(value)
+    if isinstance(value, list):
+        return " ".join(f"+{item}" for item in value)
+    if isinstance(value, Priority):
+        return value.value
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)
+
+
+def command_json(command: Command) -> dict[str, Any]:
+    from sorted_cli.models import public_value
+
+    def values(fields: dict[str, Any] | None) -> dict[str, Any] | None:
+        return None if fields is None else {k: public_value(v) for k, v in fields.items()}
+
+    return {
+        "command": str(command.id),
+        "action": command.action,
+        "at": public_value(command.at),
+        "undone_at": public_value(command.undone_at),
+        "reverts": command.reverts,
+        "tasks": [
+            {
+                "id": str(step.task_id),
+                "number": step.number,
+                "title": step.title,
+                "before": values(step.before),
+                "after": values(step.after),
+            }
+            for step in command.steps
+        ],
+    }
+
+
+def history_log(commands: list[Command]) -> None:
+    """`sorted log`: a table of the user's latest commands, newest first; for scripts a
+    tab-separated line per task of each: when (UTC), the command's id, what, the task's
+    number, title, and `undone` or nothing."""
+    if not for_people():
+        for command in commands:
+            for step in command.steps:
+                _tab_line(
+                    _utc_text(command.at),
+                    str(command.id),
+                    _what(command),
+                    str(step.number),
+                    step.title,
+                    "undone" if command.undone_at else "",
+                )
+        return
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(box=None, pad_edge=False, show_edge=False)
+    table.add_column("When", no_wrap=True)
+    table.add_column("Command", no_wrap=True)
+    table.add_column("Task", justify="right", no_wrap=True)
+    table.add_column("Change", overflow="fold")
+    for command in commands:
+        style = "dim strike" if command.undone_at else ""
+        for index, step in enumerate(command.steps):
+            first = index == 0
+            table.add_row(
+                _moment(command.at) if first else "",
+                Text(_what(command) if first else "", style=style),
+                str(step.number),
+                Text(clean(f"{step.title}: {changes_text(step.before, step.after)}"), style=style),
+            )
+    stdout().print(table)
+
+
+def _what(command: Command) -> str:
+    return f"{command.action} {command.reverts}" if command.reverts else command.action
+
+
+def _utc_text(moment: datetime) -> str:
+    from sorted_cli.models import public_value
+
+    return str(public_value(moment))
+
+
+def _tab_line(*cells: str) -> None:
+    sys.stdout.write("\t".join(escaped(cell) for cell in cells) + "\n")
+
+
+def change_json(change: TaskChange, reverted_action: str | None) -> dict[str, Any]:
+    """One recorded change of a task, for `show --history --json`."""
+    from sorted_cli.models import public_value
+    from sorted_cli.services.history import stored_values
+
+    def values(fields: dict[str, Any] | None) -> dict[str, Any] | None:
+        return (
+            None
+            if fields is None
+            else {key: public_value(value) for key, value in stored_values(fields).items()}
+        )
+
+    return {
+        "command": str(change.command_id),
+        "action": change.action,
+        "at": public_value(change.at),
+        "undone_at": public_value(change.undone_at),
+        "reverts": reverted_action,
+        "before": values(change.before),
+        "after": values(change.after),
+    }
+
+
+def task_history(entries: list[tuple[TaskChange, str | None]]) -> None:
+    """`sorted show --history`: the task's changes, oldest first, one line each."""
+    from sorted_cli.services.history import stored_values
+
+    if not entries:
+        line("No recorded changes.")
+        return
+    for change, reverted_action in entries:
+        what = f"{change.action} {reverted_action}" if reverted_action else change.action
+        undone = " (undone)" if change.undone_at else ""
+        before = None if change.before is None else stored_values(change.before)
+        text = changes_text(before, stored_values(change.after))
+        line(f"{_moment(change.at)}  {what}{undone}: {text}")
 
 
 # ---------------------------------------------------------------------------------- stats

@@ -41,14 +41,14 @@ from psycopg import sql
 from servers import PgBouncer, ServerError, TlsCluster, start_pgbouncer, start_tls_cluster
 from sqlalchemy import inspect, make_url
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
+from sqlmodel import Session, SQLModel
 from typer.testing import CliRunner, Result
 
 from sorted_cli import migrate
 from sorted_cli.cli.app import app
 from sorted_cli.config import Settings, load_settings
 from sorted_cli.database import Database
-from sorted_cli.db import make_engine
+from sorted_cli.db import COMMAND_ID, make_engine
 from sorted_cli.models import Task, User, UserCreate, validated
 from sorted_cli.services import users
 
@@ -485,7 +485,7 @@ def database_url(
     else:
         made = _migrated(backend, request)
         with psycopg.connect(made.admin) as connection:
-            connection.execute("TRUNCATE task_tags, tasks, users")
+            connection.execute(f"TRUNCATE {', '.join(_TABLES)}")
         url = made.url
     monkeypatch.setenv("DATABASE_URL", url)
     return url
@@ -520,6 +520,9 @@ def table_names(engine: Engine) -> set[str]:
 @pytest.fixture
 def session(database_url: str) -> Iterator[Session]:
     session = Database(load_settings()).session
+    # A test's calls of services are commands of their own, as a script's are (db.command_id),
+    # not all one command: each is undone on its own.
+    session.info.pop(COMMAND_ID)
     yield session
     Database.of(session).close()
 
@@ -542,6 +545,8 @@ def grace(session: Session) -> User:
 
 
 Run = Callable[..., Result]
+# Every table of sorted's schema (what a reused database is emptied of between tests).
+_TABLES = [table.name for table in SQLModel.metadata.sorted_tables]
 SORTED = Path(sys.executable).parent / "sorted"
 # The ways a test's `run` reaches sorted: "in-process" (CliRunner) and "server" (the real
 # `sorted` program through a command server). SORTED_TEST_VIAS=in-process narrows them.

@@ -71,7 +71,13 @@ def version_rows(engine: Engine) -> list[str]:
 
 
 def assert_schema_at_head(engine: Engine) -> None:
-    assert table_names(engine) == {"users", "tasks", "task_tags", "alembic_version"}
+    assert table_names(engine) == {
+        "users",
+        "tasks",
+        "task_tags",
+        "task_changes",
+        "alembic_version",
+    }
     assert column_names(engine, "users") == USERS_COLUMNS
     assert column_names(engine, "tasks") == TASKS_COLUMNS
     assert indexes(engine, "users") == {"ix_users_email": (["email"], True)}
@@ -111,6 +117,22 @@ def assert_schema_at_head(engine: Engine) -> None:
         ("fk_task_tags_task_id_tasks", ["task_id"], "tasks", "CASCADE"),
         ("fk_task_tags_user_id_users", ["user_id"], "users", "CASCADE"),
     ]
+    assert indexes(engine, "task_changes") == {
+        "ix_task_changes_user_id_id": (["user_id", "id"], False),
+        "ix_task_changes_task_id_id": (["task_id", "id"], False),
+    }
+    unique = inspect(engine).get_unique_constraints("task_changes")
+    assert [(u["name"], u["column_names"]) for u in unique] == [
+        ("uq_task_changes_command_id_task_id", ["command_id", "task_id"])
+    ]
+    change_keys = inspect(engine).get_foreign_keys("task_changes")
+    assert sorted(
+        (fk["name"], fk["constrained_columns"], fk["referred_table"], fk["options"].get("ondelete"))
+        for fk in change_keys
+    ) == [
+        ("fk_task_changes_task_id_tasks", ["task_id"], "tasks", "CASCADE"),
+        ("fk_task_changes_user_id_users", ["user_id"], "users", "CASCADE"),
+    ]
     assert version_rows(engine) == [schema.HEAD]
 
 
@@ -137,7 +159,8 @@ def test_schema_head_is_the_script_directory_head() -> None:
 
 def test_history_describes_each_revision() -> None:
     assert migrate.history() == [
-        migrate.Revision(id="0002", message="add task tags", is_head=True),
+        migrate.Revision(id="0003", message="add task history", is_head=True),
+        migrate.Revision(id="0002", message="add task tags", is_head=False),
         migrate.Revision(id="0001", message="create users and tasks", is_head=False),
     ]
 
@@ -153,7 +176,11 @@ def test_blank_database_has_no_revision(engine: Engine) -> None:
 def test_upgrade_blank_database_to_head(engine: Engine) -> None:
     steps: list[str] = []
     migrate.upgrade(engine, progress=steps.append)
-    assert steps == ["Applied 0001: create users and tasks", "Applied 0002: add task tags"]
+    assert steps == [
+        "Applied 0001: create users and tasks",
+        "Applied 0002: add task tags",
+        "Applied 0003: add task history",
+    ]
     assert migrate.current(engine) == schema.HEAD
     assert_schema_at_head(engine)
 
@@ -170,7 +197,11 @@ def test_downgrade_to_base_and_back(engine: Engine) -> None:
     migrate.upgrade(engine)
     steps: list[str] = []
     migrate.downgrade(engine, "base", progress=steps.append)
-    assert steps == ["Reverted 0002: add task tags", "Reverted 0001: create users and tasks"]
+    assert steps == [
+        "Reverted 0003: add task history",
+        "Reverted 0002: add task tags",
+        "Reverted 0001: create users and tasks",
+    ]
     assert table_names(engine) == {"alembic_version"}
     assert version_rows(engine) == []
     assert migrate.current(engine) is None
@@ -316,6 +347,7 @@ def test_upgrade_to_tags_keeps_every_task_and_user(engine: Engine) -> None:
         )
 
     # Down again: the tags go, the tasks stay exactly as they were; and back up.
+    migrate.downgrade(engine, "0002")
     migrate.downgrade(engine, "0001")
     assert "task_tags" not in table_names(engine)
     assert _rows(engine, "tasks") == tasks_before
@@ -327,3 +359,42 @@ def test_upgrade_to_tags_keeps_every_task_and_user(engine: Engine) -> None:
 def _rows_count(engine: Engine, table: str) -> int:
     with engine.connect() as connection:
         return int(connection.execute(text(f"SELECT count(*) FROM {table}")).scalar_one())
+
+
+def test_upgrade_to_history_keeps_every_task_tag_and_user(engine: Engine) -> None:
+    migrate.upgrade(engine, "0001")
+    ada, _bob = _fill_at_0001(engine)
+    migrate.upgrade(engine, "0002")
+    task = _uuid_param(engine, uuid.UUID(int=1))
+    with engine.begin() as connection:
+        connection.execute(
+            text("INSERT INTO task_tags (task_id, name, user_id) VALUES (:task, 'home', :user)"),
+            {"task": task, "user": _uuid_param(engine, ada)},
+        )
+    before = {table: _rows(engine, table) for table in ("tasks", "users")}
+    tagged = _rows_count(engine, "task_tags")
+
+    migrate.upgrade(engine)
+    assert_schema_at_head(engine)
+    assert {table: _rows(engine, table) for table in before} == before
+    assert _rows_count(engine, "task_tags") == tagged == 1
+    assert _rows_count(engine, "task_changes") == 0  # history starts with the next command
+
+    # A change of an upgraded task is recorded against it; one of no task is refused.
+    row = {"task": task, "user": _uuid_param(engine, ada), "command": _uuid_param(engine, ada)}
+    insert = text(
+        "INSERT INTO task_changes (command_id, user_id, task_id, action, at) "
+        "VALUES (:command, :user, :task, 'done', CURRENT_TIMESTAMP)"
+    )
+    with engine.begin() as connection:
+        connection.execute(insert, row)
+    with pytest.raises(IntegrityError), engine.begin() as connection:
+        connection.execute(insert, row)  # the same command and task twice
+    with pytest.raises(IntegrityError), engine.begin() as connection:
+        connection.execute(insert, {**row, "task": _uuid_param(engine, uuid.uuid4())})
+
+    migrate.downgrade(engine, "0002")
+    assert "task_changes" not in table_names(engine)
+    assert {table: _rows(engine, table) for table in before} == before
+    migrate.upgrade(engine)
+    assert {table: _rows(engine, table) for table in before} == before

@@ -15,7 +15,7 @@ from typer.core import TyperGroup
 from typer.models import CommandInfo
 
 from sorted_cli import __version__
-from sorted_cli.cli import db, server, settings, tasks, transfer, users
+from sorted_cli.cli import db, history, server, settings, tasks, transfer, users
 from sorted_cli.cli.state import State
 from sorted_cli.errors import (
     Cancelled,
@@ -119,6 +119,7 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 app.add_typer(tasks.app)
+app.add_typer(history.app)
 app.add_typer(transfer.app)
 app.add_typer(settings.app)
 app.add_typer(users.app)

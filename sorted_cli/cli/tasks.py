@@ -255,21 +255,38 @@ def _now() -> datetime:
     return utcnow()
 
 
-@app.command(epilog=examples("sorted show 3", "sorted show 1f2e --json"))
-def show(ctx: typer.Context, ref: Ref, as_json: Json = False) -> None:
+@app.command(epilog=examples("sorted show 3", "sorted show 1f2e --json", "sorted show 3 --history"))
+def show(
+    ctx: typer.Context,
+    ref: Ref,
+    with_history: Annotated[
+        bool, typer.Option("--history", help="Also list every recorded change of the task.")
+    ] = False,
+    as_json: Json = False,
+) -> None:
     """Show one task in full."""
     from sorted_cli import render
-    from sorted_cli.services import tasks
+    from sorted_cli.services import history, tasks
 
     state = State.of(ctx)
 
     task, tags = state.db.run(
         lambda session: tasks.require_task_and_tags(session=session, user=state.user, ref=ref)
     )
+    entries = (
+        state.db.run(lambda session: history.task_history(session=session, task=task))
+        if with_history
+        else None
+    )
     if as_json:
-        render.print_json(render.task_json(task, tags))
-    else:
-        render.task_details(task, now=_now(), today=date.today(), tags=tags)
+        shown = render.task_json(task, tags)
+        if entries is not None:  # an added key, at the end
+            shown["history"] = [render.change_json(*entry) for entry in entries]
+        render.print_json(shown)
+        return
+    render.task_details(task, now=_now(), today=date.today(), tags=tags)
+    if entries is not None:
+        render.task_history(entries)
 
 
 @app.command(epilog=examples("sorted done 3", "sorted done 3 4 7"))

@@ -57,7 +57,7 @@ from sorted_cli.models import (
     public_value,
     utcnow,
 )
-from sorted_cli.services import users
+from sorted_cli.services import history, users
 
 _MIN_PREFIX = 4
 _NUMBER = re.compile(r"[0-9]{1,10}")  # ASCII digits only: int() would take "²" or "٣"
@@ -178,7 +178,10 @@ def _create_in_one_statement(
         .returning(*table.c)
         .cte("inserted")
     )
-    statement = select(sa.orm.aliased(Task, inserted, adapt_on_names=True))
+    recorded = history.recorded_in_statement(
+        session, user, history.ADD, task.created_at, inserted, before=None, keys=["title"]
+    )
+    statement = select(sa.orm.aliased(Task, inserted, adapt_on_names=True)).add_cte(recorded)
     if tags:
         names = sa.values(sa.column("name", sa.String), name="names").data([(n,) for n in tags])
         tagged = insert(TaskTag).from_select(
@@ -199,9 +202,12 @@ def _create_in_steps(session: Session, user: User, task: Task, tags: list[str]) 
         return None
     task.number = number
     session.add(task)
+    session.flush()  # the task row first: its tags and its history refer to it
     if tags:
-        session.flush()  # the task row first: its tags refer to it
         _insert_tags(session, user, task.id, tags)
+    history.record(
+        session, user, history.ADD, task.created_at, [(task.id, None, {"title": task.title})]
+    )
     return task
 
 
@@ -310,13 +316,16 @@ def _apply(
     user: User,
     refs: Iterable[str],
     *,
+    action: str,
     in_trash_ok: bool,
     eligible: ColumnElement[bool],
     values: Callable[[datetime], dict[str, Any]],
     confirm: Callable[[list[Task]], bool] | None = None,
 ) -> list[Change]:
     """Change the named tasks in one UPDATE statement: the `eligible` ones get `values(now)`
-    and their `updated_at`; the rest are left as they are (Change.changed is False).
+    and their `updated_at`; the rest are left as they are (Change.changed is False). What
+    changed is recorded as ACTION (`sorted_cli.services.history`): on PostgreSQL in the same
+    statement, on SQLite in the same transaction.
 
     Nothing changes unless every REF names a task (outside the trash, unless `in_trash_ok`):
     the statement checks that on the rows it has locked, so it holds even against a concurrent
@@ -341,12 +350,18 @@ def _apply(
                 raise Cancelled("Nothing changed.")
         keys, key = [task.id for task in tasks], lambda task: task.id
         targets = col(Task.id).in_(keys)
+    now = utcnow()
+    new_values = values(now)
+    recorded = history.public_keys(new_values)
+    old_names = list(dict.fromkeys(("id", "is_deleted", *new_values)))
+    old_columns = [col(getattr(Task, name)) for name in old_names]
     # The named rows, locked first (in UUID order, so commands naming the same tasks queue
     # instead of deadlocking), as they are once locked: the guard counts those, so a task a
-    # concurrent command moved to the trash meanwhile stops the change. (On SQLite the
-    # statement takes the write lock, which keeps everyone else out; FOR UPDATE is left out.)
+    # concurrent command moved to the trash meanwhile stops the change; the history takes
+    # their values before it. (On SQLite the statement takes the write lock, which keeps
+    # everyone else out; FOR UPDATE is left out.)
     locked = (
-        sa.select(col(Task.id), col(Task.is_deleted))
+        sa.select(*old_columns)
         .where(col(Task.user_id) == user.id, targets)
         .order_by(col(Task.id))
         .with_for_update()
@@ -355,20 +370,71 @@ def _apply(
     usable = sa.select(func.count()).select_from(locked)
     if not in_trash_ok:
         usable = usable.where(locked.c.is_deleted == false())
-    now = utcnow()
     changes = {
-        name: case((eligible, value), else_=getattr(Task, name))
-        for name, value in values(now).items()
+        name: case(
+            (eligible, sa.literal(value, getattr(Task, name).type)), else_=getattr(Task, name)
+        )
+        for name, value in new_values.items()
     }
     statement = (
         update(Task)
         .where(col(Task.id).in_(sa.select(locked.c.id)), usable.scalar_subquery() == len(keys))
         .values(**changes, updated_at=case((eligible, now), else_=col(Task.updated_at)))
-        .returning(Task)
-        .execution_options(synchronize_session=False, populate_existing=True)
     )
-    changed: dict[object, Task] = {key(t): t for t in session.execute(statement).scalars()}
-    session.commit()
+    if on_postgres(session):  # pragma: postgres
+        table = Task.__table__  # type: ignore[attr-defined]
+        changed_rows = statement.returning(*table.c).cte("changed")
+        record = history.recorded_in_statement(
+            session,
+            user,
+            action,
+            now,
+            changed_rows,
+            before=locked,
+            keys=recorded,
+            where=changed_rows.c.updated_at == now,
+        )
+        result = session.exec(
+            select(sa.orm.aliased(Task, changed_rows, adapt_on_names=True))
+            .add_cte(record)
+            .execution_options(populate_existing=True)
+        )
+        changed: dict[object, Task] = {key(task): task for task in result}
+        session.commit()
+    else:
+        with transaction(session):
+            before = {
+                row[0]: row
+                for row in session.execute(
+                    sa.select(*old_columns).where(col(Task.user_id) == user.id, targets)
+                )
+            }
+            returned = session.execute(
+                statement.returning(Task).execution_options(
+                    synchronize_session=False, populate_existing=True
+                )
+            ).scalars()
+            changed = {key(task): task for task in returned}
+            if len(changed) == len(keys):
+                history.record(
+                    session,
+                    user,
+                    action,
+                    now,
+                    [
+                        (
+                            task.id,
+                            {
+                                k: before[task.id][old_names.index(PUBLIC_COLUMNS[k])]
+                                for k in recorded
+                            },
+                            history.public_fields(task, recorded),
+                        )
+                        for task in changed.values()
+                        if task.updated_at == now
+                    ],
+                )
+            session.commit()
     if len(changed) != len(keys):
         _explain_refs(session, user, refs, in_trash_ok=in_trash_ok)
     return [Change(changed[k], changed[k].updated_at == now) for k in keys]
@@ -394,6 +460,7 @@ def complete_tasks(*, session: Session, user: User, refs: Iterable[str]) -> list
         session,
         user,
         refs,
+        action="done",
         in_trash_ok=False,
         eligible=col(Task.completed) == false(),
         values=lambda now: {"completed": True, "completed_at": now},
@@ -405,6 +472,7 @@ def reopen_tasks(*, session: Session, user: User, refs: Iterable[str]) -> list[C
         session,
         user,
         refs,
+        action="reopen",
         in_trash_ok=False,
         eligible=col(Task.completed) == true(),
         values=lambda _now: {"completed": False, "completed_at": None},
@@ -426,6 +494,7 @@ def delete_tasks(
         session,
         user,
         refs,
+        action="delete",
         in_trash_ok=True,
         eligible=col(Task.is_deleted) == false(),
         values=lambda now: {"is_deleted": True, "deleted_at": now},
@@ -438,6 +507,7 @@ def restore_tasks(*, session: Session, user: User, refs: Iterable[str]) -> list[
         session,
         user,
         refs,
+        action="restore",
         in_trash_ok=True,
         eligible=col(Task.is_deleted) == true(),
         values=lambda _now: {"is_deleted": False, "deleted_at": None},
@@ -445,31 +515,30 @@ def restore_tasks(*, session: Session, user: User, refs: Iterable[str]) -> list[
 
 
 def update_task(*, session: Session, user: User, ref: str, data: TaskUpdate) -> Task:
-    """Change the fields set in `data`, in one UPDATE statement; a task in the trash must be
-    restored first."""
+    """Change the fields set in `data`, in one UPDATE statement (`_apply`); a task in the
+    trash must be restored first. A task that has those values already is left as it is, so
+    a repeated edit changes nothing and records nothing."""
     values = data.model_dump(exclude_unset=True)
     if not values:
         raise InvalidInput(
             "Nothing to change: give --title, --description, --priority, --due or --no-due."
         )
-    number = _number(ref)
-    target = (
-        col(Task.number) == number
-        if number is not None
-        else col(Task.id) == require_task(session=session, user=user, ref=ref).id
+    differs = or_(
+        *(
+            col(getattr(Task, name)).is_distinct_from(sa.literal(value, getattr(Task, name).type))
+            for name, value in values.items()
+        )
     )
-    statement = (
-        update(Task)
-        .where(col(Task.user_id) == user.id, target, col(Task.is_deleted) == false())
-        .values(**values, updated_at=utcnow())
-        .returning(Task)
-        .execution_options(synchronize_session=False, populate_existing=True)
+    [change] = _apply(
+        session,
+        user,
+        [ref],
+        action="edit",
+        in_trash_ok=False,
+        eligible=differs,
+        values=lambda _now: values,
     )
-    task: Task | None = session.execute(statement).scalars().first()
-    session.commit()
-    if task is None:
-        _explain_refs(session, user, [ref], in_trash_ok=False)
-    return task
+    return change.task
 
 
 def list_tasks(*, session: Session, user: User, query: TaskQuery) -> TaskPage:
@@ -629,6 +698,7 @@ def tag_task(
         before = set(split_tags(joined))
         wanted = set(names)
         changed = sorted(wanted & before if remove else wanted - before)
+        after = sorted(before - wanted if remove else before | wanted)
         if changed:
             if remove:
                 session.execute(
@@ -638,10 +708,17 @@ def tag_task(
                 )
             else:
                 _insert_tags(session, user, task.id, changed)
-            task.updated_at = utcnow()
-            session.add(task)
+            now = utcnow()
+            history.record_beside(
+                session,
+                update(Task).where(col(Task.id) == task.id).values(updated_at=now),
+                user,
+                "untag" if remove else "tag",
+                now,
+                [(task.id, {"tags": sorted(before)}, {"tags": after})],
+            )
+            task.updated_at = now
         session.commit()
-    after = sorted(before - wanted if remove else before | wanted)
     return task, changed, after
 
 

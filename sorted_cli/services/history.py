@@ -1,0 +1,478 @@
+"""What each command changed, and taking it back: `undo`, `redo`, `log` and a task's history.
+
+Recording. Every service function that changes tasks writes one `TaskChange` row per task it
+changed, under one id per command (`db.command_id`), in the same statement as the change on
+PostgreSQL (a data-modifying CTE beside it: no round trip of its own) and in the same
+transaction on SQLite. So no change is saved without its record, nor recorded unsaved. The
+row holds the fields the command changed, under their public keys, before and after.
+
+Undo takes back the user's latest command that stands, as a whole (`done 1 2 3` is one
+undo): each task gets its fields from before the command, and a task the command added goes
+to the trash. Redo re-applies the command undone last, as long as the user's latest command
+is an undo or a redo (a new command in between ends what can be redone, as in an editor).
+Both refuse, changing nothing, when any of the tasks has changed since, whoever changed it (a
+teammate working as the same user, another program, a later command): the task's
+`updated_at` must still be the moment the command (or the undo) gave it. Both run in one
+transaction whose task rows are locked first, so two undos at once take back one command
+once. Undo and redo are recorded too, as history only: undoing twice undoes two commands.
+
+Undo is per user: on a shared database, each user takes back only their own commands.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import cache
+from typing import Any
+
+import sqlalchemy as sa
+from pydantic import TypeAdapter
+from sqlalchemy import ColumnElement, FromClause, Update, delete, update
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
+from sqlmodel import Session, col, select
+
+from sorted_cli.db import command_id, on_postgres, transaction
+from sorted_cli.errors import NothingToUndo, UndoRefused
+from sorted_cli.models import (
+    PUBLIC_COLUMNS,
+    Task,
+    TaskChange,
+    TaskPublic,
+    TaskTag,
+    User,
+    UTCDateTime,
+    public_value,
+    utcnow,
+)
+
+UNDO, REDO, ADD = "undo", "redo", "add"
+_HISTORY_ONLY = (UNDO, REDO)  # rows of these are never undone themselves
+_CHANGES = TaskChange.__table__  # type: ignore[attr-defined]
+_RECORDED = ["command_id", "user_id", "task_id", "action", "at", "before", "after", "applied_at"]
+
+
+# ------------------------------------------------------------------------------ recording
+
+
+class JsonObject(FunctionElement[Any]):
+    """A JSON object built by the database from (key, value) pairs: PostgreSQL's
+    json_build_object, SQLite's json_object."""
+
+    type = sa.JSON()
+    inherit_cache = True
+    name = "json_object"
+
+
+@compiles(JsonObject, "postgresql")
+def _json_object_on_postgres(element: JsonObject, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"json_build_object({compiler.process(element.clause_expr, **kw)[1:-1]})"
+
+
+def json_pairs(values: Mapping[str, ColumnElement[Any]]) -> JsonObject:
+    """`JsonObject` of public keys (constants of this module's callers) and their columns."""
+    arguments: list[Any] = []
+    for key, value in values.items():
+        arguments += [sa.literal_column(f"'{key}'"), value]
+    return JsonObject(*arguments)
+
+
+def recorded_in_statement(
+    session: Session,
+    user: User,
+    action: str,
+    now: datetime,
+    changed: FromClause,
+    *,
+    before: FromClause | None,
+    keys: Iterable[str],
+    where: ColumnElement[bool] | None = None,
+) -> sa.CTE:  # pragma: postgres
+    """The INSERT of the history rows of a change made by CTE `changed` (PostgreSQL), as a
+    CTE to add beside it: one row per row of `changed` (that meets `where`), holding the
+    public KEYS' values in `before` (a CTE of the rows as they were, joined on id; None for
+    an add) and in `changed`."""
+    columns = {key: PUBLIC_COLUMNS[key] for key in keys}
+    source: FromClause = changed
+    old: Any = sa.null()
+    if before is not None:
+        source = changed.join(before, before.c.id == changed.c.id)
+        old = json_pairs({key: before.c[column] for key, column in columns.items()})
+    rows = sa.select(
+        sa.literal(command_id(session), sa.Uuid()),
+        sa.literal(user.id, sa.Uuid()),
+        changed.c.id,
+        sa.literal(action, sa.String()),
+        sa.literal(now, UTCDateTime()),
+        old,
+        json_pairs({key: changed.c[column] for key, column in columns.items()}),
+        changed.c.updated_at,
+    ).select_from(source)
+    if where is not None:
+        rows = rows.where(where)
+    return sa.insert(TaskChange).from_select(_RECORDED, rows).cte(f"recorded_{action}")
+
+
+def record(
+    session: Session,
+    user: User,
+    action: str,
+    now: datetime,
+    changes: Iterable[tuple[uuid.UUID, dict[str, Any] | None, dict[str, Any]]],
+    *,
+    reverts: uuid.UUID | None = None,
+) -> None:
+    """Write the history rows of a change known in Python: (task id, before, after) each,
+    values as the task's attributes hold them (`public_value` makes them JSON)."""
+    rows = _rows(session, user, action, now, changes, reverts)
+    if rows:
+        session.execute(sa.insert(TaskChange), rows)
+
+
+def record_beside(
+    session: Session,
+    statement: Update,
+    user: User,
+    action: str,
+    now: datetime,
+    changes: Iterable[tuple[uuid.UUID, dict[str, Any] | None, dict[str, Any]]],
+) -> None:
+    """Run STATEMENT (a change of tasks) and write the history rows of CHANGES (as `record`)
+    with it: on PostgreSQL in the same statement, as a CTE; on SQLite just before it."""
+    rows = _rows(session, user, action, now, changes, None)
+    if on_postgres(session):  # pragma: postgres
+        session.execute(statement.add_cte(sa.insert(TaskChange).values(rows).cte("recorded")))
+        return
+    if rows:
+        session.execute(sa.insert(TaskChange), rows)
+    session.execute(statement)
+
+
+def _rows(
+    session: Session,
+    user: User,
+    action: str,
+    now: datetime,
+    changes: Iterable[tuple[uuid.UUID, dict[str, Any] | None, dict[str, Any]]],
+    reverts: uuid.UUID | None,
+) -> list[dict[str, Any]]:
+    command = command_id(session)
+    return [
+        {
+            "command_id": command,
+            "user_id": user.id,
+            "task_id": task_id,
+            "action": action,
+            "at": now,
+            "before": None if before is None else _as_json(before),
+            "after": _as_json(after),
+            "applied_at": now,
+            "reverts": reverts,
+        }
+        for task_id, before, after in changes
+    ]
+
+
+def public_keys(columns: Iterable[str]) -> list[str]:
+    """The public keys of these Task columns (those that have one)."""
+    wanted = set(columns)
+    return [key for key, column in PUBLIC_COLUMNS.items() if column in wanted]
+
+
+def _as_json(values: Mapping[str, Any]) -> dict[str, Any]:
+    return {key: public_value(value) for key, value in values.items()}
+
+
+def public_fields(task: Task, keys: Iterable[str]) -> dict[str, Any]:
+    """The task's values of public KEYS (not the computed tags)."""
+    return {key: getattr(task, PUBLIC_COLUMNS[key]) for key in keys}
+
+
+# -------------------------------------------------------------------------------- reading
+
+
+@cache
+def _adapter(key: str) -> TypeAdapter[Any]:
+    annotation = TaskPublic.model_fields[key].annotation
+    assert annotation is not None
+    return TypeAdapter(annotation)
+
+
+def stored_value(key: str, raw: Any) -> Any:
+    """A value as a history row holds it (JSON, written by Python or by either database) back
+    as the task's attribute holds it: a UTC moment, a date, a Priority, a bool."""
+    value = _adapter(key).validate_python(raw)
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    return value
+
+
+def stored_values(values: Mapping[str, Any] | None) -> dict[str, Any]:
+    return {key: stored_value(key, raw) for key, raw in (values or {}).items()}
+
+
+@dataclass(frozen=True)
+class TaskStep:
+    """One task in a command of the history, as it is now (number and title) and what the
+    command did to it."""
+
+    task_id: uuid.UUID
+    number: int
+    title: str
+    before: dict[str, Any] | None  # None: the command added the task
+    after: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Command:
+    """One command of a user's history."""
+
+    id: uuid.UUID
+    action: str
+    at: datetime
+    undone_at: datetime | None
+    reverts: str | None  # undo/redo: the action of the command they reverted
+    steps: list[TaskStep]
+
+
+def _steps(rows: Iterable[tuple[TaskChange, Task]]) -> list[TaskStep]:
+    """The tasks of one command, in number order."""
+    steps = [
+        TaskStep(
+            task.id,
+            task.number,
+            task.title,
+            None if change.before is None else stored_values(change.before),
+            stored_values(change.after),
+        )
+        for change, task in rows
+    ]
+    return sorted(steps, key=lambda step: step.number)
+
+
+def recent_commands(*, session: Session, user: User, limit: int) -> list[Command]:
+    """The user's latest LIMIT commands, newest first, with the tasks each changed."""
+    latest = (
+        sa.select(col(TaskChange.command_id), sa.func.max(col(TaskChange.id)).label("last"))
+        .where(col(TaskChange.user_id) == user.id)
+        .group_by(col(TaskChange.command_id))
+        .order_by(sa.desc("last"))
+        .limit(limit)
+        .subquery()
+    )
+    rows = session.exec(
+        select(TaskChange, Task)
+        .join(Task, col(Task.id) == col(TaskChange.task_id))
+        .join(latest, latest.c.command_id == col(TaskChange.command_id))
+        .order_by(latest.c.last.desc(), col(TaskChange.id))
+    ).all()
+    return _commands(session, rows)
+
+
+def task_history(*, session: Session, task: Task) -> list[tuple[TaskChange, str | None]]:
+    """Every recorded change of TASK, oldest first, each with the action an undo or redo
+    reverted."""
+    rows = session.exec(
+        select(TaskChange).where(col(TaskChange.task_id) == task.id).order_by(col(TaskChange.id))
+    ).all()
+    actions = _actions_of(session, {row.reverts for row in rows if row.reverts is not None})
+    return [(row, actions.get(row.reverts) if row.reverts else None) for row in rows]
+
+
+def _commands(session: Session, rows: Iterable[tuple[TaskChange, Task]]) -> list[Command]:
+    grouped: dict[uuid.UUID, list[tuple[TaskChange, Task]]] = {}
+    for change, task in rows:
+        grouped.setdefault(change.command_id, []).append((change, task))
+    actions = _actions_of(
+        session, {group[0][0].reverts for group in grouped.values() if group[0][0].reverts}
+    )
+    return [
+        Command(
+            id=command,
+            action=group[0][0].action,
+            at=group[0][0].at,
+            undone_at=group[0][0].undone_at,
+            reverts=actions.get(group[0][0].reverts) if group[0][0].reverts else None,
+            steps=_steps(group),
+        )
+        for command, group in grouped.items()
+    ]
+
+
+def _actions_of(session: Session, commands: set[Any]) -> dict[uuid.UUID, str]:
+    if not commands:
+        return {}
+    found = session.exec(
+        select(TaskChange.command_id, TaskChange.action).where(
+            col(TaskChange.command_id).in_(commands)
+        )
+    )
+    return dict(found.all())
+
+
+# ---------------------------------------------------------------------------- undo, redo
+
+
+def undo_last(*, session: Session, user: User) -> Command:
+    """Take back the user's latest command that stands (see the module docstring)."""
+    return _revert(session, user, UNDO)
+
+
+def redo_last(*, session: Session, user: User) -> Command:
+    """Re-apply the command the user undid last (see the module docstring)."""
+    return _revert(session, user, REDO)
+
+
+# How many times an undo looks for its command again when a concurrent undo took the one it
+# found first: each time, another undo has committed, so this bounds nothing but a bug.
+_TRIES = 100
+
+
+def _revert(session: Session, user: User, what: str) -> Command:
+    with transaction(session):
+        for _ in range(_TRIES):
+            target = _target(session, user, what)
+            rows = _locked(session, target)
+            # Locked, the rows are as the undos before this one left them: a concurrent undo
+            # may have taken this command back meanwhile (PostgreSQL), then look again.
+            if all((change.undone_at is None) == (what == UNDO) for change, _, _ in rows):
+                break
+        else:  # pragma: no cover - see _TRIES
+            raise UndoRefused(f"Cannot {what}: the history kept changing; try again.")
+        _refuse_if_changed(rows, what)
+        now = utcnow()
+        changes = []
+        for change, task, _moment in rows:
+            was, becomes = _sides(change, task, what, now)
+            _set(session, user, task, becomes, now)
+            if what == UNDO:
+                change.undone_at = now
+            else:
+                change.undone_at, change.applied_at = None, now
+            session.add(change)
+            changes.append((task.id, was, becomes))
+        record(session, user, what, now, changes, reverts=target)
+        session.commit()
+    return _done(rows, what, now)
+
+
+def _target(session: Session, user: User, what: str) -> uuid.UUID:
+    """The command an undo takes back (the latest that stands) or a redo re-applies (the
+    latest undone, only right after an undo or a redo)."""
+    mine = [col(TaskChange.user_id) == user.id, col(TaskChange.action).not_in(_HISTORY_ONLY)]
+    if what == UNDO:
+        found = session.exec(
+            select(TaskChange.command_id)
+            .where(*mine, col(TaskChange.undone_at).is_(None))
+            .order_by(col(TaskChange.id).desc())
+            .limit(1)
+        ).first()
+        if found is None:
+            raise NothingToUndo("Nothing to undo: no command of yours has changed a task yet.")
+        return found
+    latest = session.exec(
+        select(TaskChange.action)
+        .where(col(TaskChange.user_id) == user.id)
+        .order_by(col(TaskChange.id).desc())
+        .limit(1)
+    ).first()
+    found = session.exec(
+        select(TaskChange.command_id)
+        .where(*mine, col(TaskChange.undone_at).is_not(None))
+        .order_by(col(TaskChange.undone_at).desc(), col(TaskChange.id).desc())
+        .limit(1)
+    ).first()
+    if latest not in _HISTORY_ONLY or found is None:
+        raise NothingToUndo(
+            "Nothing to redo: redo re-applies what `sorted undo` took back, right after it."
+        )
+    return found
+
+
+def _sides(
+    change: TaskChange, task: Task, what: str, now: datetime
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(what the task has, what it gets) as an undo or a redo of CHANGE gives it. An added
+    task goes to the trash when its add is undone, and out of it again on redo."""
+    if change.before is None:
+        trashed = {"deleted": True, "deleted_at": now if what == UNDO else task.deleted_at}
+        untrashed = {"deleted": False, "deleted_at": None}
+        return (untrashed, trashed) if what == UNDO else (trashed, untrashed)
+    before, after = stored_values(change.before), stored_values(change.after)
+    return (after, before) if what == UNDO else (before, after)
+
+
+def _locked(session: Session, command: uuid.UUID) -> list[tuple[TaskChange, Task, Any]]:
+    """The command's rows with their tasks and the moment the history last left each task
+    at, both locked (PostgreSQL; on SQLite the transaction holds the write lock) and read as
+    they are once locked."""
+    statement = (
+        sa.select(TaskChange, Task, _last_recorded_moment())
+        .join(Task, col(Task.id) == col(TaskChange.task_id))
+        .where(col(TaskChange.command_id) == command)
+        .order_by(col(Task.id))
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return [(change, task, moment) for change, task, moment in session.execute(statement)]
+
+
+def _last_recorded_moment() -> Any:
+    """The `updated_at` the history last gave the task: the latest moment a change of it took
+    effect or was undone. A task whose `updated_at` is another has changed unrecorded since."""
+    earlier = sa.orm.aliased(TaskChange)
+    moment = sa.func.coalesce(earlier.undone_at, earlier.applied_at)
+    return (
+        sa.select(sa.func.max(moment, type_=UTCDateTime()))
+        .where(col(earlier.task_id) == col(Task.id), col(earlier.action).not_in(_HISTORY_ONLY))
+        .scalar_subquery()
+    )
+
+
+def _refuse_if_changed(rows: list[tuple[TaskChange, Task, Any]], what: str) -> None:
+    changed = [task for _change, task, moment in rows if task.updated_at != moment]
+    if changed:
+        action = rows[0][0].action
+        named = ", ".join(f"{task.number} ({task.title})" for task in changed[:5])
+        more = " and more" if len(changed) > 5 else ""
+        raise UndoRefused(
+            f"Cannot {what} `{action}`: task{'s' if len(changed) > 1 else ''} {named}{more} "
+            f"changed since, and {what} would overwrite that; nothing was changed."
+        )
+
+
+def _set(
+    session: Session, user: User, task: Task, values: Mapping[str, Any], now: datetime
+) -> None:
+    """Give TASK these public values (tags too) and `updated_at` NOW."""
+    columns = {PUBLIC_COLUMNS[key]: value for key, value in values.items() if key != "tags"}
+    session.execute(
+        update(Task)
+        .where(col(Task.id) == task.id)
+        .values(**columns, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if "tags" in values:
+        session.execute(delete(TaskTag).where(col(TaskTag.task_id) == task.id))
+        tags = [{"task_id": task.id, "name": name, "user_id": user.id} for name in values["tags"]]
+        if tags:
+            session.execute(sa.insert(TaskTag), tags)
+    for column, value in columns.items():
+        setattr(task, column, value)
+    task.updated_at = now
+
+
+def _done(rows: list[tuple[TaskChange, Task, Any]], what: str, now: datetime) -> Command:
+    first = rows[0][0]
+    return Command(
+        id=first.command_id,
+        action=what,
+        at=now,
+        undone_at=None,
+        reverts=first.action,
+        steps=_steps((change, task) for change, task, _moment in rows),
+    )

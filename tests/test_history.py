@@ -1,0 +1,328 @@
+"""Undo, redo, `sorted log` and a task's history: what each command records, and taking it back."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from typing import Any
+
+import pytest
+from conftest import Run
+from sqlalchemy import func, text
+from sqlmodel import Session, select
+from test_processes import SORTED, TIMEOUT_S, environment
+
+from sorted_cli.models import TaskChange, User
+
+MOMENT = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z")
+UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+def ok(run: Run, *args: str) -> str:
+    result = run(*args)
+    assert result.exit_code == 0, (args, result.stdout, result.stderr)
+    return str(result.stdout)
+
+
+def everything(run: Run) -> list[dict[str, Any]]:
+    """Every task of the user, the trash too, without `updated_at` (which undo moves on)."""
+    tasks: list[dict[str, Any]] = json.loads(ok(run, "export", "--all"))
+    return [{key: value for key, value in task.items() if key != "updated_at"} for task in tasks]
+
+
+def masked(output: str) -> str:
+    return UUID.sub("UUID", MOMENT.sub("MOMENT", output))
+
+
+# ------------------------------------------------------------------------ undo and redo
+
+
+def test_undo_takes_back_a_whole_command_and_says_what_it_did(ada: User, run: Run) -> None:
+    for title in ("Buy milk", "Call mum", "File taxes"):
+        ok(run, "add", title)
+    ok(run, "done", "1", "2", "3")
+    result = run("undo")
+    assert (result.exit_code, result.stdout, result.stderr) == (
+        0,
+        "Undid done of task 1: Buy milk\n"
+        "Undid done of task 2: Call mum\n"
+        "Undid done of task 3: File taxes\n",
+        "",
+    )
+    assert [task["completed"] for task in everything(run)] == [False, False, False]
+    assert ok(run, "redo") == (
+        "Redid done of task 1: Buy milk\n"
+        "Redid done of task 2: Call mum\n"
+        "Redid done of task 3: File taxes\n"
+    )
+    assert [task["completed"] for task in everything(run)] == [True, True, True]
+
+
+def test_undoing_an_add_moves_the_task_to_the_trash_and_redo_brings_it_back(
+    ada: User, run: Run
+) -> None:
+    ok(run, "add", "Buy milk")
+    assert ok(run, "undo") == "Undid add of task 1: Buy milk (moved to the trash)\n"
+    [task] = everything(run)
+    assert (task["deleted"], task["deleted_at"] is not None) == (True, True)
+    assert ok(run, "list") == ""
+    assert ok(run, "redo") == "Redid add of task 1: Buy milk (out of the trash)\n"
+    [task] = everything(run)
+    assert (task["deleted"], task["deleted_at"]) == (False, None)
+
+
+# Each command that changes a task, from a state where it changes something: undo gives back
+# every field as it was (the moments a task was completed or deleted too), redo as the command
+# left it.
+COMMANDS = {
+    "done": ([], ["done", "1"]),
+    "reopen": ([["done", "1"]], ["reopen", "1"]),
+    "delete": ([], ["delete", "1", "--yes"]),
+    "restore": ([["delete", "1", "--yes"]], ["restore", "1"]),
+    "edit": ([], ["edit", "1", "--title", "Buy oat milk", "-p", "low", "--no-due", "-d", "new"]),
+    "tag": ([], ["tag", "1", "dairy", "urgent"]),
+    "untag": ([], ["untag", "1", "errands"]),
+}
+
+
+@pytest.mark.parametrize("command", list(COMMANDS))
+def test_undo_gives_back_every_field_and_redo_the_command_s(
+    ada: User, run: Run, command: str
+) -> None:
+    ok(run, "add", "Buy milk", "-p", "high", "--due", "2031-04-15", "-d", "two litres")
+    ok(run, "tag", "1", "errands", "home")
+    setup, args = COMMANDS[command]
+    for step in setup:
+        ok(run, *step)
+    before = everything(run)
+    ok(run, *args)
+    after = everything(run)
+    assert after != before
+
+    assert ok(run, "undo").startswith(f"Undid {command} of task 1: ")
+    assert everything(run) == before
+    assert ok(run, "redo").startswith(f"Redid {command} of task 1: ")
+    assert everything(run) == after
+
+
+def test_each_undo_takes_back_the_command_before_the_last_one_undone(
+    ada: User, run: Run
+) -> None:
+    ok(run, "add", "Buy milk")
+    ok(run, "done", "1")
+    ok(run, "edit", "1", "--title", "Buy oat milk")
+    assert ok(run, "undo") == "Undid edit of task 1: Buy milk\n"
+    assert ok(run, "undo") == "Undid done of task 1: Buy milk\n"
+    assert ok(run, "undo") == "Undid add of task 1: Buy milk (moved to the trash)\n"
+    nothing = run("undo")
+    assert (nothing.exit_code, nothing.stdout, nothing.stderr) == (
+        1,
+        "",
+        "Error: Nothing to undo: no command of yours has changed a task yet.\n",
+    )
+    assert ok(run, "redo") == "Redid add of task 1: Buy milk (out of the trash)\n"
+    assert ok(run, "redo") == "Redid done of task 1: Buy milk\n"
+    assert ok(run, "redo") == "Redid edit of task 1: Buy oat milk\n"
+    assert run("redo").exit_code == 1
+    [task] = everything(run)
+    assert (task["title"], task["completed"], task["deleted"]) == ("Buy oat milk", True, False)
+
+
+def test_a_new_command_after_an_undo_ends_what_can_be_redone(ada: User, run: Run) -> None:
+    ok(run, "add", "Buy milk")
+    ok(run, "done", "1")
+    ok(run, "undo")
+    ok(run, "add", "Call mum")
+    result = run("redo")
+    assert (result.exit_code, result.stdout, result.stderr) == (
+        1,
+        "",
+        "Error: Nothing to redo: redo re-applies what `sorted undo` took back, right after it.\n",
+    )
+    assert [task["completed"] for task in everything(run)] == [False, False]
+
+
+def test_a_change_that_fails_records_nothing_to_undo(ada: User, run: Run) -> None:
+    ok(run, "add", "Buy milk")
+    assert run("done", "1", "99").exit_code == 1  # task 99 does not exist: nothing changes
+    assert run("done", "1").exit_code == 0
+    assert run("done", "1").stdout == "Task 1 was already done: Buy milk\n"  # no change
+    assert ok(run, "undo") == "Undid done of task 1: Buy milk\n"
+    assert ok(run, "undo") == "Undid add of task 1: Buy milk (moved to the trash)\n"
+
+
+# ------------------------------------------------------------------ never over newer work
+
+
+def test_undo_refuses_when_another_program_changed_the_task_since(
+    ada: User, run: Run, session: Session
+) -> None:
+    """A teammate's script (any other connection) edits the task after the command: undoing
+    the command would overwrite that, so nothing changes."""
+    ok(run, "add", "Buy milk")
+    ok(run, "add", "Call mum")
+    ok(run, "done", "1", "2")
+    session.execute(
+        text(
+            "UPDATE tasks SET title = 'Buy oat milk', updated_at = CURRENT_TIMESTAMP "
+            "WHERE number = 2"
+        )
+    )
+    session.commit()
+    before = everything(run)
+    result = run("undo")
+    assert (result.exit_code, result.stdout, result.stderr) == (
+        1,
+        "",
+        "Error: Cannot undo `done`: task 2 (Buy oat milk) changed since, and undo would "
+        "overwrite that; nothing was changed.\n",
+    )
+    assert everything(run) == before  # task 1 is still done too: the command is one whole
+
+
+def test_redo_refuses_when_the_task_changed_after_the_undo(
+    ada: User, run: Run, session: Session
+) -> None:
+    ok(run, "add", "Buy milk")
+    ok(run, "done", "1")
+    ok(run, "undo")
+    session.execute(text("UPDATE tasks SET updated_at = CURRENT_TIMESTAMP WHERE number = 1"))
+    session.commit()
+    result = run("redo")
+    assert (result.exit_code, result.stderr) == (
+        1,
+        "Error: Cannot redo `done`: task 1 (Buy milk) changed since, and redo would overwrite "
+        "that; nothing was changed.\n",
+    )
+    assert [task["completed"] for task in everything(run)] == [False]
+
+
+def test_undo_is_per_user(ada: User, grace: User, run: Run) -> None:
+    ok(run, "add", "Buy milk")
+    ok(run, "--user", grace.email, "add", "Grace's task")
+    ok(run, "--user", grace.email, "done", "1")
+    assert ok(run, "undo") == "Undid add of task 1: Buy milk (moved to the trash)\n"
+    graces = json.loads(ok(run, "--user", grace.email, "list", "--all", "--json"))
+    assert [(task["title"], task["completed"]) for task in graces] == [("Grace's task", True)]
+    assert ok(run, "--user", grace.email, "undo") == "Undid done of task 1: Grace's task\n"
+
+
+@pytest.mark.in_process
+def test_eight_undos_at_once_take_back_eight_commands_once_each(
+    ada: User, run: Run, session: Session
+) -> None:
+    """Real processes, all started before any ends: each takes back a command of its own
+    (one that another undo took meanwhile is looked for again), none twice."""
+    for number in range(1, 9):
+        ok(run, "add", f"t{number}")
+    for number in range(1, 9):
+        ok(run, "done", str(number))
+    undos = [
+        subprocess.Popen(
+            [str(SORTED), "undo"],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=environment(),
+        )
+        for _ in range(8)
+    ]
+    said = [undo.communicate(timeout=TIMEOUT_S) for undo in undos]
+    assert [undo.returncode for undo in undos] == [0] * 8, said
+    assert sorted(out for out, _ in said) == sorted(
+        f"Undid done of task {n}: t{n}\n" for n in range(1, 9)
+    )
+    assert [task["completed"] for task in everything(run)] == [False] * 8
+    undone = select(func.count()).select_from(TaskChange).where(TaskChange.action == "undo")
+    assert session.exec(undone).one() == 8
+
+
+# ------------------------------------------------------------------------ what is recorded
+
+
+def test_log_lists_the_latest_commands_newest_first(ada: User, run: Run) -> None:
+    ok(run, "add", "Buy milk")
+    ok(run, "add", "Call mum")
+    ok(run, "done", "1", "2")
+    ok(run, "undo")
+    ok(run, "tag", "2", "family")
+    assert masked(ok(run, "log")) == (
+        "MOMENT\tUUID\ttag\t2\tCall mum\t\n"
+        "MOMENT\tUUID\tundo done\t1\tBuy milk\t\n"
+        "MOMENT\tUUID\tundo done\t2\tCall mum\t\n"
+        "MOMENT\tUUID\tdone\t1\tBuy milk\tundone\n"
+        "MOMENT\tUUID\tdone\t2\tCall mum\tundone\n"
+        "MOMENT\tUUID\tadd\t2\tCall mum\t\n"
+        "MOMENT\tUUID\tadd\t1\tBuy milk\t\n"
+    )
+    assert len(ok(run, "log", "-n", "2").splitlines()) == 3  # tag; the undo of two tasks
+    [tagged, undo, *_rest] = json.loads(ok(run, "log", "--json"))
+    assert tagged["tasks"] == [
+        {
+            "id": tagged["tasks"][0]["id"],
+            "number": 2,
+            "title": "Call mum",
+            "before": {"tags": []},
+            "after": {"tags": ["family"]},
+        }
+    ]
+    assert (undo["action"], undo["reverts"], undo["undone_at"]) == ("undo", "done", None)
+    assert undo["tasks"][0]["before"] == {"completed": True, "completed_at": MomentLike()}
+    assert undo["tasks"][0]["after"] == {"completed": False, "completed_at": None}
+
+
+class MomentLike:
+    """Equal to any UTC moment as the JSON view writes one."""
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, str) and MOMENT.fullmatch(other) is not None
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+def test_log_of_nobody_s_changes_says_so(ada: User, run: Run) -> None:
+    result = run("log")
+    assert (result.exit_code, result.stdout, result.stderr) == (0, "", "No changes recorded yet.\n")
+    assert ok(run, "log", "--json") == "[]\n"
+
+
+def test_show_history_lists_each_change_of_the_task(ada: User, run: Run) -> None:
+    ok(run, "add", "Buy milk", "-p", "high")
+    ok(run, "edit", "1", "-p", "low")
+    ok(run, "done", "1")
+    ok(run, "undo")
+    shown = ok(run, "show", "1", "--history")
+    history = re.sub(r"\d{4}-\d\d-\d\d \d\d:\d\d", "WHEN", shown.split("tags: \n", 1)[1])
+    assert history == (
+        "WHEN  add: added\n"
+        "WHEN  edit: priority: high -> low\n"
+        "WHEN  done (undone): completed: no -> yes; completed_at: - -> WHEN\n"
+        "WHEN  undo done: completed: yes -> no; completed_at: WHEN -> -\n"
+    )
+    data = json.loads(ok(run, "show", "1", "--history", "--json"))
+    assert list(data)[-1] == "history"  # an added key, at the end
+    assert [(entry["action"], entry["reverts"]) for entry in data["history"]] == [
+        ("add", None),
+        ("edit", None),
+        ("done", None),
+        ("undo", "done"),
+    ]
+    assert data["history"][1]["before"] == {"priority": "high"}
+    assert "history" not in json.loads(ok(run, "show", "1", "--json"))
+
+
+def test_a_task_never_changed_by_a_command_has_no_history(
+    ada: User, run: Run, session: Session
+) -> None:
+    session.execute(
+        text(
+            "INSERT INTO tasks (id, user_id, number, title, priority, completed, created_at, "
+            "updated_at, is_deleted) VALUES (:id, :user, 1, 'Imported', 'none', false, "
+            "CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, false)"
+        ),
+        {"id": "0" * 31 + "1", "user": ada.id.hex},
+    )
+    session.commit()
+    assert ok(run, "show", "1", "--history").endswith("No recorded changes.\n")
