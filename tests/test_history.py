@@ -106,9 +106,7 @@ def test_undo_gives_back_every_field_and_redo_the_command_s(
     assert everything(run) == after
 
 
-def test_each_undo_takes_back_the_command_before_the_last_one_undone(
-    ada: User, run: Run
-) -> None:
+def test_each_undo_takes_back_the_command_before_the_last_one_undone(ada: User, run: Run) -> None:
     ok(run, "add", "Buy milk")
     ok(run, "done", "1")
     ok(run, "edit", "1", "--title", "Buy oat milk")

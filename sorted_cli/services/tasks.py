@@ -32,6 +32,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.sql.dml import Update
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, select
 
@@ -376,68 +377,96 @@ def _apply(
         )
         for name, value in new_values.items()
     }
-    statement = (
+    statement: Update = (
         update(Task)
         .where(col(Task.id).in_(sa.select(locked.c.id)), usable.scalar_subquery() == len(keys))
         .values(**changes, updated_at=case((eligible, now), else_=col(Task.updated_at)))
     )
+    change = _Change(user, action, now, statement, locked, old_names, recorded)
     if on_postgres(session):  # pragma: postgres
-        table = Task.__table__  # type: ignore[attr-defined]
-        changed_rows = statement.returning(*table.c).cte("changed")
-        record = history.recorded_in_statement(
-            session,
-            user,
-            action,
-            now,
-            changed_rows,
-            before=locked,
-            keys=recorded,
-            where=changed_rows.c.updated_at == now,
-        )
-        result = session.exec(
-            select(sa.orm.aliased(Task, changed_rows, adapt_on_names=True))
-            .add_cte(record)
-            .execution_options(populate_existing=True)
-        )
-        changed: dict[object, Task] = {key(task): task for task in result}
-        session.commit()
+        found = change.in_one_statement(session)
     else:
-        with transaction(session):
-            before = {
-                row[0]: row
-                for row in session.execute(
-                    sa.select(*old_columns).where(col(Task.user_id) == user.id, targets)
-                )
-            }
-            returned = session.execute(
-                statement.returning(Task).execution_options(
-                    synchronize_session=False, populate_existing=True
-                )
-            ).scalars()
-            changed = {key(task): task for task in returned}
-            if len(changed) == len(keys):
-                history.record(
-                    session,
-                    user,
-                    action,
-                    now,
-                    [
-                        (
-                            task.id,
-                            {
-                                k: before[task.id][old_names.index(PUBLIC_COLUMNS[k])]
-                                for k in recorded
-                            },
-                            history.public_fields(task, recorded),
-                        )
-                        for task in changed.values()
-                        if task.updated_at == now
-                    ],
-                )
-            session.commit()
+        found = change.in_steps(session, targets, expected=len(keys))
+    changed: dict[object, Task] = {key(task): task for task in found}
     if len(changed) != len(keys):
         _explain_refs(session, user, refs, in_trash_ok=in_trash_ok)
     return [Change(changed[k], changed[k].updated_at == now) for k in keys]
+
+
+@dataclass(frozen=True)
+class _Change:
+    """One `_apply` UPDATE and the history it records (`sorted_cli.services.history`)."""
+
+    user: User
+    action: str
+    now: datetime
+    statement: Update
+    locked: sa.CTE  # the named rows as they were, locked
+    old_names: list[str]  # the columns `locked` holds
+    recorded: list[str]  # the public keys the change sets
+
+    def in_one_statement(self, session: Session) -> list[Task]:  # pragma: postgres
+        """PostgreSQL: the UPDATE and its history rows in one statement (CTEs), committed."""
+        table = Task.__table__  # type: ignore[attr-defined]
+        changed = self.statement.returning(*table.c).cte("changed")
+        record = history.recorded_in_statement(
+            session,
+            self.user,
+            self.action,
+            self.now,
+            changed,
+            before=self.locked,
+            keys=self.recorded,
+            where=changed.c.updated_at == self.now,
+        )
+        tasks = list(
+            session.exec(
+                select(sa.orm.aliased(Task, changed, adapt_on_names=True))
+                .add_cte(record)
+                .execution_options(populate_existing=True)
+            )
+        )
+        session.commit()
+        return tasks
+
+    def in_steps(
+        self, session: Session, targets: ColumnElement[bool], *, expected: int
+    ) -> list[Task]:
+        """SQLite: the rows as they were, the UPDATE, then the history rows, in one write
+        transaction; the history only when the UPDATE changed all EXPECTED rows (else it
+        changed none: its guard)."""
+        with transaction(session):
+            columns = [col(getattr(Task, name)) for name in self.old_names]
+            owned = sa.select(*columns).where(col(Task.user_id) == self.user.id, targets)
+            before = {
+                row[0]: dict(zip(self.old_names, row, strict=True))
+                for row in session.execute(owned)
+            }
+            tasks = list(
+                session.execute(
+                    self.statement.returning(Task).execution_options(
+                        synchronize_session=False, populate_existing=True
+                    )
+                ).scalars()
+            )
+            if len(tasks) == expected:
+                history.record(
+                    session,
+                    self.user,
+                    self.action,
+                    self.now,
+                    [
+                        (
+                            task.id,
+                            {key: before[task.id][PUBLIC_COLUMNS[key]] for key in self.recorded},
+                            history.public_fields(task, self.recorded),
+                        )
+                        for task in tasks
+                        if task.updated_at == self.now
+                    ],
+                )
+            session.commit()
+        return tasks
 
 
 def _number(ref: str) -> int | None:
