@@ -80,6 +80,21 @@ def parse_since(text: str, *, today: date | None = None) -> date:
     )
 
 
+_SPAN = re.compile(r"(\d{1,5})([dw])")
+
+
+def parse_span(text: str) -> timedelta:
+    """A length of time as people type it for `--older-than`: `30d` (days) or `2w` (weeks).
+    Raises InvalidInput."""
+    match = _SPAN.fullmatch(text.strip().lower())
+    if match is None:
+        raise InvalidInput(
+            f"Invalid length of time {text.strip()!r}: use days or weeks, as 30d or 2w."
+        )
+    amount, unit = int(match.group(1)), match.group(2)
+    return timedelta(days=amount * (7 if unit == "w" else 1))
+
+
 def local_midnight(day: date) -> datetime:
     """The moment a local calendar day starts, in UTC (how completion times are stored)."""
     try:

@@ -56,6 +56,10 @@ class TaskInTrash(SortedError):
     """The task is soft-deleted; it must be restored before it can be changed."""
 
 
+class TaskNotInTrash(SortedError):
+    """Only a task in the trash can be purged."""
+
+
 class Cancelled(SortedError):
     """The user declined a question: nothing was done. Said as it is (`Nothing deleted.`),
     without `Error:`, since it was the user's choice; exit code 1."""

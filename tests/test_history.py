@@ -5,15 +5,18 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from conftest import Run
 from sqlalchemy import func, text
 from sqlmodel import Session, select
-from test_processes import SORTED, TIMEOUT_S, environment
+from test_processes import SORTED, TIMEOUT_S, answer_at_terminal, environment, titles_in
 
-from sorted_cli.models import TaskChange, User
+from sorted_cli.choices import View
+from sorted_cli.models import TaskChange, TaskCreate, User, validated
+from sorted_cli.services import tasks
 
 MOMENT = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z")
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
@@ -324,3 +327,114 @@ def test_a_task_never_changed_by_a_command_has_no_history(
     )
     session.commit()
     assert ok(run, "show", "1", "--history").endswith("No recorded changes.\n")
+
+
+# --------------------------------------------------------------------------------- purge
+
+
+def rows_of(session: Session, table: str) -> int:
+    return int(session.execute(text(f"SELECT count(*) FROM {table}")).scalar_one())
+
+
+def test_purge_removes_the_trash_for_good_with_its_tags_and_history(
+    ada: User, run: Run, session: Session
+) -> None:
+    ok(run, "add", "Buy milk", "--tag", "errands")
+    ok(run, "add", "Call mum", "--tag", "family")
+    ok(run, "add", "Keep me")
+    ok(run, "delete", "1", "2", "--yes")
+    result = run("purge", "--yes")
+    assert (result.exit_code, result.stdout, result.stderr) == (
+        0,
+        "Purged 2 tasks from the trash for good.\n",
+        "",
+    )
+    assert [task["title"] for task in everything(run)] == ["Keep me"]
+    session.commit()  # a fresh snapshot
+    assert (rows_of(session, "task_tags"), rows_of(session, "task_changes")) == (0, 1)
+    assert ok(run, "undo") == "Undid add of task 3: Keep me (moved to the trash)\n"
+    assert run("undo").exit_code == 1  # nothing of the purged tasks is left to undo
+    assert ok(run, "purge", "--yes") == "Purged 1 task from the trash for good.\n"
+    assert ok(run, "purge", "--yes") == "Nothing to purge: the trash is empty.\n"
+    assert ok(run, "add", "Next").startswith("Added task 4: ")  # numbers are never reused
+
+
+def test_purge_of_named_tasks_takes_only_tasks_in_the_trash(ada: User, run: Run) -> None:
+    for title in ("Buy milk", "Call mum", "File taxes"):
+        ok(run, "add", title)
+    ok(run, "delete", "1", "3", "--yes")
+    before = everything(run)
+    result = run("purge", "1", "2", "--yes")
+    assert (result.exit_code, result.stdout, result.stderr) == (
+        1,
+        "",
+        "Error: Task 2 is not in the trash: only tasks in the trash can be purged "
+        "(`sorted delete 2` first); nothing was purged.\n",
+    )
+    assert everything(run) == before
+    assert ok(run, "purge", "3", "--yes") == "Purged 1 task from the trash for good.\n"
+    assert [task["number"] for task in everything(run)] == [1, 2]
+    assert run("purge", "3", "--yes").stderr == "Error: No task 3.\n"
+
+
+def test_purge_older_than_takes_what_was_deleted_that_long_ago(
+    ada: User, run: Run, session: Session
+) -> None:
+    ok(run, "add", "Long gone")
+    ok(run, "add", "Just deleted")
+    ok(run, "delete", "1", "2", "--yes")
+    session.execute(
+        text("UPDATE tasks SET deleted_at = :when WHERE number = 1"),
+        {"when": datetime.now(UTC).replace(tzinfo=None) - timedelta(days=40)},
+    )
+    session.commit()
+    assert ok(run, "purge", "--older-than", "30d", "--yes") == (
+        "Purged 1 task from the trash for good.\n"
+    )
+    assert ok(run, "purge", "--older-than", "2w", "--yes") == (
+        "Nothing to purge: no task in the trash was deleted over 2w ago.\n"
+    )
+    assert [task["title"] for task in everything(run)] == ["Just deleted"]
+    bad = run("purge", "--older-than", "soon", "--yes")
+    assert (bad.exit_code, bad.stderr) == (
+        2,
+        "Error: Invalid length of time 'soon': use days or weeks, as 30d or 2w.\n",
+    )
+
+
+def test_purge_refuses_without_yes_when_no_one_can_answer(ada: User, run: Run) -> None:
+    ok(run, "add", "Buy milk")
+    ok(run, "delete", "1")
+    result = run("purge")
+    assert (result.exit_code, result.stdout, result.stderr) == (
+        2,
+        "",
+        "Error: Refusing to purge tasks without --yes when not at a terminal.\n",
+    )
+    assert len(everything(run)) == 1
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+@pytest.mark.usefixtures("either_way")  # in its own process, then through a server
+def test_purge_asks_at_a_terminal_naming_the_tasks_and_saying_it_is_for_good(
+    ada: User, session: Session
+) -> None:
+    for title in ("Buy milk", "Call mum"):
+        tasks.create_task(session=session, user=ada, data=validated(TaskCreate, title=title))
+    tasks.delete_tasks(session=session, user=ada, refs=["1", "2"])
+    question = (
+        "Remove 2 tasks from the trash for good? #1 Buy milk, #2 Call mum. "
+        "This cannot be undone. [y/N]: "
+    )
+    assert answer_at_terminal("purge", answer=b"n\n") == (
+        1,
+        "",
+        f"{question}n\r\nNothing purged.\r\n",
+    )
+    assert titles_in(session, ada, View.deleted) == ["Buy milk", "Call mum"]
+    assert answer_at_terminal("purge", answer=b"y\n") == (
+        0,
+        "Purged 2 tasks from the trash for good.\n",
+        f"{question}y\r\n",
+    )
+    assert titles_in(session, ada, View.deleted) == []

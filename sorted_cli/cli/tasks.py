@@ -1,4 +1,5 @@
-"""Task commands: add, list, show, done, reopen, edit, delete, restore, tag, untag, stats."""
+"""Task commands: add, list, show, done, reopen, edit, delete, restore, purge, tag, untag,
+stats."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from sorted_cli.cli.options import (
     Tags,
     Yes,
     can_ask,
+    confirm_or_refuse,
     confirm_or_stop,
     examples,
     listed,
@@ -395,6 +397,79 @@ def restore(ctx: typer.Context, refs: DeletedRefs) -> None:
         lambda session: tasks.restore_tasks(session=session, user=state.user, refs=refs)
     )
     render.changes(changes, verb="Restored", unchanged="was not in the trash")
+
+
+@app.command(
+    short_help="Remove tasks from the trash for good.",
+    epilog=examples(
+        "sorted purge 3 4",
+        "sorted purge --older-than 30d",
+        "sorted purge --yes    (the whole trash, without asking)",
+    ),
+)
+def purge(
+    ctx: typer.Context,
+    refs: Annotated[
+        list[str] | None,
+        typer.Argument(
+            metavar="[REF]...",
+            help="Tasks in the trash (default: the whole trash).",
+            show_default=False,
+            autocompletion=completion.deleted_tasks,
+        ),
+    ] = None,
+    older_than: Annotated[
+        str | None,
+        typer.Option(
+            "--older-than",
+            metavar="AGE",
+            help="Only tasks deleted longer ago than AGE (30d, 2w).",
+        ),
+    ] = None,
+    yes: Yes = False,
+) -> None:
+    """Remove tasks from the trash for good: they, their tags and their history are gone.
+
+    This cannot be undone, so it asks first, naming them; off a terminal it needs --yes.
+    Until a task is purged, nothing is ever really deleted: `sorted restore` brings it back.
+    """
+    from sorted_cli import render
+    from sorted_cli.dates import parse_span
+    from sorted_cli.models import utcnow
+    from sorted_cli.services import tasks
+
+    before = None if older_than is None else utcnow() - parse_span(older_than)
+    agreed = False  # a retry after a broken connection does not ask again
+
+    def confirm(targets: list[Task]) -> bool:
+        nonlocal agreed
+        if not (agreed or yes):
+            named = listed([f"#{task.number} {_shortened(task.title)}" for task in targets])
+            count = f"{len(targets)} task{'s' if len(targets) > 1 else ''}"
+            confirm_or_refuse(
+                f"Remove {count} from the trash for good? {named}. This cannot be undone.",
+                declined="Nothing purged.",
+                doing="purge tasks",
+            )
+            agreed = True
+        return True
+
+    state = State.of(ctx)
+    purged = state.db.run(
+        lambda session: tasks.purge_tasks(
+            session=session,
+            user=state.user,
+            refs=refs or (),
+            deleted_before=before,
+            confirm=confirm,
+        )
+    )
+    if purged:
+        render.line(f"Purged {purged} task{'s' if purged > 1 else ''} from the trash for good.")
+    elif older_than is not None:
+        render.line(f"Nothing to purge: no task in the trash was deleted over {older_than} ago.")
+    else:
+        render.line("Nothing to purge: the trash is empty.")
 
 
 TagNames = Annotated[

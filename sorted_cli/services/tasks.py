@@ -46,6 +46,7 @@ from sorted_cli.errors import (
     SortedError,
     TaskInTrash,
     TaskNotFound,
+    TaskNotInTrash,
 )
 from sorted_cli.models import (
     NUMBER_MAX,
@@ -568,6 +569,57 @@ def update_task(*, session: Session, user: User, ref: str, data: TaskUpdate) -> 
         values=lambda _now: values,
     )
     return change.task
+
+
+def purge_tasks(
+    *,
+    session: Session,
+    user: User,
+    refs: Iterable[str] = (),
+    deleted_before: datetime | None = None,
+    confirm: Callable[[list[Task]], bool] = lambda _tasks: True,
+) -> int:
+    """Remove tasks in the trash for good, with their tags and history (the foreign keys
+    cascade); returns how many. Named by REFS (each must be in the trash), or else the whole
+    trash; with `deleted_before`, only those deleted before that moment. `confirm` sees them
+    first, with nothing held, and may decline (Cancelled). A task restored meanwhile is kept:
+    the DELETE takes only what is still in the trash as it was when read."""
+    refs = list(refs)
+    read_at = utcnow()
+    if refs:
+        tasks = require_tasks(session=session, user=user, refs=refs)
+        for task in tasks:
+            if not task.is_deleted:
+                raise TaskNotInTrash(
+                    f"Task {task.number} is not in the trash: only tasks in the trash can be "
+                    f"purged (`sorted delete {task.number}` first); nothing was purged."
+                )
+    else:
+        trash = select(Task).where(col(Task.user_id) == user.id, col(Task.is_deleted) == true())
+        tasks = list(session.exec(trash.order_by(col(Task.number))))
+    if deleted_before is not None:
+        tasks = [t for t in tasks if t.deleted_at is not None and t.deleted_at < deleted_before]
+    if not tasks:
+        return 0
+    before_question(session)  # nothing held while a person decides
+    if not confirm(tasks):
+        raise Cancelled("Nothing purged.")
+    still = [
+        col(Task.user_id) == user.id,
+        col(Task.is_deleted) == true(),
+        col(Task.deleted_at) <= read_at,
+    ]
+    if deleted_before is not None:
+        still.append(col(Task.deleted_at) < deleted_before)
+    purged = 0
+    with transaction(session):
+        ids = [task.id for task in tasks]
+        for start in range(0, len(ids), STREAMED_AT_ONCE):
+            batch = ids[start : start + STREAMED_AT_ONCE]
+            result = session.execute(delete(Task).where(col(Task.id).in_(batch), *still))
+            purged += result.rowcount  # type: ignore[attr-defined]
+        session.commit()
+    return purged
 
 
 def list_tasks(*, session: Session, user: User, query: TaskQuery) -> TaskPage:
