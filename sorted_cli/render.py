@@ -387,14 +387,22 @@ def _moment(moment: datetime) -> str:
 _PAST = {"undo": "Undid", "redo": "Redid"}
 
 
+_REVERTED_SHOWN = 20  # tasks named one a line; past that, the first ones and a count
+
+
 def reverted(command: Command) -> None:
-    """What `undo` or `redo` took back or re-applied: a line per task."""
+    """What `undo` or `redo` took back or re-applied: a line per task (of a big import, the
+    first ones and how many more)."""
     verb = _PAST[command.action]
-    for step in command.steps:
+    steps = command.steps
+    shown = steps if len(steps) <= _REVERTED_SHOWN else steps[: _REVERTED_SHOWN // 2]
+    for step in shown:
         where = ""
-        if command.reverts == "add":
+        if step.before is None:  # the command added the task (its undo trashed it)
             where = " (moved to the trash)" if command.action == "undo" else " (out of the trash)"
         line(f"{verb} {command.reverts} of task {step.number}: {step.title}{where}")
+    if len(shown) < len(steps):
+        line(f"... and {len(steps) - len(shown):,} more tasks.")
 
 
 def changes_text(before: dict[str, Any] | None, after: dict[str, Any]) -> str:

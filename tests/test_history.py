@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -438,3 +440,46 @@ def test_purge_asks_at_a_terminal_naming_the_tasks_and_saying_it_is_for_good(
         f"{question}y\r\n",
     )
     assert titles_in(session, ada, View.deleted) == []
+
+
+def test_undoing_an_import_moves_what_it_added_to_the_trash(
+    ada: User, run: Run, tmp_path: Path
+) -> None:
+    ok(run, "add", "Mine")
+    file = tmp_path / "tasks.json"
+    file.write_text(
+        "".join(
+            json.dumps({"id": str(uuid.uuid4()), "title": f"t{n}", "created_at": f"2030-01-0{n}"})
+            + "\n"
+            for n in range(1, 4)
+        )
+    )
+    assert ok(run, "import", str(file)) == "Imported 3 tasks.\n"
+    assert ok(run, "undo") == (
+        "Undid import of task 2: t1 (moved to the trash)\n"
+        "Undid import of task 3: t2 (moved to the trash)\n"
+        "Undid import of task 4: t3 (moved to the trash)\n"
+    )
+    assert [task["title"] for task in everything(run) if not task["deleted"]] == ["Mine"]
+    assert ok(run, "redo").splitlines()[0] == "Redid import of task 2: t1 (out of the trash)"
+    assert [task["deleted"] for task in everything(run)] == [False] * 4
+
+
+def test_undo_of_many_tasks_names_the_first_and_counts_the_rest(
+    ada: User, run: Run, tmp_path: Path
+) -> None:
+    file = tmp_path / "tasks.json"
+    file.write_text(
+        json.dumps(
+            [
+                {"id": str(uuid.uuid4()), "title": f"t{n}", "created_at": "2030-01-01"}
+                for n in range(25)
+            ]
+        )
+    )
+    ok(run, "import", str(file))
+    said = ok(run, "undo").splitlines()
+    assert said[0] == "Undid import of task 1: t0 (moved to the trash)"
+    assert said[9] == "Undid import of task 10: t9 (moved to the trash)"
+    assert said[10:] == ["... and 15 more tasks."]
+    assert all(task["deleted"] for task in everything(run))

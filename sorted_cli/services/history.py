@@ -50,7 +50,7 @@ from sorted_cli.models import (
     utcnow,
 )
 
-UNDO, REDO, ADD = "undo", "redo", "add"
+UNDO, REDO, ADD, IMPORT = "undo", "redo", "add", "import"
 _HISTORY_ONLY = (UNDO, REDO)  # rows of these are never undone themselves
 _CHANGES = TaskChange.__table__  # type: ignore[attr-defined]
 _RECORDED = ["command_id", "user_id", "task_id", "action", "at", "before", "after", "applied_at"]
@@ -125,10 +125,15 @@ def record(
     changes: Iterable[tuple[uuid.UUID, dict[str, Any] | None, dict[str, Any]]],
     *,
     reverts: uuid.UUID | None = None,
+    applied_at: Mapping[uuid.UUID, datetime] | None = None,
 ) -> None:
     """Write the history rows of a change known in Python: (task id, before, after) each,
-    values as the task's attributes hold them (`public_value` makes them JSON)."""
+    values as the task's attributes hold them (`public_value` makes them JSON). The change
+    gave each task `updated_at` NOW, unless `applied_at` says another moment (an import keeps
+    the file's)."""
     rows = _rows(session, user, action, now, changes, reverts)
+    for row in rows if applied_at else ():
+        row["applied_at"] = applied_at[row["task_id"]]  # type: ignore[index]
     if rows:
         session.execute(sa.insert(TaskChange), rows)
 

@@ -21,15 +21,18 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
 
+import sqlalchemy as sa
 from sqlalchemy import Table, false, func, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from sorted_cli.db import transaction
+from sorted_cli.db import on_postgres, transaction
 from sorted_cli.errors import InvalidInput
-from sorted_cli.models import NUMBER_MAX, PUBLIC_COLUMNS, Task, TaskRecord, TaskTag, User
+from sorted_cli.models import NUMBER_MAX, PUBLIC_COLUMNS, Task, TaskRecord, TaskTag, User, utcnow
+from sorted_cli.services import history
 from sorted_cli.services.tasks import stream_tasks
 
 if TYPE_CHECKING:
@@ -111,10 +114,9 @@ def _import(
         staged.mark_written()
         added, present, renumbered = staged.counts()
         advance(staged.count - staged.new_count())  # those the user has: nothing to do
+        now = utcnow()
         for batch in staged.new():
-            session.execute(
-                _TASKS.insert(), [_task_row(user, record, number) for record, number in batch]
-            )
+            _insert_recorded(session, user, now, [(record, number) for record, number in batch])
             tags = [
                 {"task_id": record.id, "name": name, "user_id": user.id}
                 for record, _number in batch
@@ -129,6 +131,30 @@ def _import(
             )
         session.commit()
     return ImportResult(added=added, present=present, renumbered=renumbered)
+
+
+def _insert_recorded(
+    session: Session, user: User, now: datetime, batch: list[tuple[TaskRecord, int]]
+) -> None:
+    """Insert a batch of tasks and their history rows (an import, undone by moving them to
+    the trash): on PostgreSQL in one statement, on SQLite in two of the same transaction."""
+    rows = [_task_row(user, record, number) for record, number in batch]
+    if on_postgres(session):  # pragma: postgres
+        inserted = _TASKS.insert().values(rows).returning(*_TASKS.c).cte("inserted")
+        recorded = history.recorded_in_statement(
+            session, user, history.IMPORT, now, inserted, before=None, keys=["title"]
+        )
+        session.execute(sa.select(sa.func.count()).select_from(inserted).add_cte(recorded))
+        return
+    session.execute(_TASKS.insert(), rows)
+    history.record(
+        session,
+        user,
+        history.IMPORT,
+        now,
+        [(record.id, None, {"title": record.title}) for record, _number in batch],
+        applied_at={record.id: record.updated_at for record, _number in batch},  # type: ignore[misc]
+    )
 
 
 def _find_present(session: Session, user: User, staged: StagedTasks) -> None:
