@@ -483,3 +483,28 @@ def test_undo_of_many_tasks_names_the_first_and_counts_the_rest(
     assert said[9] == "Undid import of task 10: t9 (moved to the trash)"
     assert said[10:] == ["... and 15 more tasks."]
     assert all(task["deleted"] for task in everything(run))
+
+
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def test_log_at_a_terminal_is_a_table_with_undone_commands_struck_through(
+    ada: User, run: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ok(run, "add", "Milk")
+    ok(run, "edit", "1", "-p", "low")
+    ok(run, "undo")
+    monkeypatch.setenv("TTY_COMPATIBLE", "1")
+    monkeypatch.setenv("FORCE_COLOR", "1")  # styles, for the strike-through
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    monkeypatch.setenv("TERM", "xterm-256color")
+    shown = ok(run, "log")
+    plain = re.sub(r"\d{4}-\d\d-\d\d \d\d:\d\d", "WHEN", ANSI.sub("", shown))
+    assert [row.rstrip() for row in plain.splitlines()] == [
+        "When              Command    Task  Change",
+        "WHEN  undo edit     1  Milk: priority: low -> none",
+        "WHEN  edit          1  Milk: priority: none -> low",
+        "WHEN  add           1  Milk: added",
+    ]
+    struck = [row for row in shown.splitlines() if "\x1b[2;9m" in row]
+    assert len(struck) == 1 and "priority: none -> low" in struck[0]  # only the undone edit
