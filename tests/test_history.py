@@ -507,4 +507,5 @@ def test_log_at_a_terminal_is_a_table_with_undone_commands_struck_through(
         "WHEN  add           1  Milk: added",
     ]
     struck = [row for row in shown.splitlines() if "\x1b[2;9m" in row]
-    assert len(struck) == 1 and "priority: none -> low" in struck[0]  # only the undone edit
+    assert len(struck) == 1  # only the undone edit
+    assert "priority: none -> low" in struck[0]
