@@ -431,6 +431,9 @@ def _field_text(value: object) -> str:
 
 
 def command_json(command: Command) -> dict[str, Any]:
+    """A command of the history for `log --json`, `undo --json` and `redo --json`; for an
+    undo or a redo, `reverts` names the command it reverted, and the tasks' `before` and
+    `after` are the fields as that command changed them."""
     from sorted_cli.models import public_value
 
     def values(fields: dict[str, Any] | None) -> dict[str, Any] | None:

@@ -509,3 +509,19 @@ def test_log_at_a_terminal_is_a_table_with_undone_commands_struck_through(
     struck = [row for row in shown.splitlines() if "\x1b[2;9m" in row]
     assert len(struck) == 1  # only the undone edit
     assert "priority: none -> low" in struck[0]
+
+
+def test_undo_and_redo_say_what_they_did_in_json_too(ada: User, run: Run) -> None:
+    ok(run, "add", "Buy milk")
+    ok(run, "done", "1")
+    undone = json.loads(ok(run, "undo", "--json"))
+    assert (undone["action"], undone["reverts"], undone["undone_at"]) == ("undo", "done", None)
+    assert MOMENT.fullmatch(undone["at"])
+    [task] = undone["tasks"]
+    assert (task["number"], task["title"]) == (1, "Buy milk")
+    assert (task["before"]["completed"], task["after"]) == (
+        False,
+        {"completed": True, "completed_at": MomentLike()},
+    )
+    redone = json.loads(ok(run, "redo", "--json"))
+    assert (redone["action"], redone["reverts"]) == ("redo", "done")

@@ -20,25 +20,22 @@ def undo(ctx: typer.Context, as_json: Json = False) -> None:
     Refuses, changing nothing, when one of those tasks has changed since. Run it again to
     undo the command before.
     """
-    from sorted_cli import render
-    from sorted_cli.services import history
-
-    state = State.of(ctx)
-    command = state.db.run(lambda session: history.undo_last(session=session, user=state.user))
-    if as_json:
-        render.print_json(render.command_json(command))
-    else:
-        render.reverted(command)
+    _revert(ctx, as_json, redo=False)
 
 
 @app.command(epilog=examples("sorted undo", "sorted redo"))
 def redo(ctx: typer.Context, as_json: Json = False) -> None:
     """Re-apply what `sorted undo` took back (right after it: a new change ends the redo)."""
+    _revert(ctx, as_json, redo=True)
+
+
+def _revert(ctx: typer.Context, as_json: bool, *, redo: bool) -> None:
     from sorted_cli import render
     from sorted_cli.services import history
 
     state = State.of(ctx)
-    command = state.db.run(lambda session: history.redo_last(session=session, user=state.user))
+    service = history.redo_last if redo else history.undo_last
+    command = state.db.run(lambda session: service(session=session, user=state.user))
     if as_json:
         render.print_json(render.command_json(command))
     else:
