@@ -398,8 +398,8 @@ def reverted(command: Command) -> None:
     shown = steps if len(steps) <= _REVERTED_SHOWN else steps[: _REVERTED_SHOWN // 2]
     for step in shown:
         where = ""
-        if step.before is None:  # the command added the task (its undo trashed it)
-            where = " (moved to the trash)" if command.action == "undo" else " (out of the trash)"
+        if "deleted" in step.after:  # an undone add or restore, a redone add or delete...
+            where = " (moved to the trash)" if step.after["deleted"] else " (out of the trash)"
         line(f"{verb} {command.reverts} of task {step.number}: {step.title}{where}")
     if len(shown) < len(steps):
         line(f"... and {len(steps) - len(shown):,} more tasks.")
@@ -431,9 +431,8 @@ def _field_text(value: object) -> str:
 
 
 def command_json(command: Command) -> dict[str, Any]:
-    """A command of the history for `log --json`, `undo --json` and `redo --json`; for an
-    undo or a redo, `reverts` names the command it reverted, and the tasks' `before` and
-    `after` are the fields as that command changed them."""
+    """A command of the history for `log --json`, `undo --json` and `redo --json` (for an
+    undo or a redo, `reverts` names the action of the command it reverted)."""
     from sorted_cli.models import public_value
 
     def values(fields: dict[str, Any] | None) -> dict[str, Any] | None:

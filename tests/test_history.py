@@ -519,9 +519,10 @@ def test_undo_and_redo_say_what_they_did_in_json_too(ada: User, run: Run) -> Non
     assert MOMENT.fullmatch(undone["at"])
     [task] = undone["tasks"]
     assert (task["number"], task["title"]) == (1, "Buy milk")
-    assert (task["before"]["completed"], task["after"]) == (
-        False,
+    assert (task["before"], task["after"]) == (
         {"completed": True, "completed_at": MomentLike()},
+        {"completed": False, "completed_at": None},
     )
+    assert json.loads(ok(run, "log", "--json"))[0] == undone  # as the log lists it
     redone = json.loads(ok(run, "redo", "--json"))
     assert (redone["action"], redone["reverts"]) == ("redo", "done")

@@ -126,12 +126,13 @@ def record(
     *,
     reverts: uuid.UUID | None = None,
     applied_at: Mapping[uuid.UUID, datetime] | None = None,
+    command: uuid.UUID | None = None,
 ) -> None:
     """Write the history rows of a change known in Python: (task id, before, after) each,
     values as the task's attributes hold them (`public_value` makes them JSON). The change
     gave each task `updated_at` NOW, unless `applied_at` says another moment (an import keeps
     the file's)."""
-    rows = _rows(session, user, action, now, changes, reverts)
+    rows = _rows(session, user, action, now, changes, reverts, command)
     for row in rows if applied_at else ():
         row["applied_at"] = applied_at[row["task_id"]]  # type: ignore[index]
     if rows:
@@ -148,7 +149,7 @@ def record_beside(
 ) -> None:
     """Run STATEMENT (a change of tasks) and write the history rows of CHANGES (as `record`)
     with it: on PostgreSQL in the same statement, as a CTE; on SQLite just before it."""
-    rows = _rows(session, user, action, now, changes, None)
+    rows = _rows(session, user, action, now, changes, None, None)
     if on_postgres(session):  # pragma: postgres
         session.execute(statement.add_cte(sa.insert(TaskChange).values(rows).cte("recorded")))
         return
@@ -164,8 +165,9 @@ def _rows(
     now: datetime,
     changes: Iterable[tuple[uuid.UUID, dict[str, Any] | None, dict[str, Any]]],
     reverts: uuid.UUID | None,
+    command: uuid.UUID | None,
 ) -> list[dict[str, Any]]:
-    command = command_id(session)
+    command = command or command_id(session)
     return [
         {
             "command_id": command,
@@ -360,9 +362,10 @@ def _revert(session: Session, user: User, what: str) -> Command:
                 change.undone_at, change.applied_at = None, now
             session.add(change)
             changes.append((task.id, was, becomes))
-        record(session, user, what, now, changes, reverts=target)
+        made = command_id(session)
+        record(session, user, what, now, changes, reverts=target, command=made)
         session.commit()
-    return _done(rows, what, now)
+    return _done(made, rows, changes, what, now)
 
 
 def _target(session: Session, user: User, what: str) -> uuid.UUID:
@@ -471,13 +474,26 @@ def _set(
     task.updated_at = now
 
 
-def _done(rows: list[tuple[TaskChange, Task, Any]], what: str, now: datetime) -> Command:
+def _done(
+    made: uuid.UUID,
+    rows: list[tuple[TaskChange, Task, Any]],
+    changes: list[tuple[uuid.UUID, dict[str, Any], dict[str, Any]]],
+    what: str,
+    now: datetime,
+) -> Command:
+    """The undo or redo just made, as `recent_commands` will list it: each task's fields as
+    it found and left them."""
     first = rows[0][0]
+    tasks = {task.id: task for _change, task, _moment in rows}
+    steps = [
+        TaskStep(task_id, tasks[task_id].number, tasks[task_id].title, was, becomes)
+        for task_id, was, becomes in changes
+    ]
     return Command(
-        id=first.command_id,
+        id=made,
         action=what,
         at=now,
         undone_at=None,
         reverts=first.action,
-        steps=_steps((change, task) for change, task, _moment in rows),
+        steps=sorted(steps, key=lambda step: step.number),
     )
