@@ -253,7 +253,9 @@ class TaskChange(SQLModel, table=True):
 
     __tablename__: ClassVar[str] = "task_changes"
     __table_args__ = (
-        UniqueConstraint("command_id", "task_id"),  # a retried command never records twice
+        # A retried command never records a change twice; one command may change a task in
+        # more than one way (a script's session, the successor of a recurring task).
+        UniqueConstraint("command_id", "task_id", "action"),
         Index("ix_task_changes_user_id_id", "user_id", "id"),  # a user's latest commands
         Index("ix_task_changes_task_id_id", "task_id", "id"),  # a task's history
     )

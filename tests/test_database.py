@@ -20,10 +20,13 @@ from sorted_cli.database import Database
 from sorted_cli.db import writes
 from sorted_cli.errors import SchemaError
 from sorted_cli.models import Task, TaskCreate, User, validated
+from sorted_cli.schema import HEAD
 from sorted_cli.services import tasks, users
 
 SERVER = pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
-BEHIND = "The database is at 0001; this sorted needs 0002: an admin must run `sorted db upgrade`."
+BEHIND = (
+    f"The database is at 0001; this sorted needs {HEAD}: an admin must run `sorted db upgrade`."
+)
 
 
 def libpq(url: str) -> str:

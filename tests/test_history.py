@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Run
+from conftest import POSTGRES_BACKENDS, Run
 from sqlalchemy import func, text
 from sqlmodel import Session, select
 from test_processes import SORTED, TIMEOUT_S, answer_at_terminal, environment, titles_in
@@ -122,7 +122,7 @@ def test_each_undo_takes_back_the_command_before_the_last_one_undone(ada: User, 
     assert (nothing.exit_code, nothing.stdout, nothing.stderr) == (
         1,
         "",
-        "Error: Nothing to undo: no command of yours has changed a task yet.\n",
+        "Error: Nothing to undo: every command of yours that changed tasks is undone.\n",
     )
     assert ok(run, "redo") == "Redid add of task 1: Buy milk (out of the trash)\n"
     assert ok(run, "redo") == "Redid done of task 1: Buy milk\n"
@@ -141,7 +141,8 @@ def test_a_new_command_after_an_undo_ends_what_can_be_redone(ada: User, run: Run
     assert (result.exit_code, result.stdout, result.stderr) == (
         1,
         "",
-        "Error: Nothing to redo: redo re-applies what `sorted undo` took back, right after it.\n",
+        "Error: Nothing to redo: redo re-applies what `sorted undo` took back, until a new "
+        "change.\n",
     )
     assert [task["completed"] for task in everything(run)] == [False, False]
 
@@ -526,3 +527,93 @@ def test_undo_and_redo_say_what_they_did_in_json_too(ada: User, run: Run) -> Non
     assert json.loads(ok(run, "log", "--json"))[0] == undone  # as the log lists it
     redone = json.loads(ok(run, "redo", "--json"))
     assert (redone["action"], redone["reverts"]) == ("redo", "done")
+
+
+# ------------------------------------------------------- found by review, each failed before
+
+
+def test_undoing_a_new_command_does_not_make_older_undone_ones_redoable(
+    ada: User, run: Run
+) -> None:
+    ok(run, "add", "orig")
+    ok(run, "edit", "1", "--title", "X")
+    ok(run, "undo")
+    ok(run, "edit", "1", "--title", "Y")  # a new change: the undone X is gone for good
+    ok(run, "undo")
+    assert ok(run, "redo") == "Redid edit of task 1: Y\n"
+    result = run("redo")
+    assert (result.exit_code, result.stdout) == (1, "")
+    assert [task["title"] for task in everything(run)] == ["Y"]
+
+
+def write_tasks(path: Path, *tasks: dict[str, Any]) -> str:
+    path.write_text(json.dumps(list(tasks)))
+    return str(path)
+
+
+def test_undo_and_redo_of_an_import_keep_a_task_that_came_in_the_trash_there(
+    ada: User, run: Run, tmp_path: Path
+) -> None:
+    trashed = {
+        "id": str(uuid.uuid4()),
+        "title": "Old",
+        "created_at": "2020-01-01T00:00:00Z",
+        "deleted": True,
+        "deleted_at": "2020-02-01T00:00:00Z",
+    }
+    ok(run, "import", write_tasks(tmp_path / "in.json", trashed))
+    ok(run, "undo")
+    ok(run, "redo")
+    [task] = everything(run)
+    assert (task["deleted"], task["deleted_at"]) == (True, "2020-02-01T00:00:00Z")
+
+
+def test_a_task_imported_with_a_later_moment_than_now_can_still_be_undone(
+    ada: User, run: Run, tmp_path: Path
+) -> None:
+    """Nothing compares clocks: a file's (or a teammate's) clock ahead of this one's does not
+    make later commands look as if something changed the task since."""
+    later = {"id": str(uuid.uuid4()), "title": "Ahead", "created_at": "2099-06-01T00:00:00Z"}
+    ok(run, "import", write_tasks(tmp_path / "in.json", later))
+    ok(run, "done", "1")
+    assert ok(run, "undo") == "Undid done of task 1: Ahead\n"
+    assert ok(run, "undo") == "Undid import of task 1: Ahead (moved to the trash)\n"
+
+
+def test_purge_takes_a_task_deleted_at_a_later_moment_than_now(
+    ada: User, run: Run, tmp_path: Path
+) -> None:
+    later = {
+        "id": str(uuid.uuid4()),
+        "title": "Ahead",
+        "created_at": "2099-06-01T00:00:00Z",
+        "deleted": True,
+    }
+    ok(run, "import", write_tasks(tmp_path / "in.json", later))
+    assert ok(run, "purge", "--yes") == "Purged 1 task from the trash for good.\n"
+    assert everything(run) == []
+
+
+@pytest.mark.in_process
+@pytest.mark.parametrize("backend", POSTGRES_BACKENDS, indirect=True)
+def test_history_reads_moments_whatever_the_session_s_time_zone(
+    ada: User, run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In the session's zone, PostgreSQL writes a moment of 1900 in India as +05:21:10: the
+    history keeps moments as UTC text, which every reader takes."""
+    old = {
+        "id": str(uuid.uuid4()),
+        "title": "Old",
+        "created_at": "1900-01-01T00:00:00Z",
+        "completed": True,
+    }
+    ok(run, "import", write_tasks(tmp_path / "in.json", old))
+    monkeypatch.setenv("PGTZ", "Asia/Kolkata")
+    ok(run, "reopen", "1")
+    [reopened, _imported] = json.loads(ok(run, "log", "--json"))
+    assert reopened["tasks"][0]["before"] == {
+        "completed": True,
+        "completed_at": "1900-01-01T00:00:00Z",
+    }
+    assert ok(run, "undo") == "Undid reopen of task 1: Old\n"
+    assert everything(run)[0]["completed_at"] == "1900-01-01T00:00:00Z"

@@ -123,7 +123,7 @@ def assert_schema_at_head(engine: Engine) -> None:
     }
     unique = inspect(engine).get_unique_constraints("task_changes")
     assert [(u["name"], u["column_names"]) for u in unique] == [
-        ("uq_task_changes_command_id_task_id", ["command_id", "task_id"])
+        ("uq_task_changes_command_id_task_id_action", ["command_id", "task_id", "action"])
     ]
     change_keys = inspect(engine).get_foreign_keys("task_changes")
     assert sorted(
@@ -389,7 +389,7 @@ def test_upgrade_to_history_keeps_every_task_tag_and_user(engine: Engine) -> Non
     with engine.begin() as connection:
         connection.execute(insert, row)
     with pytest.raises(IntegrityError), engine.begin() as connection:
-        connection.execute(insert, row)  # the same command and task twice
+        connection.execute(insert, row)  # the same change of the same command twice
     with pytest.raises(IntegrityError), engine.begin() as connection:
         connection.execute(insert, {**row, "task": _uuid_param(engine, uuid.uuid4())})
 

@@ -41,6 +41,7 @@ from sorted_cli.configfile import embedded_database_path, remembered_user
 from sorted_cli.database import Database
 from sorted_cli.errors import SortedError
 from sorted_cli.models import UserCreate, validated
+from sorted_cli.schema import HEAD
 from sorted_cli.services import users
 
 PAGE = 4096
@@ -310,7 +311,7 @@ READS = [
     (("list",), "1\t{id}\topen\tnone\t\t\tt1\n"),
     (("show", "1", "--json"), '"title": "t1"'),
     (("export",), '"title": "t1"'),
-    (("db", "current"), "0002 (head)\n"),
+    (("db", "current"), f"{HEAD} (head)\n"),
 ]
 
 

@@ -54,7 +54,10 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_task_changes")),
         sa.UniqueConstraint(
-            "command_id", "task_id", name=op.f("uq_task_changes_command_id_task_id")
+            "command_id",
+            "task_id",
+            "action",
+            name=op.f("uq_task_changes_command_id_task_id_action"),
         ),
     )
     op.create_index("ix_task_changes_user_id_id", "task_changes", ["user_id", "id"])

@@ -52,7 +52,10 @@ from sorted_cli.models import (
 
 UNDO, REDO, ADD, IMPORT = "undo", "redo", "add", "import"
 _HISTORY_ONLY = (UNDO, REDO)  # rows of these are never undone themselves
-_CHANGES = TaskChange.__table__  # type: ignore[attr-defined]
+# What an add or an import records of each task it adds: enough for `log` to name it, and
+# for a redo to put it back as it came (in the trash or not).
+ADDED_KEYS = ("title", "deleted", "deleted_at")
+_TASKS = Task.__table__  # type: ignore[attr-defined]
 _RECORDED = ["command_id", "user_id", "task_id", "action", "at", "before", "after", "applied_at"]
 
 
@@ -74,11 +77,21 @@ def _json_object_on_postgres(element: JsonObject, compiler: SQLCompiler, **kw: A
 
 
 def json_pairs(values: Mapping[str, ColumnElement[Any]]) -> JsonObject:
-    """`JsonObject` of public keys (constants of this module's callers) and their columns."""
+    """`JsonObject` of public keys (constants of this module's callers) and their columns;
+    a moment goes in as UTC text (`_utc_text`)."""
     arguments: list[Any] = []
     for key, value in values.items():
-        arguments += [sa.literal_column(f"'{key}'"), value]
+        moment = isinstance(value.type, sa.DateTime | UTCDateTime)
+        arguments += [sa.literal_column(f"'{key}'"), _utc_text(value) if moment else value]
     return JsonObject(*arguments)
+
+
+def _utc_text(moment: ColumnElement[Any]) -> ColumnElement[str]:  # pragma: postgres
+    """A PostgreSQL moment as UTC text, as the JSON view writes it: `to_json` would write it in
+    the session's time zone, whose offsets in old dates have seconds (`+05:21:10`)."""
+    return sa.func.to_char(
+        sa.func.timezone("UTC", moment), 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"', type_=sa.String()
+    )
 
 
 def recorded_in_statement(
@@ -352,16 +365,14 @@ def _revert(session: Session, user: User, what: str) -> Command:
             raise UndoRefused(f"Cannot {what}: the history kept changing; try again.")
         _refuse_if_changed(rows, what)
         now = utcnow()
-        changes = []
-        for change, task, _moment in rows:
-            was, becomes = _sides(change, task, what, now)
-            _set(session, user, task, becomes, now)
-            if what == UNDO:
-                change.undone_at = now
-            else:
-                change.undone_at, change.applied_at = None, now
-            session.add(change)
-            changes.append((task.id, was, becomes))
+        changes = [(task.id, *_sides(change, task, what, now)) for change, task, _ in rows]
+        _set(session, user, {task.id: task for _, task, _ in rows}, changes, now)
+        session.execute(
+            update(TaskChange)
+            .where(col(TaskChange.command_id) == target)
+            .values({"undone_at": now} if what == UNDO else {"undone_at": None, "applied_at": now})
+            .execution_options(synchronize_session=False)
+        )
         made = command_id(session)
         record(session, user, what, now, changes, reverts=target, command=made)
         session.commit()
@@ -369,8 +380,9 @@ def _revert(session: Session, user: User, what: str) -> Command:
 
 
 def _target(session: Session, user: User, what: str) -> uuid.UUID:
-    """The command an undo takes back (the latest that stands) or a redo re-applies (the
-    latest undone, only right after an undo or a redo)."""
+    """The command an undo takes back (the latest that stands) or a redo re-applies: the one
+    the latest undo since the user's last command took back, if it is still undone. (Row ids
+    order a user's history: no clock is compared.)"""
     mine = [col(TaskChange.user_id) == user.id, col(TaskChange.action).not_in(_HISTORY_ONLY)]
     if what == UNDO:
         found = session.exec(
@@ -380,23 +392,36 @@ def _target(session: Session, user: User, what: str) -> uuid.UUID:
             .limit(1)
         ).first()
         if found is None:
-            raise NothingToUndo("Nothing to undo: no command of yours has changed a task yet.")
+            anything = session.exec(select(TaskChange.id).where(*mine).limit(1)).first()
+            raise NothingToUndo(
+                "Nothing to undo: every command of yours that changed tasks is undone."
+                if anything is not None
+                else "Nothing to undo: no command of yours has changed a task yet."
+            )
         return found
-    latest = session.exec(
-        select(TaskChange.action)
-        .where(col(TaskChange.user_id) == user.id)
+    last_command = (
+        sa.select(sa.func.coalesce(sa.func.max(col(TaskChange.id)), 0))
+        .where(*mine)
+        .scalar_subquery()
+    )
+    original = sa.orm.aliased(TaskChange)
+    found = session.exec(
+        select(TaskChange.reverts)
+        .where(
+            col(TaskChange.user_id) == user.id,
+            col(TaskChange.action) == UNDO,
+            col(TaskChange.id) > last_command,
+            sa.exists().where(
+                col(original.command_id) == col(TaskChange.reverts),
+                col(original.undone_at).is_not(None),
+            ),
+        )
         .order_by(col(TaskChange.id).desc())
         .limit(1)
     ).first()
-    found = session.exec(
-        select(TaskChange.command_id)
-        .where(*mine, col(TaskChange.undone_at).is_not(None))
-        .order_by(col(TaskChange.undone_at).desc(), col(TaskChange.id).desc())
-        .limit(1)
-    ).first()
-    if latest not in _HISTORY_ONLY or found is None:
+    if found is None:
         raise NothingToUndo(
-            "Nothing to redo: redo re-applies what `sorted undo` took back, right after it."
+            "Nothing to redo: redo re-applies what `sorted undo` took back, until a new change."
         )
     return found
 
@@ -404,12 +429,15 @@ def _target(session: Session, user: User, what: str) -> uuid.UUID:
 def _sides(
     change: TaskChange, task: Task, what: str, now: datetime
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(what the task has, what it gets) as an undo or a redo of CHANGE gives it. An added
-    task goes to the trash when its add is undone, and out of it again on redo."""
+    """(what the task has, what it gets) as an undo or a redo of CHANGE gives it. A task the
+    command added (`add`, `import`) goes to the trash when it is undone (one that came in the
+    trash keeps its moment there), and back as the command left it on redo."""
     if change.before is None:
-        trashed = {"deleted": True, "deleted_at": now if what == UNDO else task.deleted_at}
-        untrashed = {"deleted": False, "deleted_at": None}
-        return (untrashed, trashed) if what == UNDO else (trashed, untrashed)
+        has = {"deleted": task.is_deleted, "deleted_at": task.deleted_at}
+        if what == UNDO:
+            return has, {"deleted": True, "deleted_at": task.deleted_at or now}
+        added = stored_values(change.after)
+        return has, {"deleted": added.get("deleted", False), "deleted_at": added.get("deleted_at")}
     before, after = stored_values(change.before), stored_values(change.after)
     return (after, before) if what == UNDO else (before, after)
 
@@ -430,13 +458,16 @@ def _locked(session: Session, command: uuid.UUID) -> list[tuple[TaskChange, Task
 
 
 def _last_recorded_moment() -> Any:
-    """The `updated_at` the history last gave the task: the latest moment a change of it took
-    effect or was undone. A task whose `updated_at` is another has changed unrecorded since."""
-    earlier = sa.orm.aliased(TaskChange)
-    moment = sa.func.coalesce(earlier.undone_at, earlier.applied_at)
+    """The `updated_at` the history last gave the task: that of its latest row (a change, an
+    undo or a redo; rows of one task are written in the order its changes were made, each
+    under the task's row lock). A task whose `updated_at` is another has changed unrecorded
+    since. Only equality of stored moments is asked, never clocks compared."""
+    latest = sa.orm.aliased(TaskChange)
     return (
-        sa.select(sa.func.max(moment, type_=UTCDateTime()))
-        .where(col(earlier.task_id) == col(Task.id), col(earlier.action).not_in(_HISTORY_ONLY))
+        sa.select(col(latest.applied_at))
+        .where(col(latest.task_id) == col(Task.id))
+        .order_by(col(latest.id).desc())
+        .limit(1)
         .scalar_subquery()
     )
 
@@ -454,24 +485,43 @@ def _refuse_if_changed(rows: list[tuple[TaskChange, Task, Any]], what: str) -> N
 
 
 def _set(
-    session: Session, user: User, task: Task, values: Mapping[str, Any], now: datetime
+    session: Session,
+    user: User,
+    tasks: Mapping[uuid.UUID, Task],
+    changes: list[tuple[uuid.UUID, dict[str, Any], dict[str, Any]]],
+    now: datetime,
 ) -> None:
-    """Give TASK these public values (tags too) and `updated_at` NOW."""
-    columns = {PUBLIC_COLUMNS[key]: value for key, value in values.items() if key != "tags"}
-    session.execute(
-        update(Task)
-        .where(col(Task.id) == task.id)
-        .values(**columns, updated_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    if "tags" in values:
-        session.execute(delete(TaskTag).where(col(TaskTag.task_id) == task.id))
-        tags = [{"task_id": task.id, "name": name, "user_id": user.id} for name in values["tags"]]
+    """Give each task the public values it becomes (tags too) and `updated_at` NOW: one
+    batch of UPDATEs per set of fields, one DELETE and one batch of INSERTs for tags (a
+    batch is one round trip on PostgreSQL, however many tasks)."""
+    batches: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for task_id, _was, becomes in changes:
+        columns = {PUBLIC_COLUMNS[key]: value for key, value in becomes.items() if key != "tags"}
+        batches.setdefault(tuple(sorted(columns)), []).append(
+            {"task": task_id, **{f"new_{name}": value for name, value in columns.items()}}
+        )
+        for name, value in columns.items():
+            setattr(tasks[task_id], name, value)
+        tasks[task_id].updated_at = now
+    for names, rows in batches.items():
+        session.execute(
+            update(_TASKS)
+            .where(_TASKS.c.id == sa.bindparam("task"))
+            .values({**{name: sa.bindparam(f"new_{name}") for name in names}, "updated_at": now}),
+            rows,
+        )
+    retagged = [(task_id, becomes["tags"]) for task_id, _, becomes in changes if "tags" in becomes]
+    if retagged:
+        session.execute(
+            delete(TaskTag).where(col(TaskTag.task_id).in_([task_id for task_id, _ in retagged]))
+        )
+        tags = [
+            {"task_id": task_id, "name": name, "user_id": user.id}
+            for task_id, names in retagged
+            for name in names
+        ]
         if tags:
             session.execute(sa.insert(TaskTag), tags)
-    for column, value in columns.items():
-        setattr(task, column, value)
-    task.updated_at = now
 
 
 def _done(

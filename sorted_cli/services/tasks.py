@@ -181,7 +181,7 @@ def _create_in_one_statement(
         .cte("inserted")
     )
     recorded = history.recorded_in_statement(
-        session, user, history.ADD, task.created_at, inserted, before=None, keys=["title"]
+        session, user, history.ADD, task.created_at, inserted, before=None, keys=history.ADDED_KEYS
     )
     statement = select(sa.orm.aliased(Task, inserted, adapt_on_names=True)).add_cte(recorded)
     if tags:
@@ -208,7 +208,11 @@ def _create_in_steps(session: Session, user: User, task: Task, tags: list[str]) 
     if tags:
         _insert_tags(session, user, task.id, tags)
     history.record(
-        session, user, history.ADD, task.created_at, [(task.id, None, {"title": task.title})]
+        session,
+        user,
+        history.ADD,
+        task.created_at,
+        [(task.id, None, history.public_fields(task, history.ADDED_KEYS))],
     )
     return task
 
@@ -579,47 +583,51 @@ def purge_tasks(
     deleted_before: datetime | None = None,
     confirm: Callable[[list[Task]], bool] = lambda _tasks: True,
 ) -> int:
-    """Remove tasks in the trash for good, with their tags and history (the foreign keys
-    cascade); returns how many. Named by REFS (each must be in the trash), or else the whole
-    trash; with `deleted_before`, only those deleted before that moment. `confirm` sees them
-    first, with nothing held, and may decline (Cancelled). A task restored meanwhile is kept:
-    the DELETE takes only what is still in the trash as it was when read."""
-    refs = list(refs)
-    read_at = utcnow()
-    if refs:
-        tasks = require_tasks(session=session, user=user, refs=refs)
-        for task in tasks:
-            if not task.is_deleted:
-                raise TaskNotInTrash(
-                    f"Task {task.number} is not in the trash: only tasks in the trash can be "
-                    f"purged (`sorted delete {task.number}` first); nothing was purged."
-                )
-    else:
-        trash = select(Task).where(col(Task.user_id) == user.id, col(Task.is_deleted) == true())
-        tasks = list(session.exec(trash.order_by(col(Task.number))))
+    """Remove tasks in the trash for good, with their tags, notes and history (the foreign
+    keys cascade); returns how many. Named by REFS (each must be in the trash), or else the
+    whole trash; with `deleted_before`, only those deleted before that moment. `confirm` sees
+    them first, with nothing held, and may decline (Cancelled). A task restored meanwhile is
+    kept: the DELETE takes only those read that are still in the trash."""
+    in_trash = [col(Task.user_id) == user.id, col(Task.is_deleted) == true()]
     if deleted_before is not None:
-        tasks = [t for t in tasks if t.deleted_at is not None and t.deleted_at < deleted_before]
+        in_trash.append(col(Task.deleted_at) < deleted_before)
+    tasks = _purgeable(session, user, list(refs), in_trash)
     if not tasks:
         return 0
     before_question(session)  # nothing held while a person decides
     if not confirm(tasks):
         raise Cancelled("Nothing purged.")
-    still = [
-        col(Task.user_id) == user.id,
-        col(Task.is_deleted) == true(),
-        col(Task.deleted_at) <= read_at,
-    ]
-    if deleted_before is not None:
-        still.append(col(Task.deleted_at) < deleted_before)
     purged = 0
     with transaction(session):
         ids = [task.id for task in tasks]
         for start in range(0, len(ids), STREAMED_AT_ONCE):
             batch = ids[start : start + STREAMED_AT_ONCE]
-            result = session.execute(delete(Task).where(col(Task.id).in_(batch), *still))
+            result = session.execute(delete(Task).where(col(Task.id).in_(batch), *in_trash))
             purged += result.rowcount  # type: ignore[attr-defined]
         session.commit()
     return purged
+
+
+def _purgeable(
+    session: Session, user: User, refs: list[str], in_trash: list[ColumnElement[bool]]
+) -> list[Task]:
+    """The tasks a purge would remove: those REFS name (an error for one outside the trash)
+    or the whole trash, that meet IN_TRASH."""
+    if not refs:
+        return list(session.exec(select(Task).where(*in_trash).order_by(col(Task.number))))
+    named = require_tasks(session=session, user=user, refs=refs)
+    for task in named:
+        if not task.is_deleted:
+            raise TaskNotInTrash(
+                f"Task {task.number} is not in the trash: only tasks in the trash can be "
+                f"purged (`sorted delete {task.number}` first); nothing was purged."
+            )
+    ids = [task.id for task in named]
+    return list(
+        session.exec(
+            select(Task).where(col(Task.id).in_(ids), *in_trash).order_by(col(Task.number))
+        )
+    )
 
 
 def list_tasks(*, session: Session, user: User, query: TaskQuery) -> TaskPage:

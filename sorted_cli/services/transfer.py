@@ -142,7 +142,7 @@ def _insert_recorded(
     if on_postgres(session):  # pragma: postgres
         inserted = _TASKS.insert().values(rows).returning(*_TASKS.c).cte("inserted")
         recorded = history.recorded_in_statement(
-            session, user, history.IMPORT, now, inserted, before=None, keys=["title"]
+            session, user, history.IMPORT, now, inserted, before=None, keys=history.ADDED_KEYS
         )
         session.execute(sa.select(sa.func.count()).select_from(inserted).add_cte(recorded))
         return
@@ -152,7 +152,10 @@ def _insert_recorded(
         user,
         history.IMPORT,
         now,
-        [(record.id, None, {"title": record.title}) for record, _number in batch],
+        [
+            (record.id, None, {key: getattr(record, key) for key in history.ADDED_KEYS})
+            for record, _number in batch
+        ],
         applied_at={record.id: record.updated_at for record, _number in batch},  # type: ignore[misc]
     )
 
