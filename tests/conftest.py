@@ -76,6 +76,7 @@ TASK_KEYS = [
     "deleted",
     "deleted_at",
     "tags",
+    "notes",
 ]
 
 
@@ -485,7 +486,7 @@ def database_url(
     else:
         made = _migrated(backend, request)
         with psycopg.connect(made.admin) as connection:
-            connection.execute("TRUNCATE task_tags, tasks, users")
+            connection.execute("TRUNCATE task_notes, task_tags, tasks, users")
         url = made.url
     monkeypatch.setenv("DATABASE_URL", url)
     return url

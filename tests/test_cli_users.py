@@ -287,7 +287,7 @@ def test_the_embedded_default_needs_no_set_up(isolated_home: Path, run: Run) -> 
     assert stat.S_IMODE(database.stat().st_mode) == 0o600
     second = run("add", "Call mum")
     assert (second.stdout, second.stderr) == ("Added task 2: Call mum\n", "")
-    assert run("db", "current").stdout == "0002 (head)\n"
+    assert run("db", "current").stdout == "0003 (head)\n"
 
 
 def test_a_lost_config_file_reuses_the_local_user(isolated_home: Path, run: Run) -> None:

@@ -274,9 +274,9 @@ def test_concurrent_upgrades_take_turns_and_neither_fails(
     results = run_together(*(["db", "upgrade"] for _ in range(4)))
     assert [result.returncode for result in results] == [0] * 4, [r.stderr for r in results]
     said = sorted(result.stdout for result in results)
-    assert said[0] == "Database is at 0002 (head)\n"  # somebody migrated...
+    assert said[0] == "Database is at 0003 (head)\n"  # somebody migrated...
     assert all(  # ...and the others found it done, or waited and then found it done
-        line in {"Database is at 0002 (head)\n", "Nothing to do: database is at 0002 (head)\n"}
+        line in {"Database is at 0003 (head)\n", "Nothing to do: database is at 0003 (head)\n"}
         for line in said
     )
     applied = [r for r in results if "Applied 0001" in r.stderr]
@@ -287,7 +287,7 @@ def test_concurrent_upgrades_take_turns_and_neither_fails(
             versions = connection.execute(text("SELECT version_num FROM alembic_version")).all()
     finally:
         engine.dispose()
-    assert versions == [("0002",)]
+    assert versions == [("0003",)]
 
 
 # -------------------------------------------------------- TLS, SCRAM and the pooler
@@ -366,7 +366,7 @@ def test_db_commands_use_the_direct_url_and_everyday_commands_the_pooled_one(
         monkeypatch.setenv("DATABASE_URL", pooler.url_for(pooled))
         monkeypatch.setenv(name, direct)
         upgraded = run("db", "upgrade")
-        assert (upgraded.exit_code, upgraded.stdout) == (0, "Database is at 0002 (head)\n")
+        assert (upgraded.exit_code, upgraded.stdout) == (0, "Database is at 0003 (head)\n")
         assert pooler.connections == 0  # migrations never went through the pooler
         run("user", "add", "ada@example.com")
         added = run("--user", "ada@example.com", "add", "Buy milk")
