@@ -29,7 +29,7 @@ from test_sqlitefile import (  # mounts: a fixture
     run_in_a_mount_namespace,
 )
 
-from sorted_cli.models import PUBLIC_COLUMNS, Task, TaskPublic, TaskTag, User
+from sorted_cli.models import PUBLIC_COLUMNS, Task, TaskNote, TaskPublic, TaskTag, User
 from sorted_cli.services import transfer
 
 FIXTURE = Path(__file__).parent / "data" / "taskwarrior.json"
@@ -37,7 +37,7 @@ FIXTURE = Path(__file__).parent / "data" / "taskwarrior.json"
 
 @pytest.fixture
 def filled(ada: User, run: Run) -> None:
-    """Ada's tasks in every state: open, completed, deleted, tagged, described, due."""
+    """Ada's tasks in every state: open, completed, deleted, tagged, described, due, noted."""
     for args in (
         ["Buy milk", "--tag", "errands", "-d", 'oat\nand "quotes", commas'],
         ["File taxes", "-p", "high", "--due", "2031-04-15", "--tag", "home", "--tag", "money"],
@@ -45,11 +45,14 @@ def filled(ada: User, run: Run) -> None:
         ["Old plan", "--tag", "someday"],
     ):
         assert run("add", *args).exit_code == 0
+    for ref, text in (("1", 'the shop, "round the corner"'), ("1", "shut\\open"), ("2", "a\nb")):
+        assert run("note", ref, text).exit_code == 0
     assert run("done", "1").exit_code == 0
     assert run("delete", "4").exit_code == 0
 
 
 def wipe(session: Session) -> None:
+    session.exec(delete(TaskNote))
     session.exec(delete(TaskTag))
     session.exec(delete(Task))
     session.commit()
@@ -128,6 +131,13 @@ def test_csv_export_has_a_header_and_one_row_per_task(filled: None, run: Run) ->
         "false",
     )
     assert rows[2]["title"] == "Grüße ✓ senden"
+    tasks = exported(run, "--all")
+    at = [[note["at"] for note in task["notes"]] for task in tasks]
+    assert rows[0]["notes"] == (
+        f'{at[0][0]} the shop, "round the corner"\n{at[0][1]} shut\\\\open'
+    )  # one line per note: its moment, a space, its text escaped
+    assert rows[1]["notes"] == f"{at[1][0]} a\\nb"
+    assert (rows[2]["notes"], rows[3]["notes"]) == ("", "")
 
 
 def test_export_to_a_file_replaces_it_only_when_complete(
@@ -357,6 +367,21 @@ def test_taskwarrior_export_imports_every_status(ada: User, run: Run) -> None:
             assert f"project:{item['project'].lower()}" in task["tags"]
         if item.get("id"):
             assert task["number"] == item["id"]
+
+    garden = tasks["3f2a9c41-7d0e-4b6a-9e58-1c2d3e4f5a61"]
+    assert (garden["description"], garden["notes"]) == (
+        None,
+        [
+            {
+                "at": "2026-03-02T08:15:00Z",
+                "text": "Ask Jonas whether we can borrow his long-reach pruner",
+            },
+            {
+                "at": "2026-03-03T19:02:00Z",
+                "text": "Cut back to outward-facing buds, no more than a third",
+            },
+        ],
+    )
 
     again = run("import", "--from", "taskwarrior", str(FIXTURE))
     assert again.stdout == f"Imported 0 tasks ({len(items)} already there).\n"
