@@ -349,7 +349,7 @@ def test_the_notes_moments_are_local_in_the_panel(
         task = json.loads(run("note", "1", "called", "--json").stdout)
         at = datetime.fromisoformat(task["notes"][0]["at"]).astimezone()
         assert at.utcoffset() == timedelta(hours=5, minutes=45)
-        assert f"Notes    {at:%Y-%m-%d %H:%M}  called" in [
+        assert f"Notes     {at:%Y-%m-%d %H:%M}  called" in [
             line.strip("│ ") for line in run("show", "1").stdout.splitlines()
         ]
     finally:
@@ -370,7 +370,7 @@ def test_note_json_is_the_task_with_its_notes_and_show_json_agrees(ada: User, ru
     assert noted["updated_at"] == note["at"] > added["updated_at"]  # the note moved it
     unchanged = {key: value for key, value in added.items() if key not in ("updated_at", "notes")}
     assert {key: noted[key] for key in unchanged} == unchanged
-    second = json.loads(run("note", added["id"][:8], "he comes Monday", "--json").stdout)
+    second = json.loads(run("note", added["id"][:9], "he comes Monday", "--json").stdout)
     assert [n["text"] for n in second["notes"]] == ["called the plumber", "he comes Monday"]
     assert second["notes"][0] == note
     assert second["notes"][0]["at"] < second["notes"][1]["at"] == second["updated_at"]

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from sorted_cli.choices import Priority
-from sorted_cli.models import NOTE_MAX, TITLE_MAX, NotePublic, TaskRecord
+from sorted_cli.models import NOTE_MAX, TITLE_MAX, NoteRecord, TaskRecord
 from sorted_cli.taskwarrior import record_from_taskwarrior
 
 FIXTURE = Path(__file__).parent / "data" / "taskwarrior.json"
@@ -112,11 +112,11 @@ def test_fixture_annotations_recurrence_and_finish_times(local_zone: Callable[[s
     garden = convert(BY_TITLE["Prune the apple trees before the buds open"])
     assert garden.description is None
     assert garden.notes == [
-        NotePublic(
+        NoteRecord(
             at=datetime(2026, 3, 2, 8, 15, tzinfo=UTC),
             text="Ask Jonas whether we can borrow his long-reach pruner",
         ),
-        NotePublic(
+        NoteRecord(
             at=datetime(2026, 3, 3, 19, 2, tzinfo=UTC),
             text="Cut back to outward-facing buds, no more than a third",
         ),
