@@ -495,6 +495,21 @@ def _item(**fields: Any) -> dict[str, Any]:
     return {"id": str(uuid.uuid4()), "title": "x", "created_at": "2026-01-01T00:00:00Z", **fields}
 
 
+def test_imported_notes_come_oldest_first_in_utc(ada: User, run: Run, tmp_path: Path) -> None:
+    notes = [
+        {"at": "2026-01-02T10:00:00+02:00", "text": " later "},
+        {"at": "2026-01-01T09:00:00", "text": "first, no zone: UTC"},
+        {"at": "2026-01-02T08:00:00Z", "text": "later, the same moment"},
+    ]
+    path = _write_items(tmp_path / "notes.json", _item(notes=notes))
+    assert run("import", str(path)).stdout == "Imported 1 task.\n"
+    assert exported(run)[0]["notes"] == [
+        {"at": "2026-01-01T09:00:00Z", "text": "first, no zone: UTC"},
+        {"at": "2026-01-02T08:00:00Z", "text": "later"},
+        {"at": "2026-01-02T08:00:00Z", "text": "later, the same moment"},
+    ]
+
+
 def test_a_number_near_the_limit_is_not_kept_and_add_still_works(
     ada: User, run: Run, tmp_path: Path
 ) -> None:
@@ -680,6 +695,16 @@ def test_import_from_a_terminal_says_to_pipe_a_file(ada: User) -> None:
         ),
         ({"tags": 5}, "tags must be a list, not a number."),
         ({"tags": [5]}, "tags.0 must be text, not a number."),
+        ({"notes": "x"}, "notes must be a list, not 'x'."),
+        ({"notes": [{"text": "x"}]}, "notes.0.at is missing."),
+        (
+            {"notes": [{"at": "2026-01-01T00:00:00Z", "text": " "}]},
+            "notes.0.text: the note must not be empty.",
+        ),
+        (
+            {"notes": [{"at": "soon", "text": "x"}]},
+            "notes.0.at must be a date and time (such as 2026-01-01T09:30:00Z), not 'soon'.",
+        ),
         ({"id": "nope"}, "id must be a UUID, not 'nope'."),
         ({"id": 5}, "id must be a UUID, not a number."),
         ({"title": None, "id": None}, "id must be a UUID, not null."),
