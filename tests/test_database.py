@@ -23,7 +23,7 @@ from sorted_cli.models import Task, TaskCreate, User, validated
 from sorted_cli.services import tasks, users
 
 SERVER = pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
-BEHIND = "The database is at 0001; this sorted needs 0002: an admin must run `sorted db upgrade`."
+BEHIND = "The database is at 0001; this sorted needs 0003: an admin must run `sorted db upgrade`."
 
 
 def libpq(url: str) -> str:

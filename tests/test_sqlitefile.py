@@ -310,7 +310,7 @@ READS = [
     (("list",), "1\t{id}\topen\tnone\t\t\tt1\n"),
     (("show", "1", "--json"), '"title": "t1"'),
     (("export",), '"title": "t1"'),
-    (("db", "current"), "0002 (head)\n"),
+    (("db", "current"), "0003 (head)\n"),
 ]
 
 
