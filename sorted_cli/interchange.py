@@ -18,7 +18,7 @@ from typing import IO, TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from sorted_cli.errors import InvalidInput, SortedError
-from sorted_cli.render import json_safe
+from sorted_cli.render import json_safe, notes_text
 from sorted_cli.wording import field_name, field_reason, not_a_task
 
 if TYPE_CHECKING:
@@ -223,7 +223,10 @@ def write_json(rows: Iterable[dict[str, Any]], out: IO[str]) -> int:
 
 def write_csv(rows: Iterable[dict[str, Any]], out: IO[str]) -> int:
     """CSV with a header row of the JSON view's keys; tags joined with commas, empty cells for
-    no value."""
+    no value. The notes cell holds one line per note, oldest first: the note's UTC moment as
+    in the JSON view, one space, and its text with backslashes doubled and control characters
+    written as escapes (`\\n`, `\\t`, `\\x1b`), so each note is one line and reads back:
+    `2026-12-01T09:30:00Z called the plumber`."""
     from sorted_cli.models import TaskPublic
 
     fields = list(TaskPublic.model_fields)
@@ -241,6 +244,8 @@ def _csv_cell(value: Any, key: str) -> str:
         return ""
     if key == "tags":
         return ",".join(value)
+    if key == "notes":
+        return notes_text(value)
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)

@@ -32,6 +32,7 @@ SQLModel.metadata.naming_convention = {
 
 TITLE_MAX = 500
 DESCRIPTION_MAX = 10_000
+NOTE_MAX = 10_000
 EMAIL_MAX = 320
 NAME_MAX = 200
 NUMBER_MAX = 2**31 - 1  # the number column is a 32-bit integer
@@ -170,6 +171,27 @@ def _clean_description(value: object) -> object:
     return description or None
 
 
+def _clean_note(value: object) -> object:
+    if not isinstance(value, str):
+        return value
+    text = _storable("note", value).strip()
+    if not text:
+        raise ValueError("the note must not be empty")
+    if len(text) > NOTE_MAX:
+        raise ValueError(f"the note is {len(text)} characters long; at most {NOTE_MAX} fit")
+    return text
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    """A moment from a file in UTC; one without a zone is taken to be UTC already."""
+    if value is None:
+        return None
+    try:
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00+01:00 is before the first UTC moment
+        raise ValueError(f"{value.isoformat()} is out of range") from None
+
+
 class TaskCreate(TaskBase):
     tags: list[str] = []
 
@@ -277,6 +299,45 @@ class TaskChange(SQLModel, table=True):
     reverts: uuid.UUID | None = None
 
 
+class TaskNote(SQLModel, table=True):
+    """One note on one task: what happened, when (the description says what the task is).
+
+    The owner is kept on the row, as on task_tags, so that deleting a user takes their notes
+    without a join. A task's notes are read in time order through `(task_id, created_at)`.
+    """
+
+    __tablename__: ClassVar[str] = "task_notes"
+    __table_args__ = (Index("ix_task_notes_task_id_created_at", "task_id", "created_at"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    task_id: uuid.UUID = Field(foreign_key="tasks.id", nullable=False, ondelete="CASCADE")
+    user_id: uuid.UUID = Field(foreign_key="users.id", nullable=False, ondelete="CASCADE")
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    text: str = Field(max_length=NOTE_MAX)
+
+
+class NoteCreate(SQLModel):
+    """A note the user typed: its text (named `note` so that an error says "Invalid note")."""
+
+    note: str
+
+    _note = field_validator("note", mode="before")(_clean_note)
+
+
+class NotePublic(SQLModel):
+    """A note in the JSON view of its task: when it was written (UTC) and what it says."""
+
+    at: datetime
+    text: str
+
+
+class NoteRecord(NotePublic):
+    """A note coming in from a file, checked as a typed one is."""
+
+    _text = field_validator("text", mode="before")(_clean_note)
+    _at = field_validator("at")(_utc)
+
+
 class TaskPublic(SQLModel):
     """The stable JSON view of a task: these keys, in this order, across versions (new keys
     are only ever added at the end). Export writes it and import reads it back."""
@@ -294,11 +355,17 @@ class TaskPublic(SQLModel):
     deleted: bool
     deleted_at: datetime | None = None
     tags: list[str] = []
+    notes: list[NotePublic] = []  # oldest first
 
     @classmethod
-    def of(cls, task: Task, tags: list[str] | tuple[str, ...] = ()) -> TaskPublic:
+    def of(
+        cls,
+        task: Task,
+        tags: list[str] | tuple[str, ...] = (),
+        notes: list[NotePublic] | tuple[NotePublic, ...] = (),
+    ) -> TaskPublic:
         values = {key: getattr(task, column) for key, column in PUBLIC_COLUMNS.items()}
-        return cls.model_validate({**values, "tags": list(tags)})
+        return cls.model_validate({**values, "tags": list(tags), "notes": list(notes)})
 
 
 # The one definition of a task's public shape is TaskPublic; everything that reads or writes
@@ -307,7 +374,7 @@ class TaskPublic(SQLModel):
 # and import (TaskRecord, written back through the same columns). A new field is added to the
 # table and to TaskPublic, and reaches all of them. Where a key and its column differ in name:
 _COLUMN_OF_KEY = {"deleted": "is_deleted"}
-_COMPUTED_KEYS = frozenset({"tags"})  # not a column of tasks: the task_tags rows
+_COMPUTED_KEYS = frozenset({"tags", "notes"})  # not columns of tasks: task_tags, task_notes
 # Each public key but the computed ones -> the Task column it comes from, in the view's order.
 PUBLIC_COLUMNS: dict[str, str] = {
     key: _COLUMN_OF_KEY.get(key, key)
@@ -337,6 +404,7 @@ class TaskRecord(TaskPublic):
     Only `id`, `title` and `created_at` are required. `number: null` (or a number the user
     already has) takes the next free number; `updated_at` defaults to `created_at`; a completed
     or deleted task without its moment gets `updated_at`. Timestamps without a zone are UTC.
+    Notes are checked as typed ones are and put oldest first (those of one moment in file order).
     """
 
     number: int | None = Field(default=None, ge=1, le=NUMBER_MAX)  # type: ignore[assignment]
@@ -350,17 +418,15 @@ class TaskRecord(TaskPublic):
 
     _title = field_validator("title", mode="before")(_clean_title)
     _description = field_validator("description", mode="before")(_clean_description)
-    _tags = field_validator("tags", mode="before")(normalise_tags)
+    notes: list[NoteRecord] = []  # type: ignore[assignment]
 
-    @field_validator("created_at", "updated_at", "completed_at", "deleted_at")
+    _tags = field_validator("tags", mode="before")(normalise_tags)
+    _moments = field_validator("created_at", "updated_at", "completed_at", "deleted_at")(_utc)
+
+    @field_validator("notes")
     @classmethod
-    def _utc(cls, value: datetime | None) -> datetime | None:
-        if value is None:
-            return None
-        try:
-            return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-        except OverflowError:  # 0001-01-01T00:00+01:00 is before the first UTC moment
-            raise ValueError(f"{value.isoformat()} is out of range") from None
+    def _oldest_first(cls, notes: list[NoteRecord]) -> list[NoteRecord]:
+        return sorted(notes, key=lambda note: note.at)  # stable: notes of one moment keep order
 
     @model_validator(mode="after")
     def _consistent(self) -> TaskRecord:

@@ -23,10 +23,10 @@ if TYPE_CHECKING:
     from rich.console import Console
     from rich.text import Text
 
-    from sorted_cli.models import Task, TaskChange, User
+    from sorted_cli.models import NotePublic, Task, TaskChange, User
     from sorted_cli.services.history import Command
     from sorted_cli.services.stats import Stats
-    from sorted_cli.services.tasks import Change, TaskPage
+    from sorted_cli.services.tasks import Change, TaskInFull, TaskPage
 
 from sorted_cli.choices import Priority, View
 
@@ -139,20 +139,29 @@ def _scalar(value: object) -> str:
 
 
 def _indented(item: dict[str, Any]) -> str:
-    """ITEM (values: scalars, and lists of them) as `json.dumps(indent=2)` writes it inside an
-    array. Not json.dumps itself: with an indent it encodes in Python, through closures that
-    refer to each other, and sorted runs with the cycle collector off (sorted_cli.process), so
-    each call would leave its cycle behind: 1 GB for 400,000 tasks."""
+    """ITEM (values: scalars, and lists of scalars or of objects of scalars) as
+    `json.dumps(indent=2)` writes it inside an array. Not json.dumps itself: with an indent it
+    encodes in Python, through closures that refer to each other, and sorted runs with the
+    cycle collector off (sorted_cli.process), so each call would leave its cycle behind: 1 GB
+    for 400,000 tasks."""
     fields = []
     for key, value in item.items():
         if not isinstance(value, list):
             text = _scalar(value)
         elif value:
-            text = "[\n      " + ",\n      ".join(map(_scalar, value)) + "\n    ]"
+            text = "[\n      " + ",\n      ".join(map(_in_list, value)) + "\n    ]"
         else:
             text = "[]"
         fields.append(f"    {_scalar(key)}: {text}")
     return "  {\n" + ",\n".join(fields) + "\n  }"
+
+
+def _in_list(value: object) -> str:
+    """An item of a list in ITEM (`_indented`): a scalar, or an object of scalars (a note)."""
+    if not isinstance(value, dict):
+        return _scalar(value)
+    fields = ",\n".join(f"        {_scalar(key)}: {_scalar(item)}" for key, item in value.items())
+    return "{\n" + fields + "\n      }"
 
 
 def is_terminal(stream: TextIO) -> bool:
@@ -200,10 +209,12 @@ def progress(total: int | None, what: str) -> Iterator[Callable[[int], object]]:
 # ---------------------------------------------------------------------------------- tasks
 
 
-def task_json(task: Task, tags: list[str] | None = None) -> dict[str, Any]:
+def task_json(
+    task: Task, tags: list[str] | None = None, notes: list[NotePublic] | None = None
+) -> dict[str, Any]:
     from sorted_cli.models import TaskPublic
 
-    return TaskPublic.of(task, tags or []).model_dump(mode="json")
+    return TaskPublic.of(task, tags or [], notes or []).model_dump(mode="json")
 
 
 def tags_text(tags: list[str]) -> Text:
@@ -308,17 +319,25 @@ def task_rows(tasks: Iterable[dict[str, Any]]) -> int:
     return count
 
 
-def task_details(task: Task, *, now: datetime, today: date, tags: list[str]) -> None:
+def task_details(found: TaskInFull, *, now: datetime, today: date) -> None:
     """Everything about one task, for `sorted show`: a panel at a terminal, else `key: value`
     lines for scripts (`task_lines`)."""
     if for_people():
-        task_panel(task, now=now, today=today, tags=tags)
+        task_panel(found.task, now=now, today=today, tags=found.tags, notes=found.notes)
     else:
-        task_lines(task, tags)
+        task_lines(found)
 
 
-def task_panel(task: Task, *, now: datetime, today: date, tags: list[str] | None = None) -> None:
-    """A task in a panel; the title is in it in full, wrapped (a border would cut it)."""
+def task_panel(
+    task: Task,
+    *,
+    now: datetime,
+    today: date,
+    tags: list[str] | None = None,
+    notes: list[NotePublic] | None = None,
+) -> None:
+    """A task in a panel; the title is in it in full, wrapped (a border would cut it). The
+    notes come last, oldest first, each after its local date and time."""
     from rich.panel import Panel
     from rich.table import Table
     from rich.text import Text
@@ -346,15 +365,21 @@ def task_panel(task: Task, *, now: datetime, today: date, tags: list[str] | None
     if task.description:
         grid.add_row("", "")
         grid.add_row("Description", Text(clean(task.description, keep_lines=True)))
+    if notes:
+        grid.add_row("", "")
+    for number, note in enumerate(notes or []):
+        written = Text().append(_moment(note.at), style="dim").append("  ")
+        written.append(clean(note.text, keep_lines=True))
+        grid.add_row("" if number else "Notes", written)
     title = Text(f"Task {task.number}", style="cyan")
     stdout().print(Panel(grid, title=title, title_align="left", expand=False))
 
 
-def task_lines(task: Task, tags: list[str]) -> None:
+def task_lines(found: TaskInFull) -> None:
     """`sorted show` for scripts: a `key: value` line for each key of the JSON view, in its
-    order; null is empty, true and false are `true` and `false`, tags are comma-separated, and
-    every value is `escaped`."""
-    _key_value_lines(task_json(task, tags))
+    order; null is empty, true and false are `true` and `false`, tags are comma-separated,
+    notes as in a CSV export's cell (`notes_text`), and every value is `escaped`."""
+    _key_value_lines(task_json(found.task, found.tags, found.notes))
 
 
 def _key_value_lines(data: dict[str, Any]) -> None:
@@ -369,8 +394,15 @@ def _plain(value: object) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, list):
-        return ",".join(value)
+        return notes_text(value) if value and isinstance(value[0], dict) else ",".join(value)
     return str(value)
+
+
+def notes_text(notes: list[dict[str, str]]) -> str:
+    """A task's notes (from its JSON view) as text that reads back: one line per note, oldest
+    first, its UTC moment, a space and its text `escaped` (so a line break in a note is `\\n`
+    and the note stays on its line)."""
+    return "\n".join(f"{note['at']} {escaped(note['text'])}" for note in notes)
 
 
 def _ago(moment: datetime, *, now: datetime) -> str:

@@ -17,7 +17,8 @@ The mapping, field by field:
   exports) and the project, as `project:<project>`, are sorted tags; a character a tag cannot
   hold becomes `-`, and a tag that is still not one (`🔥`) is dropped and reported as
   `tag '🔥'` in `ignored`, so one odd tag does not stop an import.
-- Annotations follow the description in time order, one a line: `[YYYY-MM-DD HH:MM UTC] text`.
+- `annotations` are notes, each with its own moment (`entry`) and text (`description`); an
+  annotation with no text is left out.
 
 Every other field (wait, scheduled, start, depends, mask, user-defined attributes, ...) is
 counted in `ignored`, once per task, and only for tasks that convert; `id` and `urgency` are
@@ -62,9 +63,9 @@ def record_from_taskwarrior(item: Mapping[str, Any], *, ignored: Counter[str]) -
     number = item.get("id")
 
     text = text.strip()
-    title, notes = text, []
+    title, paragraphs = text, []  # of the description
     if len(text) > TITLE_MAX:
-        title, notes = _shorten(text), [text]
+        title, paragraphs = _shorten(text), [text]
     unusable: list[str] = []  # tags sorted cannot hold: dropped, and reported
     tags = _tags(rest.pop("tags", None), unusable)
     if project := rest.pop("project", None):
@@ -77,9 +78,8 @@ def record_from_taskwarrior(item: Mapping[str, Any], *, ignored: Counter[str]) -
         finished_at = _pop_moment(rest, "end") or updated_at
     elif status == "recurring":
         tags.append("recurring")
-        notes.append(_recurrence(rest))
-    if annotations := _annotations(rest.pop("annotations", None)):
-        notes.append(annotations)
+        paragraphs.append(_recurrence(rest))
+    annotations = _annotations(rest.pop("annotations", None))
     due = _pop_moment(rest, "due")
 
     record = TaskRecord.model_validate(
@@ -87,7 +87,7 @@ def record_from_taskwarrior(item: Mapping[str, Any], *, ignored: Counter[str]) -
             "id": uuid,
             "number": number if _is_positive_int(number) else None,
             "title": title,
-            "description": "\n\n".join(notes) or None,
+            "description": "\n\n".join(paragraphs) or None,
             "priority": _priority(rest.pop("priority", None)),
             "due": due.astimezone().date() if due else None,
             "completed": status == "completed",
@@ -97,6 +97,7 @@ def record_from_taskwarrior(item: Mapping[str, Any], *, ignored: Counter[str]) -
             "deleted": status == "deleted",
             "deleted_at": finished_at if status == "deleted" else None,
             "tags": tags,
+            "notes": annotations,
         }
     )
     ignored.update(sorted(rest.keys() - _DERIVED))
@@ -179,10 +180,10 @@ def _recurrence(rest: dict[str, Any]) -> str:
     return line
 
 
-def _annotations(value: object) -> str | None:
-    """Annotations as lines of text, oldest first."""
+def _annotations(value: object) -> list[dict[str, Any]]:
+    """Annotations as notes (`at`, `text`); TaskRecord puts them oldest first."""
     if value is None:
-        return None
+        return []
     if not isinstance(value, list) or not all(isinstance(note, Mapping) for note in value):
         raise ValueError(f"annotations {must_be('a list of objects', value)}")
     notes = []
@@ -190,6 +191,7 @@ def _annotations(value: object) -> str | None:
         text = note.get("description")
         if not isinstance(text, str):
             raise ValueError(f"annotations: description {must_be('text', text)}")
-        notes.append((_moment("annotations: entry", note.get("entry")), text.strip()))
-    notes.sort(key=lambda note: note[0])
-    return "\n".join(f"[{moment:%Y-%m-%d %H:%M} UTC] {text}" for moment, text in notes) or None
+        moment = _moment("annotations: entry", note.get("entry"))
+        if text.strip():
+            notes.append({"at": moment, "text": text})
+    return notes

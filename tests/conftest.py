@@ -76,6 +76,7 @@ TASK_KEYS = [
     "deleted",
     "deleted_at",
     "tags",
+    "notes",
 ]
 
 

@@ -17,18 +17,21 @@ from sorted_cli.configfile import embedded_database_path
 EMPTY = "empty (no sorted schema)\n"
 # The tables of the schema at head (tests/test_migrations.py names them one by one).
 SCHEMA_TABLES = {*(table.name for table in SQLModel.metadata.sorted_tables), "alembic_version"}
-AT_HEAD = "Database is at 0003 (head)\n"
+AT_HEAD = "Database is at 0004 (head)\n"
 APPLIED = (
     "Applied 0001: create users and tasks\nApplied 0002: add task tags\n"
-    "Applied 0003: add task history\n"
+    "Applied 0003: add task history\nApplied 0004: add task notes\n"
 )
 REVERTED = (
-    "Reverted 0003: add task history\nReverted 0002: add task tags\n"
-    "Reverted 0001: create users and tasks\n"
+    "Reverted 0004: add task notes\nReverted 0003: add task history\n"
+    "Reverted 0002: add task tags\nReverted 0001: create users and tasks\n"
 )
-HISTORY = "0003  add task history  (head)\n0002  add task tags\n0001  create users and tasks\n"
+HISTORY = (
+    "0004  add task notes  (head)\n0003  add task history\n0002  add task tags\n"
+    "0001  create users and tasks\n"
+)
 UPGRADE_ADVICE = "Error: Database is at empty (no sorted schema): run `sorted db upgrade`.\n"
-NEWER = "zzzz (newer than this sorted, which knows up to 0003)"
+NEWER = "zzzz (newer than this sorted, which knows up to 0004)"
 LOCAL_USER = re.compile(r"Created local user \S+@\S+; `sorted user --help` to manage users\.\n")
 
 
@@ -97,29 +100,33 @@ def test_read_only_commands_leave_blank_database_blank(
 def test_upgrade_blank_database_to_head(blank: str, engine: Engine, run: Run) -> None:
     ok(run("db", "upgrade"), AT_HEAD, APPLIED)
     assert table_names(engine) == SCHEMA_TABLES
-    ok(run("db", "current"), "0003 (head)\n")
+    ok(run("db", "current"), "0004 (head)\n")
     ok(run("db", "check"), AT_HEAD)
     ok(run("db", "history"), HISTORY.replace("(head)", "(head, current)"))
 
 
 def test_upgrade_twice_has_nothing_to_do(blank: str, run: Run) -> None:
     ok(run("db", "upgrade"), AT_HEAD, APPLIED)
-    ok(run("db", "upgrade"), "Nothing to do: database is at 0003 (head)\n")
-    ok(run("db", "upgrade", "head"), "Nothing to do: database is at 0003 (head)\n")
+    ok(run("db", "upgrade"), "Nothing to do: database is at 0004 (head)\n")
+    ok(run("db", "upgrade", "head"), "Nothing to do: database is at 0004 (head)\n")
 
 
 def test_upgrade_to_named_revision(blank: str, run: Run) -> None:
     ok(
         run("db", "upgrade", "0001"),
-        "Database is at 0001 (behind: head is 0003)\n",
+        "Database is at 0001 (behind: head is 0004)\n",
         "Applied 0001: create users and tasks\n",
     )
     ok(
         run("db", "upgrade", "0002"),
-        "Database is at 0002 (behind: head is 0003)\n",
+        "Database is at 0002 (behind: head is 0004)\n",
         "Applied 0002: add task tags\n",
     )
-    ok(run("db", "upgrade", "0003"), AT_HEAD, "Applied 0003: add task history\n")
+    ok(
+        run("db", "upgrade", "0004"),
+        AT_HEAD,
+        "Applied 0003: add task history\nApplied 0004: add task notes\n",
+    )
 
 
 def test_upgrade_to_unknown_revision_is_refused(blank: str, engine: Engine, run: Run) -> None:
@@ -140,7 +147,7 @@ def test_downgrade_without_yes_off_terminal_is_refused(
         2,
         "Error: Refusing to downgrade without --yes when not at a terminal.\n",
     )
-    ok(run("db", "current"), "0003 (head)\n")
+    ok(run("db", "current"), "0004 (head)\n")
     assert table_names(engine) == SCHEMA_TABLES
 
 
@@ -170,7 +177,7 @@ def test_downgrade_to_unknown_revision_is_refused(blank: str, run: Run) -> None:
     fails_matching(
         run("db", "downgrade", "nosuchrev", "--yes"), 2, r"Cannot migrate: .*'nosuchrev'.*\."
     )
-    ok(run("db", "current"), "0003 (head)\n")
+    ok(run("db", "current"), "0004 (head)\n")
 
 
 # --------------------------------------------------- everyday commands and the schema policy
@@ -184,7 +191,7 @@ def test_everyday_command_on_blank_shared_database_asks_for_upgrade(
     fails(
         run("add", "x"),
         1,
-        "Error: The database has no sorted schema yet; this sorted needs 0003: "
+        "Error: The database has no sorted schema yet; this sorted needs 0004: "
         "an admin must run `sorted db upgrade`.\n",
     )
     assert table_names(engine) == set()
@@ -192,11 +199,11 @@ def test_everyday_command_on_blank_shared_database_asks_for_upgrade(
 
 
 NO_SCHEMA = (
-    "Error: The database has no sorted schema yet; this sorted needs 0003: "
+    "Error: The database has no sorted schema yet; this sorted needs 0004: "
     "an admin must run `sorted db upgrade`.\n"
 )
 BEHIND = (
-    "Error: The database is at 0001; this sorted needs 0003: "
+    "Error: The database is at 0001; this sorted needs 0004: "
     "an admin must run `sorted db upgrade`.\n"
 )
 
@@ -213,11 +220,11 @@ def test_with_no_user_known_a_shared_database_says_its_schema_first(
     assert table_names(engine) == set()
     ok(
         run("db", "upgrade", "0001"),
-        "Database is at 0001 (behind: head is 0003)\n",
+        "Database is at 0001 (behind: head is 0004)\n",
         APPLIED.splitlines(keepends=True)[0],
     )
     fails(run(*args), 1, BEHIND)
-    ok(run("db", "current"), "0001 (behind: head is 0003)\n")
+    ok(run("db", "current"), "0001 (behind: head is 0004)\n")
 
 
 @pytest.mark.parametrize("backend", POSTGRES_BACKENDS)
@@ -236,7 +243,7 @@ def test_everyday_command_migrates_blank_local_file(blank: str, engine: Engine, 
     assert (result.exit_code, result.stdout) == (0, "Added task 1: x\n")
     assert LOCAL_USER.fullmatch(result.stderr), result.stderr
     assert table_names(engine) == SCHEMA_TABLES
-    ok(run("db", "current"), "0003 (head)\n")
+    ok(run("db", "current"), "0004 (head)\n")
 
 
 @pytest.mark.parametrize("backend", ["sqlite"])
@@ -246,7 +253,7 @@ def test_a_local_file_taken_down_to_base_is_migrated_again_on_use(
     up_and_down_to_base(run, engine)  # Alembic's table, empty, is not someone else's
     result = run("add", "x")
     assert (result.exit_code, result.stdout) == (0, "Added task 1: x\n"), result.stderr
-    ok(run("db", "current"), "0003 (head)\n")
+    ok(run("db", "current"), "0004 (head)\n")
 
 
 @pytest.mark.parametrize("backend", ["sqlite"])
@@ -269,7 +276,7 @@ def test_everyday_command_migrates_new_embedded_database(run: Run) -> None:
     result = run("add", "x")
     assert (result.exit_code, result.stdout) == (0, "Added task 1: x\n")
     assert LOCAL_USER.fullmatch(result.stderr), result.stderr
-    ok(run("db", "current"), "0003 (head)\n")
+    ok(run("db", "current"), "0004 (head)\n")
     assert embedded_database_path().is_file()
 
 
@@ -317,17 +324,17 @@ def test_upgrade_on_newer_schema_is_a_schema_error(blank: str, engine: Engine, r
 
 
 def two_revisions(revision: str) -> str:
-    rows = ", ".join(sorted(["0003", revision]))
+    rows = ", ".join(sorted(["0004", revision]))
     if revision == "0001":  # both known: only the tables tell which is right
         repair = (
             "delete the rows of revisions the tables do not match "
             "(DELETE FROM alembic_version WHERE version_num = '...')"
         )
-    else:  # only 0003 is known: it is likely right
+    else:  # only 0004 is known: it is likely right
         repair = (
-            f"0003 is a revision this sorted knows, likely the right one, and {revision} not (if "
-            "a newer sorted stamped it, upgrade sorted instead); to keep 0003, "
-            "DELETE FROM alembic_version WHERE version_num <> '0003'"
+            f"0004 is a revision this sorted knows, likely the right one, and {revision} not (if "
+            "a newer sorted stamped it, upgrade sorted instead); to keep 0004, "
+            "DELETE FROM alembic_version WHERE version_num <> '0004'"
         )
     return (
         f"Error: The database's alembic_version table holds 2 rows ({rows}) where it "
@@ -351,4 +358,4 @@ def test_two_rows_in_alembic_version_are_one_line_that_says_how_to_repair_them(
         connection.execute(
             text("DELETE FROM alembic_version WHERE version_num = :r"), {"r": revision}
         )
-    ok(run("db", "upgrade"), "Nothing to do: database is at 0003 (head)\n")
+    ok(run("db", "upgrade"), "Nothing to do: database is at 0004 (head)\n")

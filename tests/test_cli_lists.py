@@ -308,6 +308,8 @@ MOMENT = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z")
 def test_piped_show_is_key_value_lines(ada: User, run: Run) -> None:
     run("add", HOSTILE, "-d", "two\nlines\x1b]0;x", "-p", "low", "--due", "2031-02-03")
     run("tag", "1", "home", "errands")
+    run("note", "1", "called\\them")
+    run("note", "1", "two\nlines\x1b")
     run("done", "1")
     result = run("show", "1")
     assert (result.exit_code, result.stderr) == (0, "")
@@ -325,11 +327,20 @@ def test_piped_show_is_key_value_lines(ada: User, run: Run) -> None:
         "deleted: false\n"
         "deleted_at: \n"
         "tags: errands,home\n"
+        # each note on a line of the value's own, its text escaped; then the whole value
+        "notes: T called\\\\\\\\them\\nT two\\\\nlines\\\\x1b\n"
     )
     shown = dict(line.split(": ", 1) for line in result.stdout.splitlines())
     assert shown == {
         key: ""
         if value is None
+        else "\\n".join(
+            f"{note['at']} {note['text'].encode('unicode_escape').decode()}".encode(
+                "unicode_escape"
+            ).decode()
+            for note in value
+        )
+        if key == "notes"
         else ",".join(value)
         if isinstance(value, list)
         else json.dumps(value)
@@ -442,7 +453,7 @@ STREAMING_BACKENDS = pytest.mark.parametrize(
 )
 
 
-@pytest.mark.parametrize(("args", "lines_per_task"), [(["--json"], 15), ([], 1)])
+@pytest.mark.parametrize(("args", "lines_per_task"), [(["--json"], 16), ([], 1)])
 @STREAMING_BACKENDS
 def test_listing_every_task_takes_flat_memory(
     ada: User, session: Session, args: list[str], lines_per_task: int

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import date, timedelta
+import time
+from datetime import date, datetime, timedelta
 
 import pytest
 from conftest import TASK_KEYS, Run
@@ -79,6 +80,7 @@ def test_add_json_prints_the_task_and_nothing_else(ada: User, run: Run) -> None:
         "deleted": False,
         "deleted_at": None,
         "tags": [],
+        "notes": [],
     }
 
 
@@ -300,3 +302,128 @@ def test_show_a_completed_task_in_the_trash(ada: User, run: Run) -> None:
         "Deleted",
         "ID",
     ]
+
+
+MOMENT = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d")
+
+
+def panel_lines(result: object) -> list[str]:
+    """The panel's lines inside its border, moments and UUIDs masked."""
+    masked = UUID.sub("UUID", MOMENT.sub("YYYY-MM-DD hh:mm", result.stdout))  # type: ignore[attr-defined]
+    return [line.strip("│ ") for line in masked.splitlines()[1:-1]]
+
+
+def test_note_then_show_lists_the_notes_oldest_first(ada: User, run: Run) -> None:
+    run("add", "Fix the sink", "-d", "the kitchen one")
+    ok(run("note", "1", "called", "the", "plumber"), "Noted on task 1: Fix the sink\n")
+    ok(run("note", "#1", "he comes on Monday,\nat nine"), "Noted on task 1: Fix the sink\n")
+    ok(run("note", "1", "  [bold]paid[/]  "), "Noted on task 1: Fix the sink\n")
+    result = run("show", "1")
+    assert result.exit_code == 0
+    assert panel_lines(result) == [
+        "Title        Fix the sink",
+        "Status       open",
+        "Priority     -",
+        "Due          -",
+        "Tags         -",
+        "Created      YYYY-MM-DD hh:mm (just now)",
+        "Updated      YYYY-MM-DD hh:mm",
+        "ID           UUID",
+        "",
+        "Description  the kitchen one",
+        "",
+        "Notes        YYYY-MM-DD hh:mm  called the plumber",
+        "YYYY-MM-DD hh:mm  he comes on Monday,",
+        "at nine",
+        "YYYY-MM-DD hh:mm  [bold]paid[/]",
+    ]
+
+
+def test_the_notes_moments_are_local_in_the_panel(
+    ada: User, run: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TZ", "Asia/Kathmandu")  # UTC+05:45, for the run through the server too
+    time.tzset()
+    try:
+        run("add", "Fix the sink")
+        task = json.loads(run("note", "1", "called", "--json").stdout)
+        at = datetime.fromisoformat(task["notes"][0]["at"]).astimezone()
+        assert at.utcoffset() == timedelta(hours=5, minutes=45)
+        assert f"Notes     {at:%Y-%m-%d %H:%M}  called" in [
+            line.strip("│ ") for line in run("show", "1").stdout.splitlines()
+        ]
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+
+
+def test_note_json_is_the_task_with_its_notes_and_show_json_agrees(ada: User, run: Run) -> None:
+    added = json.loads(run("add", "Fix the sink", "--tag", "home", "--json").stdout)
+    first = run("note", "1", "called the plumber", "--json")
+    assert (first.exit_code, first.stderr) == (0, "")
+    noted = json.loads(first.stdout)
+    assert list(noted) == TASK_KEYS
+    [note] = noted["notes"]
+    assert list(note) == ["at", "text"]
+    assert note["text"] == "called the plumber"
+    assert note["at"].endswith("Z")
+    assert noted["updated_at"] == note["at"] > added["updated_at"]  # the note moved it
+    unchanged = {key: value for key, value in added.items() if key not in ("updated_at", "notes")}
+    assert {key: noted[key] for key in unchanged} == unchanged
+    second = json.loads(run("note", added["id"][:9], "he comes Monday", "--json").stdout)
+    assert [n["text"] for n in second["notes"]] == ["called the plumber", "he comes Monday"]
+    assert second["notes"][0] == note
+    assert second["notes"][0]["at"] < second["notes"][1]["at"] == second["updated_at"]
+    assert json.loads(run("show", "1", "--json").stdout) == second
+    assert json.loads(run("list", "--json").stdout) == [second]  # streamed
+    assert json.loads(run("list", "--json", "--limit", "5").stdout) == [second]  # a page
+
+
+@pytest.mark.parametrize(
+    ("words", "message"),
+    [
+        ([""], "Invalid note: the note must not be empty."),
+        (["  ", "\n"], "Invalid note: the note must not be empty."),
+        (["x" * 10_001], "Invalid note: the note is 10001 characters long; at most 10000 fit."),
+        (["a\x00b"], "Invalid note: the note contains a NUL character (\\u0000)."),
+        (["\ud800"], "Invalid note: the note contains a lone surrogate, which is not text."),
+    ],
+)
+@pytest.mark.in_process  # a NUL or a lone surrogate cannot be a real program's argument
+def test_a_bad_note_is_refused_and_nothing_is_written(
+    ada: User, run: Run, words: list[str], message: str
+) -> None:
+    before = run("add", "Fix the sink", "--json").stdout
+    fails(run("note", "1", *words), 2, message)
+    assert run("show", "1", "--json").stdout == before
+
+
+def test_the_longest_note_fits(ada: User, run: Run) -> None:
+    run("add", "Fix the sink")
+    ok(run("note", "1", "x" * 10_000), "Noted on task 1: Fix the sink\n")
+    assert json.loads(run("show", "1", "--json").stdout)["notes"][0]["text"] == "x" * 10_000
+
+
+def test_a_note_on_a_task_in_the_trash_is_refused(ada: User, run: Run) -> None:
+    run("add", "Fix the sink")
+    run("delete", "1")
+    before = run("show", "1", "--json").stdout
+    fails(run("note", "1", "called"), 1, "Task 1 is in the trash: `sorted restore 1` first.")
+    task_id = json.loads(before)["id"]
+    fails(run("note", task_id, "called"), 1, "Task 1 is in the trash: `sorted restore 1` first.")
+    assert run("show", "1", "--json").stdout == before
+    run("restore", "1")
+    ok(run("note", "1", "called"), "Noted on task 1: Fix the sink\n")
+
+
+def test_a_note_reaches_only_your_own_tasks(ada: User, grace: User, run: Run) -> None:
+    grace_task = json.loads(run("--user", grace.email, "add", "Grace's plan", "--json").stdout)
+    fails(run("note", "1", "mine now"), 1, "No task 1.")
+    fails(run("note", grace_task["id"], "mine now"), 1, f"No task {grace_task['id']}.")
+    fails(
+        run("note", "zz", "x"),
+        2,
+        "Invalid task reference 'zz': use a task number, a UUID, "
+        "or at least 4 leading hex digits of one.",
+    )
+    assert json.loads(run("--user", grace.email, "show", "1", "--json").stdout) == grace_task

@@ -60,7 +60,7 @@ NOTHING = {"bash": "\n", "zsh": "_files\n", "fish": "\n"}
 # The open tasks of the `tasks_of_ada_and_grace` fixture, as zsh and fish show them.
 ZSH_OPEN = '_arguments \'*: :(("1":"Buy milk"\n"4":"Water plants"))\'\n'
 FISH_OPEN = "1\tBuy milk\n4\tWater plants\n"
-REF_COMMANDS = ("show", "done", "reopen", "edit", "delete", "restore", "tag", "untag")
+REF_COMMANDS = ("show", "note", "done", "reopen", "edit", "delete", "restore", "tag", "untag")
 
 
 def complete(shell: str, line: str, **changes: str | None) -> Completed:

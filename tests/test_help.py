@@ -32,7 +32,17 @@ EVERY_COMMAND = commands(ROOT)
 
 def test_the_commands_are_all_there() -> None:
     names = {" ".join(path) for path in EVERY_COMMAND}
-    for expected in ("add", "list", "tag", "untag", "stats", "export", "import", "db upgrade"):
+    for expected in (
+        "add",
+        "list",
+        "note",
+        "tag",
+        "untag",
+        "stats",
+        "export",
+        "import",
+        "db upgrade",
+    ):
         assert expected in names
 
 

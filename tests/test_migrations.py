@@ -76,6 +76,7 @@ def assert_schema_at_head(engine: Engine) -> None:
         "tasks",
         "task_tags",
         "task_changes",
+        "task_notes",
         "alembic_version",
     }
     assert column_names(engine, "users") == USERS_COLUMNS
@@ -133,6 +134,20 @@ def assert_schema_at_head(engine: Engine) -> None:
         ("fk_task_changes_task_id_tasks", ["task_id"], "tasks", "CASCADE"),
         ("fk_task_changes_user_id_users", ["user_id"], "users", "CASCADE"),
     ]
+    assert column_names(engine, "task_notes") == {"id", "task_id", "user_id", "created_at", "text"}
+    assert indexes(engine, "task_notes") == {
+        "ix_task_notes_task_id_created_at": (["task_id", "created_at"], False)
+    }
+    primary_key = inspect(engine).get_pk_constraint("task_notes")
+    assert (primary_key["name"], primary_key["constrained_columns"]) == ("pk_task_notes", ["id"])
+    note_keys = inspect(engine).get_foreign_keys("task_notes")
+    assert sorted(
+        (fk["name"], fk["constrained_columns"], fk["referred_table"], fk["options"].get("ondelete"))
+        for fk in note_keys
+    ) == [
+        ("fk_task_notes_task_id_tasks", ["task_id"], "tasks", "CASCADE"),
+        ("fk_task_notes_user_id_users", ["user_id"], "users", "CASCADE"),
+    ]
     assert version_rows(engine) == [schema.HEAD]
 
 
@@ -159,7 +174,8 @@ def test_schema_head_is_the_script_directory_head() -> None:
 
 def test_history_describes_each_revision() -> None:
     assert migrate.history() == [
-        migrate.Revision(id="0003", message="add task history", is_head=True),
+        migrate.Revision(id="0004", message="add task notes", is_head=True),
+        migrate.Revision(id="0003", message="add task history", is_head=False),
         migrate.Revision(id="0002", message="add task tags", is_head=False),
         migrate.Revision(id="0001", message="create users and tasks", is_head=False),
     ]
@@ -180,6 +196,7 @@ def test_upgrade_blank_database_to_head(engine: Engine) -> None:
         "Applied 0001: create users and tasks",
         "Applied 0002: add task tags",
         "Applied 0003: add task history",
+        "Applied 0004: add task notes",
     ]
     assert migrate.current(engine) == schema.HEAD
     assert_schema_at_head(engine)
@@ -198,6 +215,7 @@ def test_downgrade_to_base_and_back(engine: Engine) -> None:
     steps: list[str] = []
     migrate.downgrade(engine, "base", progress=steps.append)
     assert steps == [
+        "Reverted 0004: add task notes",
         "Reverted 0003: add task history",
         "Reverted 0002: add task tags",
         "Reverted 0001: create users and tasks",
@@ -290,9 +308,9 @@ def test_migrated_schema_enforces_its_constraints(engine: Engine) -> None:
 # ------------------------------------------------------------------- with data in place
 
 
-def _rows(engine: Engine, table: str) -> list[tuple[Any, ...]]:
+def _rows(engine: Engine, table: str, order: str = "id") -> list[tuple[Any, ...]]:
     with engine.connect() as connection:
-        rows = connection.execute(text(f"SELECT * FROM {table} ORDER BY id"))
+        rows = connection.execute(text(f"SELECT * FROM {table} ORDER BY {order}"))
         return [tuple(row) for row in rows]
 
 
@@ -346,10 +364,10 @@ def test_upgrade_to_tags_keeps_every_task_and_user(engine: Engine) -> None:
             {"task": _uuid_param(engine, uuid.uuid4()), "user": _uuid_param(engine, ada)},
         )
 
-    # Down again: the tags go, the tasks stay exactly as they were; and back up.
+    # Down again: the tags (and the notes) go, the tasks stay exactly as they were; and back up.
     migrate.downgrade(engine, "0002")
     migrate.downgrade(engine, "0001")
-    assert "task_tags" not in table_names(engine)
+    assert not {"task_tags", "task_notes"} & table_names(engine)
     assert _rows(engine, "tasks") == tasks_before
     migrate.upgrade(engine)
     assert _rows(engine, "tasks") == tasks_before
@@ -398,3 +416,44 @@ def test_upgrade_to_history_keeps_every_task_tag_and_user(engine: Engine) -> Non
     assert {table: _rows(engine, table) for table in before} == before
     migrate.upgrade(engine)
     assert {table: _rows(engine, table) for table in before} == before
+
+
+def test_upgrade_to_notes_keeps_every_task_tag_and_user(engine: Engine) -> None:
+    migrate.upgrade(engine, "0003")
+    ada, bob = _fill_at_0001(engine)
+    task = _uuid_param(engine, uuid.UUID(int=1))
+    with engine.begin() as connection:
+        connection.execute(
+            text("INSERT INTO task_tags (task_id, name, user_id) VALUES (:task, :name, :user)"),
+            [{"task": task, "name": name, "user": _uuid_param(engine, ada)} for name in "ab"],
+        )
+    order = {"tasks": "id", "users": "id", "task_tags": "name"}
+    before = {table: _rows(engine, table, by) for table, by in order.items()}
+    assert [len(rows) for rows in before.values()] == [41, 2, 2]
+
+    migrate.upgrade(engine)
+    assert_schema_at_head(engine)
+    assert {table: _rows(engine, table, by) for table, by in order.items()} == before
+    assert _rows_count(engine, "task_notes") == 0
+
+    # The upgraded tasks take notes; a note names a real task, and goes with its task.
+    note = text(
+        "INSERT INTO task_notes (id, task_id, user_id, created_at, text) "
+        "VALUES (:id, :task, :user, :now, 'called')"
+    ).bindparams(_MOMENT)
+    row = {"task": task, "user": _uuid_param(engine, ada), "now": datetime.now(UTC)}
+    with engine.begin() as connection:
+        connection.execute(note, {**row, "id": _uuid_param(engine, uuid.uuid4())})
+    with pytest.raises(IntegrityError), engine.begin() as connection:
+        connection.execute(
+            note,
+            {**row, "id": _uuid_param(engine, uuid.uuid4()), "task": _uuid_param(engine, bob)},
+        )
+    with engine.begin() as connection:
+        connection.execute(text("DELETE FROM tasks WHERE id = :task"), {"task": task})
+    assert _rows_count(engine, "task_notes") == 0
+
+    migrate.downgrade(engine, "0003")
+    assert "task_notes" not in table_names(engine)
+    assert _rows(engine, "users") == before["users"]
+    assert len(_rows(engine, "tasks")) == 40

@@ -185,6 +185,7 @@ def test_add_list_done_as_processes(database_url: str, ada: User) -> None:
         "deleted": False,
         "deleted_at": None,
         "tags": [],
+        "notes": [],
     }
     assert moment(task["completed_at"]) == moment(task["updated_at"])
     assert moment(task["updated_at"]) > moment(task["created_at"])

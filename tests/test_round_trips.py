@@ -42,6 +42,7 @@ COMMANDS = {
     "done": ["done", "3"],
     "edit": ["edit", "4", "--title", "Call Bob"],
     "delete": ["delete", "5", "--yes"],
+    "note": ["note", "6", "called", "the", "plumber"],
 }
 
 

@@ -37,8 +37,11 @@ SELECT gen_random_uuid(), users.id, n, 'Task ' || n, 'none', n % 4 = 1, now(), n
 FROM users, generate_series(1, CASE WHEN users.id = :ada THEN :tasks ELSE 100 END) AS n;
 INSERT INTO task_tags (task_id, name, user_id)
 SELECT id, 'tag' || (number % 20), user_id FROM tasks WHERE number % 2 = 0;
+INSERT INTO task_notes (id, task_id, user_id, created_at, text)
+SELECT gen_random_uuid(), id, user_id, now() - n * interval '1 day', 'note ' || n
+FROM tasks, generate_series(1, 2) AS n WHERE number % 5 = 0;
 UPDATE users SET last_task_number = :tasks WHERE id = :ada;
-ANALYZE users; ANALYZE tasks; ANALYZE task_tags;
+ANALYZE users; ANALYZE tasks; ANALYZE task_tags; ANALYZE task_notes;
 """
 
 COMMANDS = [
@@ -54,6 +57,7 @@ COMMANDS = [
     ["edit", "20002", "--title", "Call Bob"],
     ["delete", "20003", "--yes"],
     ["tag", "20004", "work"],
+    ["note", "20005", "called", "the", "plumber"],
 ]
 
 
@@ -111,7 +115,7 @@ def test_everyday_statements_are_answered_from_indexes(
             assert found is not None
             plan = found[0][0]["Plan"]
             if any(
-                node == "Seq Scan" and table in ("tasks", "task_tags")
+                node == "Seq Scan" and table in ("tasks", "task_tags", "task_notes")
                 for node, table in scans(plan)
             ):
                 full_scans.append(f"sorted {' '.join(command)}:\n{sql}\n{json.dumps(plan)[:3000]}")

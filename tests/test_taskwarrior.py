@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from sorted_cli.choices import Priority
-from sorted_cli.models import DESCRIPTION_MAX, TITLE_MAX, TaskRecord
+from sorted_cli.models import NOTE_MAX, TITLE_MAX, NoteRecord, TaskRecord
 from sorted_cli.taskwarrior import record_from_taskwarrior
 
 FIXTURE = Path(__file__).parent / "data" / "taskwarrior.json"
@@ -110,10 +110,17 @@ def test_fixture_converts_to_the_expected_tasks(local_zone: Callable[[str], None
 def test_fixture_annotations_recurrence_and_finish_times(local_zone: Callable[[str], None]) -> None:
     local_zone("Europe/Berlin")
     garden = convert(BY_TITLE["Prune the apple trees before the buds open"])
-    assert garden.description == (
-        "[2026-03-02 08:15 UTC] Ask Jonas whether we can borrow his long-reach pruner\n"
-        "[2026-03-03 19:02 UTC] Cut back to outward-facing buds, no more than a third"
-    )
+    assert garden.description is None
+    assert garden.notes == [
+        NoteRecord(
+            at=datetime(2026, 3, 2, 8, 15, tzinfo=UTC),
+            text="Ask Jonas whether we can borrow his long-reach pruner",
+        ),
+        NoteRecord(
+            at=datetime(2026, 3, 3, 19, 2, tzinfo=UTC),
+            text="Cut back to outward-facing buds, no more than a third",
+        ),
+    ]
     assert convert(BY_TITLE["Put the bins out (template)"]).description == (
         "Recurs: weekly until 2026-12-31"
     )
@@ -366,7 +373,7 @@ def test_a_description_that_is_not_text_is_refused() -> None:
         convert(task(description=42))
 
 
-def test_annotations_follow_in_time_order_under_the_existing_text() -> None:
+def test_annotations_are_notes_in_time_order_with_their_own_moments() -> None:
     record = convert(
         task(
             status="recurring",
@@ -375,14 +382,16 @@ def test_annotations_follow_in_time_order_under_the_existing_text() -> None:
             annotations=[
                 {"entry": "20260305T090000Z", "description": "second"},
                 {"entry": "20260302T174500Z", "description": " first "},
+                {"entry": "20260303T000000Z", "description": "  "},  # nothing to keep
             ],
         )
     )
-    assert record.description == (
-        "Recurs: monthly until 2026-12-31\n\n"
-        "[2026-03-02 17:45 UTC] first\n"
-        "[2026-03-05 09:00 UTC] second"
-    )
+    assert record.description == "Recurs: monthly until 2026-12-31"
+    assert [(note.at, note.text) for note in record.notes] == [
+        (datetime(2026, 3, 2, 17, 45, tzinfo=UTC), "first"),
+        (datetime(2026, 3, 5, 9, tzinfo=UTC), "second"),
+    ]
+    assert convert(task()).notes == []
 
 
 @pytest.mark.parametrize(
@@ -398,9 +407,11 @@ def test_a_malformed_annotation_is_refused(annotations: object, message: str) ->
         convert(task(annotations=annotations))
 
 
-def test_a_description_longer_than_sorted_keeps_is_refused() -> None:
-    note = {"entry": "20260302T174500Z", "description": "n" * DESCRIPTION_MAX}
-    with pytest.raises(ValueError, match="description"):
+def test_an_annotation_longer_than_a_note_is_refused() -> None:
+    note = {"entry": "20260302T174500Z", "description": "n" * NOTE_MAX}
+    assert convert(task(annotations=[note])).notes[0].text == note["description"]
+    note["description"] += "n"
+    with pytest.raises(ValueError, match="the note is 10001 characters long; at most 10000 fit"):
         convert(task(annotations=[note]))
 
 

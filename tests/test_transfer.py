@@ -29,7 +29,7 @@ from test_sqlitefile import (  # mounts: a fixture
     run_in_a_mount_namespace,
 )
 
-from sorted_cli.models import PUBLIC_COLUMNS, Task, TaskPublic, TaskTag, User
+from sorted_cli.models import PUBLIC_COLUMNS, Task, TaskNote, TaskPublic, TaskTag, User
 from sorted_cli.services import transfer
 
 FIXTURE = Path(__file__).parent / "data" / "taskwarrior.json"
@@ -37,7 +37,7 @@ FIXTURE = Path(__file__).parent / "data" / "taskwarrior.json"
 
 @pytest.fixture
 def filled(ada: User, run: Run) -> None:
-    """Ada's tasks in every state: open, completed, deleted, tagged, described, due."""
+    """Ada's tasks in every state: open, completed, deleted, tagged, described, due, noted."""
     for args in (
         ["Buy milk", "--tag", "errands", "-d", 'oat\nand "quotes", commas'],
         ["File taxes", "-p", "high", "--due", "2031-04-15", "--tag", "home", "--tag", "money"],
@@ -45,11 +45,14 @@ def filled(ada: User, run: Run) -> None:
         ["Old plan", "--tag", "someday"],
     ):
         assert run("add", *args).exit_code == 0
+    for ref, text in (("1", 'the shop, "round the corner"'), ("1", "shut\\open"), ("2", "a\nb")):
+        assert run("note", ref, text).exit_code == 0
     assert run("done", "1").exit_code == 0
     assert run("delete", "4").exit_code == 0
 
 
 def wipe(session: Session) -> None:
+    session.exec(delete(TaskNote))
     session.exec(delete(TaskTag))
     session.exec(delete(Task))
     session.commit()
@@ -128,6 +131,13 @@ def test_csv_export_has_a_header_and_one_row_per_task(filled: None, run: Run) ->
         "false",
     )
     assert rows[2]["title"] == "Grüße ✓ senden"
+    tasks = exported(run, "--all")
+    at = [[note["at"] for note in task["notes"]] for task in tasks]
+    assert rows[0]["notes"] == (
+        f'{at[0][0]} the shop, "round the corner"\n{at[0][1]} shut\\\\open'
+    )  # one line per note: its moment, a space, its text escaped
+    assert rows[1]["notes"] == f"{at[1][0]} a\\nb"
+    assert (rows[2]["notes"], rows[3]["notes"]) == ("", "")
 
 
 def test_export_to_a_file_replaces_it_only_when_complete(
@@ -358,6 +368,21 @@ def test_taskwarrior_export_imports_every_status(ada: User, run: Run) -> None:
         if item.get("id"):
             assert task["number"] == item["id"]
 
+    garden = tasks["3f2a9c41-7d0e-4b6a-9e58-1c2d3e4f5a61"]
+    assert (garden["description"], garden["notes"]) == (
+        None,
+        [
+            {
+                "at": "2026-03-02T08:15:00Z",
+                "text": "Ask Jonas whether we can borrow his long-reach pruner",
+            },
+            {
+                "at": "2026-03-03T19:02:00Z",
+                "text": "Cut back to outward-facing buds, no more than a third",
+            },
+        ],
+    )
+
     again = run("import", "--from", "taskwarrior", str(FIXTURE))
     assert again.stdout == f"Imported 0 tasks ({len(items)} already there).\n"
 
@@ -468,6 +493,21 @@ def _write_items(path: Path, *items: dict[str, Any]) -> Path:
 
 def _item(**fields: Any) -> dict[str, Any]:
     return {"id": str(uuid.uuid4()), "title": "x", "created_at": "2026-01-01T00:00:00Z", **fields}
+
+
+def test_imported_notes_come_oldest_first_in_utc(ada: User, run: Run, tmp_path: Path) -> None:
+    notes = [
+        {"at": "2026-01-02T10:00:00+02:00", "text": " later "},
+        {"at": "2026-01-01T09:00:00", "text": "first, no zone: UTC"},
+        {"at": "2026-01-02T08:00:00Z", "text": "later, the same moment"},
+    ]
+    path = _write_items(tmp_path / "notes.json", _item(notes=notes))
+    assert run("import", str(path)).stdout == "Imported 1 task.\n"
+    assert exported(run)[0]["notes"] == [
+        {"at": "2026-01-01T09:00:00Z", "text": "first, no zone: UTC"},
+        {"at": "2026-01-02T08:00:00Z", "text": "later"},
+        {"at": "2026-01-02T08:00:00Z", "text": "later, the same moment"},
+    ]
 
 
 def test_a_number_near_the_limit_is_not_kept_and_add_still_works(
@@ -655,6 +695,16 @@ def test_import_from_a_terminal_says_to_pipe_a_file(ada: User) -> None:
         ),
         ({"tags": 5}, "tags must be a list, not a number."),
         ({"tags": [5]}, "tags.0 must be text, not a number."),
+        ({"notes": "x"}, "notes must be a list, not 'x'."),
+        ({"notes": [{"text": "x"}]}, "notes.0.at is missing."),
+        (
+            {"notes": [{"at": "2026-01-01T00:00:00Z", "text": " "}]},
+            "notes.0.text: the note must not be empty.",
+        ),
+        (
+            {"notes": [{"at": "soon", "text": "x"}]},
+            "notes.0.at must be a date and time (such as 2026-01-01T09:30:00Z), not 'soon'.",
+        ),
         ({"id": "nope"}, "id must be a UUID, not 'nope'."),
         ({"id": 5}, "id must be a UUID, not a number."),
         ({"title": None, "id": None}, "id must be a UUID, not null."),

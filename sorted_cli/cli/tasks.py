@@ -1,5 +1,5 @@
-"""Task commands: add, list, show, done, reopen, edit, delete, restore, purge, tag, untag,
-stats."""
+"""Task commands: add, list, show, note, done, reopen, edit, delete, restore, purge, tag,
+untag, stats."""
 
 from __future__ import annotations
 
@@ -228,13 +228,17 @@ def list_(
         lambda session: tasks.list_tasks(session=session, user=state.user, query=query)
     )
     if as_json:
-        render.print_json([render.task_json(task, page.tags_of(task)) for task in page.tasks])
+        render.print_json(
+            [render.task_json(task, page.tags_of(task), page.notes_of(task)) for task in page.tasks]
+        )
         if page.more:
             render.notice(f"{page.more_text} more not shown (--limit 0 shows all).")
     elif table:
         render.task_table(page, view=view, now=_now(), today=today, searched=filtered)
     else:
-        render.task_rows(render.task_json(task, page.tags_of(task)) for task in page.tasks)
+        render.task_rows(
+            render.task_json(task, page.tags_of(task), page.notes_of(task)) for task in page.tasks
+        )
         render.say_more(page)
         if not page.tasks:
             render.say_empty(view, searched=filtered)
@@ -271,24 +275,59 @@ def show(
     from sorted_cli.services import history, tasks
 
     state = State.of(ctx)
-
-    task, tags = state.db.run(
-        lambda session: tasks.require_task_and_tags(session=session, user=state.user, ref=ref)
+    found = state.db.run(
+        lambda session: tasks.require_task_in_full(session=session, user=state.user, ref=ref)
     )
     entries = (
-        state.db.run(lambda session: history.task_history(session=session, task=task))
+        state.db.run(lambda session: history.task_history(session=session, task=found.task))
         if with_history
         else None
     )
     if as_json:
-        shown = render.task_json(task, tags)
+        shown = render.task_json(found.task, found.tags, found.notes)
         if entries is not None:  # an added key, at the end
             shown["history"] = [render.change_json(*entry) for entry in entries]
         render.print_json(shown)
         return
-    render.task_details(task, now=_now(), today=date.today(), tags=tags)
+    render.task_details(found, now=_now(), today=date.today())
     if entries is not None:
         render.task_history(entries)
+
+
+@app.command(
+    epilog=examples(
+        "sorted note 3 called the plumber, he comes on Monday",
+        'sorted note 3 "Price: 40 EUR; paid"',
+        "sorted show 3    (the notes, oldest first)",
+    )
+)
+def note(
+    ctx: typer.Context,
+    ref: Ref,
+    words: Annotated[
+        list[str],
+        typer.Argument(
+            metavar="TEXT...",
+            help="What happened (1-10,000 characters); several words are joined with spaces.",
+            show_default=False,
+        ),
+    ],
+    as_json: Json = False,
+) -> None:
+    """Add a timestamped note to a task: what happened (the description says what it is)."""
+    from sorted_cli import render
+    from sorted_cli.models import NoteCreate, validated
+    from sorted_cli.services import tasks
+
+    data = validated(NoteCreate, note=" ".join(words))
+    state = State.of(ctx)
+    noted = state.db.run(
+        lambda session: tasks.note_task(session=session, user=state.user, ref=ref, data=data)
+    )
+    if as_json:
+        render.print_json(render.task_json(noted.task, noted.tags, noted.notes))
+    else:
+        render.line(f"Noted on task {noted.task.number}: {noted.task.title}")
 
 
 @app.command(epilog=examples("sorted done 3", "sorted done 3 4 7"))

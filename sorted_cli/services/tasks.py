@@ -14,7 +14,7 @@ import re
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any, NoReturn
 
 import sqlalchemy as sa
@@ -32,8 +32,11 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.dml import Update
 from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.functions import FunctionElement
 from sqlmodel import Session, col, select
 
 from sorted_cli.choices import DEFAULT_LIMIT, Priority, SortKey, View
@@ -51,8 +54,11 @@ from sorted_cli.errors import (
 from sorted_cli.models import (
     NUMBER_MAX,
     PUBLIC_COLUMNS,
+    NoteCreate,
+    NotePublic,
     Task,
     TaskCreate,
+    TaskNote,
     TaskTag,
     TaskUpdate,
     User,
@@ -95,6 +101,7 @@ class TaskPage:
     more: int  # matching tasks left out by the limit (at most MORE_COUNTED of them counted)
     tags: dict[uuid.UUID, list[str]] = field(default_factory=dict)
     more_counted_in_full: bool = True  # False: there are `more` or more
+    notes: dict[uuid.UUID, list[NotePublic]] = field(default_factory=dict)
 
     @property
     def more_text(self) -> str:
@@ -103,6 +110,18 @@ class TaskPage:
 
     def tags_of(self, task: Task) -> list[str]:
         return self.tags.get(task.id, [])
+
+    def notes_of(self, task: Task) -> list[NotePublic]:
+        return self.notes.get(task.id, [])
+
+
+@dataclass(frozen=True)
+class TaskInFull:
+    """A task with its tags and its notes (oldest first): all its JSON view shows."""
+
+    task: Task
+    tags: list[str]
+    notes: list[NotePublic]
 
 
 @dataclass(frozen=True)
@@ -223,23 +242,23 @@ def require_task(*, session: Session, user: User, ref: str, lock: bool = False) 
     With `lock`, the row is locked until the transaction ends (PostgreSQL), so two processes
     changing the same task take turns instead of both reporting success.
     """
-    task, _ = _resolve(session, user, ref, lock=lock)
+    task: Task = _resolve(session, user, ref, lock=lock)[0]
     return task
 
 
-def require_task_and_tags(*, session: Session, user: User, ref: str) -> tuple[Task, list[str]]:
-    """The task REF names and its tags, read together in one statement (`sorted show`)."""
-    task, joined = _resolve(session, user, ref, with_tags=True)
-    return task, split_tags(joined)
+def require_task_in_full(*, session: Session, user: User, ref: str) -> TaskInFull:
+    """The task REF names with its tags and notes, read together in one statement (`show`)."""
+    row = _resolve(session, user, ref, also=(JOINED_TAGS, TASK_NOTES))
+    return TaskInFull(row[0], split_tags(row[1]), split_notes(row[2]))
 
 
 def _resolve(
-    session: Session, user: User, ref: str, *, lock: bool = False, with_tags: bool = False
-) -> tuple[Task, str | None]:
-    """The task REF names and, `with_tags`, its tags joined by commas (see require_task)."""
+    session: Session, user: User, ref: str, *, lock: bool = False, also: Sequence[Any] = ()
+) -> Sequence[Any]:
+    """The row of the task REF names (see require_task): the task, then the columns `also`
+    asks for beside it (JOINED_TAGS, TASK_NOTES)."""
     text = ref.strip()
-    columns: list[Any] = [Task, JOINED_TAGS] if with_tags else [Task]
-    owned = sa.select(*columns).where(col(Task.user_id) == user.id)
+    owned = sa.select(Task, *also).where(col(Task.user_id) == user.id)
     if lock:
         owned = owned.with_for_update()
     if _NUMBER.fullmatch(text.removeprefix("#")):  # digits are a number, never a UUID prefix
@@ -253,7 +272,7 @@ def _resolve(
         found = _find_by_id(session, owned, _uuid_digits(text))
     if found is None:
         raise TaskNotFound(f"No task {text}.")
-    return found[0], found[1] if with_tags else None
+    return found
 
 
 def _uuid_digits(ref: str) -> str:
@@ -630,12 +649,84 @@ def _purgeable(
     )
 
 
+def _changeable(session: Session, user: User, ref: str) -> list[ColumnElement[bool]]:
+    """WHERE of the one task REF names, outside the trash: a number goes into the statement as
+    it is; another reference is looked up first."""
+    number = _number(ref)
+    target = (
+        col(Task.number) == number
+        if number is not None
+        else col(Task.id) == require_task(session=session, user=user, ref=ref).id
+    )
+    return [col(Task.user_id) == user.id, target, col(Task.is_deleted) == false()]
+
+
+def note_task(*, session: Session, user: User, ref: str, data: NoteCreate) -> TaskInFull:
+    """Add a note to a task (a task in the trash must be restored first) and move its
+    `updated_at` to the note's moment; returns the task in full, the new note last.
+
+    On PostgreSQL one statement does both (data-modifying CTEs); on SQLite, three in one
+    transaction.
+    """
+    note = {"id": uuid.uuid4(), "user_id": user.id, "created_at": utcnow(), "text": data.note}
+    touched = (
+        update(Task).where(*_changeable(session, user, ref)).values(updated_at=note["created_at"])
+    )
+    if on_postgres(session):  # pragma: postgres
+        found = _note_in_one_statement(session, touched, note)
+    else:
+        with transaction(session):
+            found = _note_in_steps(session, touched, note)
+    session.commit()
+    if found is None:
+        _explain_refs(session, user, [ref], in_trash_ok=False)
+    return found
+
+
+def _note_in_one_statement(
+    session: Session, touched: sa.Update, note: dict[str, Any]
+) -> TaskInFull | None:  # pragma: postgres
+    """The task's new `updated_at`, its note, and the task's tags and notes as one PostgreSQL
+    statement: one round trip. Its parts share one snapshot, in which the new note is not yet
+    among the task's notes: it is added to them here."""
+    columns = TaskNote.__table__.c  # type: ignore[attr-defined]
+    task = touched.returning(*Task.__table__.c).cte("task")  # type: ignore[attr-defined]
+    values = [sa.literal(value, columns[name].type) for name, value in note.items()]
+    noted = insert(TaskNote).from_select(
+        [*note, "task_id"], sa.select(*values, task.c.id).select_from(task)
+    )
+    statement = sa.select(
+        sa.orm.aliased(Task, task, adapt_on_names=True),
+        joined_tags(task.c.id),
+        task_notes(task.c.id),
+    ).add_cte(noted.cte("noted"))
+    row = session.execute(statement).first()
+    if row is None:
+        return None
+    written = NotePublic(at=note["created_at"], text=note["text"])
+    return TaskInFull(row[0], split_tags(row[1]), [*split_notes(row[2]), written])
+
+
+def _note_in_steps(session: Session, touched: sa.Update, note: dict[str, Any]) -> TaskInFull | None:
+    statement = touched.returning(Task).execution_options(
+        synchronize_session=False, populate_existing=True
+    )
+    task: Task | None = session.execute(statement).scalars().first()
+    if task is None:
+        return None
+    session.execute(insert(TaskNote).values(**note, task_id=task.id))
+    joined, notes = session.execute(
+        sa.select(JOINED_TAGS, TASK_NOTES).where(col(Task.id) == task.id)
+    ).one()
+    return TaskInFull(task, split_tags(joined), split_notes(notes))
+
+
 def list_tasks(*, session: Session, user: User, query: TaskQuery) -> TaskPage:
     """One page of the user's tasks with their tags, filtered and sorted by the database, in
     one statement. With a limit, the same statement counts the matches the page leaves out,
     up to MORE_COUNTED of them: counting every match would read all of a user's tasks."""
     conditions = _conditions(user, query)
-    columns: list[Any] = [Task, JOINED_TAGS]
+    columns: list[Any] = [Task, JOINED_TAGS, TASK_NOTES]
     if query.limit is not None:
         # In number order, as the list index has them: the count walks that index and stops.
         matching = (
@@ -650,15 +741,17 @@ def list_tasks(*, session: Session, user: User, query: TaskQuery) -> TaskPage:
         statement = statement.limit(query.limit)
     rows = list(session.execute(statement))
     tags = {row[0].id: split_tags(row[1]) for row in rows if row[1]}
+    notes = {row[0].id: split_notes(row[2]) for row in rows if row[2]}
     tasks = [row[0] for row in rows]
     if query.limit is None or not rows:
-        return TaskPage(tasks=tasks, more=0, tags=tags)
-    more = int(rows[0][2]) - len(tasks)
+        return TaskPage(tasks=tasks, more=0, tags=tags, notes=notes)
+    more = int(rows[0][3]) - len(tasks)
     return TaskPage(
         tasks=tasks,
         more=min(more, MORE_COUNTED),
         tags=tags,
         more_counted_in_full=more <= MORE_COUNTED,
+        notes=notes,
     )
 
 
@@ -686,7 +779,7 @@ STREAMED_AT_ONCE = 1000  # rows fetched from the database at a time while stream
 def _viewed_statement(
     conditions: list[ColumnElement[bool]], ordering: list[ColumnElement[Any]]
 ) -> Select[Any]:
-    columns: list[Any] = [*_VIEWED, JOINED_TAGS]
+    columns: list[Any] = [*_VIEWED, JOINED_TAGS, TASK_NOTES]
     return sa.select(*columns).where(*conditions).order_by(*ordering)
 
 
@@ -706,10 +799,13 @@ def stream_tasks(
 
 
 def _viewed(row: Sequence[Any]) -> dict[str, Any]:
-    """A row of `_VIEWED` and JOINED_TAGS as the task's JSON view."""
-    *values, joined = row
+    """A row of `_VIEWED`, JOINED_TAGS and TASK_NOTES as the task's JSON view."""
+    *values, joined, notes = row
     view = {key: public_value(value) for key, value in zip(PUBLIC_COLUMNS, values, strict=True)}
     view["tags"] = split_tags(joined)
+    view["notes"] = (
+        [{"at": public_value(at), "text": text} for at, text in _note_pairs(notes)] if notes else []
+    )
     return view
 
 
@@ -719,19 +815,73 @@ _VIEWED = [col(getattr(Task, column)) for column in PUBLIC_COLUMNS.values()]
 MORE_COUNTED = 500  # matches beyond a page that `list` counts; past that it says "500+"
 
 
-# A task's tags in one string, computed by the database beside each task row: one statement
-# lists tasks with their tags (string_agg on PostgreSQL, group_concat on SQLite).
-JOINED_TAGS = (
-    select(func.aggregate_strings(col(TaskTag.name), ","))
-    .where(col(TaskTag.task_id) == col(Task.id))
-    .scalar_subquery()
-    .label("tags")
-)
+def joined_tags(task_id: Any) -> Any:
+    """The tags of the task TASK_ID in one string, computed by the database beside each task
+    row, so one statement lists tasks with their tags (string_agg on PostgreSQL, group_concat
+    on SQLite)."""
+    return (
+        select(func.aggregate_strings(col(TaskTag.name), ","))
+        .where(col(TaskTag.task_id) == task_id)
+        .scalar_subquery()
+        .label("tags")
+    )
+
+
+JOINED_TAGS = joined_tags(col(Task.id))
 
 
 def split_tags(joined: str | None) -> list[str]:
     """The tags of one task from the joined string (names never hold commas)."""
     return sorted(joined.split(",")) if joined else []
+
+
+class _NotePairs(FunctionElement[Any]):
+    """The aggregate of task_notes rows (given: created_at, text, id) as one JSON array of
+    `[moment, text]` pairs, the moment in UTC without a zone. An empty one is NULL on
+    PostgreSQL and `[]` on SQLite."""
+
+    name = "note_pairs"
+    inherit_cache = True
+    type = sa.JSON()
+
+
+@compiles(_NotePairs)
+def _note_pairs_on_sqlite(element: _NotePairs, compiler: SQLCompiler, **kw: Any) -> str:
+    # SQLite before 3.44 cannot order an aggregate: split_notes puts them in time order.
+    moment, text, _id = (compiler.process(clause, **kw) for clause in element.clauses)
+    return f"json_group_array(json_array({moment}, {text}))"
+
+
+@compiles(_NotePairs, "postgresql")
+def _note_pairs_on_postgres(
+    element: _NotePairs, compiler: SQLCompiler, **kw: Any
+) -> str:  # pragma: postgres
+    moment, text, key = (compiler.process(clause, **kw) for clause in element.clauses)
+    pairs = f"json_build_array(timezone('UTC', {moment}), {text})"
+    return f"json_agg({pairs} ORDER BY {moment}, {key})"
+
+
+def task_notes(task_id: Any) -> Any:
+    """The notes of the task TASK_ID as one JSON value, computed by the database beside each
+    task row (as `joined_tags`), read with `split_notes`. With no notes it is one index probe."""
+    pairs = _NotePairs(col(TaskNote.created_at), col(TaskNote.text), col(TaskNote.id))
+    return sa.select(pairs).where(col(TaskNote.task_id) == task_id).scalar_subquery().label("notes")
+
+
+TASK_NOTES = task_notes(col(Task.id))
+
+
+def _note_pairs(pairs: list[list[str]] | None) -> list[tuple[datetime, str]]:
+    """(UTC moment, text) of each note of TASK_NOTES's value, oldest first (notes of one moment
+    in the order the database gave them)."""
+    notes = [(datetime.fromisoformat(at).replace(tzinfo=UTC), text) for at, text in pairs or ()]
+    notes.sort(key=lambda note: note[0])
+    return notes
+
+
+def split_notes(pairs: list[list[str]] | None) -> list[NotePublic]:
+    """The notes of one task from TASK_NOTES's value, oldest first."""
+    return [NotePublic(at=at, text=text) for at, text in _note_pairs(pairs)] if pairs else []
 
 
 def _conditions(user: User, query: TaskQuery) -> list[ColumnElement[bool]]:
@@ -782,7 +932,8 @@ def tag_task(
     """Add (or with `remove`, take off) tags; returns the task, the tags that changed, and
     its tags now. Tags it already has (or lacks) are left alone, so repeating is harmless."""
     with transaction(session):  # the tags and the task's updated_at together
-        task, joined = _resolve(session, user, ref, lock=True, with_tags=True)  # one statement
+        row = _resolve(session, user, ref, lock=True, also=[JOINED_TAGS])  # one statement
+        task, joined = row[0], row[1]
         _outside_trash(task)
         before = set(split_tags(joined))
         wanted = set(names)

@@ -12,8 +12,8 @@ the others (and tasks that come without one) take the next free numbers, after e
 one. A UUID that belongs to another user's task is an error. Everything is checked before the
 first row is written: the file while it is staged (`sorted_cli.staging`, before the database
 is touched), the UUIDs and numbers against the user's tasks at the start of the transaction.
-Rows go in a thousand at a time (one executemany each), read from the stage as they go, so
-memory stays that of a batch.
+Rows go in a thousand tasks at a time (one executemany each, and one each for their tags and
+their notes), read from the stage as they go, so memory stays that of a batch.
 """
 
 from __future__ import annotations
@@ -31,7 +31,16 @@ from sqlmodel import Session, col, select
 
 from sorted_cli.db import on_postgres, transaction
 from sorted_cli.errors import InvalidInput
-from sorted_cli.models import NUMBER_MAX, PUBLIC_COLUMNS, Task, TaskRecord, TaskTag, User, utcnow
+from sorted_cli.models import (
+    NUMBER_MAX,
+    PUBLIC_COLUMNS,
+    Task,
+    TaskNote,
+    TaskRecord,
+    TaskTag,
+    User,
+    utcnow,
+)
 from sorted_cli.services import history
 from sorted_cli.services.tasks import stream_tasks
 
@@ -45,6 +54,7 @@ KEPT_MAX = 1_000_000_000
 # bulk insert splits a batch wherever the set of non-null values changes).
 _TASKS = cast("Table", Task.__table__)  # type: ignore[attr-defined]
 _TAGGINGS = cast("Table", TaskTag.__table__)  # type: ignore[attr-defined]
+_NOTES = cast("Table", TaskNote.__table__)  # type: ignore[attr-defined]
 
 
 def count_tasks(*, session: Session, user: User, include_deleted: bool) -> int:
@@ -124,6 +134,9 @@ def _import(
             ]
             if tags:
                 session.execute(_TAGGINGS.insert(), tags)
+            notes = [row for record, _number in batch for row in _note_rows(user, record)]
+            if notes:
+                session.execute(_NOTES.insert(), notes)
             advance(len(batch))
         if top > counter:
             session.execute(
@@ -184,3 +197,19 @@ def _task_row(user: User, record: TaskRecord, number: int) -> dict[str, Any]:
     """The row of a task coming in: its public fields in their columns (`PUBLIC_COLUMNS`)."""
     row = {column: getattr(record, key) for key, column in PUBLIC_COLUMNS.items()}
     return {**row, "user_id": user.id, "number": number}
+
+
+def _note_rows(user: User, record: TaskRecord) -> list[dict[str, Any]]:
+    """The rows of a task's notes. Notes of one moment are read back in the order of their
+    ids: given in ascending order here, they keep the file's order."""
+    ids = sorted(uuid.uuid4() for _ in record.notes)
+    return [
+        {
+            "id": note_id,
+            "task_id": record.id,
+            "user_id": user.id,
+            "created_at": note.at,
+            "text": note.text,
+        }
+        for note_id, note in zip(ids, record.notes, strict=True)
+    ]
