@@ -149,15 +149,20 @@ def _storable(field: str, text: str) -> str:
     return text
 
 
-def _clean_title(value: object) -> object:
+def _required_text(field: str, value: object, maximum: int) -> object:
+    """Text that must hold something once stripped, and at most MAXIMUM characters."""
     if not isinstance(value, str):
         return value
-    title = _storable("title", value).strip()
-    if not title:
-        raise ValueError("the title must not be empty")
-    if len(title) > TITLE_MAX:
-        raise ValueError(f"the title is {len(title)} characters long; at most {TITLE_MAX} fit")
-    return title
+    text = _storable(field, value).strip()
+    if not text:
+        raise ValueError(f"the {field} must not be empty")
+    if len(text) > maximum:
+        raise ValueError(f"the {field} is {len(text)} characters long; at most {maximum} fit")
+    return text
+
+
+def _clean_title(value: object) -> object:
+    return _required_text("title", value, TITLE_MAX)
 
 
 def _clean_description(value: object) -> object:
@@ -172,14 +177,7 @@ def _clean_description(value: object) -> object:
 
 
 def _clean_note(value: object) -> object:
-    if not isinstance(value, str):
-        return value
-    text = _storable("note", value).strip()
-    if not text:
-        raise ValueError("the note must not be empty")
-    if len(text) > NOTE_MAX:
-        raise ValueError(f"the note is {len(text)} characters long; at most {NOTE_MAX} fit")
-    return text
+    return _required_text("note", value, NOTE_MAX)
 
 
 def _utc(value: datetime | None) -> datetime | None:

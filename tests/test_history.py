@@ -12,12 +12,12 @@ from typing import Any
 
 import pytest
 from conftest import POSTGRES_BACKENDS, Run
-from sqlalchemy import func, text
+from sqlalchemy import bindparam, func, text
 from sqlmodel import Session, select
 from test_processes import SORTED, TIMEOUT_S, answer_at_terminal, environment, titles_in
 
 from sorted_cli.choices import View
-from sorted_cli.models import TaskChange, TaskCreate, User, validated
+from sorted_cli.models import TaskChange, TaskCreate, User, UTCDateTime, validated
 from sorted_cli.services import tasks
 
 MOMENT = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z")
@@ -387,8 +387,10 @@ def test_purge_older_than_takes_what_was_deleted_that_long_ago(
     ok(run, "add", "Just deleted")
     ok(run, "delete", "1", "2", "--yes")
     session.execute(
-        text("UPDATE tasks SET deleted_at = :when WHERE number = 1"),
-        {"when": datetime.now(UTC).replace(tzinfo=None) - timedelta(days=40)},
+        text("UPDATE tasks SET deleted_at = :when WHERE number = 1").bindparams(
+            bindparam("when", type_=UTCDateTime())
+        ),
+        {"when": datetime.now(UTC) - timedelta(days=40)},
     )
     session.commit()
     assert ok(run, "purge", "--older-than", "30d", "--yes") == (
