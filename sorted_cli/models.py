@@ -19,6 +19,7 @@ from sqlmodel import Field, SQLModel
 
 from sorted_cli.choices import Priority
 from sorted_cli.errors import InvalidInput
+from sorted_cli.recurrence import RULE_MAX, canonical
 from sorted_cli.tags import TAG_MAX, normalise_tags
 
 # Deterministic constraint names, so migrations (and SQLite batch mode) can refer to them.
@@ -180,6 +181,15 @@ def _clean_note(value: object) -> object:
     return _required_text("note", value, NOTE_MAX)
 
 
+def _clean_rule(value: object) -> object:
+    return canonical(value) if isinstance(value, str) else value
+
+
+def _ends_need_a_rule(every: str | None, until: date | None, times: int | None) -> None:
+    if every is None and (until is not None or times is not None):
+        raise ValueError("--until and --times end a repeating task: give --every too")
+
+
 def _utc(value: datetime | None) -> datetime | None:
     """A moment from a file in UTC; one without a zone is taken to be UTC already."""
     if value is None:
@@ -192,10 +202,24 @@ def _utc(value: datetime | None) -> datetime | None:
 
 class TaskCreate(TaskBase):
     tags: list[str] = []
+    every: str | None = None
+    until: date | None = None
+    times: int | None = Field(default=None, ge=1, le=NUMBER_MAX)
 
     _title = field_validator("title", mode="before")(_clean_title)
     _description = field_validator("description", mode="before")(_clean_description)
     _tags = field_validator("tags", mode="before")(normalise_tags)
+    _every = field_validator("every", mode="before")(_clean_rule)
+
+    @model_validator(mode="after")
+    def _repeats(self) -> TaskCreate:
+        _ends_need_a_rule(self.every, self.until, self.times)
+        if self.every is not None and self.due is None and "after done" not in self.every:
+            raise ValueError(
+                "a task that repeats from its due date needs one: give --due, "
+                f"or --every '{self.every} after done'"
+            )
+        return self
 
 
 class TaskUpdate(SQLModel):
@@ -205,9 +229,13 @@ class TaskUpdate(SQLModel):
     description: str | None = None
     priority: Priority | None = None
     due: date | None = None
+    every: str | None = None  # None set explicitly: the task stops repeating
+    until: date | None = None
+    times: int | None = Field(default=None, ge=1, le=NUMBER_MAX)
 
     _title = field_validator("title", mode="before")(_clean_title)
     _description = field_validator("description", mode="before")(_clean_description)
+    _every = field_validator("every", mode="before")(_clean_rule)
 
 
 class Task(TaskBase, table=True):
@@ -226,6 +254,9 @@ class Task(TaskBase, table=True):
         # and `--due-before` (due) without reading the user's other tasks.
         Index("ix_tasks_user_id_completed_at", "user_id", "completed_at"),
         Index("ix_tasks_user_id_due", "user_id", "due"),
+        # One task per occurrence of a series: a retried or a concurrent `done` of a
+        # recurring task can never make its successor twice (sorted_cli.services.recurring).
+        Index("uq_tasks_series_id_iteration", "series_id", "iteration", unique=True),
     )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
@@ -237,6 +268,14 @@ class Task(TaskBase, table=True):
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
     is_deleted: bool = Field(default=False)
     deleted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # Recurrence (sorted_cli.recurrence): the rule, its end, the day monthly rules count
+    # from, and which occurrence of which series this task is.
+    every: str | None = Field(default=None, max_length=RULE_MAX)
+    until: date | None = None
+    times: int | None = None
+    anchor: date | None = None
+    series_id: uuid.UUID | None = None
+    iteration: int | None = None
 
 
 class TaskTag(SQLModel, table=True):
@@ -354,6 +393,12 @@ class TaskPublic(SQLModel):
     deleted_at: datetime | None = None
     tags: list[str] = []
     notes: list[NotePublic] = []  # oldest first
+    every: str | None = None  # the repeat rule's canonical text (sorted_cli.recurrence)
+    until: date | None = None  # no occurrence after this day
+    times: int | None = None  # at most this many occurrences in all
+    anchor: date | None = None  # the day a monthly or yearly rule counts from
+    series_id: uuid.UUID | None = None  # the series this task is an occurrence of
+    iteration: int | None = None  # which occurrence: 1 for the first
 
     @classmethod
     def of(
@@ -379,6 +424,9 @@ PUBLIC_COLUMNS: dict[str, str] = {
     for key in TaskPublic.model_fields
     if key not in _COMPUTED_KEYS
 }
+
+
+PUBLIC_KEYS: tuple[str, ...] = tuple(TaskPublic.model_fields)  # the view's keys, in order
 
 
 def public_value(value: object) -> object:
@@ -417,9 +465,12 @@ class TaskRecord(TaskPublic):
     _title = field_validator("title", mode="before")(_clean_title)
     _description = field_validator("description", mode="before")(_clean_description)
     notes: list[NoteRecord] = []  # type: ignore[assignment]
+    times: int | None = Field(default=None, ge=1, le=NUMBER_MAX)
+    iteration: int | None = Field(default=None, ge=1, le=NUMBER_MAX)
 
     _tags = field_validator("tags", mode="before")(normalise_tags)
     _moments = field_validator("created_at", "updated_at", "completed_at", "deleted_at")(_utc)
+    _every = field_validator("every", mode="before")(_clean_rule)
 
     @field_validator("notes")
     @classmethod
@@ -438,6 +489,10 @@ class TaskRecord(TaskPublic):
             self.deleted_at = self.updated_at
         if not self.deleted:
             self.deleted_at = None
+        if self.every is not None and self.series_id is None:
+            self.series_id = self.id  # the first occurrence of its own series
+        if self.series_id is not None and self.iteration is None:
+            self.iteration = 1
         return self
 
 
@@ -450,8 +505,11 @@ def validated(shape: type[Shape], **values: Any) -> Shape:
         return shape.model_validate(values)
     except ValidationError as exc:
         error = exc.errors()[0]
-        field = error["loc"][0]
         reason = error.get("ctx", {}).get("error") or error["msg"]
+        if not error["loc"]:  # a rule of the whole shape, not of one field
+            text = str(reason)
+            raise InvalidInput(f"{text[:1].upper()}{text[1:]}.") from None
+        field = error["loc"][0]
         if error["type"] == "string_too_long":  # the same wording as the title's own check
             reason = (
                 f"the {field} is {len(error['input'])} characters long; "

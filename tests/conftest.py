@@ -77,6 +77,12 @@ TASK_KEYS = [
     "deleted_at",
     "tags",
     "notes",
+    "every",
+    "until",
+    "times",
+    "anchor",
+    "series_id",
+    "iteration",
 ]
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import POSTGRES_BACKENDS, Run
+from conftest import POSTGRES_BACKENDS, TASK_KEYS, Run
 from sqlalchemy import bindparam, func, text
 from sqlmodel import Session, select
 from test_processes import SORTED, TIMEOUT_S, answer_at_terminal, environment, titles_in
@@ -298,7 +298,7 @@ def test_show_history_lists_each_change_of_the_task(ada: User, run: Run) -> None
     ok(run, "done", "1")
     ok(run, "undo")
     shown = ok(run, "show", "1", "--history")
-    history = re.sub(r"\d{4}-\d\d-\d\d \d\d:\d\d", "WHEN", shown.split("notes: \n", 1)[1])
+    history = re.sub(r"\d{4}-\d\d-\d\d \d\d:\d\d", "WHEN", shown.split(f"{TASK_KEYS[-1]}: \n", 1)[1])
     assert history == (
         "WHEN  add: added\n"
         "WHEN  edit: priority: high -> low\n"

@@ -44,6 +44,12 @@ TASKS_COLUMNS = {
     "updated_at",
     "is_deleted",
     "deleted_at",
+    "every",
+    "until",
+    "times",
+    "anchor",
+    "series_id",
+    "iteration",
 }
 
 
@@ -89,6 +95,7 @@ def assert_schema_at_head(engine: Engine) -> None:
         ),
         "ix_tasks_user_id_completed_at": (["user_id", "completed_at"], False),
         "ix_tasks_user_id_due": (["user_id", "due"], False),
+        "uq_tasks_series_id_iteration": (["series_id", "iteration"], True),
     }
     assert indexes(engine, "task_tags") == {
         "ix_task_tags_user_id_name_task_id": (["user_id", "name", "task_id"], False)
@@ -174,7 +181,8 @@ def test_schema_head_is_the_script_directory_head() -> None:
 
 def test_history_describes_each_revision() -> None:
     assert migrate.history() == [
-        migrate.Revision(id="0004", message="add task notes", is_head=True),
+        migrate.Revision(id="0006", message="add task recurrence", is_head=True),
+        migrate.Revision(id="0004", message="add task notes", is_head=False),
         migrate.Revision(id="0003", message="add task history", is_head=False),
         migrate.Revision(id="0002", message="add task tags", is_head=False),
         migrate.Revision(id="0001", message="create users and tasks", is_head=False),
@@ -197,6 +205,7 @@ def test_upgrade_blank_database_to_head(engine: Engine) -> None:
         "Applied 0002: add task tags",
         "Applied 0003: add task history",
         "Applied 0004: add task notes",
+        "Applied 0006: add task recurrence",
     ]
     assert migrate.current(engine) == schema.HEAD
     assert_schema_at_head(engine)
@@ -215,6 +224,7 @@ def test_downgrade_to_base_and_back(engine: Engine) -> None:
     steps: list[str] = []
     migrate.downgrade(engine, "base", progress=steps.append)
     assert steps == [
+        "Reverted 0006: add task recurrence",
         "Reverted 0004: add task notes",
         "Reverted 0003: add task history",
         "Reverted 0002: add task tags",
@@ -308,9 +318,17 @@ def test_migrated_schema_enforces_its_constraints(engine: Engine) -> None:
 # ------------------------------------------------------------------- with data in place
 
 
+# The columns tasks had at 0001: later revisions add columns, and must keep these as they were.
+_TASK_COLUMNS_0001 = (
+    "id, user_id, number, title, description, priority, due, completed, completed_at, "
+    "created_at, updated_at, is_deleted, deleted_at"
+)
+
+
 def _rows(engine: Engine, table: str, order: str = "id") -> list[tuple[Any, ...]]:
+    columns = _TASK_COLUMNS_0001 if table == "tasks" else "*"
     with engine.connect() as connection:
-        rows = connection.execute(text(f"SELECT * FROM {table} ORDER BY {order}"))
+        rows = connection.execute(text(f"SELECT {columns} FROM {table} ORDER BY {order}"))
         return [tuple(row) for row in rows]
 
 
@@ -457,3 +475,60 @@ def test_upgrade_to_notes_keeps_every_task_tag_and_user(engine: Engine) -> None:
     assert "task_notes" not in table_names(engine)
     assert _rows(engine, "users") == before["users"]
     assert len(_rows(engine, "tasks")) == 40
+
+
+def test_upgrade_to_recurrence_keeps_every_task_tag_note_and_change(engine: Engine) -> None:
+    migrate.upgrade(engine, "0004")
+    ada, _bob = _fill_at_0001(engine)
+    task = _uuid_param(engine, uuid.UUID(int=1))
+    user = _uuid_param(engine, ada)
+    now = {"now": datetime.now(UTC)}
+    with engine.begin() as connection:
+        connection.execute(
+            text("INSERT INTO task_tags (task_id, name, user_id) VALUES (:task, 'home', :user)"),
+            {"task": task, "user": user},
+        )
+        connection.execute(
+            text(
+                "INSERT INTO task_notes (id, task_id, user_id, created_at, text) "
+                "VALUES (:id, :task, :user, :now, 'called')"
+            ).bindparams(_MOMENT),
+            {"id": _uuid_param(engine, uuid.uuid4()), "task": task, "user": user, **now},
+        )
+        connection.execute(
+            text(
+                "INSERT INTO task_changes (command_id, user_id, task_id, action, at) "
+                "VALUES (:command, :user, :task, 'done', :now)"
+            ).bindparams(_MOMENT),
+            {"command": _uuid_param(engine, uuid.uuid4()), "task": task, "user": user, **now},
+        )
+    order = {"tasks": "id", "users": "id", "task_tags": "name", "task_notes": "id"}
+    before = {table: _rows(engine, table, by) for table, by in order.items()}
+    changes = _rows_count(engine, "task_changes")
+    assert [len(rows) for rows in before.values()] == [41, 2, 1, 1] and changes == 1
+
+    migrate.upgrade(engine)
+    assert_schema_at_head(engine)
+    assert {table: _rows(engine, table, by) for table, by in order.items()} == before
+    assert _rows_count(engine, "task_changes") == changes
+    with engine.connect() as connection:  # no upgraded task repeats
+        assert (
+            connection.execute(
+                text("SELECT count(*) FROM tasks WHERE every IS NOT NULL OR series_id IS NOT NULL")
+            ).scalar_one()
+            == 0
+        )
+
+    # One task per occurrence of a series.
+    series = _uuid_param(engine, uuid.uuid4())
+    occurrence = text("UPDATE tasks SET series_id = :series, iteration = 2 WHERE number = :n")
+    with engine.begin() as connection:
+        connection.execute(occurrence, {"series": series, "n": 1})
+    with pytest.raises(IntegrityError), engine.begin() as connection:
+        connection.execute(occurrence, {"series": series, "n": 2})
+
+    migrate.downgrade(engine, "0004")
+    assert {table: _rows(engine, table, by) for table, by in order.items()} == before
+    assert _rows_count(engine, "task_changes") == changes
+    migrate.upgrade(engine)
+    assert {table: _rows(engine, table, by) for table, by in order.items()} == before

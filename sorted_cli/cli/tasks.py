@@ -45,12 +45,37 @@ DescriptionOption = Annotated[
     typer.Option("--description", "-d", metavar="TEXT", help="Longer notes (up to 10,000 chars)."),
 ]
 PriorityOption = Annotated[Priority | None, typer.Option("--priority", "-p", help="Priority.")]
+EveryOption = Annotated[
+    str | None,
+    typer.Option(
+        "--every",
+        metavar="RULE",
+        help="Repeat: day, week, month, year (2w, 3d, 6 months), weekday or a weekday name; "
+        "'... after done' counts from the day it is done.",
+    ),
+]
+UntilOption = Annotated[
+    str | None, typer.Option("--until", metavar="DATE", help="Repeat up to this day.")
+]
+TimesOption = Annotated[
+    int | None,
+    typer.Option("--times", metavar="N", min=1, help="Repeat N times in all.", show_default=False),
+]
 
 
 def _due(text: str | None) -> date | None:
     from sorted_cli.dates import parse_due
 
     return None if text is None else parse_due(text)
+
+
+def _every(text: str | None) -> str | None:
+    from sorted_cli.recurrence import canonical
+
+    try:
+        return None if text is None else canonical(text)
+    except ValueError as exc:
+        raise InvalidInput(f"Invalid --every: {exc}.") from None
 
 
 def _tags(names: list[str] | None) -> list[str]:
@@ -68,6 +93,9 @@ def _tags(names: list[str] | None) -> list[str]:
         'sorted add "Buy milk"',
         'sorted add "File taxes" -p high --due friday -d "Forms in the drawer"',
         'sorted add "Call mum" --tag family --tag phone',
+        'sorted add "Water plants" --due friday --every week',
+        'sorted add "Pay rent" --due 2027-01-31 --every month --until 2027-12-31',
+        'sorted add "Descale the kettle" --every "3 weeks after done"',
     )
 )
 def add(
@@ -80,6 +108,9 @@ def add(
     priority: PriorityOption = None,
     due: DueOption = None,
     tags: Tags = None,
+    every: EveryOption = None,
+    until: UntilOption = None,
+    times: TimesOption = None,
     as_json: Json = False,
 ) -> None:
     """Add a task. The title is kept as typed: words like +home in it are not tags."""
@@ -94,6 +125,9 @@ def add(
         priority=priority or Priority.none,
         due=_due(due),
         tags=_tags(tags),
+        every=_every(every),
+        until=_due(until),
+        times=times,
     )
     state = State.of(ctx)
     task_id = uuid.uuid4()  # fixed before the first try: a retry cannot add it twice
@@ -357,7 +391,12 @@ def reopen(ctx: typer.Context, refs: DoneRefs) -> None:
 
 
 @app.command(
-    epilog=examples('sorted edit 3 --title "Buy oat milk"', "sorted edit 3 -p low --no-due")
+    epilog=examples(
+        'sorted edit 3 --title "Buy oat milk"',
+        "sorted edit 3 -p low --no-due",
+        "sorted edit 4 --every 2w --times 6",
+        "sorted edit 4 --no-every",
+    )
 )
 def edit(
     ctx: typer.Context,
@@ -369,17 +408,34 @@ def edit(
     priority: PriorityOption = None,
     due: DueOption = None,
     no_due: Annotated[bool, typer.Option("--no-due", help="Remove the due date.")] = False,
+    every: EveryOption = None,
+    until: UntilOption = None,
+    times: TimesOption = None,
+    no_every: Annotated[
+        bool, typer.Option("--no-every", help="Stop repeating (this task stays).")
+    ] = False,
 ) -> None:
-    """Change a task's title, description, priority or due date."""
+    """Change a task's title, description, priority, due date or how it repeats."""
     from sorted_cli import render
     from sorted_cli.models import TaskUpdate, validated
     from sorted_cli.services import tasks
 
     if due is not None and no_due:
         raise InvalidInput("Give either --due or --no-due, not both.")
-    given = {"title": title, "description": description, "priority": priority, "due": _due(due)}
+    if every is not None and no_every:
+        raise InvalidInput("Give either --every or --no-every, not both.")
+    given = {
+        "title": title,
+        "description": description,
+        "priority": priority,
+        "due": _due(due),
+        "every": _every(every),
+        "until": _due(until),
+        "times": times,
+    }
     values = {name: value for name, value in given.items() if value is not None}
-    data = validated(TaskUpdate, **values, **({"due": None} if no_due else {}))
+    cleared = {"due": None} if no_due else {}
+    data = validated(TaskUpdate, **values, **cleared, **({"every": None} if no_every else {}))
     state = State.of(ctx)
     task = state.db.run(
         lambda session: tasks.update_task(session=session, user=state.user, ref=ref, data=data)

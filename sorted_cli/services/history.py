@@ -475,7 +475,7 @@ def _last_recorded_moment() -> Any:
 def _refuse_if_changed(rows: list[tuple[TaskChange, Task, Any]], what: str) -> None:
     changed = [task for _change, task, moment in rows if task.updated_at != moment]
     if changed:
-        action = rows[0][0].action
+        action = _action(rows)
         named = ", ".join(f"{task.number} ({task.title})" for task in changed[:5])
         more = " and more" if len(changed) > 5 else ""
         raise UndoRefused(
@@ -533,7 +533,6 @@ def _done(
 ) -> Command:
     """The undo or redo just made, as `recent_commands` will list it: each task's fields as
     it found and left them."""
-    first = rows[0][0]
     tasks = {task.id: task for _change, task, _moment in rows}
     steps = [
         TaskStep(task_id, tasks[task_id].number, tasks[task_id].title, was, becomes)
@@ -544,6 +543,13 @@ def _done(
         action=what,
         at=now,
         undone_at=None,
-        reverts=first.action,
+        reverts=_action(rows),
         steps=sorted(steps, key=lambda step: step.number),
     )
+
+
+def _action(rows: list[tuple[TaskChange, Task, Any]]) -> str:
+    """What the command of ROWS was: the action of its first row (a `done` that made the
+    next occurrence of a task also wrote a `recur` row)."""
+    first: TaskChange = min((change for change, _, _ in rows), key=lambda change: change.id or 0)
+    return first.action

@@ -54,6 +54,7 @@ from sorted_cli.errors import (
 from sorted_cli.models import (
     NUMBER_MAX,
     PUBLIC_COLUMNS,
+    PUBLIC_KEYS,
     NoteCreate,
     NotePublic,
     Task,
@@ -65,7 +66,7 @@ from sorted_cli.models import (
     public_value,
     utcnow,
 )
-from sorted_cli.services import history, users
+from sorted_cli.services import history, recurring, users
 
 _MIN_PREFIX = 4
 _NUMBER = re.compile(r"[0-9]{1,10}")  # ASCII digits only: int() would take "²" or "٣"
@@ -128,6 +129,7 @@ class TaskInFull:
 class Change:
     task: Task
     changed: bool  # False when the task already was in the asked-for state
+    next: Task | None = None  # the next occurrence the change made (done of a repeating task)
 
 
 def create_task(
@@ -150,6 +152,8 @@ def create_task(
     task = Task(user_id=user.id, number=0, created_at=now, updated_at=now, **fields)
     if task_id is not None:
         task.id = task_id
+    if data.every is not None:  # the first occurrence of a series of its own
+        task.series_id, task.iteration = task.id, 1
     try:
         if on_postgres(session):  # pragma: postgres
             added = _create_in_one_statement(session, user, task, data.tags)
@@ -216,7 +220,11 @@ def _create_in_one_statement(
     return added
 
 
-def _create_in_steps(session: Session, user: User, task: Task, tags: list[str]) -> Task | None:
+def _create_in_steps(
+    session: Session, user: User, task: Task, tags: list[str], action: str = history.ADD
+) -> Task | None:
+    """The counter's bump, the task, its tags and its history row (as ACTION), in the
+    session's transaction."""
     number = session.exec(_next_number(user)).scalar_one_or_none()
     if number is None:
         session.rollback()
@@ -229,7 +237,7 @@ def _create_in_steps(session: Session, user: User, task: Task, tags: list[str]) 
     history.record(
         session,
         user,
-        history.ADD,
+        action,
         task.created_at,
         [(task.id, None, history.public_fields(task, history.ADDED_KEYS))],
     )
@@ -346,6 +354,7 @@ def _apply(
     eligible: ColumnElement[bool],
     values: Callable[[datetime], dict[str, Any]],
     confirm: Callable[[list[Task]], bool] | None = None,
+    then: FollowUp | None = None,
 ) -> list[Change]:
     """Change the named tasks in one UPDATE statement: the `eligible` ones get `values(now)`
     and their `updated_at`; the rest are left as they are (Change.changed is False). What
@@ -357,6 +366,11 @@ def _apply(
     command, and only when it fails are the references looked at one by one to say which is
     wrong. Task numbers go straight into the statement; UUIDs, and tasks a `confirm` must see
     first, are read beforehand.
+
+    `then` is a follow-up in the same transaction, for the tasks the change changed (the next
+    occurrence of a repeating task that is done): on PostgreSQL the one statement then leaves
+    alone any task the follow-up is for (`FollowUp.needed`), and if there is one, the change
+    is made again in a transaction of a few statements, as on SQLite.
     """
     refs = list(refs)
     numbers = [_number(ref) for ref in refs]
@@ -378,7 +392,8 @@ def _apply(
     now = utcnow()
     new_values = values(now)
     recorded = history.public_keys(new_values)
-    old_names = list(dict.fromkeys(("id", "is_deleted", *new_values)))
+    follow = () if then is None else then.columns
+    old_names = list(dict.fromkeys(("id", "is_deleted", *new_values, *follow)))
     old_columns = [col(getattr(Task, name)) for name in old_names]
     # The named rows, locked first (in UUID order, so commands naming the same tasks queue
     # instead of deadlocking), as they are once locked: the guard counts those, so a task a
@@ -406,15 +421,54 @@ def _apply(
         .where(col(Task.id).in_(sa.select(locked.c.id)), usable.scalar_subquery() == len(keys))
         .values(**changes, updated_at=case((eligible, now), else_=col(Task.updated_at)))
     )
-    change = _Change(user, action, now, statement, locked, old_names, recorded)
+    change = _Change(user, action, now, statement, locked, old_names, recorded, then)
+    found: list[Task] = []
+    made: dict[uuid.UUID, Task] = {}
     if on_postgres(session):  # pragma: postgres
-        found = change.in_one_statement(session)
-    else:
-        found = change.in_steps(session, targets, expected=len(keys))
+        alone = statement
+        if then is not None:  # none of the named tasks needs the follow-up
+            needing = sa.select(func.count()).select_from(locked).where(then.needed(locked.c))
+            alone = statement.where(needing.scalar_subquery() == 0)
+        found = change.in_one_statement(session, alone)
+    if not on_postgres(session) or (then is not None and len(found) != len(keys)):
+        found, made = change.in_steps(session, targets, expected=len(keys))
     changed: dict[object, Task] = {key(task): task for task in found}
     if len(changed) != len(keys):
         _explain_refs(session, user, refs, in_trash_ok=in_trash_ok)
-    return [Change(changed[k], changed[k].updated_at == now) for k in keys]
+    return [Change(changed[k], changed[k].updated_at == now, made.get(changed[k].id)) for k in keys]
+
+
+@dataclass(frozen=True)
+class FollowUp:
+    """More of one change, in its transaction, for the tasks it changed (`_apply`)."""
+
+    columns: tuple[str, ...]  # of Task, that `needed` looks at
+    needed: Callable[[Any], ColumnElement[bool]]  # of the named rows' old COLUMNS: one needs it
+    run: Callable[[Session, User, list[Task], datetime], dict[uuid.UUID, Task]]  # -> made
+
+
+_IN_SERIES = ("every", "series_id", "completed")
+
+
+def _repeating(columns: Any) -> ColumnElement[bool]:
+    return sa.and_(columns.completed == false(), columns.every.is_not(None))
+
+
+def _in_series(columns: Any) -> ColumnElement[bool]:
+    return sa.and_(
+        columns.completed == true(),
+        or_(columns.every.is_not(None), columns.series_id.is_not(None)),
+    )
+
+
+_NEXT_OCCURRENCE = FollowUp(
+    _IN_SERIES,
+    _repeating,
+    lambda session, user, done, now: recurring.spawn_successors(
+        session, user, done, now, create=_create_in_steps
+    ),
+)
+_WITHDRAW_NEXT = FollowUp(_IN_SERIES, _in_series, recurring.withdraw_successors)
 
 
 @dataclass(frozen=True)
@@ -428,11 +482,15 @@ class _Change:
     locked: sa.CTE  # the named rows as they were, locked
     old_names: list[str]  # the columns `locked` holds
     recorded: list[str]  # the public keys the change sets
+    then: FollowUp | None
 
-    def in_one_statement(self, session: Session) -> list[Task]:  # pragma: postgres
-        """PostgreSQL: the UPDATE and its history rows in one statement (CTEs), committed."""
+    def in_one_statement(
+        self, session: Session, statement: Update
+    ) -> list[Task]:  # pragma: postgres
+        """PostgreSQL: STATEMENT (the UPDATE) and its history rows in one statement (CTEs),
+        committed."""
         table = Task.__table__  # type: ignore[attr-defined]
-        changed = self.statement.returning(*table.c).cte("changed")
+        changed = statement.returning(*table.c).cte("changed")
         record = history.recorded_in_statement(
             session,
             self.user,
@@ -455,13 +513,17 @@ class _Change:
 
     def in_steps(
         self, session: Session, targets: ColumnElement[bool], *, expected: int
-    ) -> list[Task]:
+    ) -> tuple[list[Task], dict[uuid.UUID, Task]]:
         """SQLite: the rows as they were, the UPDATE, then the history rows, in one write
         transaction; the history only when the UPDATE changed all EXPECTED rows (else it
-        changed none: its guard)."""
+        changed none: its guard). Also the follow-up, and the tasks it made, by the id of the
+        task each follows."""
+        made: dict[uuid.UUID, Task] = {}
         with transaction(session):
             columns = [col(getattr(Task, name)) for name in self.old_names]
             owned = sa.select(*columns).where(col(Task.user_id) == self.user.id, targets)
+            if on_postgres(session):  # pragma: postgres
+                owned = owned.order_by(col(Task.id)).with_for_update()  # as they are, locked
             before = {
                 row[0]: dict(zip(self.old_names, row, strict=True))
                 for row in session.execute(owned)
@@ -489,8 +551,11 @@ class _Change:
                         if task.updated_at == self.now
                     ],
                 )
+                if self.then is not None:
+                    changed = [task for task in tasks if task.updated_at == self.now]
+                    made = self.then.run(session, self.user, changed, self.now)
             session.commit()
-        return tasks
+        return tasks, made
 
 
 def _number(ref: str) -> int | None:
@@ -517,6 +582,7 @@ def complete_tasks(*, session: Session, user: User, refs: Iterable[str]) -> list
         in_trash_ok=False,
         eligible=col(Task.completed) == false(),
         values=lambda now: {"completed": True, "completed_at": now},
+        then=_NEXT_OCCURRENCE,
     )
 
 
@@ -529,6 +595,7 @@ def reopen_tasks(*, session: Session, user: User, refs: Iterable[str]) -> list[C
         in_trash_ok=False,
         eligible=col(Task.completed) == true(),
         values=lambda _now: {"completed": False, "completed_at": None},
+        then=_WITHDRAW_NEXT,
     )
 
 
@@ -570,12 +637,21 @@ def restore_tasks(*, session: Session, user: User, refs: Iterable[str]) -> list[
 def update_task(*, session: Session, user: User, ref: str, data: TaskUpdate) -> Task:
     """Change the fields set in `data`, in one UPDATE statement (`_apply`); a task in the
     trash must be restored first. A task that has those values already is left as it is, so
-    a repeated edit changes nothing and records nothing."""
+    a repeated edit changes nothing and records nothing.
+
+    A new rule (`every`) or due date also moves the day a monthly rule counts from to the due
+    date; `every=None` stops the series (and its end goes with it)."""
     values = data.model_dump(exclude_unset=True)
     if not values:
         raise InvalidInput(
-            "Nothing to change: give --title, --description, --priority, --due or --no-due."
+            "Nothing to change: give --title, --description, --priority, --due, --no-due, "
+            "--every, --until, --times or --no-every."
         )
+    _check_repeats(session, user, ref, values)
+    if "due" in values or "every" in values:
+        values["anchor"] = None
+    if values.get("every", "") is None:
+        values.update(until=None, times=None)
     differs = or_(
         *(
             col(getattr(Task, name)).is_distinct_from(sa.literal(value, getattr(Task, name).type))
@@ -592,6 +668,31 @@ def update_task(*, session: Session, user: User, ref: str, data: TaskUpdate) -> 
         values=lambda _now: values,
     )
     return change.task
+
+
+def _check_repeats(session: Session, user: User, ref: str, values: dict[str, Any]) -> None:
+    """Refuse an edit that would leave a rule without what it needs: a due date (unless it
+    counts from the day of done), or an end (`until`, `times`) without a rule. The task is
+    read only for an edit that touches these."""
+    ends = values.get("until") is not None or values.get("times") is not None
+    if "every" in values and values["every"] is None:
+        if ends:
+            raise InvalidInput("Give either --no-every or an end (--until, --times), not both.")
+        return
+    if not ("every" in values or ends or ("due" in values and values["due"] is None)):
+        return
+    task = require_task(session=session, user=user, ref=ref)
+    every = values.get("every", task.every)
+    due = values.get("due", task.due)
+    if every is None and ends:
+        raise InvalidInput(
+            f"Task {task.number} does not repeat: give --every with --until or --times."
+        )
+    if every is not None and due is None and "after done" not in every:
+        raise InvalidInput(
+            f"Task {task.number} repeats every {every} from its due date, so it needs one: "
+            f"give --due, or --every '{every} after done'."
+        )
 
 
 def purge_tasks(
@@ -806,7 +907,7 @@ def _viewed(row: Sequence[Any]) -> dict[str, Any]:
     view["notes"] = (
         [{"at": public_value(at), "text": text} for at, text in _note_pairs(notes)] if notes else []
     )
-    return view
+    return {key: view[key] for key in PUBLIC_KEYS}
 
 
 _VIEWED = [col(getattr(Task, column)) for column in PUBLIC_COLUMNS.values()]
