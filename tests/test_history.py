@@ -298,7 +298,8 @@ def test_show_history_lists_each_change_of_the_task(ada: User, run: Run) -> None
     ok(run, "done", "1")
     ok(run, "undo")
     shown = ok(run, "show", "1", "--history")
-    history = re.sub(r"\d{4}-\d\d-\d\d \d\d:\d\d", "WHEN", shown.split(f"{TASK_KEYS[-1]}: \n", 1)[1])
+    after_the_task = shown.split(f"{TASK_KEYS[-1]}: \n", 1)[1]
+    history = re.sub(r"\d{4}-\d\d-\d\d \d\d:\d\d", "WHEN", after_the_task)
     assert history == (
         "WHEN  add: added\n"
         "WHEN  edit: priority: high -> low\n"

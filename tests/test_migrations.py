@@ -505,7 +505,8 @@ def test_upgrade_to_recurrence_keeps_every_task_tag_note_and_change(engine: Engi
     order = {"tasks": "id", "users": "id", "task_tags": "name", "task_notes": "id"}
     before = {table: _rows(engine, table, by) for table, by in order.items()}
     changes = _rows_count(engine, "task_changes")
-    assert [len(rows) for rows in before.values()] == [41, 2, 1, 1] and changes == 1
+    assert [len(rows) for rows in before.values()] == [41, 2, 1, 1]
+    assert changes == 1
 
     migrate.upgrade(engine)
     assert_schema_at_head(engine)
