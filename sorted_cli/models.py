@@ -329,6 +329,14 @@ class NotePublic(SQLModel):
     text: str
 
 
+class NoteInHistory(NotePublic):
+    """A note as the history keeps it (the `note` key of a `TaskChange`): its JSON view and
+    the id of its row, so that a redo puts back that very row (notes of one moment are read
+    in id order). The views of the history show NotePublic's keys only (`public_value`)."""
+
+    id: uuid.UUID
+
+
 class NoteRecord(NotePublic):
     """A note coming in from a file, checked as a typed one is."""
 
@@ -384,7 +392,9 @@ PUBLIC_COLUMNS: dict[str, str] = {
 def public_value(value: object) -> object:
     """A column's value as the JSON view writes it: what `TaskPublic.model_dump(mode="json")`
     makes of it (UUIDs and dates as text, a UTC moment as `2026-11-23T09:30:00.123456Z`), for
-    the paths that stream rows without building a model per task."""
+    the paths that stream rows without building a model per task. A note is its JSON view."""
+    if isinstance(value, NotePublic):
+        return {key: public_value(getattr(value, key)) for key in NotePublic.model_fields}
     if isinstance(value, datetime):
         return value.isoformat().replace("+00:00", "Z")
     if isinstance(value, date):
