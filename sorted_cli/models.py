@@ -263,7 +263,8 @@ class TaskChange(SQLModel, table=True):
     `show --history` (see `sorted_cli.services.history`).
 
     `before` and `after` hold the fields the command changed, under their public keys (the
-    JSON view's), before and after it; `before` is null for a task the command added. A
+    JSON view's), before and after it; `before` is null for a task the command added. A note
+    is held under `note` (a `NoteInHistory`; null where there is none: before a `note`). A
     command's rows share its `command_id`; the row is written in the statement or the
     transaction that makes the change. `applied_at` is the task's `updated_at` once the change
     took effect (again, after a redo), `undone_at` when it was undone (null while it stands).
