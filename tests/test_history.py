@@ -599,6 +599,16 @@ def test_a_command_after_a_note_is_undone_before_the_note(ada: User, run: Run) -
     assert ok(run, "undo") == "Undid add of task 1: Fix the sink (moved to the trash)\n"
 
 
+def test_a_note_that_fails_records_nothing_to_undo(ada: User, run: Run) -> None:
+    ok(run, "add", "Fix the sink")
+    ok(run, "add", "Old")
+    ok(run, "delete", "2", "--yes")
+    assert run("note", "3", "Called the plumber").exit_code == 1  # no task 3
+    assert run("note", "2", "Called the plumber").exit_code == 1  # in the trash
+    assert ok(run, "undo") == "Undid delete of task 2: Old (out of the trash)\n"
+    assert ok(run, "undo") == "Undid add of task 2: Old (moved to the trash)\n"
+
+
 def test_undoing_a_note_refuses_when_another_program_changed_the_task_since(
     ada: User, run: Run, session: Session
 ) -> None:
