@@ -268,6 +268,11 @@ def noted(note: NoteInHistory) -> tuple[dict[str, Any], dict[str, Any]]:
     return {_NOTE_KEY: None}, {_NOTE_KEY: note}
 
 
+def note_row(user: User, note: NoteInHistory) -> dict[str, Any]:
+    """The task_notes values of NOTE, but its task: as `note` writes it and a redo again."""
+    return {"id": note.id, "user_id": user.id, "created_at": note.at, "text": note.text}
+
+
 def public_fields(task: Task, keys: Iterable[str]) -> dict[str, Any]:
     """The task's values of public KEYS (not the computed tags)."""
     return {key: getattr(task, PUBLIC_COLUMNS[key]) for key in keys}
@@ -602,13 +607,7 @@ def _set_notes(
     if gone:
         session.execute(delete(TaskNote).where(col(TaskNote.id).in_(gone)))
     back = [
-        {
-            "id": note.id,
-            "task_id": task_id,
-            "user_id": user.id,
-            "created_at": note.at,
-            "text": note.text,
-        }
+        {**note_row(user, note), "task_id": task_id}
         for task_id, _was, becomes in noted
         if (note := becomes[_NOTE_KEY]) is not None
     ]

@@ -683,11 +683,6 @@ def note_task(*, session: Session, user: User, ref: str, data: NoteCreate) -> Ta
     return found
 
 
-def _note_row(user: User, note: NoteInHistory) -> dict[str, Any]:
-    """The task_notes values of NOTE, but its task."""
-    return {"id": note.id, "user_id": user.id, "created_at": note.at, "text": note.text}
-
-
 def _note_in_one_statement(
     session: Session, user: User, touched: sa.Update, note: NoteInHistory
 ) -> TaskInFull | None:  # pragma: postgres
@@ -696,7 +691,7 @@ def _note_in_one_statement(
     the new note is not yet among the task's notes: it is added to them here."""
     columns = TaskNote.__table__.c  # type: ignore[attr-defined]
     task = touched.returning(*Task.__table__.c).cte("task")  # type: ignore[attr-defined]
-    row_values = _note_row(user, note)
+    row_values = history.note_row(user, note)
     values = [sa.literal(value, columns[name].type) for name, value in row_values.items()]
     inserted = insert(TaskNote).from_select(
         [*row_values, "task_id"], sa.select(*values, task.c.id).select_from(task)
@@ -730,7 +725,7 @@ def _note_in_steps(
     task: Task | None = session.execute(statement).scalars().first()
     if task is None:
         return None
-    session.execute(insert(TaskNote).values(**_note_row(user, note), task_id=task.id))
+    session.execute(insert(TaskNote).values(**history.note_row(user, note), task_id=task.id))
     history.record(session, user, history.NOTE, note.at, [(task.id, *history.noted(note))])
     joined, notes = session.execute(
         sa.select(JOINED_TAGS, TASK_NOTES).where(col(Task.id) == task.id)
