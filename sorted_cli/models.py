@@ -302,7 +302,8 @@ class TaskChange(SQLModel, table=True):
     `show --history` (see `sorted_cli.services.history`).
 
     `before` and `after` hold the fields the command changed, under their public keys (the
-    JSON view's), before and after it; `before` is null for a task the command added. A
+    JSON view's), before and after it; `before` is null for a task the command added. A note
+    is held under `note` (a `NoteInHistory`; null where there is none: before a `note`). A
     command's rows share its `command_id`; the row is written in the statement or the
     transaction that makes the change. `applied_at` is the task's `updated_at` once the change
     took effect (again, after a redo), `undone_at` when it was undone (null while it stands).
@@ -366,6 +367,14 @@ class NotePublic(SQLModel):
 
     at: datetime
     text: str
+
+
+class NoteInHistory(NotePublic):
+    """A note as the history keeps it (the `note` key of a `TaskChange`): its JSON view and
+    the id of its row, so that a redo puts back that very row (notes of one moment are read
+    in id order). The views of the history show NotePublic's keys only (`public_value`)."""
+
+    id: uuid.UUID
 
 
 class NoteRecord(NotePublic):
@@ -432,7 +441,9 @@ PUBLIC_KEYS: tuple[str, ...] = tuple(TaskPublic.model_fields)  # the view's keys
 def public_value(value: object) -> object:
     """A column's value as the JSON view writes it: what `TaskPublic.model_dump(mode="json")`
     makes of it (UUIDs and dates as text, a UTC moment as `2026-11-23T09:30:00.123456Z`), for
-    the paths that stream rows without building a model per task."""
+    the paths that stream rows without building a model per task. A note is its JSON view."""
+    if isinstance(value, NotePublic):
+        return {key: public_value(getattr(value, key)) for key in NotePublic.model_fields}
     if isinstance(value, datetime):
         return value.isoformat().replace("+00:00", "Z")
     if isinstance(value, date):

@@ -470,13 +470,18 @@ def reverted(command: Command) -> None:
         where = ""
         if "deleted" in step.after:  # an undone add or restore, a redone add or delete...
             where = " (moved to the trash)" if step.after["deleted"] else " (out of the trash)"
+        if "note" in step.after:  # an undone or a redone note
+            was, becomes = (step.before or {}).get("note"), step.after["note"]
+            done = "put back" if becomes else "taken off"
+            where = f" (note {_field_text(becomes or was)} {done})"
         line(f"{verb} {command.reverts} of task {step.number}: {step.title}{where}")
     if len(shown) < len(steps):
         line(f"... and {len(steps) - len(shown):,} more tasks.")
 
 
 def changes_text(before: dict[str, Any] | None, after: dict[str, Any]) -> str:
-    """What a change did to a task, for people: `completed: no -> yes; tags: +a -> +a +b`."""
+    """What a change did to a task, for people: `completed: no -> yes; tags: +a -> +a +b`,
+    `note: - -> "called the plumber"`."""
     if before is None:
         return "added"
     return "; ".join(
@@ -484,9 +489,17 @@ def changes_text(before: dict[str, Any] | None, after: dict[str, Any]) -> str:
     )
 
 
+_NOTE_SHOWN = 60  # characters of a note a line of the history shows
+
+
 def _field_text(value: object) -> str:
+    from sorted_cli.models import NotePublic
+
     if value is None or value == []:
         return "-"
+    if isinstance(value, NotePublic):
+        text = value.text
+        return f'"{text if len(text) <= _NOTE_SHOWN else text[: _NOTE_SHOWN - 1] + "…"}"'
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, datetime):

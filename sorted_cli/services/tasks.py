@@ -56,6 +56,7 @@ from sorted_cli.models import (
     PUBLIC_COLUMNS,
     PUBLIC_KEYS,
     NoteCreate,
+    NoteInHistory,
     NotePublic,
     Task,
     TaskCreate,
@@ -764,20 +765,19 @@ def _changeable(session: Session, user: User, ref: str) -> list[ColumnElement[bo
 
 def note_task(*, session: Session, user: User, ref: str, data: NoteCreate) -> TaskInFull:
     """Add a note to a task (a task in the trash must be restored first) and move its
-    `updated_at` to the note's moment; returns the task in full, the new note last.
+    `updated_at` to the note's moment, recorded in the history as `note` (undo takes the
+    note off); returns the task in full, the new note last.
 
-    On PostgreSQL one statement does both (data-modifying CTEs); on SQLite, three in one
+    On PostgreSQL one statement does it all (data-modifying CTEs); on SQLite, four in one
     transaction.
     """
-    note = {"id": uuid.uuid4(), "user_id": user.id, "created_at": utcnow(), "text": data.note}
-    touched = (
-        update(Task).where(*_changeable(session, user, ref)).values(updated_at=note["created_at"])
-    )
+    written = NoteInHistory(id=uuid.uuid4(), at=utcnow(), text=data.note)
+    touched = update(Task).where(*_changeable(session, user, ref)).values(updated_at=written.at)
     if on_postgres(session):  # pragma: postgres
-        found = _note_in_one_statement(session, touched, note)
+        found = _note_in_one_statement(session, user, touched, written)
     else:
         with transaction(session):
-            found = _note_in_steps(session, touched, note)
+            found = _note_in_steps(session, user, touched, written)
     session.commit()
     if found is None:
         _explain_refs(session, user, [ref], in_trash_ok=False)
@@ -785,37 +785,49 @@ def note_task(*, session: Session, user: User, ref: str, data: NoteCreate) -> Ta
 
 
 def _note_in_one_statement(
-    session: Session, touched: sa.Update, note: dict[str, Any]
+    session: Session, user: User, touched: sa.Update, note: NoteInHistory
 ) -> TaskInFull | None:  # pragma: postgres
-    """The task's new `updated_at`, its note, and the task's tags and notes as one PostgreSQL
-    statement: one round trip. Its parts share one snapshot, in which the new note is not yet
-    among the task's notes: it is added to them here."""
+    """The task's new `updated_at`, its note, the note's history row, and the task's tags and
+    notes as one PostgreSQL statement: one round trip. Its parts share one snapshot, in which
+    the new note is not yet among the task's notes: it is added to them here."""
     columns = TaskNote.__table__.c  # type: ignore[attr-defined]
     task = touched.returning(*Task.__table__.c).cte("task")  # type: ignore[attr-defined]
-    values = [sa.literal(value, columns[name].type) for name, value in note.items()]
-    noted = insert(TaskNote).from_select(
-        [*note, "task_id"], sa.select(*values, task.c.id).select_from(task)
+    row_values = history.note_row(user, note)
+    values = [sa.literal(value, columns[name].type) for name, value in row_values.items()]
+    inserted = insert(TaskNote).from_select(
+        [*row_values, "task_id"], sa.select(*values, task.c.id).select_from(task)
     )
-    statement = sa.select(
-        sa.orm.aliased(Task, task, adapt_on_names=True),
-        joined_tags(task.c.id),
-        task_notes(task.c.id),
-    ).add_cte(noted.cte("noted"))
+    before, after = history.noted(note)
+    recorded = history.recorded_for_each(
+        session, user, history.NOTE, note.at, task, before=before, after=after
+    )
+    statement = (
+        sa.select(
+            sa.orm.aliased(Task, task, adapt_on_names=True),
+            joined_tags(task.c.id),
+            task_notes(task.c.id),
+        )
+        .add_cte(inserted.cte("noted"))
+        .add_cte(recorded)
+    )
     row = session.execute(statement).first()
     if row is None:
         return None
-    written = NotePublic(at=note["created_at"], text=note["text"])
+    written = NotePublic(at=note.at, text=note.text)
     return TaskInFull(row[0], split_tags(row[1]), [*split_notes(row[2]), written])
 
 
-def _note_in_steps(session: Session, touched: sa.Update, note: dict[str, Any]) -> TaskInFull | None:
+def _note_in_steps(
+    session: Session, user: User, touched: sa.Update, note: NoteInHistory
+) -> TaskInFull | None:
     statement = touched.returning(Task).execution_options(
         synchronize_session=False, populate_existing=True
     )
     task: Task | None = session.execute(statement).scalars().first()
     if task is None:
         return None
-    session.execute(insert(TaskNote).values(**note, task_id=task.id))
+    session.execute(insert(TaskNote).values(**history.note_row(user, note), task_id=task.id))
+    history.record(session, user, history.NOTE, note.at, [(task.id, *history.noted(note))])
     joined, notes = session.execute(
         sa.select(JOINED_TAGS, TASK_NOTES).where(col(Task.id) == task.id)
     ).one()
