@@ -52,7 +52,7 @@ def spawn_successors(
     """Make the next occurrence of each repeating task in DONE (just completed, in this
     transaction), unless its series ends there or the next one is there already; returns
     those made (or brought back), by the id of the task each follows."""
-    repeating = [task for task in done if task.every is not None]
+    repeating = sorted((task for task in done if task.every is not None), key=lambda t: t.number)
     tags = _tags_of(session, [task.id for task in repeating]) if repeating else {}
     made: dict[uuid.UUID, Task] = {}
     for task in repeating:
