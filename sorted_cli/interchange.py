@@ -181,21 +181,25 @@ def read_records(
     `ignored`. A bad item is InvalidInput naming its line (a UUID that comes twice is found
     where the tasks are staged: `sorted_cli.staging`)."""
     from sorted_cli.models import TaskRecord
-    from sorted_cli.taskwarrior import record_from_taskwarrior
+    from sorted_cli.taskwarrior import TaskwarriorSeries, record_from_taskwarrior
 
     known = TaskRecord.model_fields.keys()
+    series = TaskwarriorSeries(ignored)
     for line, item in read_items(binary, name=name):
         try:
             if not isinstance(item, dict):
                 raise not_a_task(item)
             if taskwarrior:
                 record = record_from_taskwarrior(item, ignored=ignored)
-            else:
-                record = TaskRecord.model_validate(item)
-                ignored.update(sorted(item.keys() - known))
+                template = item.get("status") == "recurring"
+                yield from series.take(line, record, template=template)
+                continue
+            record = TaskRecord.model_validate(item)
+            ignored.update(sorted(item.keys() - known))
         except ValueError as exc:
             raise invalid_item(name, line, exc) from None
         yield line, record
+    yield from series.rest()
 
 
 def invalid_item(name: str, line: int, exc: ValueError) -> InvalidInput:

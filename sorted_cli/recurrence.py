@@ -58,9 +58,13 @@ _WORDS = {
     "yearly": (1, "year"),
     "annually": (1, "year"),
     "annual": (1, "year"),
+    "semiannual": (6, "month"),
+    "biannual": (6, "month"),
 }
 _WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _PERIOD = re.compile(r"(?:every\s+)?(\d{1,3})?\s*([a-z]+)")
+_ISO_PERIOD = re.compile(r"p(\d{1,3})([dwmy])")  # ISO 8601, as Taskwarrior may write: P2W
+_ISO_UNITS = {"d": "day", "w": "week", "m": "month", "y": "year"}
 _AFTER_DONE = re.compile(r"\s+after\s+(?:done|completion)\Z")
 _SERIES = uuid.UUID("5f0c1a8e-9a43-4c1b-8f27-2d8b6f4e7a10")  # namespace of successor ids
 
@@ -117,6 +121,8 @@ def _period(word: str) -> Rule | None:
     for number, weekday in enumerate(_WEEKDAYS):
         if len(name) >= 3 and weekday.startswith(name):
             return Rule("weekday-name", weekday=number)
+    if iso := _ISO_PERIOD.fullmatch(word):
+        return Rule(_ISO_UNITS[iso.group(2)], int(iso.group(1))) if int(iso.group(1)) else None
     match = _PERIOD.fullmatch(word)
     if match is None or match.group(2) not in _UNITS:
         return None

@@ -7,9 +7,16 @@ The mapping, field by field:
 - `description` is the title. One too long for a title is cut at a word and ends in `…`; the
   whole text then opens the description.
 - `status`: `pending` and `waiting` are open (the wait date is dropped); `completed` and
-  `deleted` end at `end`, else `modified`, else `entry`. A recurrence template (`recurring`)
-  is an open task tagged `recurring` whose description says `Recurs: <recur>`, with `until` as
-  a local date when set; its instances come in as ordinary tasks.
+  `deleted` end at `end`, else `modified`, else `entry`.
+- Recurrence: a template (status `recurring`) and its instances (`parent`: the template's
+  uuid) become one series (`TaskwarriorSeries`): the series' id is the template's uuid, each
+  instance is occurrence `imask` + 1 with the rule `recur` (`rtype` `chained`: counted
+  `after done`) and `until` (its own, else the template's) as a local date. The template
+  itself comes in only when no instance of it is open (all done, or none made yet): then it is
+  the series' open task, occurrence `len(mask)` + 1. A `recur` sorted cannot read
+  (`sorted_cli.recurrence`) leaves the task without a rule: a template then comes in tagged
+  `recurring`, its description saying `Recurs: <recur>`, and an instance's `recur` is
+  counted in `ignored`.
 - `entry` is when the task was created, `modified` when it last changed.
 - Timestamps are UTC `YYYYMMDDTHHMMSSZ`; ISO 8601 with a zone is accepted too. `due` is the
   local calendar date of its moment: Taskwarrior keeps `due:friday` as local midnight in UTC.
@@ -20,7 +27,7 @@ The mapping, field by field:
 - `annotations` are notes, each with its own moment (`entry`) and text (`description`); an
   annotation with no text is left out.
 
-Every other field (wait, scheduled, start, depends, mask, user-defined attributes, ...) is
+Every other field (wait, scheduled, start, depends, user-defined attributes, ...) is
 counted in `ignored`, once per task, and only for tasks that convert; `id` and `urgency` are
 computed by Taskwarrior, not stored, so they are not.
 """
@@ -35,6 +42,7 @@ from typing import Any
 
 from sorted_cli.choices import Priority
 from sorted_cli.models import TITLE_MAX, TaskRecord
+from sorted_cli.recurrence import canonical
 from sorted_cli.tags import in_tag, normalise_tag
 from sorted_cli.wording import must_be, not_a_task
 
@@ -76,9 +84,11 @@ def record_from_taskwarrior(item: Mapping[str, Any], *, ignored: Counter[str]) -
     finished_at = None
     if status in {"completed", "deleted"}:
         finished_at = _pop_moment(rest, "end") or updated_at
-    elif status == "recurring":
+    until = _pop_moment(rest, "until")
+    repeats = _repeats(rest, status, uuid)
+    if status == "recurring" and repeats is None:
         tags.append("recurring")
-        paragraphs.append(_recurrence(rest))
+        paragraphs.append(_recurrence(rest, until))
     annotations = _annotations(rest.pop("annotations", None))
     due = _pop_moment(rest, "due")
 
@@ -98,6 +108,8 @@ def record_from_taskwarrior(item: Mapping[str, Any], *, ignored: Counter[str]) -
             "deleted_at": finished_at if status == "deleted" else None,
             "tags": tags,
             "notes": annotations,
+            "until": until.astimezone().date() if until else None,
+            **(repeats or {}),
         }
     )
     ignored.update(sorted(rest.keys() - _DERIVED))
@@ -170,14 +182,108 @@ def _priority(value: object) -> Priority:
     raise ValueError(f"priority {must_be('H, M or L', value)}")
 
 
-def _recurrence(rest: dict[str, Any]) -> str:
+def _recurrence(rest: dict[str, Any], until: datetime | None) -> str:
+    """The line a template whose rule sorted cannot read leaves in its description."""
     recur = _required(rest, "recur")
-    if not isinstance(recur, str) or not recur.strip():
-        raise ValueError(f"recur {must_be('a Taskwarrior period', recur)}")
     line = f"Recurs: {recur.strip()}"
-    if until := _pop_moment(rest, "until"):
+    if until is not None:
         line += f" until {until.astimezone().date().isoformat()}"
     return line
+
+
+def _repeats(rest: dict[str, Any], status: str, uuid: object) -> dict[str, Any] | None:
+    """The series fields of a template or an instance (None for another task, or when its
+    `recur` is not a rule sorted reads: then `recur` stays in REST)."""
+    if status != "recurring" and "parent" not in rest:
+        return None
+    recur = rest.get("recur")
+    if status == "recurring" and (not isinstance(recur, str) or not recur.strip()):
+        _required(rest, "recur")  # missing: refused as such
+        raise ValueError(f"recur {must_be('a Taskwarrior period', recur)}")
+    try:
+        rule = canonical(recur) if isinstance(recur, str) else None
+    except ValueError:
+        rule = None
+    if rule is None:
+        return None
+    del rest["recur"]
+    if rest.pop("rtype", None) == "chained":
+        rule += " after done"
+    if status == "recurring":
+        mask = rest.pop("mask", "")
+        done = len(mask) if isinstance(mask, str) else 0
+        return {"every": rule, "series_id": uuid, "iteration": done + 1}
+    return {"every": rule, "series_id": rest.pop("parent"), "iteration": _imask(rest) + 1}
+
+
+def _imask(rest: dict[str, Any]) -> int:
+    """Which instance of its template a task is, from 0 (Taskwarrior writes a number, old
+    versions a string or a float)."""
+    value = rest.pop("imask", None)
+    try:
+        index = int(float(value)) if isinstance(value, int | float | str) else -1
+    except ValueError:
+        index = -1
+    if index < 0 or isinstance(value, bool):
+        raise ValueError(f"imask {must_be('the number of the instance', value)}")
+    return index
+
+
+class TaskwarriorSeries:
+    """Folds Taskwarrior's recurrence into sorted's series as a file is read: each template
+    is held back, and comes in at the end only if no instance of it is open; an instance
+    without an `until` of its own gets its template's. Instances read before their template
+    are held until it comes (or the file ends). A template folded into its open instance is
+    counted in `ignored` as FOLDED."""
+
+    FOLDED = "recurrence template (its open instance carries the series)"
+
+    def __init__(self, ignored: Counter[str]) -> None:
+        self._ignored = ignored
+        self._templates: dict[str, TaskRecord] = {}
+        self._template_lines: dict[str, int] = {}
+        self._open: set[str] = set()  # templates with an open instance
+        self._waiting: list[tuple[int, TaskRecord]] = []
+
+    def take(
+        self, line: int, record: TaskRecord, *, template: bool
+    ) -> list[tuple[int, TaskRecord]]:
+        """What to import now of RECORD (read at LINE), itself or instances held for it."""
+        series = None if record.series_id is None else str(record.series_id)
+        if series is None:
+            return [(line, record)]
+        if template:
+            self._templates[series] = record
+            self._template_lines[series] = line
+            held = [item for item in self._waiting if str(item[1].series_id) == series]
+            self._waiting = [item for item in self._waiting if str(item[1].series_id) != series]
+            return [(at, self._completed(held_record)) for at, held_record in held]
+        if not (record.completed or record.deleted):
+            self._open.add(series)
+        if series in self._templates:
+            return [(line, self._completed(record))]
+        self._waiting.append((line, record))
+        return []
+
+    def rest(self) -> list[tuple[int, TaskRecord]]:
+        """At the end of the file: the instances still held, and the templates with no open
+        instance, as the open task of their series."""
+        items = [(line, self._completed(record)) for line, record in self._waiting]
+        items += [
+            (self._template_lines[series], template)
+            for series, template in self._templates.items()
+            if series not in self._open
+        ]
+        folded = len(self._templates.keys() & self._open)
+        if folded:
+            self._ignored[self.FOLDED] += folded
+        return sorted(items, key=lambda item: item[0])
+
+    def _completed(self, instance: TaskRecord) -> TaskRecord:
+        template = self._templates.get(str(instance.series_id))
+        if template is None or instance.until is not None or template.until is None:
+            return instance
+        return instance.model_copy(update={"until": template.until})
 
 
 def _annotations(value: object) -> list[dict[str, Any]]:

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from conftest import POSTGRES_BACKENDS, TASK_KEYS, Run
 from sqlalchemy import bindparam, func, text
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 from test_processes import SORTED, TIMEOUT_S, answer_at_terminal, environment, titles_in
 
 from sorted_cli.choices import View
@@ -538,7 +538,7 @@ def test_undo_and_redo_say_what_they_did_in_json_too(ada: User, run: Run) -> Non
 def notes_in_database(session: Session) -> list[tuple[uuid.UUID, uuid.UUID, datetime, str]]:
     """Every note row: (id, task, moment, text), as read afresh."""
     session.commit()  # a fresh snapshot
-    rows = session.exec(select(TaskNote).order_by(TaskNote.created_at)).all()
+    rows = session.exec(select(TaskNote).order_by(col(TaskNote.created_at))).all()
     return [(row.id, row.task_id, row.created_at, row.text) for row in rows]
 
 

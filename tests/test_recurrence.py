@@ -403,8 +403,9 @@ def test_list_marks_repeating_tasks_and_show_gives_the_rule_and_next_date(
     ok(run, "add", "Pay rent", "--due", "2027-01-31", "--every", "month", "--times", "12")
     env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": "100", "NO_COLOR": "1"}
     listed = _in_a_terminal(["list"], env).splitlines()
-    assert [row for row in listed if "Pay rent" in row][0].split("Pay rent", 1)[1].startswith(" ↻")
-    assert "↻" not in [row for row in listed if "Plain" in row][0]
+    rent = next(row for row in listed if "Pay rent" in row)
+    assert rent.split("Pay rent", 1)[1].startswith(" ↻")
+    assert "↻" not in next(row for row in listed if "Plain" in row)
     shown = _in_a_terminal(["show", "2"], env)
     assert "every month (1 of 12); next due 2027-02-28 if done today" in shown
     piped = ok(run, "show", "2")

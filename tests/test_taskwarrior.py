@@ -3,6 +3,7 @@ in the shape Taskwarrior 2.6 writes) into sorted tasks."""
 
 from __future__ import annotations
 
+import io
 import json
 import time
 import uuid
@@ -15,8 +16,9 @@ from typing import Any
 import pytest
 
 from sorted_cli.choices import Priority
+from sorted_cli.interchange import read_records
 from sorted_cli.models import NOTE_MAX, TITLE_MAX, NoteRecord, TaskRecord
-from sorted_cli.taskwarrior import record_from_taskwarrior
+from sorted_cli.taskwarrior import TaskwarriorSeries, record_from_taskwarrior
 
 FIXTURE = Path(__file__).parent / "data" / "taskwarrior.json"
 ITEMS: list[dict[str, Any]] = json.loads(FIXTURE.read_text(encoding="utf-8"))
@@ -85,7 +87,7 @@ def test_fixture_converts_to_the_expected_tasks(local_zone: Callable[[str], None
         (2, medium, None, False, False, ["email", "project:work"]),
         (3, low, date(2026, 3, 12), False, False, ["next", "paperwork", "project:work"]),
         (4, medium, date(2026, 5, 1), False, False, ["project:admin"]),
-        (5, none, date(2026, 3, 10), False, False, ["chores", "project:home", "recurring"]),
+        (5, none, date(2026, 3, 10), False, False, ["chores", "project:home"]),
         (6, none, date(2026, 3, 10), False, False, ["chores", "project:home"]),
         (7, none, None, False, False, []),
         (None, high, None, True, False, ["health"]),  # finished tasks have id 0
@@ -98,11 +100,6 @@ def test_fixture_converts_to_the_expected_tasks(local_zone: Callable[[str], None
             "estimate": 1,  # a user-defined attribute
             "start": 1,
             "wait": 1,
-            "mask": 1,
-            "rtype": 2,
-            "imask": 1,
-            "parent": 1,
-            "recur": 1,  # the instance's; the template's is in its description
         }
     )
 
@@ -121,10 +118,15 @@ def test_fixture_annotations_recurrence_and_finish_times(local_zone: Callable[[s
             text="Cut back to outward-facing buds, no more than a third",
         ),
     ]
-    assert convert(BY_TITLE["Put the bins out (template)"]).description == (
-        "Recurs: weekly until 2026-12-31"
-    )
-    assert convert(BY_TITLE["Put the bins out"]).description is None
+    template = convert(BY_TITLE["Put the bins out (template)"])
+    instance = convert(BY_TITLE["Put the bins out"])
+    assert [
+        (record.description, record.every, record.until, record.series_id, record.iteration)
+        for record in (template, instance)
+    ] == [
+        (None, "week", date(2026, 12, 31), template.id, 2),  # mask "-": one instance made
+        (None, "week", None, template.id, 1),  # until: its template's, once read with it
+    ]
     dentist = convert(BY_TITLE["Book the dentist appointment"])
     assert (dentist.completed_at, dentist.deleted_at) == (
         datetime(2026, 3, 5, 10, 15, 44, tzinfo=UTC),
@@ -168,11 +170,35 @@ def test_completed_and_deleted_tasks_end_at_end_else_modified_else_entry(
     assert record.deleted_at == (finished_at if status == "deleted" else None)
 
 
-def test_a_recurrence_template_is_an_open_task_tagged_recurring() -> None:
-    record = convert(task(status="recurring", recur="2wks", due="20260310T120000Z", mask="--"))
-    assert (record.completed, record.deleted) == (False, False)
-    assert record.tags == ["recurring"]
-    assert record.description == "Recurs: 2wks"
+def test_a_recurrence_template_is_the_open_task_of_its_series() -> None:
+    record = convert(task(status="recurring", recur="2wks", due="20260310T120000Z", mask="+-"))
+    assert (record.completed, record.deleted, record.tags, record.description) == (
+        False,
+        False,
+        [],
+        None,
+    )
+    assert (record.every, record.series_id, record.iteration) == ("2 weeks", record.id, 3)
+
+
+def test_an_instance_is_an_occurrence_of_its_templates_series() -> None:
+    parent = "d4e5f6a7-b8c9-4dae-9f01-23456789abcd"
+    record = convert(task(recur="P1M", parent=parent, imask=4, rtype="periodic"))
+    assert (record.every, record.series_id, record.iteration) == ("month", uuid.UUID(parent), 5)
+    chained = convert(task(recur="3days", parent=parent, imask="0", rtype="chained"))
+    assert (chained.every, chained.iteration) == ("3 days after done", 1)
+    with pytest.raises(ValueError, match=r"^imask must be the number of the instance, not 'x'$"):
+        convert(task(recur="weekly", parent=parent, imask="x"))
+
+
+def test_a_period_sorted_cannot_read_is_kept_in_words() -> None:
+    ignored: Counter[str] = Counter()
+    template = convert(task(status="recurring", recur="1 lunar month", until="20261231T120000Z"))
+    assert (template.every, template.tags) == (None, ["recurring"])
+    assert template.description == "Recurs: 1 lunar month until 2026-12-31"
+    instance = convert(task(recur="1 lunar month", parent=UUID, imask=0), ignored)
+    assert (instance.every, instance.series_id) == (None, None)
+    assert ignored == Counter({"recur": 1, "parent": 1, "imask": 1})
 
 
 def test_a_recurrence_template_without_a_period_is_refused() -> None:
@@ -376,9 +402,6 @@ def test_a_description_that_is_not_text_is_refused() -> None:
 def test_annotations_are_notes_in_time_order_with_their_own_moments() -> None:
     record = convert(
         task(
-            status="recurring",
-            recur="monthly",
-            until="20261231T120000Z",
             annotations=[
                 {"entry": "20260305T090000Z", "description": "second"},
                 {"entry": "20260302T174500Z", "description": " first "},
@@ -386,7 +409,6 @@ def test_annotations_are_notes_in_time_order_with_their_own_moments() -> None:
             ],
         )
     )
-    assert record.description == "Recurs: monthly until 2026-12-31"
     assert [(note.at, note.text) for note in record.notes] == [
         (datetime(2026, 3, 2, 17, 45, tzinfo=UTC), "first"),
         (datetime(2026, 3, 5, 9, tzinfo=UTC), "second"),
@@ -425,11 +447,62 @@ def test_ignored_counts_each_dropped_field_once_per_task() -> None:
         task(depends=f"{UUID},{UUID}", until="20261231T120000Z", end="20260304T173000Z"), ignored
     )
     convert(task(status="recurring", recur="weekly", until="20261231T120000Z"), ignored)
-    assert ignored == Counter({"depends": 2, "wait": 1, "until": 1, "end": 1})
+    assert ignored == Counter({"depends": 2, "wait": 1, "end": 1})
 
 
 def test_a_task_that_cannot_be_imported_adds_nothing_to_ignored() -> None:
     ignored: Counter[str] = Counter()
     with pytest.raises(ValueError, match="priority"):
         convert(task(priority="X", wait="20260401T000000Z"), ignored)
+    assert ignored == Counter()
+
+
+# ------------------------------------------------------------- a series, as a file is read
+
+
+def _read(*items: dict[str, Any]) -> tuple[list[tuple[int, TaskRecord]], Counter[str]]:
+    ignored: Counter[str] = Counter()
+    text = "\n".join(json.dumps(item) for item in items).encode()
+    return list(
+        read_records(io.BytesIO(text), name="f", taskwarrior=True, ignored=ignored)
+    ), ignored
+
+
+TEMPLATE = "d4e5f6a7-b8c9-4dae-9f01-23456789abcd"
+
+
+def _template(mask: str) -> dict[str, Any]:
+    return task(uuid=TEMPLATE, status="recurring", recur="weekly", mask=mask,
+                due="20260309T230000Z", until="20261231T120000Z")  # fmt: skip
+
+
+def _instance(number: int, status: str = "pending") -> dict[str, Any]:
+    return task(uuid=str(uuid.UUID(int=number)), status=status, recur="weekly",
+                parent=TEMPLATE, imask=number)  # fmt: skip
+
+
+def test_a_template_with_an_open_instance_is_folded_into_it_whichever_comes_first() -> None:
+    for items in ((_template("+-"), _instance(0, "completed"), _instance(1)),
+                  (_instance(0, "completed"), _instance(1), _template("+-"))):  # fmt: skip
+        read, ignored = _read(*items)
+        assert [
+            (record.id, record.series_id, record.iteration, record.until, record.completed)
+            for _line, record in read
+        ] == [
+            (uuid.UUID(int=0), uuid.UUID(TEMPLATE), 1, date(2026, 12, 31), True),
+            (uuid.UUID(int=1), uuid.UUID(TEMPLATE), 2, date(2026, 12, 31), False),
+        ]
+        assert ignored == Counter({TaskwarriorSeries.FOLDED: 1})
+        assert sorted(line for line, _record in read) == [line for line, _ in read]
+
+
+def test_a_template_with_no_open_instance_is_the_open_task_of_its_series() -> None:
+    read, ignored = _read(_template("++"), _instance(0, "completed"), _instance(1, "deleted"))
+    read.sort(key=lambda item: item[0])  # the template comes at the end of the file
+    assert [(line, record.id, record.iteration, record.completed) for line, record in read] == [
+        (1, uuid.UUID(TEMPLATE), 3, False),
+        (2, uuid.UUID(int=0), 1, True),
+        (3, uuid.UUID(int=1), 2, False),
+    ]
+    assert read[0][1].every == "week"
     assert ignored == Counter()

@@ -14,6 +14,7 @@ import sys
 import tracemalloc
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -356,22 +357,26 @@ def test_another_users_task_is_refused_and_nothing_imported(
 
 
 def test_taskwarrior_export_imports_every_status(ada: User, run: Run) -> None:
-    items = json.loads(FIXTURE.read_text())
+    every = json.loads(FIXTURE.read_text())
+    items = [item for item in every if item["status"] != "recurring"]  # folded into its series
     result = run("import", "--from", "taskwarrior", str(FIXTURE))
     assert result.exit_code == 0, result.stderr
     assert result.stdout == f"Imported {len(items)} tasks.\n"
     assert result.stderr.startswith("Not kept: ")
-    for field in ("depends", "scheduled", "wait"):
+    for field in ("depends", "scheduled", "wait", "recurrence template"):
         assert f"{field} (" in result.stderr
 
     tasks = {task["id"]: task for task in exported(run, "--all")}
     assert set(tasks) == {item["uuid"] for item in items}
+    [template] = [item for item in every if item["status"] == "recurring"]
     for item in items:
         task = tasks[item["uuid"]]
         assert task["completed"] is (item.get("status") == "completed")
         assert task["deleted"] is (item.get("status") == "deleted")
-        if item.get("status") == "recurring":
-            assert "recurring" in task["tags"]
+        if item.get("parent"):  # one series: its id is the template's; the end is its too
+            assert (task["series_id"], task["every"]) == (template["uuid"], "week")
+            until = datetime.strptime(template["until"], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+            assert (task["iteration"], task["until"]) == (1, until.astimezone().date().isoformat())
         if "project" in item:
             assert f"project:{item['project'].lower()}" in task["tags"]
         if item.get("id"):
