@@ -136,3 +136,29 @@ def test_the_server_version_is_read_from_what_the_server_reported(
     number: int, expected: tuple[int, ...]
 ) -> None:
     assert server_version(number) == expected
+
+
+# A done of a repeating task that makes its next time: who the user is; the one statement,
+# which leaves the task alone (it needs the follow-up); then one transaction: the change with
+# its history (one statement), the task's tags, whether the next one is there already, the next
+# task with its number, tags and history (one statement), COMMIT (sorted_cli.services.tasks
+# `_Change.with_follow_up`). Only a repeating task pays these.
+REPEATING_DONE_BUDGET = 7
+
+
+@SERVERS
+@IN_PROCESS
+def test_done_of_a_repeating_task_makes_the_next_in_a_few_round_trips(
+    proxy: FaultProxy, database_url: str, session: Session, ada: User, run: Run
+) -> None:
+    assert (
+        run("add", "Water plants", "--due", "today", "--every", "week", "--tag", "home").exit_code
+        == 0
+    )
+    bare = floor(proxy, proxy.url_for(database_url))
+    proxy.reset_counters()
+    result = run("done", "1")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.startswith("Completed task 1: Water plants\nNext: task 2, due ")
+    assert proxy.connections == 1
+    assert proxy.round_trips <= bare + REPEATING_DONE_BUDGET, (proxy.round_trips, bare)

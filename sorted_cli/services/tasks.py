@@ -189,7 +189,7 @@ def _next_number(user: User) -> Any:
 
 
 def _create_in_one_statement(
-    session: Session, user: User, task: Task, tags: list[str]
+    session: Session, user: User, task: Task, tags: list[str], action: str = history.ADD
 ) -> Task | None:  # pragma: postgres
     """The counter's bump, the task and its tags as one PostgreSQL statement (data-modifying
     CTEs), atomic without a transaction: one round trip."""
@@ -205,7 +205,7 @@ def _create_in_one_statement(
         .cte("inserted")
     )
     recorded = history.recorded_in_statement(
-        session, user, history.ADD, task.created_at, inserted, before=None, keys=history.ADDED_KEYS
+        session, user, action, task.created_at, inserted, before=None, keys=history.ADDED_KEYS
     )
     statement = select(sa.orm.aliased(Task, inserted, adapt_on_names=True)).add_cte(recorded)
     if tags:
@@ -431,7 +431,9 @@ def _apply(
             needing = sa.select(func.count()).select_from(locked).where(then.needed(locked.c))
             alone = statement.where(needing.scalar_subquery() == 0)
         found = change.in_one_statement(session, alone)
-    if not on_postgres(session) or (then is not None and len(found) != len(keys)):
+        if then is not None and len(found) != len(keys):  # one needs the follow-up
+            found, made = change.with_follow_up(session, then, expected=len(keys))
+    else:
         found, made = change.in_steps(session, targets, expected=len(keys))
     changed: dict[object, Task] = {key(task): task for task in found}
     if len(changed) != len(keys):
@@ -462,11 +464,21 @@ def _in_series(columns: Any) -> ColumnElement[bool]:
     )
 
 
+def _create_here(
+    session: Session, user: User, task: Task, tags: list[str], action: str
+) -> Task | None:
+    """Add TASK in the caller's transaction, recorded as ACTION: on PostgreSQL in one
+    statement (`_create_in_one_statement`), on SQLite in a few."""
+    if on_postgres(session):  # pragma: postgres
+        return _create_in_one_statement(session, user, task, tags, action)
+    return _create_in_steps(session, user, task, tags, action)
+
+
 _NEXT_OCCURRENCE = FollowUp(
     _IN_SERIES,
     _repeating,
     lambda session, user, done, now: recurring.spawn_successors(
-        session, user, done, now, create=_create_in_steps
+        session, user, done, now, create=_create_here
     ),
 )
 _WITHDRAW_NEXT = FollowUp(_IN_SERIES, _in_series, recurring.withdraw_successors)
@@ -485,11 +497,25 @@ class _Change:
     recorded: list[str]  # the public keys the change sets
     then: FollowUp | None
 
+    def with_follow_up(
+        self, session: Session, then: FollowUp, *, expected: int
+    ) -> tuple[list[Task], dict[uuid.UUID, Task]]:  # pragma: postgres
+        """PostgreSQL: the change and its history as one statement, then the follow-up, in
+        one transaction; the follow-up only when the change found all EXPECTED rows."""
+        made: dict[uuid.UUID, Task] = {}
+        with transaction(session):
+            tasks = self.in_one_statement(session, self.statement, commit=False)
+            if len(tasks) == expected:
+                changed = [task for task in tasks if task.updated_at == self.now]
+                made = then.run(session, self.user, changed, self.now)
+            session.commit()
+        return tasks, made
+
     def in_one_statement(
-        self, session: Session, statement: Update
+        self, session: Session, statement: Update, *, commit: bool = True
     ) -> list[Task]:  # pragma: postgres
         """PostgreSQL: STATEMENT (the UPDATE) and its history rows in one statement (CTEs),
-        committed."""
+        committed unless COMMIT is false (in a transaction of the caller's)."""
         table = Task.__table__  # type: ignore[attr-defined]
         changed = statement.returning(*table.c).cte("changed")
         record = history.recorded_in_statement(
@@ -509,7 +535,8 @@ class _Change:
                 .execution_options(populate_existing=True)
             )
         )
-        session.commit()
+        if commit:
+            session.commit()
         return tasks
 
     def in_steps(
@@ -523,8 +550,6 @@ class _Change:
         with transaction(session):
             columns = [col(getattr(Task, name)) for name in self.old_names]
             owned = sa.select(*columns).where(col(Task.user_id) == self.user.id, targets)
-            if on_postgres(session):  # pragma: postgres
-                owned = owned.order_by(col(Task.id)).with_for_update()  # as they are, locked
             before = {
                 row[0]: dict(zip(self.old_names, row, strict=True))
                 for row in session.execute(owned)
