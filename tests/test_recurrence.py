@@ -7,6 +7,7 @@ import os
 import subprocess
 import uuid
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -410,3 +411,34 @@ def test_list_marks_repeating_tasks_and_show_gives_the_rule_and_next_date(
     assert "every month (1 of 12); next due 2027-02-28 if done today" in shown
     piped = ok(run, "show", "2")
     assert "every: month\nuntil: \ntimes: 12\nanchor: \n" in piped
+
+
+# ------------------------------------------------------------------------------ importing
+
+
+def test_an_imported_occurrence_already_made_keeps_its_series_but_not_its_place(
+    ada: User, run: Run, tmp_path: Path
+) -> None:
+    """Taskwarrior made instance 2 of a series whose next time `done` made here already; a
+    file may also hold one occurrence twice. Each task comes in (nothing is lost), but no two
+    tasks share an occurrence."""
+    template = "d4e5f6a7-b8c9-4dae-9f01-23456789abcd"
+
+    def instance(number: int, imask: int) -> dict[str, Any]:
+        return {"uuid": str(uuid.UUID(int=number)), "description": "Bins", "imask": imask,
+                "entry": "20260301T180004Z", "status": "pending", "recur": "weekly",
+                "parent": template, "due": "20261130T230000Z"}  # fmt: skip
+
+    first = tmp_path / "first.json"
+    first.write_text(json.dumps([instance(1, 0)]))
+    ok(run, "import", "--from", "taskwarrior", str(first))
+    ok(run, "done", "1")  # makes occurrence 2
+    later = tmp_path / "later.json"
+    later.write_text(json.dumps([instance(2, 1), instance(3, 1)]))
+    assert ok(run, "import", "--from", "taskwarrior", str(later)) == "Imported 2 tasks.\n"
+    assert [(t["number"], t["series_id"], t["iteration"]) for t in everything(run)] == [
+        (1, template, 1),
+        (2, template, 2),
+        (3, template, None),
+        (4, template, None),
+    ]

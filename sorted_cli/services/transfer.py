@@ -125,7 +125,9 @@ def _import(
         added, present, renumbered = staged.counts()
         advance(staged.count - staged.new_count())  # those the user has: nothing to do
         now = utcnow()
+        occurrences: set[tuple[uuid.UUID, int]] = set()  # taken by this import so far
         for batch in staged.new():
+            batch = _free_occurrences(session, batch, occurrences)
             _insert_recorded(session, user, now, [(record, number) for record, number in batch])
             tags = [
                 {"task_id": record.id, "name": name, "user_id": user.id}
@@ -171,6 +173,41 @@ def _insert_recorded(
         ],
         applied_at={record.id: record.updated_at for record, _number in batch},  # type: ignore[misc]
     )
+
+
+def _free_occurrences(
+    session: Session,
+    batch: list[tuple[TaskRecord, int]],
+    taken: set[tuple[uuid.UUID, int]],
+) -> list[tuple[TaskRecord, int]]:
+    """BATCH, each task that comes as an occurrence some task already is (in the database,
+    or earlier in this import: no two tasks share an occurrence of a series) coming in without
+    its iteration: it keeps its series, but not that place in it (a Taskwarrior instance of
+    a series whose next time `done` has made already)."""
+
+    def occurrence(record: TaskRecord) -> tuple[uuid.UUID, int] | None:
+        if record.series_id is None or record.iteration is None:
+            return None
+        return (record.series_id, record.iteration)
+
+    wanted = {pair for record, _number in batch if (pair := occurrence(record)) is not None}
+    if not wanted:
+        return batch
+    there = session.exec(
+        select(Task.series_id, Task.iteration).where(
+            col(Task.series_id).in_({pair[0] for pair in wanted})
+        )
+    )
+    taken |= {pair for pair in there if pair in wanted}
+    freed = []
+    for record, number in batch:
+        pair = occurrence(record)
+        if pair in taken:
+            record = record.model_copy(update={"iteration": None})
+        elif pair is not None:
+            taken.add(pair)
+        freed.append((record, number))
+    return freed
 
 
 def _find_present(session: Session, user: User, staged: StagedTasks) -> None:
