@@ -137,6 +137,11 @@ class TaskBase(SQLModel):
     description: str | None = Field(default=None, max_length=DESCRIPTION_MAX)
     priority: Priority = Field(default=Priority.none, sa_type=PriorityType, nullable=False)
     due: date | None = None
+    # UTC moments: hidden from the open list until `wait`; not to be started before
+    # `scheduled`; due at `due_at` when the due has a time (`due` is then its local day).
+    wait: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    scheduled: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    due_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 def _storable(field: str, text: str) -> str:
@@ -205,6 +210,9 @@ class TaskUpdate(SQLModel):
     description: str | None = None
     priority: Priority | None = None
     due: date | None = None
+    wait: datetime | None = None
+    scheduled: datetime | None = None
+    due_at: datetime | None = None
 
     _title = field_validator("title", mode="before")(_clean_title)
     _description = field_validator("description", mode="before")(_clean_description)
@@ -226,6 +234,8 @@ class Task(TaskBase, table=True):
         # and `--due-before` (due) without reading the user's other tasks.
         Index("ix_tasks_user_id_completed_at", "user_id", "completed_at"),
         Index("ix_tasks_user_id_due", "user_id", "due"),
+        # Serves the count of waiting tasks the open list hides, and `list --waiting`.
+        Index("ix_tasks_user_id_wait", "user_id", "wait"),
     )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
@@ -354,6 +364,9 @@ class TaskPublic(SQLModel):
     deleted_at: datetime | None = None
     tags: list[str] = []
     notes: list[NotePublic] = []  # oldest first
+    wait: datetime | None = None
+    scheduled: datetime | None = None
+    due_at: datetime | None = None  # the moment of a due with a time; null for a whole day
 
     @classmethod
     def of(
@@ -403,6 +416,7 @@ class TaskRecord(TaskPublic):
     already has) takes the next free number; `updated_at` defaults to `created_at`; a completed
     or deleted task without its moment gets `updated_at`. Timestamps without a zone are UTC.
     Notes are checked as typed ones are and put oldest first (those of one moment in file order).
+    A `due_at` without a `due` gives it its local calendar day.
     """
 
     number: int | None = Field(default=None, ge=1, le=NUMBER_MAX)  # type: ignore[assignment]
@@ -419,7 +433,9 @@ class TaskRecord(TaskPublic):
     notes: list[NoteRecord] = []  # type: ignore[assignment]
 
     _tags = field_validator("tags", mode="before")(normalise_tags)
-    _moments = field_validator("created_at", "updated_at", "completed_at", "deleted_at")(_utc)
+    _moments = field_validator(
+        "created_at", "updated_at", "completed_at", "deleted_at", "wait", "scheduled", "due_at"
+    )(_utc)
 
     @field_validator("notes")
     @classmethod
@@ -430,6 +446,11 @@ class TaskRecord(TaskPublic):
     def _consistent(self) -> TaskRecord:
         if self.updated_at is None:
             self.updated_at = self.created_at
+        if self.due_at is not None and self.due is None:
+            try:
+                self.due = self.due_at.astimezone().date()
+            except OverflowError:  # a moment at the very ends of the calendar
+                raise ValueError(f"due_at {self.due_at.isoformat()} is out of range") from None
         if self.completed and self.completed_at is None:
             self.completed_at = self.updated_at
         if not self.completed:

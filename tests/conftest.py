@@ -77,6 +77,9 @@ TASK_KEYS = [
     "deleted_at",
     "tags",
     "notes",
+    "wait",
+    "scheduled",
+    "due_at",
 ]
 
 
