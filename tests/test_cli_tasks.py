@@ -81,6 +81,9 @@ def test_add_json_prints_the_task_and_nothing_else(ada: User, run: Run) -> None:
         "deleted_at": None,
         "tags": [],
         "notes": [],
+        "wait": None,
+        "scheduled": None,
+        "due_at": None,
     }
 
 
