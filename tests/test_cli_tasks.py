@@ -149,7 +149,8 @@ def test_show_wraps_a_long_title_in_full(
         (
             ["add", "t", "--due", "someday"],
             2,
-            "Invalid date 'someday': use YYYY-MM-DD, today, tomorrow, a weekday name, +3d or +2w.",
+            "Invalid date 'someday': use YYYY-MM-DD, today, tomorrow, a weekday name, +3d or +2w, "
+            "optionally followed by a time HH:MM (friday 17:00), or a time alone.",
         ),
         (["show", "7"], 1, "No task 7."),
         (
@@ -162,7 +163,8 @@ def test_show_wraps_a_long_title_in_full(
         (
             ["edit", "1"],
             2,
-            "Nothing to change: give --title, --description, --priority, --due or --no-due.",
+            "Nothing to change: give --title, --description, --priority, --due, --no-due, "
+            "--wait, --no-wait, --scheduled or --no-scheduled.",
         ),
         (
             ["edit", "1", "--due", "today", "--no-due"],

@@ -298,7 +298,7 @@ def test_show_history_lists_each_change_of_the_task(ada: User, run: Run) -> None
     ok(run, "done", "1")
     ok(run, "undo")
     shown = ok(run, "show", "1", "--history")
-    history = re.sub(r"\d{4}-\d\d-\d\d \d\d:\d\d", "WHEN", shown.split("notes: \n", 1)[1])
+    history = re.sub(r"\d{4}-\d\d-\d\d \d\d:\d\d", "WHEN", shown.split("due_at: \n", 1)[1])
     assert history == (
         "WHEN  add: added\n"
         "WHEN  edit: priority: high -> low\n"

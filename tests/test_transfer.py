@@ -37,11 +37,16 @@ FIXTURE = Path(__file__).parent / "data" / "taskwarrior.json"
 
 @pytest.fixture
 def filled(ada: User, run: Run) -> None:
-    """Ada's tasks in every state: open, completed, deleted, tagged, described, due, noted."""
+    """Ada's tasks in every state: open, completed, deleted, tagged, described, due (a day, and
+    a time), waited, scheduled, noted."""
     for args in (
         ["Buy milk", "--tag", "errands", "-d", 'oat\nand "quotes", commas'],
         ["File taxes", "-p", "high", "--due", "2031-04-15", "--tag", "home", "--tag", "money"],
-        ["Grüße ✓ senden", "-p", "low"],
+        # Waited and scheduled until moments now past: listed as any open task.
+        [
+            *("Grüße ✓ senden", "-p", "low", "--due", "2031-05-01 09:30"),
+            *("--wait", "2026-01-01", "--scheduled", "2026-02-01 08:00"),
+        ],
         ["Old plan", "--tag", "someday"],
     ):
         assert run("add", *args).exit_code == 0

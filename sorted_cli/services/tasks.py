@@ -60,6 +60,7 @@ from sorted_cli.models import (
     Task,
     TaskCreate,
     TaskNote,
+    TaskPublic,
     TaskTag,
     TaskUpdate,
     User,
@@ -855,10 +856,11 @@ def _viewed(row: Sequence[Any]) -> dict[str, Any]:
     view["notes"] = (
         [{"at": public_value(at), "text": text} for at, text in _note_pairs(notes)] if notes else []
     )
-    return view
+    return {key: view[key] for key in _PUBLIC_KEYS}  # the computed keys in their place
 
 
 _VIEWED = [col(getattr(Task, column)) for column in PUBLIC_COLUMNS.values()]
+_PUBLIC_KEYS = tuple(TaskPublic.model_fields)
 
 
 MORE_COUNTED = 500  # matches beyond a page that `list` counts; past that it says "500+"
