@@ -197,7 +197,8 @@ def list_(
     waiting: Annotated[
         bool,
         typer.Option(
-            "--waiting", help="Only waiting tasks (their --wait is to come); others hide them."
+            "--waiting",
+            help="Only waiting tasks (their --wait is still to come): the open list hides them.",
         ),
     ] = False,
     ready: Annotated[
