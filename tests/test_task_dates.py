@@ -13,9 +13,12 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from conftest import Run
+from conftest import Run, add_plain_tasks
+from sqlalchemy import update
+from sqlmodel import Session, col
 
-from sorted_cli.models import User
+from sorted_cli.models import Task, User
+from sorted_cli.services.tasks import TaskQuery, list_tasks
 
 ZONE = ZoneInfo("Asia/Kathmandu")  # UTC+05:45: no whole-hour rounding hides a mistake
 HINT_ONE = "1 waiting task hidden: sorted list --waiting shows it.\n"
@@ -351,3 +354,19 @@ def test_import_takes_the_moments_in_utc_and_a_due_from_due_at(
         f"Error: {bad}, line 1: wait must be a date and time (such as 2026-01-01T09:30:00Z), "
         "not 'soon'.\n",
     )
+
+
+def test_the_waiting_count_stops_at_500_as_the_more_count_does(ada: User, session: Session) -> None:
+    add_plain_tasks(session, ada, 1, 560)
+    waiting = (
+        update(Task).where(col(Task.number) > 10).values(wait=datetime(2030, 1, 1, tzinfo=UTC))
+    )
+    session.execute(waiting)
+    session.commit()
+    page = list_tasks(session=session, user=ada, query=TaskQuery(limit=5))
+    assert [task.number for task in page.tasks] == [1, 2, 3, 4, 5]
+    assert (page.more_text, page.waiting_text) == ("5", "500+")
+    small = list_tasks(session=session, user=ada, query=TaskQuery(search="t55", limit=5))
+    assert (len(small.tasks), small.waiting_text) == (0, "11")  # t55, t550 to t559 wait
+    ready = list_tasks(session=session, user=ada, query=TaskQuery(waiting=True, limit=None))
+    assert (len(ready.tasks), ready.waiting) == (550, 0)  # listed, so none hidden
