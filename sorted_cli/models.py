@@ -19,6 +19,7 @@ from sqlmodel import Field, SQLModel
 
 from sorted_cli.choices import Priority
 from sorted_cli.errors import InvalidInput
+from sorted_cli.recurrence import RULE_MAX, canonical
 from sorted_cli.tags import TAG_MAX, normalise_tags
 
 # Deterministic constraint names, so migrations (and SQLite batch mode) can refer to them.
@@ -185,6 +186,15 @@ def _clean_note(value: object) -> object:
     return _required_text("note", value, NOTE_MAX)
 
 
+def _clean_rule(value: object) -> object:
+    return canonical(value) if isinstance(value, str) else value
+
+
+def _ends_need_a_rule(every: str | None, until: date | None, times: int | None) -> None:
+    if every is None and (until is not None or times is not None):
+        raise ValueError("--until and --times end a repeating task: give --every too")
+
+
 def _utc(value: datetime | None) -> datetime | None:
     """A moment from a file in UTC; one without a zone is taken to be UTC already."""
     if value is None:
@@ -197,10 +207,24 @@ def _utc(value: datetime | None) -> datetime | None:
 
 class TaskCreate(TaskBase):
     tags: list[str] = []
+    every: str | None = None
+    until: date | None = None
+    times: int | None = Field(default=None, ge=1, le=NUMBER_MAX)
 
     _title = field_validator("title", mode="before")(_clean_title)
     _description = field_validator("description", mode="before")(_clean_description)
     _tags = field_validator("tags", mode="before")(normalise_tags)
+    _every = field_validator("every", mode="before")(_clean_rule)
+
+    @model_validator(mode="after")
+    def _repeats(self) -> TaskCreate:
+        _ends_need_a_rule(self.every, self.until, self.times)
+        if self.every is not None and self.due is None and "after done" not in self.every:
+            raise ValueError(
+                "a task that repeats from its due date needs one: give --due, "
+                f"or --every '{self.every} after done'"
+            )
+        return self
 
 
 class TaskUpdate(SQLModel):
@@ -213,9 +237,13 @@ class TaskUpdate(SQLModel):
     wait: datetime | None = None
     scheduled: datetime | None = None
     due_at: datetime | None = None
+    every: str | None = None  # None set explicitly: the task stops repeating
+    until: date | None = None
+    times: int | None = Field(default=None, ge=1, le=NUMBER_MAX)
 
     _title = field_validator("title", mode="before")(_clean_title)
     _description = field_validator("description", mode="before")(_clean_description)
+    _every = field_validator("every", mode="before")(_clean_rule)
 
 
 class Task(TaskBase, table=True):
@@ -236,6 +264,9 @@ class Task(TaskBase, table=True):
         Index("ix_tasks_user_id_due", "user_id", "due"),
         # Serves the count of waiting tasks the open list hides, and `list --waiting`.
         Index("ix_tasks_user_id_wait", "user_id", "wait"),
+        # One task per occurrence of a series: a retried or a concurrent `done` of a
+        # recurring task can never make its successor twice (sorted_cli.services.recurring).
+        Index("uq_tasks_series_id_iteration", "series_id", "iteration", unique=True),
     )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
@@ -247,6 +278,14 @@ class Task(TaskBase, table=True):
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
     is_deleted: bool = Field(default=False)
     deleted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # Recurrence (sorted_cli.recurrence): the rule, its end, the day monthly rules count
+    # from, and which occurrence of which series this task is.
+    every: str | None = Field(default=None, max_length=RULE_MAX)
+    until: date | None = None
+    times: int | None = None
+    anchor: date | None = None
+    series_id: uuid.UUID | None = None
+    iteration: int | None = None
 
 
 class TaskTag(SQLModel, table=True):
@@ -273,7 +312,8 @@ class TaskChange(SQLModel, table=True):
     `show --history` (see `sorted_cli.services.history`).
 
     `before` and `after` hold the fields the command changed, under their public keys (the
-    JSON view's), before and after it; `before` is null for a task the command added. A
+    JSON view's), before and after it; `before` is null for a task the command added. A note
+    is held under `note` (a `NoteInHistory`; null where there is none: before a `note`). A
     command's rows share its `command_id`; the row is written in the statement or the
     transaction that makes the change. `applied_at` is the task's `updated_at` once the change
     took effect (again, after a redo), `undone_at` when it was undone (null while it stands).
@@ -339,6 +379,14 @@ class NotePublic(SQLModel):
     text: str
 
 
+class NoteInHistory(NotePublic):
+    """A note as the history keeps it (the `note` key of a `TaskChange`): its JSON view and
+    the id of its row, so that a redo puts back that very row (notes of one moment are read
+    in id order). The views of the history show NotePublic's keys only (`public_value`)."""
+
+    id: uuid.UUID
+
+
 class NoteRecord(NotePublic):
     """A note coming in from a file, checked as a typed one is."""
 
@@ -364,6 +412,12 @@ class TaskPublic(SQLModel):
     deleted_at: datetime | None = None
     tags: list[str] = []
     notes: list[NotePublic] = []  # oldest first
+    every: str | None = None  # the repeat rule's canonical text (sorted_cli.recurrence)
+    until: date | None = None  # no occurrence after this day
+    times: int | None = None  # at most this many occurrences in all
+    anchor: date | None = None  # the day a monthly or yearly rule counts from
+    series_id: uuid.UUID | None = None  # the series this task is an occurrence of
+    iteration: int | None = None  # which occurrence: 1 for the first
     wait: datetime | None = None
     scheduled: datetime | None = None
     due_at: datetime | None = None  # the moment of a due with a time; null for a whole day
@@ -394,10 +448,15 @@ PUBLIC_COLUMNS: dict[str, str] = {
 }
 
 
+PUBLIC_KEYS: tuple[str, ...] = tuple(TaskPublic.model_fields)  # the view's keys, in order
+
+
 def public_value(value: object) -> object:
     """A column's value as the JSON view writes it: what `TaskPublic.model_dump(mode="json")`
     makes of it (UUIDs and dates as text, a UTC moment as `2026-11-23T09:30:00.123456Z`), for
-    the paths that stream rows without building a model per task."""
+    the paths that stream rows without building a model per task. A note is its JSON view."""
+    if isinstance(value, NotePublic):
+        return {key: public_value(getattr(value, key)) for key in NotePublic.model_fields}
     if isinstance(value, datetime):
         return value.isoformat().replace("+00:00", "Z")
     if isinstance(value, date):
@@ -431,11 +490,14 @@ class TaskRecord(TaskPublic):
     _title = field_validator("title", mode="before")(_clean_title)
     _description = field_validator("description", mode="before")(_clean_description)
     notes: list[NoteRecord] = []  # type: ignore[assignment]
+    times: int | None = Field(default=None, ge=1, le=NUMBER_MAX)
+    iteration: int | None = Field(default=None, ge=1, le=NUMBER_MAX)
 
     _tags = field_validator("tags", mode="before")(normalise_tags)
     _moments = field_validator(
         "created_at", "updated_at", "completed_at", "deleted_at", "wait", "scheduled", "due_at"
     )(_utc)
+    _every = field_validator("every", mode="before")(_clean_rule)
 
     @field_validator("notes")
     @classmethod
@@ -459,6 +521,10 @@ class TaskRecord(TaskPublic):
             self.deleted_at = self.updated_at
         if not self.deleted:
             self.deleted_at = None
+        if self.every is not None and self.series_id is None:
+            self.series_id = self.id  # the first occurrence of its own series
+        if self.series_id is not None and self.iteration is None:
+            self.iteration = 1
         return self
 
 
@@ -471,8 +537,11 @@ def validated(shape: type[Shape], **values: Any) -> Shape:
         return shape.model_validate(values)
     except ValidationError as exc:
         error = exc.errors()[0]
-        field = error["loc"][0]
         reason = error.get("ctx", {}).get("error") or error["msg"]
+        if not error["loc"]:  # a rule of the whole shape, not of one field
+            text = str(reason)
+            raise InvalidInput(f"{text[:1].upper()}{text[1:]}.") from None
+        field = error["loc"][0]
         if error["type"] == "string_too_long":  # the same wording as the title's own check
             reason = (
                 f"the {field} is {len(error['input'])} characters long; "

@@ -228,12 +228,21 @@ def task_line(verb: str, task: Task) -> None:
 
 
 def changes(results: list[Change], *, verb: str, unchanged: str) -> None:
-    """One line per task: what happened, or that it already was so."""
+    """One line per task: what happened, or that it already was so; and a line for the next
+    occurrence of a repeating task the change made (done) or withdrew (reopen)."""
     for item in results:
         if item.changed:
             task_line(verb, item.task)
         else:
             line(f"Task {item.task.number} {unchanged}: {item.task.title}")
+        if item.next is None:
+            continue
+        following = item.next
+        if following.is_deleted:
+            line(f"Withdrew task {following.number}, its next time, to the trash.")
+        else:
+            due = f", due {following.due.isoformat()}" if following.due else ""
+            line(f"Next: task {following.number}{due}.")
 
 
 def due_text(
@@ -292,10 +301,13 @@ def task_table(
     for task in page.tasks:
         done = [Text("✓" if task.completed else "", style="green")] if view is not View.open else []
         tags = [tags_text(page.tags_of(task))] if tagged else []
+        title = Text(clean(task.title), style="dim" if task.completed else "")
+        if task.every is not None:
+            title.append(f" {REPEATS_MARK}", style="magenta")
         table.add_row(
             str(task.number),
             *done,
-            Text(clean(task.title), style="dim" if task.completed else ""),
+            title,
             *tags,
             priority_text(task.priority),
             due_text(task.due, today=today, completed=task.completed, at=task.due_at, now=now),
@@ -377,6 +389,7 @@ def task_panel(
         rows.append(("Scheduled", _moment(task.scheduled)))
     rows += [
         ("Tags", tags_text(tags) if tags else "-"),
+        *([("Repeats", repeats_text(task, today=today))] if task.every is not None else []),
         ("Created", f"{_moment(task.created_at)} ({_ago(task.created_at, now=now)})"),
         ("Updated", _moment(task.updated_at)),
     ]
@@ -404,6 +417,31 @@ def _due_cell(task: Task, *, now: datetime, today: date) -> Text | str:
     if task.due is None:
         return "-"
     return due_text(task.due, today=today, completed=task.completed, at=task.due_at, now=now)
+
+
+REPEATS_MARK = "↻"  # beside the title of a repeating task in `sorted list`
+
+
+def repeats_text(task: Task, *, today: date) -> str:
+    """How a task repeats, for people: `every week until 2027-06-30 (3 of 6); next due
+    2026-12-11 if done today`."""
+    from sorted_cli.recurrence import next_due, parse_rule
+
+    assert task.every is not None
+    text = f"every {task.every}"
+    if task.until is not None:
+        text += f" until {task.until.isoformat()}"
+    if task.times is not None:
+        text += f" ({task.iteration or 1} of {task.times})"
+    if task.completed or task.is_deleted:
+        return text
+    if task.times is not None and (task.iteration or 1) >= task.times:
+        return f"{text}; this is the last time"
+    rule = parse_rule(task.every)
+    after = next_due(rule, due=task.due, anchor=task.anchor or task.due, done_on=today, today=today)
+    if task.until is not None and after > task.until:
+        return f"{text}; this is the last time"
+    return f"{text}; next due {after.isoformat()} if done today"
 
 
 def task_lines(found: TaskInFull) -> None:
@@ -463,13 +501,18 @@ def reverted(command: Command) -> None:
         where = ""
         if "deleted" in step.after:  # an undone add or restore, a redone add or delete...
             where = " (moved to the trash)" if step.after["deleted"] else " (out of the trash)"
+        if "note" in step.after:  # an undone or a redone note
+            was, becomes = (step.before or {}).get("note"), step.after["note"]
+            done = "put back" if becomes else "taken off"
+            where = f" (note {_field_text(becomes or was)} {done})"
         line(f"{verb} {command.reverts} of task {step.number}: {step.title}{where}")
     if len(shown) < len(steps):
         line(f"... and {len(steps) - len(shown):,} more tasks.")
 
 
 def changes_text(before: dict[str, Any] | None, after: dict[str, Any]) -> str:
-    """What a change did to a task, for people: `completed: no -> yes; tags: +a -> +a +b`."""
+    """What a change did to a task, for people: `completed: no -> yes; tags: +a -> +a +b`,
+    `note: - -> "called the plumber"`."""
     if before is None:
         return "added"
     return "; ".join(
@@ -477,9 +520,17 @@ def changes_text(before: dict[str, Any] | None, after: dict[str, Any]) -> str:
     )
 
 
+_NOTE_SHOWN = 60  # characters of a note a line of the history shows
+
+
 def _field_text(value: object) -> str:
+    from sorted_cli.models import NotePublic
+
     if value is None or value == []:
         return "-"
+    if isinstance(value, NotePublic):
+        text = value.text
+        return f'"{text if len(text) <= _NOTE_SHOWN else text[: _NOTE_SHOWN - 1] + "…"}"'
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, datetime):

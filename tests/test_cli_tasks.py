@@ -81,6 +81,12 @@ def test_add_json_prints_the_task_and_nothing_else(ada: User, run: Run) -> None:
         "deleted_at": None,
         "tags": [],
         "notes": [],
+        "every": None,
+        "until": None,
+        "times": None,
+        "anchor": None,
+        "series_id": None,
+        "iteration": None,
         "wait": None,
         "scheduled": None,
         "due_at": None,
@@ -164,7 +170,8 @@ def test_show_wraps_a_long_title_in_full(
             ["edit", "1"],
             2,
             "Nothing to change: give --title, --description, --priority, --due, --no-due, "
-            "--wait, --no-wait, --scheduled or --no-scheduled.",
+            "--wait, --no-wait, --scheduled, --no-scheduled, --every, --until, --times or "
+            "--no-every.",
         ),
         (
             ["edit", "1", "--due", "today", "--no-due"],

@@ -11,13 +11,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import POSTGRES_BACKENDS, Run
+from conftest import POSTGRES_BACKENDS, TASK_KEYS, Run
 from sqlalchemy import bindparam, func, text
 from sqlmodel import Session, select
 from test_processes import SORTED, TIMEOUT_S, answer_at_terminal, environment, titles_in
 
 from sorted_cli.choices import View
-from sorted_cli.models import TaskChange, TaskCreate, User, UTCDateTime, validated
+from sorted_cli.models import TaskChange, TaskCreate, TaskNote, User, UTCDateTime, validated
 from sorted_cli.services import tasks
 
 MOMENT = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z")
@@ -298,7 +298,8 @@ def test_show_history_lists_each_change_of_the_task(ada: User, run: Run) -> None
     ok(run, "done", "1")
     ok(run, "undo")
     shown = ok(run, "show", "1", "--history")
-    history = re.sub(r"\d{4}-\d\d-\d\d \d\d:\d\d", "WHEN", shown.split("due_at: \n", 1)[1])
+    after_the_task = shown.split(f"{TASK_KEYS[-1]}: \n", 1)[1]
+    history = re.sub(r"\d{4}-\d\d-\d\d \d\d:\d\d", "WHEN", after_the_task)
     assert history == (
         "WHEN  add: added\n"
         "WHEN  edit: priority: high -> low\n"
@@ -529,6 +530,145 @@ def test_undo_and_redo_say_what_they_did_in_json_too(ada: User, run: Run) -> Non
     assert json.loads(ok(run, "log", "--json"))[0] == undone  # as the log lists it
     redone = json.loads(ok(run, "redo", "--json"))
     assert (redone["action"], redone["reverts"]) == ("redo", "done")
+
+
+# --------------------------------------------------------------------------------- notes
+
+
+def notes_in_database(session: Session) -> list[tuple[uuid.UUID, uuid.UUID, datetime, str]]:
+    """Every note row: (id, task, moment, text), as read afresh."""
+    session.commit()  # a fresh snapshot
+    rows = session.exec(select(TaskNote).order_by(TaskNote.created_at)).all()
+    return [(row.id, row.task_id, row.created_at, row.text) for row in rows]
+
+
+def test_undo_takes_a_note_off_and_redo_puts_the_very_note_back(
+    ada: User, run: Run, session: Session
+) -> None:
+    ok(run, "add", "Fix the sink")
+    ok(run, "note", "1", "Called the plumber")
+    ok(run, "note", "1", "He comes on Monday")
+    noted = everything(run)
+    [first, second] = notes_in_database(session)
+    result = run("undo")
+    assert (result.exit_code, result.stdout, result.stderr) == (
+        0,
+        'Undid note of task 1: Fix the sink (note "He comes on Monday" taken off)\n',
+        "",
+    )
+    assert notes_in_database(session) == [first]
+    assert [note["text"] for note in everything(run)[0]["notes"]] == ["Called the plumber"]
+    assert ok(run, "redo") == (
+        'Redid note of task 1: Fix the sink (note "He comes on Monday" put back)\n'
+    )
+    assert notes_in_database(session) == [first, second]  # the same id, moment and text
+    assert everything(run) == noted
+
+
+def test_undo_after_a_note_takes_back_the_note_then_the_command_before(ada: User, run: Run) -> None:
+    """A note is recorded: it is undone first, and then the command before it on the same
+    task is undone as any other (the note no longer counts as a change since)."""
+    ok(run, "add", "Fix the sink")
+    ok(run, "done", "1")
+    ok(run, "note", "1", "Paid the plumber")
+    assert ok(run, "undo") == (
+        'Undid note of task 1: Fix the sink (note "Paid the plumber" taken off)\n'
+    )
+    assert ok(run, "undo") == "Undid done of task 1: Fix the sink\n"
+    [task] = everything(run)
+    assert (task["completed"], task["notes"]) == (False, [])
+    assert ok(run, "redo") == "Redid done of task 1: Fix the sink\n"
+    assert ok(run, "redo") == (
+        'Redid note of task 1: Fix the sink (note "Paid the plumber" put back)\n'
+    )
+    [task] = everything(run)
+    assert (task["completed"], [note["text"] for note in task["notes"]]) == (
+        True,
+        ["Paid the plumber"],
+    )
+    assert run("redo").exit_code == 1  # nothing more to redo
+
+
+def test_a_command_after_a_note_is_undone_before_the_note(ada: User, run: Run) -> None:
+    ok(run, "add", "Fix the sink")
+    ok(run, "note", "1", "Called the plumber")
+    ok(run, "edit", "1", "--title", "Fix the kitchen sink")
+    assert ok(run, "undo") == "Undid edit of task 1: Fix the sink\n"
+    assert ok(run, "undo") == (
+        'Undid note of task 1: Fix the sink (note "Called the plumber" taken off)\n'
+    )
+    assert ok(run, "undo") == "Undid add of task 1: Fix the sink (moved to the trash)\n"
+
+
+def test_a_note_that_fails_records_nothing_to_undo(ada: User, run: Run) -> None:
+    ok(run, "add", "Fix the sink")
+    ok(run, "add", "Old")
+    ok(run, "delete", "2", "--yes")
+    assert run("note", "3", "Called the plumber").exit_code == 1  # no task 3
+    assert run("note", "2", "Called the plumber").exit_code == 1  # in the trash
+    assert ok(run, "undo") == "Undid delete of task 2: Old (out of the trash)\n"
+    assert ok(run, "undo") == "Undid add of task 2: Old (moved to the trash)\n"
+
+
+def test_undoing_a_note_refuses_when_another_program_changed_the_task_since(
+    ada: User, run: Run, session: Session
+) -> None:
+    ok(run, "add", "Fix the sink")
+    ok(run, "note", "1", "Called the plumber")
+    session.execute(text("UPDATE tasks SET updated_at = CURRENT_TIMESTAMP WHERE number = 1"))
+    session.commit()
+    before = notes_in_database(session)
+    result = run("undo")
+    assert (result.exit_code, result.stdout, result.stderr) == (
+        1,
+        "",
+        "Error: Cannot undo `note`: task 1 (Fix the sink) changed since, and undo would "
+        "overwrite that; nothing was changed.\n",
+    )
+    assert notes_in_database(session) == before
+
+
+def test_log_and_show_history_show_notes(ada: User, run: Run) -> None:
+    ok(run, "add", "Fix the sink")
+    ok(run, "note", "1", "he comes Monday,\nat nine")
+    ok(run, "note", "1", "x" * 100)
+    ok(run, "undo")
+    assert masked(ok(run, "log")) == (
+        "MOMENT\tUUID\tundo note\t1\tFix the sink\t\n"
+        "MOMENT\tUUID\tnote\t1\tFix the sink\tundone\n"
+        "MOMENT\tUUID\tnote\t1\tFix the sink\t\n"
+        "MOMENT\tUUID\tadd\t1\tFix the sink\t\n"
+    )
+    [undo, undone, noted, _added] = json.loads(ok(run, "log", "--json"))
+    long_note = {"at": MomentLike(), "text": "x" * 100}  # the JSON view's keys and formats
+    assert (undo["tasks"][0]["before"], undo["tasks"][0]["after"]) == (
+        {"note": long_note},
+        {"note": None},
+    )
+    assert (undone["tasks"][0]["before"], undone["tasks"][0]["after"]) == (
+        {"note": None},
+        {"note": long_note},
+    )
+    [note] = json.loads(ok(run, "show", "1", "--json"))["notes"]
+    assert noted["tasks"][0]["after"] == {"note": note}
+    assert noted["at"] == note["at"]
+
+    shown = ok(run, "show", "1", "--history")
+    history = re.sub(r"\d{4}-\d\d-\d\d \d\d:\d\d", "WHEN", shown.split("\n\n")[-1])
+    shown_long = '"' + "x" * 59 + '…"'
+    assert history.splitlines()[-4:] == [
+        "WHEN  add: added",
+        'WHEN  note: note: - -> "he comes Monday,\\nat nine"',
+        f"WHEN  note (undone): note: - -> {shown_long}",
+        f"WHEN  undo note: note: {shown_long} -> -",
+    ]
+    entries = json.loads(ok(run, "show", "1", "--history", "--json"))["history"]
+    assert [(entry["action"], entry["before"], entry["after"]) for entry in entries] == [
+        ("add", None, {"title": "Fix the sink", "deleted": False, "deleted_at": None}),
+        ("note", {"note": None}, {"note": note}),
+        ("note", {"note": None}, {"note": long_note}),
+        ("undo", {"note": long_note}, {"note": None}),
+    ]
 
 
 # ------------------------------------------------------- found by review, each failed before

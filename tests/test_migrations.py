@@ -44,6 +44,12 @@ TASKS_COLUMNS = {
     "updated_at",
     "is_deleted",
     "deleted_at",
+    "every",
+    "until",
+    "times",
+    "anchor",
+    "series_id",
+    "iteration",
     "wait",
     "scheduled",
     "due_at",
@@ -93,6 +99,7 @@ def assert_schema_at_head(engine: Engine) -> None:
         "ix_tasks_user_id_completed_at": (["user_id", "completed_at"], False),
         "ix_tasks_user_id_due": (["user_id", "due"], False),
         "ix_tasks_user_id_wait": (["user_id", "wait"], False),
+        "uq_tasks_series_id_iteration": (["series_id", "iteration"], True),
     }
     assert indexes(engine, "task_tags") == {
         "ix_task_tags_user_id_name_task_id": (["user_id", "name", "task_id"], False)
@@ -178,7 +185,8 @@ def test_schema_head_is_the_script_directory_head() -> None:
 
 def test_history_describes_each_revision() -> None:
     assert migrate.history() == [
-        migrate.Revision(id="0005", message="add task dates", is_head=True),
+        migrate.Revision(id="0006", message="add task recurrence", is_head=True),
+        migrate.Revision(id="0005", message="add task dates", is_head=False),
         migrate.Revision(id="0004", message="add task notes", is_head=False),
         migrate.Revision(id="0003", message="add task history", is_head=False),
         migrate.Revision(id="0002", message="add task tags", is_head=False),
@@ -203,6 +211,7 @@ def test_upgrade_blank_database_to_head(engine: Engine) -> None:
         "Applied 0003: add task history",
         "Applied 0004: add task notes",
         "Applied 0005: add task dates",
+        "Applied 0006: add task recurrence",
     ]
     assert migrate.current(engine) == schema.HEAD
     assert_schema_at_head(engine)
@@ -221,6 +230,7 @@ def test_downgrade_to_base_and_back(engine: Engine) -> None:
     steps: list[str] = []
     migrate.downgrade(engine, "base", progress=steps.append)
     assert steps == [
+        "Reverted 0006: add task recurrence",
         "Reverted 0005: add task dates",
         "Reverted 0004: add task notes",
         "Reverted 0003: add task history",
@@ -315,15 +325,15 @@ def test_migrated_schema_enforces_its_constraints(engine: Engine) -> None:
 # ------------------------------------------------------------------- with data in place
 
 
-# The columns of tasks before 0005: a later revision's columns are new, not lost.
-_TASKS_AT_0001 = (
+# The columns tasks had at 0001: later revisions add columns, and must keep these as they were.
+_TASK_COLUMNS_0001 = (
     "id, user_id, number, title, description, priority, due, completed, completed_at, "
     "created_at, updated_at, is_deleted, deleted_at"
 )
 
 
 def _rows(engine: Engine, table: str, order: str = "id") -> list[tuple[Any, ...]]:
-    columns = _TASKS_AT_0001 if table == "tasks" else "*"
+    columns = _TASK_COLUMNS_0001 if table == "tasks" else "*"
     with engine.connect() as connection:
         rows = connection.execute(text(f"SELECT {columns} FROM {table} ORDER BY {order}"))
         return [tuple(row) for row in rows]
@@ -474,6 +484,68 @@ def test_upgrade_to_notes_keeps_every_task_tag_and_user(engine: Engine) -> None:
     assert len(_rows(engine, "tasks")) == 40
 
 
+def test_upgrade_to_recurrence_keeps_every_task_tag_note_and_change(engine: Engine) -> None:
+    migrate.upgrade(engine, "0004")
+    ada, _bob = _fill_at_0001(engine)
+    task = _uuid_param(engine, uuid.UUID(int=1))
+    user = _uuid_param(engine, ada)
+    now = {"now": datetime.now(UTC)}
+    with engine.begin() as connection:
+        connection.execute(
+            text("INSERT INTO task_tags (task_id, name, user_id) VALUES (:task, 'home', :user)"),
+            {"task": task, "user": user},
+        )
+        connection.execute(
+            text(
+                "INSERT INTO task_notes (id, task_id, user_id, created_at, text) "
+                "VALUES (:id, :task, :user, :now, 'called')"
+            ).bindparams(_MOMENT),
+            {"id": _uuid_param(engine, uuid.uuid4()), "task": task, "user": user, **now},
+        )
+        connection.execute(
+            text(
+                "INSERT INTO task_changes (command_id, user_id, task_id, action, at) "
+                "VALUES (:command, :user, :task, 'done', :now)"
+            ).bindparams(_MOMENT),
+            {"command": _uuid_param(engine, uuid.uuid4()), "task": task, "user": user, **now},
+        )
+    order = {"tasks": "id", "users": "id", "task_tags": "name", "task_notes": "id"}
+    before = {table: _rows(engine, table, by) for table, by in order.items()}
+    changes = _rows_count(engine, "task_changes")
+    assert [len(rows) for rows in before.values()] == [41, 2, 1, 1]
+    assert changes == 1
+
+    migrate.upgrade(engine)
+    assert_schema_at_head(engine)
+    assert {table: _rows(engine, table, by) for table, by in order.items()} == before
+    assert _rows_count(engine, "task_changes") == changes
+    with engine.connect() as connection:  # no upgraded task repeats
+        assert (
+            connection.execute(
+                text("SELECT count(*) FROM tasks WHERE every IS NOT NULL OR series_id IS NOT NULL")
+            ).scalar_one()
+            == 0
+        )
+
+    # One task per occurrence of a series.
+    series = _uuid_param(engine, uuid.uuid4())
+    occurrence = text("UPDATE tasks SET series_id = :series, iteration = 2 WHERE number = :n")
+    with engine.begin() as connection:
+        connection.execute(occurrence, {"series": series, "n": 1})
+    with pytest.raises(IntegrityError), engine.begin() as connection:
+        connection.execute(occurrence, {"series": series, "n": 2})
+
+    migrate.downgrade(engine, "0004")
+    assert {table: _rows(engine, table, by) for table, by in order.items()} == before
+    assert _rows_count(engine, "task_changes") == changes
+    migrate.upgrade(engine)
+    assert {table: _rows(engine, table, by) for table, by in order.items()} == before
+
+
+_DATES = {"wait", "scheduled", "due_at"}
+_RECURRENCE = {"every", "until", "times", "anchor", "series_id", "iteration"}
+
+
 def test_upgrade_to_dates_keeps_every_task_tag_note_and_user(engine: Engine) -> None:
     migrate.upgrade(engine, "0004")
     ada, _bob = _fill_at_0001(engine)
@@ -499,8 +571,9 @@ def test_upgrade_to_dates_keeps_every_task_tag_note_and_user(engine: Engine) -> 
     before = {table: _rows(engine, table, by) for table, by in order.items()}
     assert [len(rows) for rows in before.values()] == [41, 2, 1, 1]
 
-    migrate.upgrade(engine)
-    assert_schema_at_head(engine)
+    migrate.upgrade(engine, "0005")
+    assert column_names(engine, "tasks") == TASKS_COLUMNS - _RECURRENCE
+    assert indexes(engine, "tasks")["ix_tasks_user_id_wait"] == (["user_id", "wait"], False)
     assert {table: _rows(engine, table, by) for table, by in order.items()} == before
     with engine.connect() as connection:
         dates = connection.execute(text("SELECT wait, scheduled, due_at FROM tasks")).all()
@@ -515,10 +588,13 @@ def test_upgrade_to_dates_keeps_every_task_tag_note_and_user(engine: Engine) -> 
             ).bindparams(_MOMENT),
             {"task": task, "now": moment},
         )
+    migrate.upgrade(engine)
+    assert_schema_at_head(engine)
+    assert {table: _rows(engine, table, by) for table, by in order.items()} == before
 
     # Down again: the moments go, and nothing else (no tag or note cascades away); and back up.
     migrate.downgrade(engine, "0004")
-    assert column_names(engine, "tasks") == TASKS_COLUMNS - {"wait", "scheduled", "due_at"}
+    assert column_names(engine, "tasks") == TASKS_COLUMNS - _DATES - _RECURRENCE
     assert {table: _rows(engine, table, by) for table, by in order.items()} == before
     migrate.upgrade(engine)
     assert {table: _rows(engine, table, by) for table, by in order.items()} == before

@@ -93,14 +93,23 @@ def test_export_writes_open_and_completed_tasks_and_all_adds_the_trash(
 def test_every_path_writes_a_task_in_the_one_public_shape(filled: None, run: Run) -> None:
     """`show --json` and a page of `list --json` build the model (TaskPublic.of); the streamed
     `list` and `export` turn rows straight into JSON; CSV and import take its keys: all of
-    them give each task alike, every field set somewhere among these four tasks."""
+    them give each task alike, every field set somewhere among these tasks (a repeating one
+    done: its next time has the series, its iteration and the day its rule counts from)."""
+    rule = ["--due", "2031-01-31", "--every", "month", "--until", "2032-01-01", "--times", "9"]
+    assert run("add", "Pay rent", *rule).exit_code == 0
+    assert run("done", "5").exit_code == 0
     streamed = exported(run, "--all")
+
+    def by_number(tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return sorted(tasks, key=lambda task: int(task["number"]))
+
     paged = json.loads(run("list", "--all", "--json", "--limit", "10").stdout)
     paged += json.loads(run("list", "--deleted", "--json", "--limit", "10").stdout)
-    assert streamed == json.loads(run("list", "--all", "--json").stdout) + json.loads(
-        run("list", "--deleted", "--json").stdout
+    assert streamed == by_number(
+        json.loads(run("list", "--all", "--json").stdout)
+        + json.loads(run("list", "--deleted", "--json").stdout)
     )
-    assert paged == streamed
+    assert by_number(paged) == streamed
     for task in streamed:
         assert json.loads(run("show", str(task["number"]), "--json").stdout) == task
     rows = list(csv.DictReader(io.StringIO(run("export", "--format", "csv", "--all").stdout)))

@@ -16,9 +16,9 @@ app = typer.Typer()
 def undo(ctx: typer.Context, as_json: Json = False) -> None:
     """Take back your last command that changed tasks, as a whole.
 
-    Each task gets back what it had before; a task the command added goes to the trash.
-    Refuses, changing nothing, when one of those tasks has changed since. Run it again to
-    undo the command before.
+    Each task gets back what it had before; a task the command added goes to the trash, a
+    note is taken off its task. Refuses, changing nothing, when one of those tasks has
+    changed since. Run it again to undo the command before.
     """
     _revert(ctx, as_json, redo=False)
 

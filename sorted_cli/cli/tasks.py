@@ -65,12 +65,37 @@ DescriptionOption = Annotated[
     typer.Option("--description", "-d", metavar="TEXT", help="Longer notes (up to 10,000 chars)."),
 ]
 PriorityOption = Annotated[Priority | None, typer.Option("--priority", "-p", help="Priority.")]
+EveryOption = Annotated[
+    str | None,
+    typer.Option(
+        "--every",
+        metavar="RULE",
+        help="Repeat: day, week, month, year (2w, 3d, 6 months), weekday or a weekday name; "
+        "'... after done' counts from the day it is done.",
+    ),
+]
+UntilOption = Annotated[
+    str | None, typer.Option("--until", metavar="DATE", help="Repeat up to this day.")
+]
+TimesOption = Annotated[
+    int | None,
+    typer.Option("--times", metavar="N", min=1, help="Repeat N times in all.", show_default=False),
+]
 
 
 def _due(text: str | None) -> date | None:
     from sorted_cli.dates import parse_due
 
     return None if text is None else parse_due(text)
+
+
+def _every(text: str | None) -> str | None:
+    from sorted_cli.recurrence import canonical
+
+    try:
+        return None if text is None else canonical(text)
+    except ValueError as exc:
+        raise InvalidInput(f"Invalid --every: {exc}.") from None
 
 
 def _when(text: str | None) -> When | None:
@@ -108,6 +133,9 @@ def _tags(names: list[str] | None) -> list[str]:
         'sorted add "Buy milk"',
         'sorted add "File taxes" -p high --due friday -d "Forms in the drawer"',
         'sorted add "Call mum" --tag family --tag phone',
+        'sorted add "Water plants" --due friday --every week',
+        'sorted add "Pay rent" --due 2027-01-31 --every month --until 2027-12-31',
+        'sorted add "Descale the kettle" --every "3 weeks after done"',
         'sorted add "Send the report" --due "friday 17:00"',
         'sorted add "Renew passport" --wait 2027-01-01 --scheduled "2027-01-04 09:00"',
     )
@@ -124,6 +152,9 @@ def add(
     wait: WaitOption = None,
     scheduled: ScheduledOption = None,
     tags: Tags = None,
+    every: EveryOption = None,
+    until: UntilOption = None,
+    times: TimesOption = None,
     as_json: Json = False,
 ) -> None:
     """Add a task. The title is kept as typed: words like +home in it are not tags."""
@@ -140,6 +171,9 @@ def add(
         wait=_start(wait),
         scheduled=_start(scheduled),
         tags=_tags(tags),
+        every=_every(every),
+        until=_due(until),
+        times=times,
     )
     state = State.of(ctx)
     task_id = uuid.uuid4()  # fixed before the first try: a retry cannot add it twice
@@ -435,6 +469,8 @@ def reopen(ctx: typer.Context, refs: DoneRefs) -> None:
     epilog=examples(
         'sorted edit 3 --title "Buy oat milk"',
         "sorted edit 3 -p low --no-due",
+        "sorted edit 4 --every 2w --times 6",
+        "sorted edit 4 --no-every",
         'sorted edit 3 --due "tomorrow 9:30"    (--due tomorrow: the whole day)',
         "sorted edit 3 --wait monday --no-scheduled",
     )
@@ -455,17 +491,36 @@ def edit(
     no_scheduled: Annotated[
         bool, typer.Option("--no-scheduled", help="Remove the scheduled date.")
     ] = False,
+    every: EveryOption = None,
+    until: UntilOption = None,
+    times: TimesOption = None,
+    no_every: Annotated[
+        bool, typer.Option("--no-every", help="Stop repeating (this task stays).")
+    ] = False,
 ) -> None:
-    """Change a task's title, description, priority, due date, wait or scheduled date."""
+    """Change a task's title, description, priority, due date, wait or scheduled date, or how
+    it repeats."""
     from sorted_cli import render
     from sorted_cli.models import TaskUpdate, validated
     from sorted_cli.services import tasks
 
-    pairs = [("due", due, no_due), ("wait", wait, no_wait), ("scheduled", scheduled, no_scheduled)]
+    pairs = [
+        ("due", due, no_due),
+        ("wait", wait, no_wait),
+        ("scheduled", scheduled, no_scheduled),
+        ("every", every, no_every),
+    ]
     for name, value, cleared in pairs:
         if value is not None and cleared:
             raise InvalidInput(f"Give either --{name} or --no-{name}, not both.")
-    given = {"title": title, "description": description, "priority": priority}
+    given = {
+        "title": title,
+        "description": description,
+        "priority": priority,
+        "every": _every(every),
+        "until": _due(until),
+        "times": times,
+    }
     values: dict[str, object] = {name: value for name, value in given.items() if value is not None}
     if due is not None or no_due:  # a due without a time has no due_at: the whole day
         values.update(_due_fields(due))
@@ -473,6 +528,8 @@ def edit(
         values["wait"] = _start(wait)
     if scheduled is not None or no_scheduled:
         values["scheduled"] = _start(scheduled)
+    if no_every:
+        values["every"] = None
     data = validated(TaskUpdate, **values)
     state = State.of(ctx)
     task = state.db.run(

@@ -4,17 +4,19 @@ Recording. Every service function that changes tasks writes one `TaskChange` row
 changed, under one id per command (`db.command_id`), in the same statement as the change on
 PostgreSQL (a data-modifying CTE beside it: no round trip of its own) and in the same
 transaction on SQLite. So no change is saved without its record, nor recorded unsaved. The
-row holds the fields the command changed, under their public keys, before and after.
+row holds the fields the command changed, under their public keys, before and after; a note
+is recorded under the key `note`: none before, the note after (`NoteInHistory`).
 
 Undo takes back the user's latest command that stands, as a whole (`done 1 2 3` is one
-undo): each task gets its fields from before the command, and a task the command added goes
-to the trash. Redo re-applies the command undone last, as long as the user's latest command
-is an undo or a redo (a new command in between ends what can be redone, as in an editor).
-Both refuse, changing nothing, when any of the tasks has changed since, whoever changed it (a
-teammate working as the same user, another program, a later command): the task's
-`updated_at` must still be the moment the command (or the undo) gave it. Both run in one
-transaction whose task rows are locked first, so two undos at once take back one command
-once. Undo and redo are recorded too, as history only: undoing twice undoes two commands.
+undo): each task gets its fields from before the command, a task the command added goes to
+the trash, and a note is taken off its task. Redo re-applies the command undone last, as
+long as the user's latest command is an undo or a redo (a new command in between ends what
+can be redone, as in an editor). Both refuse, changing nothing, when any of the tasks has
+changed since, whoever changed it (a teammate working as the same user, another program, a
+later command): the task's `updated_at` must still be the moment the command (or the undo)
+gave it. Both run in one transaction whose task rows are locked first, so two undos at once
+take back one command once. Undo and redo are recorded too, as history only: undoing twice
+undoes two commands.
 
 Undo is per user: on a shared database, each user takes back only their own commands.
 """
@@ -40,8 +42,10 @@ from sorted_cli.db import command_id, on_postgres, transaction
 from sorted_cli.errors import NothingToUndo, UndoRefused
 from sorted_cli.models import (
     PUBLIC_COLUMNS,
+    NoteInHistory,
     Task,
     TaskChange,
+    TaskNote,
     TaskPublic,
     TaskTag,
     User,
@@ -50,11 +54,16 @@ from sorted_cli.models import (
     utcnow,
 )
 
-UNDO, REDO, ADD, IMPORT = "undo", "redo", "add", "import"
+UNDO, REDO, ADD, IMPORT, NOTE = "undo", "redo", "add", "import", "note"
 _HISTORY_ONLY = (UNDO, REDO)  # rows of these are never undone themselves
 # What an add or an import records of each task it adds: enough for `log` to name it, and
 # for a redo to put it back as it came (in the trash or not).
 ADDED_KEYS = ("title", "deleted", "deleted_at")
+# The one key of the history that is not a key of the JSON view: the note a `note` wrote
+# (None before it, and after its undo), with NotePublic's keys and its row's id.
+_NOTE_KEY = "note"
+_KEY_TYPES: dict[str, Any] = {_NOTE_KEY: NoteInHistory | None}
+_NOT_COLUMNS = ("tags", _NOTE_KEY)  # keys `_set` writes to other tables than tasks
 _TASKS = Task.__table__  # type: ignore[attr-defined]
 _RECORDED = ["command_id", "user_id", "task_id", "action", "at", "before", "after", "applied_at"]
 
@@ -115,19 +124,59 @@ def recorded_in_statement(
     if before is not None:
         source = changed.join(before, before.c.id == changed.c.id)
         old = json_pairs({key: before.c[column] for key, column in columns.items()})
-    rows = sa.select(
+    new = json_pairs({key: changed.c[column] for key, column in columns.items()})
+    rows = _each(session, user, action, now, changed, old, new).select_from(source)
+    if where is not None:
+        rows = rows.where(where)
+    return sa.insert(TaskChange).from_select(_RECORDED, rows).cte(f"recorded_{action}")
+
+
+def recorded_for_each(
+    session: Session,
+    user: User,
+    action: str,
+    now: datetime,
+    changed: FromClause,
+    *,
+    before: Mapping[str, Any],
+    after: Mapping[str, Any],
+) -> sa.CTE:  # pragma: postgres
+    """The INSERT of the history rows of a change made by CTE `changed` (PostgreSQL) whose
+    values are known in Python though its task is not (a task named by its number): one row
+    per row of `changed`, each holding BEFORE and AFTER (as `record` takes them)."""
+    json = TaskChange.__table__.c.after.type  # type: ignore[attr-defined]
+    rows = _each(
+        session,
+        user,
+        action,
+        now,
+        changed,
+        sa.literal(_as_json(before), json),
+        sa.literal(_as_json(after), json),
+    ).select_from(changed)
+    return sa.insert(TaskChange).from_select(_RECORDED, rows).cte(f"recorded_{action}")
+
+
+def _each(
+    session: Session,
+    user: User,
+    action: str,
+    now: datetime,
+    changed: FromClause,
+    before: Any,
+    after: Any,
+) -> sa.Select[Any]:  # pragma: postgres
+    """The `_RECORDED` values of a history row for each row of `changed`."""
+    return sa.select(
         sa.literal(command_id(session), sa.Uuid()),
         sa.literal(user.id, sa.Uuid()),
         changed.c.id,
         sa.literal(action, sa.String()),
         sa.literal(now, UTCDateTime()),
-        old,
-        json_pairs({key: changed.c[column] for key, column in columns.items()}),
+        before,
+        after,
         changed.c.updated_at,
-    ).select_from(source)
-    if where is not None:
-        rows = rows.where(where)
-    return sa.insert(TaskChange).from_select(_RECORDED, rows).cte(f"recorded_{action}")
+    )
 
 
 def record(
@@ -204,7 +253,24 @@ def public_keys(columns: Iterable[str]) -> list[str]:
 
 
 def _as_json(values: Mapping[str, Any]) -> dict[str, Any]:
-    return {key: public_value(value) for key, value in values.items()}
+    return {key: _stored(value) for key, value in values.items()}
+
+
+def _stored(value: Any) -> Any:
+    """A value as a history row holds it: as the JSON view writes it, a note with its id."""
+    if isinstance(value, NoteInHistory):
+        return {**public_value(value), "id": str(value.id)}  # type: ignore[dict-item]
+    return public_value(value)
+
+
+def noted(note: NoteInHistory) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(before, after) of a `note` that wrote NOTE, as `record` takes them."""
+    return {_NOTE_KEY: None}, {_NOTE_KEY: note}
+
+
+def note_row(user: User, note: NoteInHistory) -> dict[str, Any]:
+    """The task_notes values of NOTE, but its task: as `note` writes it and a redo again."""
+    return {"id": note.id, "user_id": user.id, "created_at": note.at, "text": note.text}
 
 
 def public_fields(task: Task, keys: Iterable[str]) -> dict[str, Any]:
@@ -217,14 +283,15 @@ def public_fields(task: Task, keys: Iterable[str]) -> dict[str, Any]:
 
 @cache
 def _adapter(key: str) -> TypeAdapter[Any]:
-    annotation = TaskPublic.model_fields[key].annotation
+    annotation = _KEY_TYPES.get(key) or TaskPublic.model_fields[key].annotation
     assert annotation is not None
     return TypeAdapter(annotation)
 
 
 def stored_value(key: str, raw: Any) -> Any:
     """A value as a history row holds it (JSON, written by Python or by either database) back
-    as the task's attribute holds it: a UTC moment, a date, a Priority, a bool."""
+    as the task's attribute holds it: a UTC moment, a date, a Priority, a bool; a note as a
+    NoteInHistory."""
     value = _adapter(key).validate_python(raw)
     if isinstance(value, datetime):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
@@ -431,7 +498,8 @@ def _sides(
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """(what the task has, what it gets) as an undo or a redo of CHANGE gives it. A task the
     command added (`add`, `import`) goes to the trash when it is undone (one that came in the
-    trash keeps its moment there), and back as the command left it on redo."""
+    trash keeps its moment there), and back as the command left it on redo. A note's undo
+    takes it off (`note`: None) and its redo puts it back."""
     if change.before is None:
         has = {"deleted": task.is_deleted, "deleted_at": task.deleted_at}
         if what == UNDO:
@@ -475,7 +543,7 @@ def _last_recorded_moment() -> Any:
 def _refuse_if_changed(rows: list[tuple[TaskChange, Task, Any]], what: str) -> None:
     changed = [task for _change, task, moment in rows if task.updated_at != moment]
     if changed:
-        action = rows[0][0].action
+        action = _action(rows)
         named = ", ".join(f"{task.number} ({task.title})" for task in changed[:5])
         more = " and more" if len(changed) > 5 else ""
         raise UndoRefused(
@@ -491,12 +559,14 @@ def _set(
     changes: list[tuple[uuid.UUID, dict[str, Any], dict[str, Any]]],
     now: datetime,
 ) -> None:
-    """Give each task the public values it becomes (tags too) and `updated_at` NOW: one
-    batch of UPDATEs per set of fields, one DELETE and one batch of INSERTs for tags (a
-    batch is one round trip on PostgreSQL, however many tasks)."""
+    """Give each task the public values it becomes (tags and a note too) and `updated_at`
+    NOW: one batch of UPDATEs per set of fields, one DELETE and one batch of INSERTs for tags,
+    and for notes (a batch is one round trip on PostgreSQL, however many tasks)."""
     batches: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     for task_id, _was, becomes in changes:
-        columns = {PUBLIC_COLUMNS[key]: value for key, value in becomes.items() if key != "tags"}
+        columns = {
+            PUBLIC_COLUMNS[key]: value for key, value in becomes.items() if key not in _NOT_COLUMNS
+        }
         batches.setdefault(tuple(sorted(columns)), []).append(
             {"task": task_id, **{f"new_{name}": value for name, value in columns.items()}}
         )
@@ -522,6 +592,27 @@ def _set(
         ]
         if tags:
             session.execute(sa.insert(TaskTag), tags)
+    _set_notes(session, user, changes)
+
+
+def _set_notes(
+    session: Session,
+    user: User,
+    changes: list[tuple[uuid.UUID, dict[str, Any], dict[str, Any]]],
+) -> None:
+    """Take off the notes an undo takes back, and put back those a redo re-applies (the same
+    rows: id, moment and text)."""
+    noted = [(task_id, was, becomes) for task_id, was, becomes in changes if _NOTE_KEY in becomes]
+    gone = [was[_NOTE_KEY].id for _, was, becomes in noted if becomes[_NOTE_KEY] is None]
+    if gone:
+        session.execute(delete(TaskNote).where(col(TaskNote.id).in_(gone)))
+    back = [
+        {**note_row(user, note), "task_id": task_id}
+        for task_id, _was, becomes in noted
+        if (note := becomes[_NOTE_KEY]) is not None
+    ]
+    if back:
+        session.execute(sa.insert(TaskNote), back)
 
 
 def _done(
@@ -533,7 +624,6 @@ def _done(
 ) -> Command:
     """The undo or redo just made, as `recent_commands` will list it: each task's fields as
     it found and left them."""
-    first = rows[0][0]
     tasks = {task.id: task for _change, task, _moment in rows}
     steps = [
         TaskStep(task_id, tasks[task_id].number, tasks[task_id].title, was, becomes)
@@ -544,6 +634,13 @@ def _done(
         action=what,
         at=now,
         undone_at=None,
-        reverts=first.action,
+        reverts=_action(rows),
         steps=sorted(steps, key=lambda step: step.number),
     )
+
+
+def _action(rows: list[tuple[TaskChange, Task, Any]]) -> str:
+    """What the command of ROWS was: the action of its first row (a `done` that made the
+    next occurrence of a task also wrote a `recur` row)."""
+    first: TaskChange = min((change for change, _, _ in rows), key=lambda change: change.id or 0)
+    return first.action

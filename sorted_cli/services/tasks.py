@@ -55,19 +55,20 @@ from sorted_cli.errors import (
 from sorted_cli.models import (
     NUMBER_MAX,
     PUBLIC_COLUMNS,
+    PUBLIC_KEYS,
     NoteCreate,
+    NoteInHistory,
     NotePublic,
     Task,
     TaskCreate,
     TaskNote,
-    TaskPublic,
     TaskTag,
     TaskUpdate,
     User,
     public_value,
     utcnow,
 )
-from sorted_cli.services import history, users
+from sorted_cli.services import history, recurring, users
 
 _MIN_PREFIX = 4
 _NUMBER = re.compile(r"[0-9]{1,10}")  # ASCII digits only: int() would take "²" or "٣"
@@ -149,6 +150,7 @@ class TaskInFull:
 class Change:
     task: Task
     changed: bool  # False when the task already was in the asked-for state
+    next: Task | None = None  # the next occurrence the change made (done of a repeating task)
 
 
 def create_task(
@@ -171,6 +173,8 @@ def create_task(
     task = Task(user_id=user.id, number=0, created_at=now, updated_at=now, **fields)
     if task_id is not None:
         task.id = task_id
+    if data.every is not None:  # the first occurrence of a series of its own
+        task.series_id, task.iteration = task.id, 1
     try:
         if on_postgres(session):  # pragma: postgres
             added = _create_in_one_statement(session, user, task, data.tags)
@@ -237,7 +241,11 @@ def _create_in_one_statement(
     return added
 
 
-def _create_in_steps(session: Session, user: User, task: Task, tags: list[str]) -> Task | None:
+def _create_in_steps(
+    session: Session, user: User, task: Task, tags: list[str], action: str = history.ADD
+) -> Task | None:
+    """The counter's bump, the task, its tags and its history row (as ACTION), in the
+    session's transaction."""
     number = session.exec(_next_number(user)).scalar_one_or_none()
     if number is None:
         session.rollback()
@@ -250,7 +258,7 @@ def _create_in_steps(session: Session, user: User, task: Task, tags: list[str]) 
     history.record(
         session,
         user,
-        history.ADD,
+        action,
         task.created_at,
         [(task.id, None, history.public_fields(task, history.ADDED_KEYS))],
     )
@@ -367,6 +375,7 @@ def _apply(
     eligible: ColumnElement[bool],
     values: Callable[[datetime], dict[str, Any]],
     confirm: Callable[[list[Task]], bool] | None = None,
+    then: FollowUp | None = None,
 ) -> list[Change]:
     """Change the named tasks in one UPDATE statement: the `eligible` ones get `values(now)`
     and their `updated_at`; the rest are left as they are (Change.changed is False). What
@@ -378,6 +387,11 @@ def _apply(
     command, and only when it fails are the references looked at one by one to say which is
     wrong. Task numbers go straight into the statement; UUIDs, and tasks a `confirm` must see
     first, are read beforehand.
+
+    `then` is a follow-up in the same transaction, for the tasks the change changed (the next
+    occurrence of a repeating task that is done): on PostgreSQL the one statement then leaves
+    alone any task the follow-up is for (`FollowUp.needed`), and if there is one, the change
+    is made again in a transaction of a few statements, as on SQLite.
     """
     refs = list(refs)
     numbers = [_number(ref) for ref in refs]
@@ -399,7 +413,8 @@ def _apply(
     now = utcnow()
     new_values = values(now)
     recorded = history.public_keys(new_values)
-    old_names = list(dict.fromkeys(("id", "is_deleted", *new_values)))
+    follow = () if then is None else then.columns
+    old_names = list(dict.fromkeys(("id", "is_deleted", *new_values, *follow)))
     old_columns = [col(getattr(Task, name)) for name in old_names]
     # The named rows, locked first (in UUID order, so commands naming the same tasks queue
     # instead of deadlocking), as they are once locked: the guard counts those, so a task a
@@ -427,15 +442,54 @@ def _apply(
         .where(col(Task.id).in_(sa.select(locked.c.id)), usable.scalar_subquery() == len(keys))
         .values(**changes, updated_at=case((eligible, now), else_=col(Task.updated_at)))
     )
-    change = _Change(user, action, now, statement, locked, old_names, recorded)
+    change = _Change(user, action, now, statement, locked, old_names, recorded, then)
+    found: list[Task] = []
+    made: dict[uuid.UUID, Task] = {}
     if on_postgres(session):  # pragma: postgres
-        found = change.in_one_statement(session)
-    else:
-        found = change.in_steps(session, targets, expected=len(keys))
+        alone = statement
+        if then is not None:  # none of the named tasks needs the follow-up
+            needing = sa.select(func.count()).select_from(locked).where(then.needed(locked.c))
+            alone = statement.where(needing.scalar_subquery() == 0)
+        found = change.in_one_statement(session, alone)
+    if not on_postgres(session) or (then is not None and len(found) != len(keys)):
+        found, made = change.in_steps(session, targets, expected=len(keys))
     changed: dict[object, Task] = {key(task): task for task in found}
     if len(changed) != len(keys):
         _explain_refs(session, user, refs, in_trash_ok=in_trash_ok)
-    return [Change(changed[k], changed[k].updated_at == now) for k in keys]
+    return [Change(changed[k], changed[k].updated_at == now, made.get(changed[k].id)) for k in keys]
+
+
+@dataclass(frozen=True)
+class FollowUp:
+    """More of one change, in its transaction, for the tasks it changed (`_apply`)."""
+
+    columns: tuple[str, ...]  # of Task, that `needed` looks at
+    needed: Callable[[Any], ColumnElement[bool]]  # of the named rows' old COLUMNS: one needs it
+    run: Callable[[Session, User, list[Task], datetime], dict[uuid.UUID, Task]]  # -> made
+
+
+_IN_SERIES = ("every", "series_id", "completed")
+
+
+def _repeating(columns: Any) -> ColumnElement[bool]:
+    return sa.and_(columns.completed == false(), columns.every.is_not(None))
+
+
+def _in_series(columns: Any) -> ColumnElement[bool]:
+    return sa.and_(
+        columns.completed == true(),
+        or_(columns.every.is_not(None), columns.series_id.is_not(None)),
+    )
+
+
+_NEXT_OCCURRENCE = FollowUp(
+    _IN_SERIES,
+    _repeating,
+    lambda session, user, done, now: recurring.spawn_successors(
+        session, user, done, now, create=_create_in_steps
+    ),
+)
+_WITHDRAW_NEXT = FollowUp(_IN_SERIES, _in_series, recurring.withdraw_successors)
 
 
 @dataclass(frozen=True)
@@ -449,11 +503,15 @@ class _Change:
     locked: sa.CTE  # the named rows as they were, locked
     old_names: list[str]  # the columns `locked` holds
     recorded: list[str]  # the public keys the change sets
+    then: FollowUp | None
 
-    def in_one_statement(self, session: Session) -> list[Task]:  # pragma: postgres
-        """PostgreSQL: the UPDATE and its history rows in one statement (CTEs), committed."""
+    def in_one_statement(
+        self, session: Session, statement: Update
+    ) -> list[Task]:  # pragma: postgres
+        """PostgreSQL: STATEMENT (the UPDATE) and its history rows in one statement (CTEs),
+        committed."""
         table = Task.__table__  # type: ignore[attr-defined]
-        changed = self.statement.returning(*table.c).cte("changed")
+        changed = statement.returning(*table.c).cte("changed")
         record = history.recorded_in_statement(
             session,
             self.user,
@@ -476,13 +534,17 @@ class _Change:
 
     def in_steps(
         self, session: Session, targets: ColumnElement[bool], *, expected: int
-    ) -> list[Task]:
+    ) -> tuple[list[Task], dict[uuid.UUID, Task]]:
         """SQLite: the rows as they were, the UPDATE, then the history rows, in one write
         transaction; the history only when the UPDATE changed all EXPECTED rows (else it
-        changed none: its guard)."""
+        changed none: its guard). Also the follow-up, and the tasks it made, by the id of the
+        task each follows."""
+        made: dict[uuid.UUID, Task] = {}
         with transaction(session):
             columns = [col(getattr(Task, name)) for name in self.old_names]
             owned = sa.select(*columns).where(col(Task.user_id) == self.user.id, targets)
+            if on_postgres(session):  # pragma: postgres
+                owned = owned.order_by(col(Task.id)).with_for_update()  # as they are, locked
             before = {
                 row[0]: dict(zip(self.old_names, row, strict=True))
                 for row in session.execute(owned)
@@ -510,8 +572,11 @@ class _Change:
                         if task.updated_at == self.now
                     ],
                 )
+                if self.then is not None:
+                    changed = [task for task in tasks if task.updated_at == self.now]
+                    made = self.then.run(session, self.user, changed, self.now)
             session.commit()
-        return tasks
+        return tasks, made
 
 
 def _number(ref: str) -> int | None:
@@ -538,6 +603,7 @@ def complete_tasks(*, session: Session, user: User, refs: Iterable[str]) -> list
         in_trash_ok=False,
         eligible=col(Task.completed) == false(),
         values=lambda now: {"completed": True, "completed_at": now},
+        then=_NEXT_OCCURRENCE,
     )
 
 
@@ -550,6 +616,7 @@ def reopen_tasks(*, session: Session, user: User, refs: Iterable[str]) -> list[C
         in_trash_ok=False,
         eligible=col(Task.completed) == true(),
         values=lambda _now: {"completed": False, "completed_at": None},
+        then=_WITHDRAW_NEXT,
     )
 
 
@@ -591,13 +658,22 @@ def restore_tasks(*, session: Session, user: User, refs: Iterable[str]) -> list[
 def update_task(*, session: Session, user: User, ref: str, data: TaskUpdate) -> Task:
     """Change the fields set in `data`, in one UPDATE statement (`_apply`); a task in the
     trash must be restored first. A task that has those values already is left as it is, so
-    a repeated edit changes nothing and records nothing."""
+    a repeated edit changes nothing and records nothing.
+
+    A new rule (`every`) or due date also moves the day a monthly rule counts from to the due
+    date; `every=None` stops the series (and its end goes with it)."""
     values = data.model_dump(exclude_unset=True)
     if not values:
         raise InvalidInput(
             "Nothing to change: give --title, --description, --priority, --due, --no-due, "
-            "--wait, --no-wait, --scheduled or --no-scheduled."
+            "--wait, --no-wait, --scheduled, --no-scheduled, --every, --until, --times or "
+            "--no-every."
         )
+    _check_repeats(session, user, ref, values)
+    if "due" in values or "every" in values:
+        values["anchor"] = None
+    if values.get("every", "") is None:
+        values.update(until=None, times=None)
     differs = or_(
         *(
             col(getattr(Task, name)).is_distinct_from(sa.literal(value, getattr(Task, name).type))
@@ -614,6 +690,31 @@ def update_task(*, session: Session, user: User, ref: str, data: TaskUpdate) -> 
         values=lambda _now: values,
     )
     return change.task
+
+
+def _check_repeats(session: Session, user: User, ref: str, values: dict[str, Any]) -> None:
+    """Refuse an edit that would leave a rule without what it needs: a due date (unless it
+    counts from the day of done), or an end (`until`, `times`) without a rule. The task is
+    read only for an edit that touches these."""
+    ends = values.get("until") is not None or values.get("times") is not None
+    if "every" in values and values["every"] is None:
+        if ends:
+            raise InvalidInput("Give either --no-every or an end (--until, --times), not both.")
+        return
+    if not ("every" in values or ends or ("due" in values and values["due"] is None)):
+        return
+    task = require_task(session=session, user=user, ref=ref)
+    every = values.get("every", task.every)
+    due = values.get("due", task.due)
+    if every is None and ends:
+        raise InvalidInput(
+            f"Task {task.number} does not repeat: give --every with --until or --times."
+        )
+    if every is not None and due is None and "after done" not in every:
+        raise InvalidInput(
+            f"Task {task.number} repeats every {every} from its due date, so it needs one: "
+            f"give --due, or --every '{every} after done'."
+        )
 
 
 def purge_tasks(
@@ -685,20 +786,19 @@ def _changeable(session: Session, user: User, ref: str) -> list[ColumnElement[bo
 
 def note_task(*, session: Session, user: User, ref: str, data: NoteCreate) -> TaskInFull:
     """Add a note to a task (a task in the trash must be restored first) and move its
-    `updated_at` to the note's moment; returns the task in full, the new note last.
+    `updated_at` to the note's moment, recorded in the history as `note` (undo takes the
+    note off); returns the task in full, the new note last.
 
-    On PostgreSQL one statement does both (data-modifying CTEs); on SQLite, three in one
+    On PostgreSQL one statement does it all (data-modifying CTEs); on SQLite, four in one
     transaction.
     """
-    note = {"id": uuid.uuid4(), "user_id": user.id, "created_at": utcnow(), "text": data.note}
-    touched = (
-        update(Task).where(*_changeable(session, user, ref)).values(updated_at=note["created_at"])
-    )
+    written = NoteInHistory(id=uuid.uuid4(), at=utcnow(), text=data.note)
+    touched = update(Task).where(*_changeable(session, user, ref)).values(updated_at=written.at)
     if on_postgres(session):  # pragma: postgres
-        found = _note_in_one_statement(session, touched, note)
+        found = _note_in_one_statement(session, user, touched, written)
     else:
         with transaction(session):
-            found = _note_in_steps(session, touched, note)
+            found = _note_in_steps(session, user, touched, written)
     session.commit()
     if found is None:
         _explain_refs(session, user, [ref], in_trash_ok=False)
@@ -706,37 +806,49 @@ def note_task(*, session: Session, user: User, ref: str, data: NoteCreate) -> Ta
 
 
 def _note_in_one_statement(
-    session: Session, touched: sa.Update, note: dict[str, Any]
+    session: Session, user: User, touched: sa.Update, note: NoteInHistory
 ) -> TaskInFull | None:  # pragma: postgres
-    """The task's new `updated_at`, its note, and the task's tags and notes as one PostgreSQL
-    statement: one round trip. Its parts share one snapshot, in which the new note is not yet
-    among the task's notes: it is added to them here."""
+    """The task's new `updated_at`, its note, the note's history row, and the task's tags and
+    notes as one PostgreSQL statement: one round trip. Its parts share one snapshot, in which
+    the new note is not yet among the task's notes: it is added to them here."""
     columns = TaskNote.__table__.c  # type: ignore[attr-defined]
     task = touched.returning(*Task.__table__.c).cte("task")  # type: ignore[attr-defined]
-    values = [sa.literal(value, columns[name].type) for name, value in note.items()]
-    noted = insert(TaskNote).from_select(
-        [*note, "task_id"], sa.select(*values, task.c.id).select_from(task)
+    row_values = history.note_row(user, note)
+    values = [sa.literal(value, columns[name].type) for name, value in row_values.items()]
+    inserted = insert(TaskNote).from_select(
+        [*row_values, "task_id"], sa.select(*values, task.c.id).select_from(task)
     )
-    statement = sa.select(
-        sa.orm.aliased(Task, task, adapt_on_names=True),
-        joined_tags(task.c.id),
-        task_notes(task.c.id),
-    ).add_cte(noted.cte("noted"))
+    before, after = history.noted(note)
+    recorded = history.recorded_for_each(
+        session, user, history.NOTE, note.at, task, before=before, after=after
+    )
+    statement = (
+        sa.select(
+            sa.orm.aliased(Task, task, adapt_on_names=True),
+            joined_tags(task.c.id),
+            task_notes(task.c.id),
+        )
+        .add_cte(inserted.cte("noted"))
+        .add_cte(recorded)
+    )
     row = session.execute(statement).first()
     if row is None:
         return None
-    written = NotePublic(at=note["created_at"], text=note["text"])
+    written = NotePublic(at=note.at, text=note.text)
     return TaskInFull(row[0], split_tags(row[1]), [*split_notes(row[2]), written])
 
 
-def _note_in_steps(session: Session, touched: sa.Update, note: dict[str, Any]) -> TaskInFull | None:
+def _note_in_steps(
+    session: Session, user: User, touched: sa.Update, note: NoteInHistory
+) -> TaskInFull | None:
     statement = touched.returning(Task).execution_options(
         synchronize_session=False, populate_existing=True
     )
     task: Task | None = session.execute(statement).scalars().first()
     if task is None:
         return None
-    session.execute(insert(TaskNote).values(**note, task_id=task.id))
+    session.execute(insert(TaskNote).values(**history.note_row(user, note), task_id=task.id))
+    history.record(session, user, history.NOTE, note.at, [(task.id, *history.noted(note))])
     joined, notes = session.execute(
         sa.select(JOINED_TAGS, TASK_NOTES).where(col(Task.id) == task.id)
     ).one()
@@ -856,11 +968,10 @@ def _viewed(row: Sequence[Any]) -> dict[str, Any]:
     view["notes"] = (
         [{"at": public_value(at), "text": text} for at, text in _note_pairs(notes)] if notes else []
     )
-    return {key: view[key] for key in _PUBLIC_KEYS}  # the computed keys in their place
+    return {key: view[key] for key in PUBLIC_KEYS}
 
 
 _VIEWED = [col(getattr(Task, column)) for column in PUBLIC_COLUMNS.values()]
-_PUBLIC_KEYS = tuple(TaskPublic.model_fields)
 
 
 MORE_COUNTED = 500  # matches beyond a page that `list` counts; past that it says "500+"

@@ -1,0 +1,179 @@
+"""Series of repeating tasks: the next occurrence when one is done, and withdrawing it again.
+
+A series has one open task at a time. `done` of an occurrence makes the next one in the same
+transaction: due as the rule says (`sorted_cli.recurrence`), with the same title,
+description, priority, tags and rule, and the series' next iteration. Its id is derived from
+the series and the iteration, and no two tasks share a series and an iteration (a unique
+index), so a retried `done`, or eight at once, make it once. It is recorded in the history
+as `recur`, in the command of the `done`: undoing that `done` moves the successor to the
+trash, redo brings it back.
+
+`reopen` of an occurrence withdraws (moves to the trash) its successor when that is as the
+series made it: its latest history row is the `recur` that made it. One that was edited,
+tagged, noted or done is the user's and stays. A successor in the trash (withdrawn) comes back,
+due anew, when its occurrence is done again, instead of a second one being made.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from datetime import date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import update
+from sqlmodel import Session, col, select
+
+from sorted_cli.db import on_postgres
+from sorted_cli.models import PUBLIC_COLUMNS, Task, TaskChange, TaskTag, User
+from sorted_cli.recurrence import next_due, parse_rule, successor_id
+from sorted_cli.services import history
+
+RECUR, WITHDRAW = "recur", "withdraw"
+_THE_SERIES_OWN = (RECUR, WITHDRAW, history.UNDO, history.REDO)
+
+# Makes a task (its number, its tags, its history row as ACTION): services.tasks's own add.
+Create = Callable[[Session, User, Task, list[str], str], Task | None]
+
+
+def in_series(task: Task) -> bool:
+    return task.every is not None or task.series_id is not None
+
+
+def series_of(task: Task) -> uuid.UUID:
+    """The series TASK belongs to: a first occurrence is the series' own id."""
+    return task.series_id or task.id
+
+
+def spawn_successors(
+    session: Session, user: User, done: list[Task], now: datetime, *, create: Create
+) -> dict[uuid.UUID, Task]:
+    """Make the next occurrence of each repeating task in DONE (just completed, in this
+    transaction), unless its series ends there or the next one is there already; returns
+    those made (or brought back), by the id of the task each follows."""
+    repeating = sorted((task for task in done if task.every is not None), key=lambda t: t.number)
+    tags = _tags_of(session, [task.id for task in repeating]) if repeating else {}
+    made: dict[uuid.UUID, Task] = {}
+    for task in repeating:
+        successor = _spawn(session, user, task, now, tags.get(task.id, []), create)
+        if successor is not None:
+            made[task.id] = successor
+    return made
+
+
+def _spawn(
+    session: Session, user: User, task: Task, now: datetime, tags: list[str], create: Create
+) -> Task | None:
+    assert task.every is not None
+    rule = parse_rule(task.every)
+    iteration = (task.iteration or 1) + 1
+    if task.times is not None and iteration > task.times:
+        return None
+    anchor = task.anchor or task.due
+    due = next_due(
+        rule, due=task.due, anchor=anchor, done_on=now.astimezone().date(), today=date.today()
+    )
+    if task.until is not None and due > task.until:
+        return None
+    series = series_of(task)
+    there = _occurrence(session, series, iteration)
+    if there is not None:
+        if not there.is_deleted:
+            return None
+        _bring_back(session, user, there, due, now)
+        return there
+    successor = Task(
+        id=successor_id(series, iteration),
+        user_id=user.id,
+        number=0,
+        title=task.title,
+        description=task.description,
+        priority=task.priority,
+        due=due,
+        every=task.every,
+        until=task.until,
+        times=task.times,
+        anchor=anchor if rule.counts_from_anchor else None,
+        series_id=series,
+        iteration=iteration,
+        created_at=now,
+        updated_at=now,
+    )
+    return create(session, user, successor, tags, RECUR)
+
+
+def _occurrence(session: Session, series: uuid.UUID, iteration: int) -> Task | None:
+    statement = select(Task).where(col(Task.series_id) == series, col(Task.iteration) == iteration)
+    if on_postgres(session):  # pragma: postgres
+        statement = statement.with_for_update()
+    found: Task | None = session.exec(statement.execution_options(populate_existing=True)).first()
+    return found
+
+
+def _bring_back(session: Session, user: User, task: Task, due: date, now: datetime) -> None:
+    """A withdrawn successor out of the trash again, due DUE."""
+    _set(session, user, task, RECUR, now, {"deleted": False, "deleted_at": None, "due": due})
+
+
+def _set(
+    session: Session, user: User, task: Task, action: str, now: datetime, values: dict[str, Any]
+) -> None:
+    """Give TASK the public VALUES (and `updated_at` NOW), recorded as ACTION."""
+    columns = {PUBLIC_COLUMNS[key]: value for key, value in values.items()}
+    before = history.public_fields(task, values)
+    history.record_beside(
+        session,
+        update(Task).where(col(Task.id) == task.id).values(**columns, updated_at=now),
+        user,
+        action,
+        now,
+        [(task.id, before, values)],
+    )
+    for name, value in {**columns, "updated_at": now}.items():
+        setattr(task, name, value)
+
+
+def withdraw_successors(
+    session: Session, user: User, reopened: list[Task], now: datetime
+) -> dict[uuid.UUID, Task]:
+    """Move to the trash the successor of each task in REOPENED (just reopened, in this
+    transaction) that is still as its series made it; returns those, by the id of the task
+    each followed."""
+    withdrawn: dict[uuid.UUID, Task] = {}
+    for task in reopened:
+        if not in_series(task):
+            continue
+        successor = _occurrence(session, series_of(task), (task.iteration or 1) + 1)
+        if successor is None or successor.is_deleted or successor.completed:
+            continue
+        if _untouched(session, successor):
+            _set(session, user, successor, WITHDRAW, now, {"deleted": True, "deleted_at": now})
+            withdrawn[task.id] = successor
+    return withdrawn
+
+
+def _untouched(session: Session, task: Task) -> bool:
+    """Whether TASK is as its series made it: the history holds nothing done to it but by
+    the series (made, withdrawn, brought back) and undos and redos of those, and its latest
+    row left the task at the `updated_at` it still has (nothing unrecorded changed it)."""
+    rows = col(TaskChange.task_id) == task.id
+    others = session.exec(
+        select(TaskChange.id).where(rows, col(TaskChange.action).not_in(_THE_SERIES_OWN)).limit(1)
+    ).first()
+    latest = session.exec(
+        select(TaskChange.applied_at).where(rows).order_by(col(TaskChange.id).desc()).limit(1)
+    ).first()
+    return others is None and latest == task.updated_at
+
+
+def _tags_of(session: Session, task_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[str]]:
+    tags: dict[uuid.UUID, list[str]] = {}
+    rows = session.execute(
+        sa.select(col(TaskTag.task_id), col(TaskTag.name))
+        .where(col(TaskTag.task_id).in_(task_ids))
+        .order_by(col(TaskTag.name))
+    )
+    for task_id, name in rows:
+        tags.setdefault(task_id, []).append(name)
+    return tags

@@ -1,0 +1,411 @@
+"""Repeating tasks: the rules, the next occurrence that `done` makes, and taking it back."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import uuid
+from datetime import date, timedelta
+from typing import Any
+
+import pytest
+from conftest import Run
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+from test_cli_lists import _in_a_terminal
+from test_processes import SORTED, TIMEOUT_S, environment
+
+from sorted_cli.models import Task, TaskCreate, User, validated
+from sorted_cli.recurrence import Rule, add_months, canonical, next_due, parse_rule, successor_id
+from sorted_cli.services import tasks
+
+TODAY = date.today()
+
+
+def ok(run: Run, *args: str) -> str:
+    result = run(*args)
+    assert (result.exit_code, result.stderr) == (0, ""), (args, result.stdout, result.stderr)
+    return str(result.stdout)
+
+
+def everything(run: Run) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = json.loads(ok(run, "export", "--all"))
+    return found
+
+
+def by_number(run: Run) -> dict[int, dict[str, Any]]:
+    return {task["number"]: task for task in everything(run)}
+
+
+# ---------------------------------------------------------------------------------- rules
+
+
+@pytest.mark.parametrize(
+    ("typed", "stored"),
+    [
+        ("week", "week"),
+        ("weekly", "week"),
+        ("1w", "week"),
+        ("2w", "2 weeks"),
+        ("2 weeks", "2 weeks"),
+        ("every 2 weeks", "2 weeks"),
+        ("biweekly", "2 weeks"),
+        ("3d", "3 days"),
+        ("daily", "day"),
+        ("month", "month"),
+        ("6 months", "6 months"),
+        ("quarterly", "3 months"),
+        ("1y", "year"),
+        ("Yearly", "year"),
+        ("weekday", "weekday"),
+        ("weekdays", "weekday"),
+        ("friday", "friday"),
+        ("Fri", "friday"),
+        ("mondays", "monday"),
+        ("3 days after done", "3 days after done"),
+        ("  3D   AFTER   done ", "3 days after done"),
+        ("month after completion", "month after done"),
+    ],
+)
+def test_a_rule_is_stored_as_its_canonical_text(typed: str, stored: str) -> None:
+    assert canonical(typed) == stored
+    assert canonical(stored) == stored  # the stored text reads back as the same rule
+
+
+@pytest.mark.parametrize("typed", ["", "0d", "fortnights", "2m", "every", "after done", "3 dogs"])
+def test_what_is_not_a_rule_is_refused_saying_what_is(typed: str) -> None:
+    with pytest.raises(ValueError, match=r"is not a repeat rule: use day, week, month, year"):
+        parse_rule(typed)
+
+
+def test_a_month_later_is_the_same_day_or_the_last_day_of_a_shorter_month() -> None:
+    assert add_months(date(2027, 1, 31), 1) == date(2027, 2, 28)
+    assert add_months(date(2028, 1, 31), 1) == date(2028, 2, 29)  # a leap year
+    assert add_months(date(2027, 12, 15), 1) == date(2028, 1, 15)
+    assert add_months(date(2027, 2, 28), 1, keep_day=31) == date(2027, 3, 31)
+
+
+def test_a_monthly_series_counts_from_its_anchor_so_the_31st_comes_back() -> None:
+    rule = parse_rule("month")
+    old = date(2020, 1, 1)  # long past: nothing is skipped for these
+    due, dues = date(2027, 1, 31), []
+    for _ in range(4):
+        due = next_due(rule, due=due, anchor=date(2027, 1, 31), done_on=old, today=old)
+        dues.append(due)
+    assert dues == [date(2027, 2, 28), date(2027, 3, 31), date(2027, 4, 30), date(2027, 5, 31)]
+    leap = parse_rule("year")
+    assert next_due(leap, due=date(2028, 2, 29), anchor=None, done_on=old, today=old) == date(
+        2029, 2, 28
+    )
+    assert next_due(
+        leap, due=date(2031, 2, 28), anchor=date(2028, 2, 29), done_on=old, today=old
+    ) == date(2032, 2, 29)
+
+
+def test_occurrences_already_past_are_skipped_but_today_is_kept() -> None:
+    weekly = parse_rule("week")
+    monday = date(2026, 11, 2)
+    # Done three weeks late: the next one is the first still to come, not the three missed.
+    assert next_due(
+        weekly, due=monday, anchor=None, done_on=date(2026, 11, 25), today=date(2026, 11, 25)
+    ) == date(2026, 11, 30)
+    assert next_due(
+        weekly, due=monday, anchor=None, done_on=date(2026, 11, 23), today=date(2026, 11, 23)
+    ) == date(2026, 11, 23)
+    # Done early: a period after the due date.
+    assert next_due(
+        weekly, due=monday, anchor=None, done_on=date(2026, 10, 1), today=date(2026, 10, 1)
+    ) == date(2026, 11, 9)
+
+
+def test_after_done_counts_from_the_day_it_was_done() -> None:
+    rule = parse_rule("3 days after done")
+    done = date(2026, 12, 10)
+    assert next_due(rule, due=date(2026, 12, 1), anchor=None, done_on=done, today=done) == date(
+        2026, 12, 13
+    )
+    # A repeating task without a due date counts from the day of done too.
+    assert next_due(Rule("week"), due=None, anchor=None, done_on=done, today=done) == date(
+        2026, 12, 17
+    )
+
+
+def test_weekday_rules_land_on_the_right_days() -> None:
+    old = date(2020, 1, 1)
+    weekday = parse_rule("weekday")
+    friday, saturday = date(2026, 12, 4), date(2026, 12, 5)
+    assert next_due(weekday, due=friday, anchor=None, done_on=old, today=old) == date(2026, 12, 7)
+    assert next_due(weekday, due=saturday, anchor=None, done_on=old, today=old) == date(2026, 12, 7)
+    assert next_due(weekday, due=date(2026, 12, 7), anchor=None, done_on=old, today=old) == date(
+        2026, 12, 8
+    )
+    fridays = parse_rule("friday")
+    assert next_due(fridays, due=friday, anchor=None, done_on=old, today=old) == date(2026, 12, 11)
+    assert next_due(fridays, due=date(2026, 12, 1), anchor=None, done_on=old, today=old) == friday
+
+
+def test_the_id_of_an_occurrence_depends_on_its_series_and_iteration_only() -> None:
+    series = uuid.uuid4()
+    assert successor_id(series, 2) == successor_id(series, 2)
+    assert (
+        len({successor_id(series, 2), successor_id(series, 3), successor_id(uuid.uuid4(), 2)}) == 3
+    )
+
+
+# ------------------------------------------------------------------------ done makes the next
+
+
+def test_done_makes_the_next_occurrence_with_the_same_fields(ada: User, run: Run) -> None:
+    last_week = (TODAY - timedelta(days=7)).isoformat()
+    ok(run, "add", "Water plants", "--due", last_week, "--every", "week", "-p", "high",
+       "-d", "The ferns too", "--tag", "home", "--tag", "garden")  # fmt: skip
+    assert ok(run, "done", "1") == (
+        f"Completed task 1: Water plants\nNext: task 2, due {TODAY.isoformat()}.\n"
+    )
+    first, second = by_number(run)[1], by_number(run)[2]
+    assert first["completed"] is True
+    assert {key: second[key] for key in ("title", "description", "priority", "tags", "every")} == {
+        "title": "Water plants",
+        "description": "The ferns too",
+        "priority": "high",
+        "tags": ["garden", "home"],
+        "every": "week",
+    }
+    assert (second["due"], second["completed"], second["deleted"]) == (
+        TODAY.isoformat(),
+        False,
+        False,
+    )
+    assert (first["series_id"], first["iteration"]) == (first["id"], 1)
+    assert (second["series_id"], second["iteration"]) == (first["id"], 2)
+    assert second["id"] == str(successor_id(uuid.UUID(first["id"]), 2))
+    assert second["notes"] == []
+
+
+def test_a_series_ends_at_until_or_after_its_times(ada: User, run: Run) -> None:
+    today = TODAY.isoformat()
+    ok(
+        run,
+        "add",
+        "Standup",
+        "--due",
+        today,
+        "--every",
+        "day",
+        "--until",
+        (TODAY + timedelta(days=1)).isoformat(),
+    )
+    ok(run, "add", "Pills", "--due", today, "--every", "day", "--times", "2")
+    assert ok(run, "done", "1", "2") == (
+        "Completed task 1: Standup\n"
+        f"Next: task 3, due {(TODAY + timedelta(days=1)).isoformat()}.\n"
+        "Completed task 2: Pills\n"
+        f"Next: task 4, due {(TODAY + timedelta(days=1)).isoformat()}.\n"
+    )
+    assert ok(run, "done", "3", "4") == "Completed task 3: Standup\nCompleted task 4: Pills\n"
+    assert [task["number"] for task in everything(run)] == [1, 2, 3, 4]
+
+
+def test_a_task_done_again_after_a_retry_makes_no_second_successor(
+    ada: User, session: Session
+) -> None:
+    data = validated(TaskCreate, title="Water plants", due=TODAY, every="week")
+    tasks.create_task(session=session, user=ada, data=data)
+    [first] = tasks.complete_tasks(session=session, user=ada, refs=["1"])
+    [again] = tasks.complete_tasks(session=session, user=ada, refs=["1"])
+    assert (first.changed, first.next is not None, again.changed, again.next) == (
+        True,
+        True,
+        False,
+        None,
+    )
+    assert session.exec(select(Task).where(col(Task.series_id).is_not(None))).all() != []
+    assert len(session.exec(select(Task)).all()) == 2
+
+
+def test_no_two_tasks_share_an_occurrence_of_a_series(ada: User, session: Session) -> None:
+    series = uuid.uuid4()
+    for number in (1, 2):
+        session.add(Task(user_id=ada.id, number=number, title="x", series_id=series, iteration=2))
+    with pytest.raises(IntegrityError):
+        session.commit()
+    session.rollback()
+
+
+@pytest.mark.in_process
+def test_eight_dones_at_once_of_one_repeating_task_make_one_successor(ada: User, run: Run) -> None:
+    """Real processes, all started before any ends: one completes the task and makes the
+    next one; the others find it done already."""
+    ok(run, "add", "Water plants", "--due", TODAY.isoformat(), "--every", "week")
+    dones = [
+        subprocess.Popen(
+            [str(SORTED), "done", "1"],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=environment(),
+        )
+        for _ in range(8)
+    ]
+    said = [done.communicate(timeout=TIMEOUT_S) for done in dones]
+    assert [done.returncode for done in dones] == [0] * 8, said
+    outs = sorted(out for out, _ in said)
+    week = (TODAY + timedelta(days=7)).isoformat()
+    assert outs == sorted(
+        [f"Completed task 1: Water plants\nNext: task 2, due {week}.\n"]
+        + ["Task 1 was already done: Water plants\n"] * 7
+    )
+    assert [(t["number"], t["completed"]) for t in everything(run)] == [(1, True), (2, False)]
+
+
+# ----------------------------------------------------------------------- taking it back
+
+
+def test_undo_of_a_repeating_done_withdraws_the_next_and_redo_brings_it_back(
+    ada: User, run: Run
+) -> None:
+    ok(run, "add", "Water plants", "--due", TODAY.isoformat(), "--every", "week")
+    ok(run, "done", "1")
+    assert ok(run, "undo") == (
+        "Undid done of task 1: Water plants\n"
+        "Undid done of task 2: Water plants (moved to the trash)\n"
+    )
+    tasks_now = by_number(run)
+    assert (tasks_now[1]["completed"], tasks_now[2]["deleted"]) == (False, True)
+    assert ok(run, "list").count("\n") == 1
+    assert ok(run, "redo") == (
+        "Redid done of task 1: Water plants\n"
+        "Redid done of task 2: Water plants (out of the trash)\n"
+    )
+    tasks_now = by_number(run)
+    assert (tasks_now[1]["completed"], tasks_now[2]["deleted"]) == (True, False)
+
+
+def test_reopen_withdraws_an_untouched_next_and_done_brings_the_same_one_back(
+    ada: User, run: Run
+) -> None:
+    ok(run, "add", "Water plants", "--due", TODAY.isoformat(), "--every", "week")
+    ok(run, "done", "1")
+    made = by_number(run)[2]
+    assert ok(run, "reopen", "1") == (
+        "Reopened task 1: Water plants\nWithdrew task 2, its next time, to the trash.\n"
+    )
+    assert by_number(run)[2]["deleted"] is True
+    week = (TODAY + timedelta(days=7)).isoformat()
+    assert ok(run, "done", "1") == f"Completed task 1: Water plants\nNext: task 2, due {week}.\n"
+    back = by_number(run)[2]
+    assert (back["id"], back["deleted"], len(everything(run))) == (made["id"], False, 2)
+    # The reopen, and the done that brought it back, are undone as wholes too.
+    ok(run, "undo")
+    assert by_number(run)[2]["deleted"] is True
+    ok(run, "undo")
+    assert (by_number(run)[1]["completed"], by_number(run)[2]["deleted"]) == (True, False)
+
+
+def test_reopen_keeps_a_next_occurrence_the_user_has_touched(ada: User, run: Run) -> None:
+    ok(run, "add", "Water plants", "--due", TODAY.isoformat(), "--every", "week")
+    ok(run, "done", "1")
+    ok(run, "note", "2", "the big pot leaks")
+    assert ok(run, "reopen", "1") == "Reopened task 1: Water plants\n"
+    assert [(t["number"], t["completed"], t["deleted"]) for t in everything(run)] == [
+        (1, False, False),
+        (2, False, False),
+    ]
+
+
+# ------------------------------------------------------------------------------ editing
+
+
+def test_edit_changes_or_stops_a_series(ada: User, run: Run) -> None:
+    today = TODAY.isoformat()
+    ok(run, "add", "Water plants", "--due", today)
+    ok(run, "edit", "1", "--every", "2w", "--times", "3")
+    task = by_number(run)[1]
+    assert (task["every"], task["times"], task["until"]) == ("2 weeks", 3, None)
+    assert ok(run, "done", "1").endswith(f"due {(TODAY + timedelta(days=14)).isoformat()}.\n")
+    assert by_number(run)[2]["iteration"] == 2
+    ok(run, "edit", "2", "--no-every")
+    stopped = by_number(run)[2]
+    assert (stopped["every"], stopped["times"], stopped["until"]) == (None, None, None)
+    assert ok(run, "done", "2") == "Completed task 2: Water plants\n"
+    assert len(everything(run)) == 2
+    ok(run, "undo")  # the edit that stopped the series comes back with its rule
+    ok(run, "undo")
+    assert by_number(run)[2]["every"] == "2 weeks"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["add", "x", "--every", "week"],
+            "Error: A task that repeats from its due date needs one: give --due, "
+            "or --every 'week after done'.\n",
+        ),
+        (
+            ["add", "x", "--until", "2030-01-01"],
+            "Error: --until and --times end a repeating task: give --every too.\n",
+        ),
+        (
+            ["add", "x", "--every", "fortnights"],
+            "Error: Invalid --every: 'fortnights' is not a repeat rule: use day, week, month, "
+            "year (with a count: 2w, 3d, 6 months), weekday or a weekday name, optionally "
+            "followed by 'after done'.\n",
+        ),
+        (
+            ["edit", "1", "--times", "3"],
+            "Error: Task 1 does not repeat: give --every with --until or --times.\n",
+        ),
+        (
+            ["edit", "2", "--no-due"],
+            "Error: Task 2 repeats every week from its due date, so it needs one: give --due, "
+            "or --every 'week after done'.\n",
+        ),
+        (
+            ["edit", "2", "--every", "day", "--no-every"],
+            "Error: Give either --every or --no-every, not both.\n",
+        ),
+        (
+            ["edit", "2", "--no-every", "--times", "2"],
+            "Error: Give either --no-every or an end (--until, --times), not both.\n",
+        ),
+    ],
+)
+def test_a_rule_without_what_it_needs_is_refused_and_nothing_changes(
+    ada: User, run: Run, args: list[str], message: str
+) -> None:
+    ok(run, "add", "Plain")
+    ok(run, "add", "Weekly", "--due", TODAY.isoformat(), "--every", "week")
+    before = everything(run)
+    result = run(*args)
+    assert (result.exit_code, result.stdout, result.stderr) == (2, "", message)
+    assert everything(run) == before
+
+
+def test_a_rule_after_done_needs_no_due_date(ada: User, run: Run) -> None:
+    ok(run, "add", "Descale the kettle", "--every", "3 weeks after done")
+    week3 = (TODAY + timedelta(weeks=3)).isoformat()
+    assert (
+        ok(run, "done", "1")
+        == f"Completed task 1: Descale the kettle\nNext: task 2, due {week3}.\n"
+    )
+
+
+# ------------------------------------------------------------------------------ showing
+
+
+def test_list_marks_repeating_tasks_and_show_gives_the_rule_and_next_date(
+    ada: User, run: Run
+) -> None:
+    ok(run, "add", "Plain")
+    ok(run, "add", "Pay rent", "--due", "2027-01-31", "--every", "month", "--times", "12")
+    env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": "100", "NO_COLOR": "1"}
+    listed = _in_a_terminal(["list"], env).splitlines()
+    assert [row for row in listed if "Pay rent" in row][0].split("Pay rent", 1)[1].startswith(" ↻")
+    assert "↻" not in [row for row in listed if "Plain" in row][0]
+    shown = _in_a_terminal(["show", "2"], env)
+    assert "every month (1 of 12); next due 2027-02-28 if done today" in shown
+    piped = ok(run, "show", "2")
+    assert "every: month\nuntil: \ntimes: 12\nanchor: \n" in piped
