@@ -2,12 +2,15 @@
 
 Accepted: ISO `YYYY-MM-DD`, `today`, `tomorrow`, `yesterday`, a weekday name (`friday`, `fri`:
 the next such day after today, never today itself), and `+Nd` / `+Nw` (N days or weeks from
-today). Everything is relative to the local calendar date.
+today). Everything is relative to the local calendar date. Where a moment may be given
+(`--due`, `--wait`, `--scheduled`: `parse_when`), any of these may be followed by a 24-hour
+local time `HH:MM` (`friday 17:00`), and a time alone (`17:00`) is today at that time.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 from sorted_cli.errors import InvalidInput
@@ -15,11 +18,21 @@ from sorted_cli.errors import InvalidInput
 _WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _RELATIVE = re.compile(r"\+(\d{1,4})([dw])")
 _NAMED_OFFSETS = {"today": 0, "tomorrow": 1, "yesterday": -1}
+_DAYS = "YYYY-MM-DD, today, tomorrow, a weekday name, +3d or +2w"
+# An optional day, then a time: `17:00`, `friday 8:00`, `2026-12-04 09:30`.
+_WITH_TIME = re.compile(r"(?:(?P<day>.*\S)\s+)?(?P<hour>\d{1,2}):(?P<minute>\d{2})")
 
 
 def parse_due(text: str, *, today: date | None = None) -> date:
     """Turn what the user typed into a calendar date, or raise InvalidInput."""
-    today = today or date.today()
+    day = _day(text, today or date.today())
+    if day is None:
+        raise InvalidInput(f"Invalid date {text!r}: use {_DAYS}.")
+    return day
+
+
+def _day(text: str, today: date) -> date | None:
+    """The calendar date TEXT names (see the module's docstring), or None."""
     word = text.strip().lower()
     if word in _NAMED_OFFSETS:
         return today + timedelta(days=_NAMED_OFFSETS[word])
@@ -31,10 +44,45 @@ def parse_due(text: str, *, today: date | None = None) -> date:
     try:
         return date.fromisoformat(word)
     except ValueError:
-        pass
-    raise InvalidInput(
-        f"Invalid date {text!r}: use YYYY-MM-DD, today, tomorrow, a weekday name, +3d or +2w."
-    )
+        return None
+
+
+@dataclass(frozen=True)
+class When:
+    """A day as the user typed it, with the moment (UTC) when they gave a time too."""
+
+    day: date
+    moment: datetime | None = None
+
+    @property
+    def start(self) -> datetime:
+        """The moment given, or else the moment the local day starts (UTC)."""
+        return self.moment if self.moment is not None else local_midnight(self.day)
+
+
+def parse_when(text: str, *, now: datetime | None = None) -> When:
+    """A date with an optional local time (`friday 17:00`, `2026-12-04 09:30`, `17:00`: today
+    at that time), relative to NOW (local; default: the clock); raises InvalidInput."""
+    local_now = (now or datetime.now(UTC)).astimezone()
+    today = local_now.date()
+    match = _WITH_TIME.fullmatch(text.strip())
+    if match is None:
+        day = _day(text, today)
+        if day is None:
+            raise InvalidInput(f"Invalid date {text!r}: {_WHEN_FORMS}.")
+        return When(day)
+    hour, minute = int(match["hour"]), int(match["minute"])
+    if hour > 23 or minute > 59:
+        raise InvalidInput(
+            f"Invalid time in {text.strip()!r}: use HH:MM on a 24-hour clock, 00:00 to 23:59."
+        )
+    day = today if match["day"] is None else _day(match["day"], today)
+    if day is None:
+        raise InvalidInput(f"Invalid date {text!r}: {_WHEN_FORMS}.")
+    return When(day, _local_moment(day, time(hour, minute)))
+
+
+_WHEN_FORMS = f"use {_DAYS}, optionally followed by a time HH:MM (friday 17:00), or a time alone"
 
 
 def _weekday_number(word: str) -> int | None:
@@ -97,7 +145,12 @@ def parse_span(text: str) -> timedelta:
 
 def local_midnight(day: date) -> datetime:
     """The moment a local calendar day starts, in UTC (how completion times are stored)."""
+    return _local_moment(day, time())
+
+
+def _local_moment(day: date, at: time) -> datetime:
+    """The moment of local time AT on DAY, in UTC."""
     try:
-        return datetime.combine(day, time()).astimezone().astimezone(UTC)
+        return datetime.combine(day, at).astimezone().astimezone(UTC)
     except (OverflowError, ValueError):  # a day at the very ends of the calendar
         raise InvalidInput(f"Invalid date {day.isoformat()}: out of range.") from None

@@ -138,6 +138,11 @@ class TaskBase(SQLModel):
     description: str | None = Field(default=None, max_length=DESCRIPTION_MAX)
     priority: Priority = Field(default=Priority.none, sa_type=PriorityType, nullable=False)
     due: date | None = None
+    # UTC moments: hidden from the open list until `wait`; not to be started before
+    # `scheduled`; due at `due_at` when the due has a time (`due` is then its local day).
+    wait: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    scheduled: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    due_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 def _storable(field: str, text: str) -> str:
@@ -229,6 +234,9 @@ class TaskUpdate(SQLModel):
     description: str | None = None
     priority: Priority | None = None
     due: date | None = None
+    wait: datetime | None = None
+    scheduled: datetime | None = None
+    due_at: datetime | None = None
     every: str | None = None  # None set explicitly: the task stops repeating
     until: date | None = None
     times: int | None = Field(default=None, ge=1, le=NUMBER_MAX)
@@ -254,6 +262,8 @@ class Task(TaskBase, table=True):
         # and `--due-before` (due) without reading the user's other tasks.
         Index("ix_tasks_user_id_completed_at", "user_id", "completed_at"),
         Index("ix_tasks_user_id_due", "user_id", "due"),
+        # Serves the count of waiting tasks the open list hides, and `list --waiting`.
+        Index("ix_tasks_user_id_wait", "user_id", "wait"),
         # One task per occurrence of a series: a retried or a concurrent `done` of a
         # recurring task can never make its successor twice (sorted_cli.services.recurring).
         Index("uq_tasks_series_id_iteration", "series_id", "iteration", unique=True),
@@ -408,6 +418,9 @@ class TaskPublic(SQLModel):
     anchor: date | None = None  # the day a monthly or yearly rule counts from
     series_id: uuid.UUID | None = None  # the series this task is an occurrence of
     iteration: int | None = None  # which occurrence: 1 for the first
+    wait: datetime | None = None
+    scheduled: datetime | None = None
+    due_at: datetime | None = None  # the moment of a due with a time; null for a whole day
 
     @classmethod
     def of(
@@ -462,6 +475,7 @@ class TaskRecord(TaskPublic):
     already has) takes the next free number; `updated_at` defaults to `created_at`; a completed
     or deleted task without its moment gets `updated_at`. Timestamps without a zone are UTC.
     Notes are checked as typed ones are and put oldest first (those of one moment in file order).
+    A `due_at` without a `due` gives it its local calendar day.
     """
 
     number: int | None = Field(default=None, ge=1, le=NUMBER_MAX)  # type: ignore[assignment]
@@ -480,7 +494,9 @@ class TaskRecord(TaskPublic):
     iteration: int | None = Field(default=None, ge=1, le=NUMBER_MAX)
 
     _tags = field_validator("tags", mode="before")(normalise_tags)
-    _moments = field_validator("created_at", "updated_at", "completed_at", "deleted_at")(_utc)
+    _moments = field_validator(
+        "created_at", "updated_at", "completed_at", "deleted_at", "wait", "scheduled", "due_at"
+    )(_utc)
     _every = field_validator("every", mode="before")(_clean_rule)
 
     @field_validator("notes")
@@ -492,6 +508,11 @@ class TaskRecord(TaskPublic):
     def _consistent(self) -> TaskRecord:
         if self.updated_at is None:
             self.updated_at = self.created_at
+        if self.due_at is not None and self.due is None:
+            try:
+                self.due = self.due_at.astimezone().date()
+            except OverflowError:  # a moment at the very ends of the calendar
+                raise ValueError(f"due_at {self.due_at.isoformat()} is out of range") from None
         if self.completed and self.completed_at is None:
             self.completed_at = self.updated_at
         if not self.completed:

@@ -245,16 +245,28 @@ def changes(results: list[Change], *, verb: str, unchanged: str) -> None:
             line(f"Next: task {following.number}{due}.")
 
 
-def due_text(due: date | None, *, today: date, completed: bool = False) -> Text:
+def due_text(
+    due: date | None,
+    *,
+    today: date,
+    completed: bool = False,
+    at: datetime | None = None,
+    now: datetime | None = None,
+) -> Text:
+    """The due day (`today`, `tomorrow`, `2026-12-04`) and, for a due with a time AT, that
+    local time beside it; red once past due (AT before NOW, or a whole day before TODAY)."""
     from rich.text import Text
 
     if due is None:
         return Text("")
     days = (due - today).days
     label = {-1: "yesterday", 0: "today", 1: "tomorrow"}.get(days, due.isoformat())
+    if at is not None:
+        label += f" {at.astimezone():%H:%M}"
     if completed:
         return Text(label, style="dim")
-    return Text(label, style="bold red" if days < 0 else "yellow" if days == 0 else "")
+    past = at < now if at is not None and now is not None else days < 0
+    return Text(label, style="bold red" if past else "yellow" if days == 0 else "")
 
 
 def priority_text(priority: Priority) -> Text:
@@ -298,7 +310,7 @@ def task_table(
             title,
             *tags,
             priority_text(task.priority),
-            due_text(task.due, today=today, completed=task.completed),
+            due_text(task.due, today=today, completed=task.completed, at=task.due_at, now=now),
             age(task.created_at, now=now),
         )
     stdout().print(table)
@@ -312,6 +324,13 @@ def say_empty(view: View, *, searched: bool) -> None:
 def say_more(page: TaskPage) -> None:
     if page.more:
         notice(f"… and {page.more_text} more (--limit N shows more, --limit 0 shows all).")
+
+
+def say_waiting(page: TaskPage) -> None:
+    """How many waiting tasks the list left out, as a notice (stderr)."""
+    if page.waiting:
+        tasks, them = ("task", "it") if page.waiting == 1 else ("tasks", "them")
+        notice(f"{page.waiting_text} waiting {tasks} hidden: sorted list --waiting shows {them}.")
 
 
 def task_rows(tasks: Iterable[dict[str, Any]]) -> int:
@@ -362,7 +381,13 @@ def task_panel(
         ("Title", Text(clean(task.title), style="bold")),
         ("Status", state),
         ("Priority", priority_text(task.priority) if task.priority is not Priority.none else "-"),
-        ("Due", due_text(task.due, today=today, completed=task.completed) if task.due else "-"),
+        ("Due", _due_cell(task, now=now, today=today)),
+    ]
+    if task.wait:
+        rows.append(("Wait", _moment(task.wait)))
+    if task.scheduled:
+        rows.append(("Scheduled", _moment(task.scheduled)))
+    rows += [
         ("Tags", tags_text(tags) if tags else "-"),
         *([("Repeats", repeats_text(task, today=today))] if task.every is not None else []),
         ("Created", f"{_moment(task.created_at)} ({_ago(task.created_at, now=now)})"),
@@ -386,6 +411,12 @@ def task_panel(
         grid.add_row("" if number else "Notes", written)
     title = Text(f"Task {task.number}", style="cyan")
     stdout().print(Panel(grid, title=title, title_align="left", expand=False))
+
+
+def _due_cell(task: Task, *, now: datetime, today: date) -> Text | str:
+    if task.due is None:
+        return "-"
+    return due_text(task.due, today=today, completed=task.completed, at=task.due_at, now=now)
 
 
 REPEATS_MARK = "↻"  # beside the title of a repeating task in `sorted list`

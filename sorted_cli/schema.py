@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from sorted_cli.errors import SchemaError
 
-REVISIONS: tuple[str, ...] = ("0001", "0002", "0003", "0004", "0006")  # oldest first
+REVISIONS: tuple[str, ...] = ("0001", "0002", "0003", "0004", "0005", "0006")  # oldest first
 HEAD = REVISIONS[-1]
 
 

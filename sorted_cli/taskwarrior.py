@@ -6,7 +6,7 @@ The mapping, field by field:
   when it is positive, so that `task 3` is `sorted show 3` after switching.
 - `description` is the title. One too long for a title is cut at a word and ends in `…`; the
   whole text then opens the description.
-- `status`: `pending` and `waiting` are open (the wait date is dropped); `completed` and
+- `status`: `pending` and `waiting` are open (a waiting task keeps its `wait`); `completed` and
   `deleted` end at `end`, else `modified`, else `entry`.
 - Recurrence: a template (status `recurring`) and its instances (`parent`: the template's
   uuid) become one series (`TaskwarriorSeries`): the series' id is the template's uuid, each
@@ -20,6 +20,8 @@ The mapping, field by field:
 - `entry` is when the task was created, `modified` when it last changed.
 - Timestamps are UTC `YYYYMMDDTHHMMSSZ`; ISO 8601 with a zone is accepted too. `due` is the
   local calendar date of its moment: Taskwarrior keeps `due:friday` as local midnight in UTC.
+  A due at another local time (`due:friday+17h`) is that day with its moment as `due_at`.
+- `wait` and `scheduled` are kept as the moments they are.
 - `priority` H/M/L is high/medium/low. `tags` (a list, or a comma-separated string in old
   exports) and the project, as `project:<project>`, are sorted tags; a character a tag cannot
   hold becomes `-`, and a tag that is still not one (`🔥`) is dropped and reported as
@@ -27,7 +29,7 @@ The mapping, field by field:
 - `annotations` are notes, each with its own moment (`entry`) and text (`description`); an
   annotation with no text is left out.
 
-Every other field (wait, scheduled, start, depends, user-defined attributes, ...) is
+Every other field (start, depends, user-defined attributes, ...) is
 counted in `ignored`, once per task, and only for tasks that convert; `id` and `urgency` are
 computed by Taskwarrior, not stored, so they are not.
 """
@@ -37,7 +39,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time
 from typing import Any
 
 from sorted_cli.choices import Priority
@@ -91,6 +93,7 @@ def record_from_taskwarrior(item: Mapping[str, Any], *, ignored: Counter[str]) -
         paragraphs.append(_recurrence(rest, until))
     annotations = _annotations(rest.pop("annotations", None))
     due = _pop_moment(rest, "due")
+    local_due = due.astimezone() if due else None
 
     record = TaskRecord.model_validate(
         {
@@ -99,7 +102,7 @@ def record_from_taskwarrior(item: Mapping[str, Any], *, ignored: Counter[str]) -
             "title": title,
             "description": "\n\n".join(paragraphs) or None,
             "priority": _priority(rest.pop("priority", None)),
-            "due": due.astimezone().date() if due else None,
+            "due": local_due.date() if local_due else None,
             "completed": status == "completed",
             "completed_at": finished_at if status == "completed" else None,
             "created_at": created_at,
@@ -110,6 +113,10 @@ def record_from_taskwarrior(item: Mapping[str, Any], *, ignored: Counter[str]) -
             "notes": annotations,
             "until": until.astimezone().date() if until else None,
             **(repeats or {}),
+            "wait": _pop_moment(rest, "wait"),
+            "scheduled": _pop_moment(rest, "scheduled"),
+            # Local midnight is Taskwarrior's whole day; any other time is the moment due.
+            "due_at": due if local_due and local_due.time() != time() else None,
         }
     )
     ignored.update(sorted(rest.keys() - _DERIVED))

@@ -83,6 +83,9 @@ TASK_KEYS = [
     "anchor",
     "series_id",
     "iteration",
+    "wait",
+    "scheduled",
+    "due_at",
 ]
 
 

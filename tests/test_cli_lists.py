@@ -329,6 +329,15 @@ def test_piped_show_is_key_value_lines(ada: User, run: Run) -> None:
         "tags: errands,home\n"
         # each note on a line of the value's own, its text escaped; then the whole value
         "notes: T called\\\\\\\\them\\nT two\\\\nlines\\\\x1b\n"
+        "every: \n"
+        "until: \n"
+        "times: \n"
+        "anchor: \n"
+        "series_id: \n"
+        "iteration: \n"
+        "wait: \n"
+        "scheduled: \n"
+        "due_at: \n"
     )
     shown = dict(line.split(": ", 1) for line in result.stdout.splitlines())
     assert shown == {
@@ -453,7 +462,7 @@ STREAMING_BACKENDS = pytest.mark.parametrize(
 )
 
 
-@pytest.mark.parametrize(("args", "lines_per_task"), [(["--json"], 16), ([], 1)])
+@pytest.mark.parametrize(("args", "lines_per_task"), [(["--json"], 25), ([], 1)])
 @STREAMING_BACKENDS
 def test_listing_every_task_takes_flat_memory(
     ada: User, session: Session, args: list[str], lines_per_task: int

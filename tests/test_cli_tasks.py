@@ -87,6 +87,9 @@ def test_add_json_prints_the_task_and_nothing_else(ada: User, run: Run) -> None:
         "anchor": None,
         "series_id": None,
         "iteration": None,
+        "wait": None,
+        "scheduled": None,
+        "due_at": None,
     }
 
 
@@ -152,7 +155,8 @@ def test_show_wraps_a_long_title_in_full(
         (
             ["add", "t", "--due", "someday"],
             2,
-            "Invalid date 'someday': use YYYY-MM-DD, today, tomorrow, a weekday name, +3d or +2w.",
+            "Invalid date 'someday': use YYYY-MM-DD, today, tomorrow, a weekday name, +3d or +2w, "
+            "optionally followed by a time HH:MM (friday 17:00), or a time alone.",
         ),
         (["show", "7"], 1, "No task 7."),
         (
@@ -166,7 +170,8 @@ def test_show_wraps_a_long_title_in_full(
             ["edit", "1"],
             2,
             "Nothing to change: give --title, --description, --priority, --due, --no-due, "
-            "--every, --until, --times or --no-every.",
+            "--wait, --no-wait, --scheduled, --no-scheduled, --every, --until, --times or "
+            "--no-every.",
         ),
         (
             ["edit", "1", "--due", "today", "--no-due"],

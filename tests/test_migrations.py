@@ -50,6 +50,9 @@ TASKS_COLUMNS = {
     "anchor",
     "series_id",
     "iteration",
+    "wait",
+    "scheduled",
+    "due_at",
 }
 
 
@@ -95,6 +98,7 @@ def assert_schema_at_head(engine: Engine) -> None:
         ),
         "ix_tasks_user_id_completed_at": (["user_id", "completed_at"], False),
         "ix_tasks_user_id_due": (["user_id", "due"], False),
+        "ix_tasks_user_id_wait": (["user_id", "wait"], False),
         "uq_tasks_series_id_iteration": (["series_id", "iteration"], True),
     }
     assert indexes(engine, "task_tags") == {
@@ -182,6 +186,7 @@ def test_schema_head_is_the_script_directory_head() -> None:
 def test_history_describes_each_revision() -> None:
     assert migrate.history() == [
         migrate.Revision(id="0006", message="add task recurrence", is_head=True),
+        migrate.Revision(id="0005", message="add task dates", is_head=False),
         migrate.Revision(id="0004", message="add task notes", is_head=False),
         migrate.Revision(id="0003", message="add task history", is_head=False),
         migrate.Revision(id="0002", message="add task tags", is_head=False),
@@ -205,6 +210,7 @@ def test_upgrade_blank_database_to_head(engine: Engine) -> None:
         "Applied 0002: add task tags",
         "Applied 0003: add task history",
         "Applied 0004: add task notes",
+        "Applied 0005: add task dates",
         "Applied 0006: add task recurrence",
     ]
     assert migrate.current(engine) == schema.HEAD
@@ -225,6 +231,7 @@ def test_downgrade_to_base_and_back(engine: Engine) -> None:
     migrate.downgrade(engine, "base", progress=steps.append)
     assert steps == [
         "Reverted 0006: add task recurrence",
+        "Reverted 0005: add task dates",
         "Reverted 0004: add task notes",
         "Reverted 0003: add task history",
         "Reverted 0002: add task tags",
@@ -531,5 +538,63 @@ def test_upgrade_to_recurrence_keeps_every_task_tag_note_and_change(engine: Engi
     migrate.downgrade(engine, "0004")
     assert {table: _rows(engine, table, by) for table, by in order.items()} == before
     assert _rows_count(engine, "task_changes") == changes
+    migrate.upgrade(engine)
+    assert {table: _rows(engine, table, by) for table, by in order.items()} == before
+
+
+_DATES = {"wait", "scheduled", "due_at"}
+_RECURRENCE = {"every", "until", "times", "anchor", "series_id", "iteration"}
+
+
+def test_upgrade_to_dates_keeps_every_task_tag_note_and_user(engine: Engine) -> None:
+    migrate.upgrade(engine, "0004")
+    ada, _bob = _fill_at_0001(engine)
+    task = _uuid_param(engine, uuid.UUID(int=1))
+    with engine.begin() as connection:
+        connection.execute(
+            text("INSERT INTO task_tags (task_id, name, user_id) VALUES (:task, 'home', :user)"),
+            {"task": task, "user": _uuid_param(engine, ada)},
+        )
+        connection.execute(
+            text(
+                "INSERT INTO task_notes (id, task_id, user_id, created_at, text) "
+                "VALUES (:id, :task, :user, :now, 'called')"
+            ).bindparams(_MOMENT),
+            {
+                "id": _uuid_param(engine, uuid.uuid4()),
+                "task": task,
+                "user": _uuid_param(engine, ada),
+                "now": datetime.now(UTC),
+            },
+        )
+    order = {"tasks": "id", "users": "id", "task_tags": "name", "task_notes": "id"}
+    before = {table: _rows(engine, table, by) for table, by in order.items()}
+    assert [len(rows) for rows in before.values()] == [41, 2, 1, 1]
+
+    migrate.upgrade(engine, "0005")
+    assert column_names(engine, "tasks") == TASKS_COLUMNS - _RECURRENCE
+    assert indexes(engine, "tasks")["ix_tasks_user_id_wait"] == (["user_id", "wait"], False)
+    assert {table: _rows(engine, table, by) for table, by in order.items()} == before
+    with engine.connect() as connection:
+        dates = connection.execute(text("SELECT wait, scheduled, due_at FROM tasks")).all()
+    assert [tuple(row) for row in dates] == [(None, None, None)] * 41
+
+    # The upgraded tasks take the new moments.
+    moment = datetime(2026, 12, 4, 16, 0, tzinfo=UTC)
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "UPDATE tasks SET wait = :now, scheduled = :now, due_at = :now WHERE id = :task"
+            ).bindparams(_MOMENT),
+            {"task": task, "now": moment},
+        )
+    migrate.upgrade(engine)
+    assert_schema_at_head(engine)
+    assert {table: _rows(engine, table, by) for table, by in order.items()} == before
+
+    # Down again: the moments go, and nothing else (no tag or note cascades away); and back up.
+    migrate.downgrade(engine, "0004")
+    assert column_names(engine, "tasks") == TASKS_COLUMNS - _DATES - _RECURRENCE
+    assert {table: _rows(engine, table, by) for table, by in order.items()} == before
     migrate.upgrade(engine)
     assert {table: _rows(engine, table, by) for table, by in order.items()} == before

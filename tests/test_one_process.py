@@ -67,11 +67,13 @@ for request in requests:
 
 _UUID = re.compile(r"[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}")
 _SQL_TIMING = re.compile(r"\[(generated in|cached since) [0-9.]+s( ago)?\]")
+# The clock's moment a statement binds (`list` asks what is waiting at this moment).
+_MOMENT = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d+)?")
 _CREATED = "Created local user tester@localhost; `sorted user --help` to manage users.\n"
 
 
 def masked(text: str) -> str:
-    return _SQL_TIMING.sub("[timing]", _UUID.sub("<uuid>", text))
+    return _MOMENT.sub("<moment>", _SQL_TIMING.sub("[timing]", _UUID.sub("<uuid>", text)))
 
 
 class Commands(Protocol):

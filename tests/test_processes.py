@@ -186,6 +186,9 @@ def test_add_list_done_as_processes(database_url: str, ada: User) -> None:
         "deleted_at": None,
         "tags": [],
         "notes": [],
+        "wait": None,
+        "scheduled": None,
+        "due_at": None,
     }
     assert moment(task["completed_at"]) == moment(task["updated_at"])
     assert moment(task["updated_at"]) > moment(task["created_at"])

@@ -77,10 +77,8 @@ def test_every_exported_task_keeps_its_uuid_title_and_entry(item: dict[str, Any]
 def test_fixture_converts_to_the_expected_tasks(local_zone: Callable[[str], None]) -> None:
     local_zone("Europe/Berlin")  # where the export was made: due dates are its local midnights
     ignored: Counter[str] = Counter()
-    got = [
-        (r.number, r.priority, r.due, r.completed, r.deleted, r.tags)
-        for r in (record_from_taskwarrior(item, ignored=ignored) for item in ITEMS)
-    ]
+    records = [record_from_taskwarrior(item, ignored=ignored) for item in ITEMS]
+    got = [(r.number, r.priority, r.due, r.completed, r.deleted, r.tags) for r in records]
     high, medium, low, none = Priority.high, Priority.medium, Priority.low, Priority.none
     assert got == [
         (1, high, date(2026, 3, 14), False, False, ["garden", "project:home.garden", "weekend"]),
@@ -93,13 +91,19 @@ def test_fixture_converts_to_the_expected_tasks(local_zone: Callable[[str], None
         (None, high, None, True, False, ["health"]),  # finished tasks have id 0
         (None, none, None, False, True, ["project:hobbies"]),
     ]
+    # Every due is a local midnight (a whole day); the waiting task keeps its wait.
+    assert [
+        (r.number, r.wait, r.scheduled, r.due_at) for r in records if r.wait or r.scheduled
+    ] == [
+        (1, None, utc("20260306T230000Z"), None),
+        (4, utc("20260331T220000Z"), None, None),
+    ]
+    assert all(r.due_at is None for r in records)
     assert ignored == Counter(
         {
-            "scheduled": 1,
             "depends": 1,
             "estimate": 1,  # a user-defined attribute
             "start": 1,
-            "wait": 1,
         }
     )
 
@@ -286,6 +290,37 @@ def test_due_is_the_local_calendar_date_of_its_moment(
     assert convert(task(due="20260313T230000Z")).due == due  # `due:2026-03-14` made in Berlin
 
 
+@pytest.mark.parametrize(
+    ("zone", "due", "due_at"),
+    [
+        ("Europe/Berlin", date(2026, 3, 14), None),  # `due:2026-03-14` made in Berlin
+        ("UTC", date(2026, 3, 13), utc("20260313T230000Z")),  # 23:00 there: a time
+        ("America/Los_Angeles", date(2026, 3, 13), utc("20260313T230000Z")),
+    ],
+)
+def test_a_due_that_is_not_local_midnight_keeps_its_moment(
+    local_zone: Callable[[str], None], zone: str, due: date, due_at: datetime | None
+) -> None:
+    local_zone(zone)
+    record = convert(task(due="20260313T230000Z"))
+    assert (record.due, record.due_at) == (due, due_at)
+
+
+def test_wait_and_scheduled_are_kept_as_moments() -> None:
+    ignored: Counter[str] = Counter()
+    record = convert(
+        task(status="waiting", wait="20260401T063000Z", scheduled="2026-03-20T09:00:00+01:00"),
+        ignored,
+    )
+    assert (record.wait, record.scheduled) == (
+        datetime(2026, 4, 1, 6, 30, tzinfo=UTC),
+        datetime(2026, 3, 20, 8, 0, tzinfo=UTC),
+    )
+    assert ignored == Counter()
+    with pytest.raises(ValueError, match=r"^wait must be a Taskwarrior date"):
+        convert(task(wait="soon"))
+
+
 # ------------------------------------------------------------------------------ priority
 
 
@@ -442,12 +477,12 @@ def test_an_annotation_longer_than_a_note_is_refused() -> None:
 
 def test_ignored_counts_each_dropped_field_once_per_task() -> None:
     ignored: Counter[str] = Counter()
-    convert(task(id=4, urgency=3.5, wait="20260401T000000Z", depends=[UUID]), ignored)
+    convert(task(id=4, urgency=3.5, start="20260401T000000Z", depends=[UUID]), ignored)
     convert(
         task(depends=f"{UUID},{UUID}", until="20261231T120000Z", end="20260304T173000Z"), ignored
     )
     convert(task(status="recurring", recur="weekly", until="20261231T120000Z"), ignored)
-    assert ignored == Counter({"depends": 2, "wait": 1, "end": 1})
+    assert ignored == Counter({"depends": 2, "start": 1, "end": 1})
 
 
 def test_a_task_that_cannot_be_imported_adds_nothing_to_ignored() -> None:

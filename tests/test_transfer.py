@@ -11,6 +11,7 @@ import shlex
 import sqlite3
 import subprocess
 import sys
+import time
 import tracemalloc
 import uuid
 from collections.abc import Iterator
@@ -38,11 +39,16 @@ FIXTURE = Path(__file__).parent / "data" / "taskwarrior.json"
 
 @pytest.fixture
 def filled(ada: User, run: Run) -> None:
-    """Ada's tasks in every state: open, completed, deleted, tagged, described, due, noted."""
+    """Ada's tasks in every state: open, completed, deleted, tagged, described, due (a day, and
+    a time), waited, scheduled, noted."""
     for args in (
         ["Buy milk", "--tag", "errands", "-d", 'oat\nand "quotes", commas'],
         ["File taxes", "-p", "high", "--due", "2031-04-15", "--tag", "home", "--tag", "money"],
-        ["Grüße ✓ senden", "-p", "low"],
+        # Waited and scheduled until moments now past: listed as any open task.
+        [
+            *("Grüße ✓ senden", "-p", "low", "--due", "2031-05-01 09:30"),
+            *("--wait", "2026-01-01", "--scheduled", "2026-02-01 08:00"),
+        ],
         ["Old plan", "--tag", "someday"],
     ):
         assert run("add", *args).exit_code == 0
@@ -356,15 +362,27 @@ def test_another_users_task_is_refused_and_nothing_imported(
 # ---------------------------------------------------------------------------- Taskwarrior
 
 
-def test_taskwarrior_export_imports_every_status(ada: User, run: Run) -> None:
+@pytest.fixture
+def in_berlin(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Local time is Berlin's, where the fixture's export was made (for the server too)."""
+    monkeypatch.setenv("TZ", "Europe/Berlin")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+def test_taskwarrior_export_imports_every_status(ada: User, run: Run, in_berlin: None) -> None:
     every = json.loads(FIXTURE.read_text())
     items = [item for item in every if item["status"] != "recurring"]  # folded into its series
     result = run("import", "--from", "taskwarrior", str(FIXTURE))
     assert result.exit_code == 0, result.stderr
     assert result.stdout == f"Imported {len(items)} tasks.\n"
     assert result.stderr.startswith("Not kept: ")
-    for field in ("depends", "scheduled", "wait", "recurrence template"):
+    for field in ("depends", "recurrence template"):
         assert f"{field} (" in result.stderr
+    for kept in ("scheduled", "wait"):
+        assert f"{kept} (" not in result.stderr
 
     tasks = {task["id"]: task for task in exported(run, "--all")}
     assert set(tasks) == {item["uuid"] for item in items}
@@ -383,6 +401,13 @@ def test_taskwarrior_export_imports_every_status(ada: User, run: Run) -> None:
             assert task["number"] == item["id"]
 
     garden = tasks["3f2a9c41-7d0e-4b6a-9e58-1c2d3e4f5a61"]
+    # Its due is a Berlin midnight: a whole day, and no due_at.
+    assert (garden["due"], garden["due_at"]) == ("2026-03-14", None)
+    assert garden["scheduled"] == "2026-03-06T23:00:00Z"
+    waiting = [task for task in tasks.values() if task["wait"]]
+    assert [(task["title"], task["wait"]) for task in waiting] == [
+        ("Renew the passport", "2026-03-31T22:00:00Z")
+    ]
     assert (garden["description"], garden["notes"]) == (
         None,
         [

@@ -30,6 +30,7 @@ from sorted_cli.cli.state import State
 from sorted_cli.errors import InvalidInput
 
 if TYPE_CHECKING:
+    from sorted_cli.dates import When
     from sorted_cli.models import Task
 
 app = typer.Typer()
@@ -37,7 +38,26 @@ app = typer.Typer()
 DueOption = Annotated[
     str | None,
     typer.Option(
-        "--due", metavar="DATE", help="YYYY-MM-DD, today, tomorrow, a weekday (friday), +3d or +2w."
+        "--due",
+        metavar="DATE",
+        help="YYYY-MM-DD, today, tomorrow, a weekday (friday), +3d or +2w; a local time may "
+        "follow (friday 17:00), or stand alone (17:00: today).",
+    ),
+]
+WaitOption = Annotated[
+    str | None,
+    typer.Option(
+        "--wait",
+        metavar="DATE",
+        help="Hide the task from `list` until DATE (its start, or a time: monday 9:00).",
+    ),
+]
+ScheduledOption = Annotated[
+    str | None,
+    typer.Option(
+        "--scheduled",
+        metavar="DATE",
+        help="Not to be started before DATE (its start, or a time); `list --ready` waits for it.",
     ),
 ]
 DescriptionOption = Annotated[
@@ -78,6 +98,26 @@ def _every(text: str | None) -> str | None:
         raise InvalidInput(f"Invalid --every: {exc}.") from None
 
 
+def _when(text: str | None) -> When | None:
+    from sorted_cli.dates import parse_when
+
+    return None if text is None else parse_when(text)
+
+
+def _due_fields(text: str | None) -> dict[str, object]:
+    """`due` (the local day) and `due_at` (the moment, for a due with a time) of --due."""
+    when = _when(text)
+    return (
+        {"due": None, "due_at": None} if when is None else {"due": when.day, "due_at": when.moment}
+    )
+
+
+def _start(text: str | None) -> datetime | None:
+    """The moment of --wait or --scheduled: the time given, or the start of the local day."""
+    when = _when(text)
+    return None if when is None else when.start
+
+
 def _tags(names: list[str] | None) -> list[str]:
     """Tags as typed, normalised; a bad one is InvalidInput naming it."""
     from sorted_cli.tags import normalise_tag
@@ -96,6 +136,8 @@ def _tags(names: list[str] | None) -> list[str]:
         'sorted add "Water plants" --due friday --every week',
         'sorted add "Pay rent" --due 2027-01-31 --every month --until 2027-12-31',
         'sorted add "Descale the kettle" --every "3 weeks after done"',
+        'sorted add "Send the report" --due "friday 17:00"',
+        'sorted add "Renew passport" --wait 2027-01-01 --scheduled "2027-01-04 09:00"',
     )
 )
 def add(
@@ -107,6 +149,8 @@ def add(
     description: DescriptionOption = None,
     priority: PriorityOption = None,
     due: DueOption = None,
+    wait: WaitOption = None,
+    scheduled: ScheduledOption = None,
     tags: Tags = None,
     every: EveryOption = None,
     until: UntilOption = None,
@@ -123,7 +167,9 @@ def add(
         title=title,
         description=description,
         priority=priority or Priority.none,
-        due=_due(due),
+        **_due_fields(due),
+        wait=_start(wait),
+        scheduled=_start(scheduled),
         tags=_tags(tags),
         every=_every(every),
         until=_due(until),
@@ -150,6 +196,8 @@ def add(
         "sorted list",
         "sorted list --tag work --priority high --sort due",
         "sorted list --overdue",
+        "sorted list --waiting    (the tasks hidden until their --wait)",
+        "sorted list --ready      (open, not waiting, not scheduled later)",
         "sorted list --all --search milk --json",
         "sorted list --completed-since monday",
         "sorted list | cut -f1,7    (plain tab-separated rows when piped)",
@@ -174,9 +222,25 @@ def list_(
         typer.Option("--due-before", metavar="DATE", help="Only tasks due before DATE."),
     ] = None,
     overdue: Annotated[
-        bool, typer.Option("--overdue", help="Only open tasks due before today.")
+        bool,
+        typer.Option(
+            "--overdue", help="Only open tasks past due: their due time, or due day, is past."
+        ),
     ] = False,
     due_today: Annotated[bool, typer.Option("--today", help="Only tasks due today.")] = False,
+    waiting: Annotated[
+        bool,
+        typer.Option(
+            "--waiting",
+            help="Only waiting tasks (their --wait is still to come): the open list hides them.",
+        ),
+    ] = False,
+    ready: Annotated[
+        bool,
+        typer.Option(
+            "--ready", help="Only open tasks to start now: not waiting, not scheduled later."
+        ),
+    ] = False,
     completed_since: Annotated[
         str | None,
         typer.Option(
@@ -212,7 +276,8 @@ def list_(
 ) -> None:
     """List your open tasks (or completed ones, or the trash), filtered and sorted.
 
-    Filters combine: a task is listed when it passes every one given. On a terminal the
+    Filters combine: a task is listed when it passes every one given. Open tasks that are
+    waiting (`add --wait`) are left out until then, and counted on stderr. On a terminal the
     list is a table of the first 50; piped, it is one tab-separated line per task (all of
     them): number, UUID, status, priority, due, tags, title.
     """
@@ -222,7 +287,11 @@ def list_(
 
     if overdue and due_today:
         raise InvalidInput("Choose one of --overdue and --today: no task is both.")
+    if waiting and ready:
+        raise InvalidInput("Choose one of --waiting and --ready: no task is both.")
     view = _view(all_=all_, completed=completed, deleted=deleted)
+    if ready and view is not View.open:
+        raise InvalidInput("--ready lists open tasks: leave out --all, --completed and --deleted.")
     since = None if completed_since is None else local_midnight(parse_since(completed_since))
     if since is not None and view is View.open:
         view = View.completed  # "completed since" asks about completed tasks
@@ -242,9 +311,14 @@ def list_(
         today=today,
         sort=sort,
         limit=limit or None,
+        waiting=waiting,
+        ready=ready,
+        now=_now(),
     )
     state = State.of(ctx)
-    filtered = any((search, tags, priorities, due_before, overdue, due_today, since))
+    filtered = any(
+        (search, tags, priorities, due_before, overdue, due_today, since, waiting, ready)
+    )
     if query.limit is None and not table:  # streamed, as export streams: flat memory
         write = render.print_json_array if as_json else render.task_rows
         shown = state.db.run(
@@ -268,7 +342,7 @@ def list_(
         if page.more:
             render.notice(f"{page.more_text} more not shown (--limit 0 shows all).")
     elif table:
-        render.task_table(page, view=view, now=_now(), today=today, searched=filtered)
+        render.task_table(page, view=view, now=query.now, today=today, searched=filtered)
     else:
         render.task_rows(
             render.task_json(task, page.tags_of(task), page.notes_of(task)) for task in page.tasks
@@ -276,6 +350,7 @@ def list_(
         render.say_more(page)
         if not page.tasks:
             render.say_empty(view, searched=filtered)
+    render.say_waiting(page)
 
 
 def _view(*, all_: bool, completed: bool, deleted: bool) -> View:
@@ -396,6 +471,8 @@ def reopen(ctx: typer.Context, refs: DoneRefs) -> None:
         "sorted edit 3 -p low --no-due",
         "sorted edit 4 --every 2w --times 6",
         "sorted edit 4 --no-every",
+        'sorted edit 3 --due "tomorrow 9:30"    (--due tomorrow: the whole day)',
+        "sorted edit 3 --wait monday --no-scheduled",
     )
 )
 def edit(
@@ -408,6 +485,12 @@ def edit(
     priority: PriorityOption = None,
     due: DueOption = None,
     no_due: Annotated[bool, typer.Option("--no-due", help="Remove the due date.")] = False,
+    wait: WaitOption = None,
+    no_wait: Annotated[bool, typer.Option("--no-wait", help="Stop waiting: list it now.")] = False,
+    scheduled: ScheduledOption = None,
+    no_scheduled: Annotated[
+        bool, typer.Option("--no-scheduled", help="Remove the scheduled date.")
+    ] = False,
     every: EveryOption = None,
     until: UntilOption = None,
     times: TimesOption = None,
@@ -415,27 +498,39 @@ def edit(
         bool, typer.Option("--no-every", help="Stop repeating (this task stays).")
     ] = False,
 ) -> None:
-    """Change a task's title, description, priority, due date or how it repeats."""
+    """Change a task's title, description, priority, due date, wait or scheduled date, or how
+    it repeats."""
     from sorted_cli import render
     from sorted_cli.models import TaskUpdate, validated
     from sorted_cli.services import tasks
 
-    if due is not None and no_due:
-        raise InvalidInput("Give either --due or --no-due, not both.")
-    if every is not None and no_every:
-        raise InvalidInput("Give either --every or --no-every, not both.")
+    pairs = [
+        ("due", due, no_due),
+        ("wait", wait, no_wait),
+        ("scheduled", scheduled, no_scheduled),
+        ("every", every, no_every),
+    ]
+    for name, value, cleared in pairs:
+        if value is not None and cleared:
+            raise InvalidInput(f"Give either --{name} or --no-{name}, not both.")
     given = {
         "title": title,
         "description": description,
         "priority": priority,
-        "due": _due(due),
         "every": _every(every),
         "until": _due(until),
         "times": times,
     }
-    values = {name: value for name, value in given.items() if value is not None}
-    cleared = {"due": None} if no_due else {}
-    data = validated(TaskUpdate, **values, **cleared, **({"every": None} if no_every else {}))
+    values: dict[str, object] = {name: value for name, value in given.items() if value is not None}
+    if due is not None or no_due:  # a due without a time has no due_at: the whole day
+        values.update(_due_fields(due))
+    if wait is not None or no_wait:
+        values["wait"] = _start(wait)
+    if scheduled is not None or no_scheduled:
+        values["scheduled"] = _start(scheduled)
+    if no_every:
+        values["every"] = None
+    data = validated(TaskUpdate, **values)
     state = State.of(ctx)
     task = state.db.run(
         lambda session: tasks.update_task(session=session, user=state.user, ref=ref, data=data)

@@ -14,13 +14,14 @@ import re
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, NoReturn
 
 import sqlalchemy as sa
 from sqlalchemy import (
     Row,
     Select,
+    and_,
     case,
     delete,
     false,
@@ -80,8 +81,11 @@ class TaskQuery:
     """What `sorted list` asks for; every filter given must hold (they combine with AND).
 
     `tags`: carries all of these; `priorities`: has one of these; `due_before`: due before
-    that day; `due_on`: due that day; `overdue`: open and due before `today`;
-    `completed_since`: completed at or after that moment. `limit=None` means every match.
+    that day; `due_on`: due that day; `overdue`: open and past due (`due_at` before `now`, or
+    for a whole day, `due` before `today`); `completed_since`: completed at or after that
+    moment; `waiting`: only tasks whose `wait` is after `now` (the open view hides them
+    otherwise); `ready`: open, not waiting, and not scheduled after `now`. `limit=None` means
+    every match.
     """
 
     view: View = View.open
@@ -95,6 +99,14 @@ class TaskQuery:
     today: date = field(default_factory=date.today)
     sort: SortKey = SortKey.number
     limit: int | None = DEFAULT_LIMIT
+    waiting: bool = False
+    ready: bool = False
+    now: datetime = field(default_factory=utcnow)
+
+    @property
+    def hides_waiting(self) -> bool:
+        """Does the list leave out waiting tasks (the open view, unless asked for them)."""
+        return self.view is View.open and not self.waiting
 
 
 @dataclass(frozen=True)
@@ -104,11 +116,19 @@ class TaskPage:
     tags: dict[uuid.UUID, list[str]] = field(default_factory=dict)
     more_counted_in_full: bool = True  # False: there are `more` or more
     notes: dict[uuid.UUID, list[NotePublic]] = field(default_factory=dict)
+    # Tasks the filters match that are left out as waiting (counted as `more` is).
+    waiting: int = 0
+    waiting_counted_in_full: bool = True
 
     @property
     def more_text(self) -> str:
         """How many more, for people: `12`, or `500+` when counting stopped there."""
         return f"{self.more:,}" + ("" if self.more_counted_in_full else "+")
+
+    @property
+    def waiting_text(self) -> str:
+        """How many are waiting, for people: `2`, or `500+`."""
+        return f"{self.waiting:,}" + ("" if self.waiting_counted_in_full else "+")
 
     def tags_of(self, task: Task) -> list[str]:
         return self.tags.get(task.id, [])
@@ -671,7 +691,8 @@ def update_task(*, session: Session, user: User, ref: str, data: TaskUpdate) -> 
     if not values:
         raise InvalidInput(
             "Nothing to change: give --title, --description, --priority, --due, --no-due, "
-            "--every, --until, --times or --no-every."
+            "--wait, --no-wait, --scheduled, --no-scheduled, --every, --until, --times or "
+            "--no-every."
         )
     _check_repeats(session, user, ref, values)
     if "due" in values or "every" in values:
@@ -862,7 +883,8 @@ def _note_in_steps(
 def list_tasks(*, session: Session, user: User, query: TaskQuery) -> TaskPage:
     """One page of the user's tasks with their tags, filtered and sorted by the database, in
     one statement. With a limit, the same statement counts the matches the page leaves out,
-    up to MORE_COUNTED of them: counting every match would read all of a user's tasks."""
+    up to MORE_COUNTED of them: counting every match would read all of a user's tasks. When
+    the list leaves out waiting tasks, it counts those the filters match too (as many)."""
     conditions = _conditions(user, query)
     columns: list[Any] = [Task, JOINED_TAGS, TASK_NOTES]
     if query.limit is not None:
@@ -874,6 +896,9 @@ def list_tasks(*, session: Session, user: User, query: TaskQuery) -> TaskPage:
             .limit(query.limit + MORE_COUNTED + 1)  # one more: to tell "500" from "500+"
         )
         columns.append(select(func.count()).select_from(matching.subquery()).scalar_subquery())
+    waiting = _waiting_count(user, query) if query.hides_waiting else None
+    if waiting is not None:
+        columns.append(waiting)
     statement = sa.select(*columns).where(*conditions).order_by(*_ordering(query.sort))
     if query.limit is not None:
         statement = statement.limit(query.limit)
@@ -881,8 +906,19 @@ def list_tasks(*, session: Session, user: User, query: TaskQuery) -> TaskPage:
     tags = {row[0].id: split_tags(row[1]) for row in rows if row[1]}
     notes = {row[0].id: split_notes(row[2]) for row in rows if row[2]}
     tasks = [row[0] for row in rows]
+    hidden = 0
+    if waiting is not None:  # an empty page has no row to carry the count: one more statement
+        hidden = int(rows[0][-1] if rows else session.execute(sa.select(waiting)).scalar_one())
+    waiting_shown, waiting_in_full = min(hidden, MORE_COUNTED), hidden <= MORE_COUNTED
     if query.limit is None or not rows:
-        return TaskPage(tasks=tasks, more=0, tags=tags, notes=notes)
+        return TaskPage(
+            tasks=tasks,
+            more=0,
+            tags=tags,
+            notes=notes,
+            waiting=waiting_shown,
+            waiting_counted_in_full=waiting_in_full,
+        )
     more = int(rows[0][3]) - len(tasks)
     return TaskPage(
         tasks=tasks,
@@ -890,6 +926,19 @@ def list_tasks(*, session: Session, user: User, query: TaskQuery) -> TaskPage:
         tags=tags,
         more_counted_in_full=more <= MORE_COUNTED,
         notes=notes,
+        waiting=waiting_shown,
+        waiting_counted_in_full=waiting_in_full,
+    )
+
+
+def _waiting_count(user: User, query: TaskQuery) -> Any:
+    """A scalar subquery: how many tasks the query would match but for waiting (up to
+    MORE_COUNTED and one), found through `ix_tasks_user_id_wait`."""
+    waiting = sa.select(col(Task.id)).where(*_conditions(user, query, hidden=True))
+    return (
+        select(func.count())
+        .select_from(waiting.limit(MORE_COUNTED + 1).subquery())
+        .scalar_subquery()
     )
 
 
@@ -1022,11 +1071,23 @@ def split_notes(pairs: list[list[str]] | None) -> list[NotePublic]:
     return [NotePublic(at=at, text=text) for at, text in _note_pairs(pairs)] if pairs else []
 
 
-def _conditions(user: User, query: TaskQuery) -> list[ColumnElement[bool]]:
+def _conditions(user: User, query: TaskQuery, *, hidden: bool = False) -> list[ColumnElement[bool]]:
+    """WHERE of what QUERY matches; with `hidden`, of the waiting tasks it leaves out."""
+    waiting = col(Task.wait) > query.now
+    not_waiting = or_(col(Task.wait).is_(None), col(Task.wait) <= query.now)
     conditions: list[ColumnElement[bool]] = [
         col(Task.user_id) == user.id,
         *_view_conditions(query.view),
     ]
+    if query.waiting or hidden:
+        conditions.append(waiting)
+    elif query.hides_waiting or query.ready:
+        conditions.append(not_waiting)
+    if query.ready:
+        conditions += [
+            col(Task.completed) == false(),
+            or_(col(Task.scheduled).is_(None), col(Task.scheduled) <= query.now),
+        ]
     if query.search:
         conditions.append(
             or_(
@@ -1046,10 +1107,23 @@ def _conditions(user: User, query: TaskQuery) -> list[ColumnElement[bool]]:
     if query.due_on is not None:
         conditions.append(col(Task.due) == query.due_on)
     if query.overdue:
-        conditions += [col(Task.due) < query.today, col(Task.completed) == false()]
+        conditions += [overdue(today=query.today, now=query.now), col(Task.completed) == false()]
     if query.completed_since is not None:
         conditions.append(col(Task.completed_at) >= query.completed_since)
     return conditions
+
+
+def overdue(*, today: date, now: datetime) -> ColumnElement[bool]:
+    """Past due: a due with a time is past at `due_at`, a whole-day due once its day is."""
+    return and_(
+        # A bound the (user_id, due) index can serve: a task whose due_at has passed has its
+        # local day at most a day or so after today even where the time zone has changed.
+        col(Task.due) < today + timedelta(days=2),
+        or_(
+            and_(col(Task.due_at).is_not(None), col(Task.due_at) < now),
+            and_(col(Task.due_at).is_(None), col(Task.due) < today),
+        ),
+    )
 
 
 def _insert_tags(session: Session, user: User, task_id: uuid.UUID, names: Iterable[str]) -> None:
@@ -1122,7 +1196,7 @@ def _ordering(sort: SortKey) -> list[ColumnElement[Any]]:
     """ORDER BY for each sort key; the task number breaks ties so the order is stable."""
     first: dict[SortKey, list[ColumnElement[Any]]] = {
         SortKey.number: [],
-        SortKey.due: [nulls_last(col(Task.due).asc())],
+        SortKey.due: [nulls_last(col(Task.due).asc()), nulls_last(col(Task.due_at).asc())],
         SortKey.priority: [_PRIORITY_RANK],
         SortKey.created: [col(Task.created_at).desc()],
     }
