@@ -17,21 +17,26 @@ from sorted_cli.configfile import embedded_database_path
 EMPTY = "empty (no sorted schema)\n"
 # The tables of the schema at head (tests/test_migrations.py names them one by one).
 SCHEMA_TABLES = {*(table.name for table in SQLModel.metadata.sorted_tables), "alembic_version"}
-AT_HEAD = "Database is at 0004 (head)\n"
-APPLIED = (
-    "Applied 0001: create users and tasks\nApplied 0002: add task tags\n"
-    "Applied 0003: add task history\nApplied 0004: add task notes\n"
-)
-REVERTED = (
-    "Reverted 0004: add task notes\nReverted 0003: add task history\n"
-    "Reverted 0002: add task tags\nReverted 0001: create users and tasks\n"
-)
-HISTORY = (
-    "0004  add task notes  (head)\n0003  add task history\n0002  add task tags\n"
-    "0001  create users and tasks\n"
+# Every revision, oldest first, by name (tests/test_migrations.py keeps schema.REVISIONS to the
+# scripts); the newest is head.
+REVISIONS = {
+    "0001": "create users and tasks",
+    "0002": "add task tags",
+    "0003": "add task history",
+    "0004": "add task notes",
+    "0005": "add task dates",
+    "0006": "add task recurrence",
+}
+HEAD = list(REVISIONS)[-1]
+AT_HEAD = f"Database is at {HEAD} (head)\n"
+APPLIED = "".join(f"Applied {rev}: {name}\n" for rev, name in REVISIONS.items())
+REVERTED = "".join(f"Reverted {rev}: {name}\n" for rev, name in reversed(REVISIONS.items()))
+HISTORY = "".join(
+    f"{rev}  {name}{'  (head)' if rev == HEAD else ''}\n"
+    for rev, name in reversed(REVISIONS.items())
 )
 UPGRADE_ADVICE = "Error: Database is at empty (no sorted schema): run `sorted db upgrade`.\n"
-NEWER = "zzzz (newer than this sorted, which knows up to 0004)"
+NEWER = f"zzzz (newer than this sorted, which knows up to {HEAD})"
 LOCAL_USER = re.compile(r"Created local user \S+@\S+; `sorted user --help` to manage users\.\n")
 
 
@@ -100,32 +105,32 @@ def test_read_only_commands_leave_blank_database_blank(
 def test_upgrade_blank_database_to_head(blank: str, engine: Engine, run: Run) -> None:
     ok(run("db", "upgrade"), AT_HEAD, APPLIED)
     assert table_names(engine) == SCHEMA_TABLES
-    ok(run("db", "current"), "0004 (head)\n")
+    ok(run("db", "current"), f"{HEAD} (head)\n")
     ok(run("db", "check"), AT_HEAD)
     ok(run("db", "history"), HISTORY.replace("(head)", "(head, current)"))
 
 
 def test_upgrade_twice_has_nothing_to_do(blank: str, run: Run) -> None:
     ok(run("db", "upgrade"), AT_HEAD, APPLIED)
-    ok(run("db", "upgrade"), "Nothing to do: database is at 0004 (head)\n")
-    ok(run("db", "upgrade", "head"), "Nothing to do: database is at 0004 (head)\n")
+    ok(run("db", "upgrade"), f"Nothing to do: database is at {HEAD} (head)\n")
+    ok(run("db", "upgrade", "head"), f"Nothing to do: database is at {HEAD} (head)\n")
 
 
 def test_upgrade_to_named_revision(blank: str, run: Run) -> None:
     ok(
         run("db", "upgrade", "0001"),
-        "Database is at 0001 (behind: head is 0004)\n",
+        f"Database is at 0001 (behind: head is {HEAD})\n",
         "Applied 0001: create users and tasks\n",
     )
     ok(
         run("db", "upgrade", "0002"),
-        "Database is at 0002 (behind: head is 0004)\n",
+        f"Database is at 0002 (behind: head is {HEAD})\n",
         "Applied 0002: add task tags\n",
     )
     ok(
-        run("db", "upgrade", "0004"),
+        run("db", "upgrade", HEAD),
         AT_HEAD,
-        "Applied 0003: add task history\nApplied 0004: add task notes\n",
+        "".join(f"Applied {rev}: {name}\n" for rev, name in list(REVISIONS.items())[2:]),
     )
 
 
@@ -147,7 +152,7 @@ def test_downgrade_without_yes_off_terminal_is_refused(
         2,
         "Error: Refusing to downgrade without --yes when not at a terminal.\n",
     )
-    ok(run("db", "current"), "0004 (head)\n")
+    ok(run("db", "current"), f"{HEAD} (head)\n")
     assert table_names(engine) == SCHEMA_TABLES
 
 
@@ -177,7 +182,7 @@ def test_downgrade_to_unknown_revision_is_refused(blank: str, run: Run) -> None:
     fails_matching(
         run("db", "downgrade", "nosuchrev", "--yes"), 2, r"Cannot migrate: .*'nosuchrev'.*\."
     )
-    ok(run("db", "current"), "0004 (head)\n")
+    ok(run("db", "current"), f"{HEAD} (head)\n")
 
 
 # --------------------------------------------------- everyday commands and the schema policy
@@ -191,7 +196,7 @@ def test_everyday_command_on_blank_shared_database_asks_for_upgrade(
     fails(
         run("add", "x"),
         1,
-        "Error: The database has no sorted schema yet; this sorted needs 0004: "
+        f"Error: The database has no sorted schema yet; this sorted needs {HEAD}: "
         "an admin must run `sorted db upgrade`.\n",
     )
     assert table_names(engine) == set()
@@ -199,11 +204,11 @@ def test_everyday_command_on_blank_shared_database_asks_for_upgrade(
 
 
 NO_SCHEMA = (
-    "Error: The database has no sorted schema yet; this sorted needs 0004: "
+    f"Error: The database has no sorted schema yet; this sorted needs {HEAD}: "
     "an admin must run `sorted db upgrade`.\n"
 )
 BEHIND = (
-    "Error: The database is at 0001; this sorted needs 0004: "
+    f"Error: The database is at 0001; this sorted needs {HEAD}: "
     "an admin must run `sorted db upgrade`.\n"
 )
 
@@ -220,11 +225,11 @@ def test_with_no_user_known_a_shared_database_says_its_schema_first(
     assert table_names(engine) == set()
     ok(
         run("db", "upgrade", "0001"),
-        "Database is at 0001 (behind: head is 0004)\n",
+        f"Database is at 0001 (behind: head is {HEAD})\n",
         APPLIED.splitlines(keepends=True)[0],
     )
     fails(run(*args), 1, BEHIND)
-    ok(run("db", "current"), "0001 (behind: head is 0004)\n")
+    ok(run("db", "current"), f"0001 (behind: head is {HEAD})\n")
 
 
 @pytest.mark.parametrize("backend", POSTGRES_BACKENDS)
@@ -243,7 +248,7 @@ def test_everyday_command_migrates_blank_local_file(blank: str, engine: Engine, 
     assert (result.exit_code, result.stdout) == (0, "Added task 1: x\n")
     assert LOCAL_USER.fullmatch(result.stderr), result.stderr
     assert table_names(engine) == SCHEMA_TABLES
-    ok(run("db", "current"), "0004 (head)\n")
+    ok(run("db", "current"), f"{HEAD} (head)\n")
 
 
 @pytest.mark.parametrize("backend", ["sqlite"])
@@ -253,7 +258,7 @@ def test_a_local_file_taken_down_to_base_is_migrated_again_on_use(
     up_and_down_to_base(run, engine)  # Alembic's table, empty, is not someone else's
     result = run("add", "x")
     assert (result.exit_code, result.stdout) == (0, "Added task 1: x\n"), result.stderr
-    ok(run("db", "current"), "0004 (head)\n")
+    ok(run("db", "current"), f"{HEAD} (head)\n")
 
 
 @pytest.mark.parametrize("backend", ["sqlite"])
@@ -276,7 +281,7 @@ def test_everyday_command_migrates_new_embedded_database(run: Run) -> None:
     result = run("add", "x")
     assert (result.exit_code, result.stdout) == (0, "Added task 1: x\n")
     assert LOCAL_USER.fullmatch(result.stderr), result.stderr
-    ok(run("db", "current"), "0004 (head)\n")
+    ok(run("db", "current"), f"{HEAD} (head)\n")
     assert embedded_database_path().is_file()
 
 
@@ -324,17 +329,17 @@ def test_upgrade_on_newer_schema_is_a_schema_error(blank: str, engine: Engine, r
 
 
 def two_revisions(revision: str) -> str:
-    rows = ", ".join(sorted(["0004", revision]))
+    rows = ", ".join(sorted([HEAD, revision]))
     if revision == "0001":  # both known: only the tables tell which is right
         repair = (
             "delete the rows of revisions the tables do not match "
             "(DELETE FROM alembic_version WHERE version_num = '...')"
         )
-    else:  # only 0004 is known: it is likely right
+    else:  # only the head is known: it is likely right
         repair = (
-            f"0004 is a revision this sorted knows, likely the right one, and {revision} not (if "
-            "a newer sorted stamped it, upgrade sorted instead); to keep 0004, "
-            "DELETE FROM alembic_version WHERE version_num <> '0004'"
+            f"{HEAD} is a revision this sorted knows, likely the right one, and {revision} not (if "
+            f"a newer sorted stamped it, upgrade sorted instead); to keep {HEAD}, "
+            f"DELETE FROM alembic_version WHERE version_num <> '{HEAD}'"
         )
     return (
         f"Error: The database's alembic_version table holds 2 rows ({rows}) where it "
@@ -358,4 +363,4 @@ def test_two_rows_in_alembic_version_are_one_line_that_says_how_to_repair_them(
         connection.execute(
             text("DELETE FROM alembic_version WHERE version_num = :r"), {"r": revision}
         )
-    ok(run("db", "upgrade"), "Nothing to do: database is at 0004 (head)\n")
+    ok(run("db", "upgrade"), f"Nothing to do: database is at {HEAD} (head)\n")
