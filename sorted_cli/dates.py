@@ -143,6 +143,13 @@ def parse_span(text: str) -> timedelta:
     return timedelta(days=amount * (7 if unit == "w" else 1))
 
 
+def past_due(due: date, due_at: datetime | None, *, today: date, now: datetime) -> bool:
+    """Whether a task due DUE (at DUE_AT, for a due with a time) is past due: a due with a
+    time at that moment, a whole-day due once its day is over. `services.tasks.overdue` asks
+    the database the same (tests/test_task_dates.py holds them to one answer)."""
+    return due_at < now if due_at is not None else due < today
+
+
 def local_midnight(day: date) -> datetime:
     """The moment a local calendar day starts, in UTC (how completion times are stored)."""
     return _local_moment(day, time())

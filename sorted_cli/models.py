@@ -19,7 +19,7 @@ from sqlmodel import Field, SQLModel
 
 from sorted_cli.choices import Priority
 from sorted_cli.errors import InvalidInput
-from sorted_cli.recurrence import RULE_MAX, canonical
+from sorted_cli.recurrence import RULE_MAX, canonical, needs_a_due_date
 from sorted_cli.tags import TAG_MAX, normalise_tags
 
 # Deterministic constraint names, so migrations (and SQLite batch mode) can refer to them.
@@ -219,7 +219,7 @@ class TaskCreate(TaskBase):
     @model_validator(mode="after")
     def _repeats(self) -> TaskCreate:
         _ends_need_a_rule(self.every, self.until, self.times)
-        if self.every is not None and self.due is None and "after done" not in self.every:
+        if self.every is not None and self.due is None and needs_a_due_date(self.every):
             raise ValueError(
                 "a task that repeats from its due date needs one: give --due, "
                 f"or --every '{self.every} after done'"

@@ -25,6 +25,7 @@ import re
 import uuid
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Protocol
 
 RULE_MAX = 40  # characters of a canonical rule (the column's width)
 
@@ -180,6 +181,34 @@ def next_due(
     while day < today:
         day = _step(rule, day, anchor or due)
     return day
+
+
+def needs_a_due_date(every: str) -> bool:
+    """Whether a task repeating by the stored rule EVERY needs a due date to count from."""
+    return not parse_rule(every).after_done
+
+
+class Occurrence(Protocol):
+    """What the next occurrence of a repeating task depends on (a Task has these)."""
+
+    every: str | None
+    due: date | None
+    anchor: date | None
+    iteration: int | None
+    until: date | None
+    times: int | None
+
+
+def occurrence_after(task: Occurrence, *, done_on: date, today: date) -> date | None:
+    """When the occurrence after the repeating TASK is due if it is done on DONE_ON, or None
+    when its series ends with it (`times` reached, or past `until`): `done` makes that one,
+    `show` tells of it."""
+    assert task.every is not None
+    if task.times is not None and (task.iteration or 1) >= task.times:
+        return None
+    rule = parse_rule(task.every)
+    day = next_due(rule, due=task.due, anchor=task.anchor, done_on=done_on, today=today)
+    return None if task.until is not None and day > task.until else day
 
 
 def successor_id(series: uuid.UUID, iteration: int) -> uuid.UUID:

@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, TextIO
 
-from sorted_cli.dates import age
+from sorted_cli.dates import age, past_due
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -265,7 +265,7 @@ def due_text(
         label += f" {at.astimezone():%H:%M}"
     if completed:
         return Text(label, style="dim")
-    past = at < now if at is not None and now is not None else days < 0
+    past = past_due(due, at, today=today, now=now) if now is not None else days < 0
     return Text(label, style="bold red" if past else "yellow" if days == 0 else "")
 
 
@@ -425,7 +425,7 @@ REPEATS_MARK = "↻"  # beside the title of a repeating task in `sorted list`
 def repeats_text(task: Task, *, today: date) -> str:
     """How a task repeats, for people: `every week until 2027-06-30 (3 of 6); next due
     2026-12-11 if done today`."""
-    from sorted_cli.recurrence import next_due, parse_rule
+    from sorted_cli.recurrence import occurrence_after
 
     assert task.every is not None
     text = f"every {task.every}"
@@ -435,11 +435,8 @@ def repeats_text(task: Task, *, today: date) -> str:
         text += f" ({task.iteration or 1} of {task.times})"
     if task.completed or task.is_deleted:
         return text
-    if task.times is not None and (task.iteration or 1) >= task.times:
-        return f"{text}; this is the last time"
-    rule = parse_rule(task.every)
-    after = next_due(rule, due=task.due, anchor=task.anchor or task.due, done_on=today, today=today)
-    if task.until is not None and after > task.until:
+    after = occurrence_after(task, done_on=today, today=today)
+    if after is None:
         return f"{text}; this is the last time"
     return f"{text}; next due {after.isoformat()} if done today"
 

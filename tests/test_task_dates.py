@@ -17,6 +17,7 @@ from conftest import Run, add_plain_tasks
 from sqlalchemy import update
 from sqlmodel import Session, col
 
+from sorted_cli.dates import past_due
 from sorted_cli.models import Task, User
 from sorted_cli.services.tasks import TaskQuery, list_tasks
 
@@ -126,6 +127,19 @@ def test_overdue_is_a_past_due_time_or_a_past_due_day(ada: User, run: Run) -> No
         ok(run, "add", title, "--due", due)
     overdue = json.loads(ok(run, "list", "--overdue", "--json"))
     assert [task["title"] for task in overdue] == ["Time passed", "Yesterday"]
+    # The database's rule (list --overdue, stats) and Python's (the list's red) are one.
+    every = json.loads(ok(run, "list", "--json"))
+    assert [
+        task["title"]
+        for task in every
+        if past_due(
+            date.fromisoformat(task["due"]),
+            datetime.fromisoformat(task["due_at"]) if task["due_at"] else None,
+            today=date.today(),
+            now=datetime.now(UTC),
+        )
+    ] == ["Time passed", "Yesterday"]
+    assert json.loads(ok(run, "stats", "--json"))["overdue"] == 2
     due_today = [task["title"] for task in json.loads(ok(run, "list", "--today", "--json"))]
     expected = [
         title

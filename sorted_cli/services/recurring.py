@@ -27,7 +27,7 @@ from sqlmodel import Session, col, select
 
 from sorted_cli.db import on_postgres
 from sorted_cli.models import PUBLIC_COLUMNS, Task, TaskChange, TaskTag, User
-from sorted_cli.recurrence import next_due, parse_rule, successor_id
+from sorted_cli.recurrence import occurrence_after, parse_rule, successor_id
 from sorted_cli.services import history
 
 RECUR, WITHDRAW = "recur", "withdraw"
@@ -66,16 +66,11 @@ def _spawn(
     session: Session, user: User, task: Task, now: datetime, tags: list[str], create: Create
 ) -> Task | None:
     assert task.every is not None
-    rule = parse_rule(task.every)
-    iteration = (task.iteration or 1) + 1
-    if task.times is not None and iteration > task.times:
-        return None
     anchor = task.anchor or task.due
-    due = next_due(
-        rule, due=task.due, anchor=anchor, done_on=now.astimezone().date(), today=date.today()
-    )
-    if task.until is not None and due > task.until:
+    due = occurrence_after(task, done_on=now.astimezone().date(), today=date.today())
+    if due is None:
         return None
+    iteration = (task.iteration or 1) + 1
     series = series_of(task)
     there = _occurrence(session, series, iteration)
     if there is not None:
@@ -94,7 +89,7 @@ def _spawn(
         every=task.every,
         until=task.until,
         times=task.times,
-        anchor=anchor if rule.counts_from_anchor else None,
+        anchor=anchor if parse_rule(task.every).counts_from_anchor else None,
         series_id=series,
         iteration=iteration,
         created_at=now,

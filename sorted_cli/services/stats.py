@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from itertools import pairwise
 from typing import Any
 
@@ -12,7 +12,8 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col
 
 from sorted_cli.dates import local_midnight
-from sorted_cli.models import Task, User
+from sorted_cli.models import Task, User, utcnow
+from sorted_cli.services.tasks import overdue
 
 WEEKS = 8
 
@@ -21,7 +22,7 @@ WEEKS = 8
 class Stats:
     open: int
     completed: int
-    overdue: int  # open and due before today
+    overdue: int  # open and past due (`services.tasks.overdue`), as `list --overdue` counts
     due_today: int  # open and due today
     deleted: int  # in the trash
     weeks: list[tuple[date, int]]  # (Monday, tasks completed that week), oldest first
@@ -33,7 +34,9 @@ def week_starts(today: date, weeks: int = WEEKS) -> list[date]:
     return [this_monday - timedelta(weeks=back) for back in range(weeks - 1, -1, -1)]
 
 
-def user_stats(*, session: Session, user: User, today: date) -> Stats:
+def user_stats(
+    *, session: Session, user: User, today: date, now: datetime | None = None
+) -> Stats:
     def count(*conditions: ColumnElement[bool]) -> Any:
         return func.count().filter(and_(*conditions))
 
@@ -50,7 +53,7 @@ def user_stats(*, session: Session, user: User, today: date) -> Stats:
     statement = select(
         count(live, not_done),
         count(live, done),
-        count(live, not_done, col(Task.due) < today),
+        count(live, not_done, overdue(today=today, now=now or utcnow())),
         count(live, not_done, col(Task.due) == today),
         count(trash),
         *per_week,

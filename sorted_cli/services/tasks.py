@@ -68,6 +68,7 @@ from sorted_cli.models import (
     public_value,
     utcnow,
 )
+from sorted_cli.recurrence import needs_a_due_date
 from sorted_cli.services import history, recurring, users
 
 _MIN_PREFIX = 4
@@ -123,12 +124,16 @@ class TaskPage:
     @property
     def more_text(self) -> str:
         """How many more, for people: `12`, or `500+` when counting stopped there."""
-        return f"{self.more:,}" + ("" if self.more_counted_in_full else "+")
+        return _counted(self.more, in_full=self.more_counted_in_full)
 
     @property
     def waiting_text(self) -> str:
         """How many are waiting, for people: `2`, or `500+`."""
-        return f"{self.waiting:,}" + ("" if self.waiting_counted_in_full else "+")
+        return _counted(self.waiting, in_full=self.waiting_counted_in_full)
+
+
+def _counted(number: int, *, in_full: bool) -> str:
+    return f"{number:,}" + ("" if in_full else "+")
 
     def tags_of(self, task: Task) -> list[str]:
         return self.tags.get(task.id, [])
@@ -452,7 +457,7 @@ def _apply(
             alone = statement.where(needing.scalar_subquery() == 0)
         found = change.in_one_statement(session, alone)
         if then is not None and len(found) != len(keys):  # one needs the follow-up
-            found, made = change.with_follow_up(session, then, expected=len(keys))
+            found, made = change.with_follow_up(session, expected=len(keys))
     else:
         found, made = change.in_steps(session, targets, expected=len(keys))
     changed: dict[object, Task] = {key(task): task for task in found}
@@ -518,7 +523,7 @@ class _Change:
     then: FollowUp | None
 
     def with_follow_up(
-        self, session: Session, then: FollowUp, *, expected: int
+        self, session: Session, *, expected: int
     ) -> tuple[list[Task], dict[uuid.UUID, Task]]:  # pragma: postgres
         """PostgreSQL: the change and its history as one statement, then the follow-up, in
         one transaction; the follow-up only when the change found all EXPECTED rows."""
@@ -526,10 +531,16 @@ class _Change:
         with transaction(session):
             tasks = self.in_one_statement(session, self.statement, commit=False)
             if len(tasks) == expected:
-                changed = [task for task in tasks if task.updated_at == self.now]
-                made = then.run(session, self.user, changed, self.now)
+                made = self._follow_up(session, tasks)
             session.commit()
         return tasks, made
+
+    def _follow_up(self, session: Session, tasks: list[Task]) -> dict[uuid.UUID, Task]:
+        """The follow-up, for those of TASKS the change changed; the tasks it made."""
+        if self.then is None:
+            return {}
+        changed = [task for task in tasks if task.updated_at == self.now]
+        return self.then.run(session, self.user, changed, self.now)
 
     def in_one_statement(
         self, session: Session, statement: Update, *, commit: bool = True
@@ -597,9 +608,7 @@ class _Change:
                         if task.updated_at == self.now
                     ],
                 )
-                if self.then is not None:
-                    changed = [task for task in tasks if task.updated_at == self.now]
-                    made = self.then.run(session, self.user, changed, self.now)
+                made = self._follow_up(session, tasks)
             session.commit()
         return tasks, made
 
@@ -735,7 +744,7 @@ def _check_repeats(session: Session, user: User, ref: str, values: dict[str, Any
         raise InvalidInput(
             f"Task {task.number} does not repeat: give --every with --until or --times."
         )
-    if every is not None and due is None and "after done" not in every:
+    if every is not None and due is None and needs_a_due_date(every):
         raise InvalidInput(
             f"Task {task.number} repeats every {every} from its due date, so it needs one: "
             f"give --due, or --every '{every} after done'."
