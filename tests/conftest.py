@@ -89,6 +89,11 @@ TASK_KEYS = [
 ]
 
 
+# The keys after `notes` (repeating and the dates) as a task that never repeated and has no
+# times has them: the rest of a plain task's whole shape, in tests that expect one.
+PLAIN_TASK_EXTRAS: dict[str, None] = dict.fromkeys(TASK_KEYS[TASK_KEYS.index("notes") + 1 :])
+
+
 def is_postgres_backend(backend: str) -> bool:
     """Whether the backend under test is a PostgreSQL database (directly, pooled or over TLS)."""
     return backend in POSTGRES_BACKENDS

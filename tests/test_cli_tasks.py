@@ -8,7 +8,7 @@ import time
 from datetime import date, datetime, timedelta
 
 import pytest
-from conftest import TASK_KEYS, Run
+from conftest import PLAIN_TASK_EXTRAS, TASK_KEYS, Run
 
 from sorted_cli.models import User
 
@@ -81,15 +81,7 @@ def test_add_json_prints_the_task_and_nothing_else(ada: User, run: Run) -> None:
         "deleted_at": None,
         "tags": [],
         "notes": [],
-        "every": None,
-        "until": None,
-        "times": None,
-        "anchor": None,
-        "series_id": None,
-        "iteration": None,
-        "wait": None,
-        "scheduled": None,
-        "due_at": None,
+        **PLAIN_TASK_EXTRAS,
     }
 
 

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from conftest import TASK_KEYS, add_plain_tasks, read_until_closed
+from conftest import PLAIN_TASK_EXTRAS, TASK_KEYS, add_plain_tasks, read_until_closed
 
 from sorted_cli.choices import View
 from sorted_cli.models import TaskCreate, validated
@@ -186,15 +186,7 @@ def test_add_list_done_as_processes(database_url: str, ada: User) -> None:
         "deleted_at": None,
         "tags": [],
         "notes": [],
-        "every": None,
-        "until": None,
-        "times": None,
-        "anchor": None,
-        "series_id": None,
-        "iteration": None,
-        "wait": None,
-        "scheduled": None,
-        "due_at": None,
+        **PLAIN_TASK_EXTRAS,
     }
     assert moment(task["completed_at"]) == moment(task["updated_at"])
     assert moment(task["updated_at"]) > moment(task["created_at"])

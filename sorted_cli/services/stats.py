@@ -34,9 +34,7 @@ def week_starts(today: date, weeks: int = WEEKS) -> list[date]:
     return [this_monday - timedelta(weeks=back) for back in range(weeks - 1, -1, -1)]
 
 
-def user_stats(
-    *, session: Session, user: User, today: date, now: datetime | None = None
-) -> Stats:
+def user_stats(*, session: Session, user: User, today: date, now: datetime | None = None) -> Stats:
     def count(*conditions: ColumnElement[bool]) -> Any:
         return func.count().filter(and_(*conditions))
 

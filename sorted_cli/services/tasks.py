@@ -131,15 +131,16 @@ class TaskPage:
         """How many are waiting, for people: `2`, or `500+`."""
         return _counted(self.waiting, in_full=self.waiting_counted_in_full)
 
-
-def _counted(number: int, *, in_full: bool) -> str:
-    return f"{number:,}" + ("" if in_full else "+")
-
     def tags_of(self, task: Task) -> list[str]:
         return self.tags.get(task.id, [])
 
     def notes_of(self, task: Task) -> list[NotePublic]:
         return self.notes.get(task.id, [])
+
+
+def _counted(number: int, *, in_full: bool) -> str:
+    """A count for people: `12`, or `500+` when counting stopped there."""
+    return f"{number:,}" + ("" if in_full else "+")
 
 
 @dataclass(frozen=True)
