@@ -155,6 +155,13 @@ def local_midnight(day: date) -> datetime:
     return _local_moment(day, time())
 
 
+def days_later(moment: datetime, days: int) -> datetime:
+    """MOMENT moved DAYS calendar days, at the same local time (UTC): across a change of
+    daylight saving time it is still 17:00 where the user is."""
+    local = moment.astimezone()
+    return _local_moment(local.date() + timedelta(days=days), local.time().replace(tzinfo=None))
+
+
 def _local_moment(day: date, at: time) -> datetime:
     """The moment of local time AT on DAY, in UTC."""
     try:

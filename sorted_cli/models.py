@@ -195,6 +195,15 @@ def _ends_need_a_rule(every: str | None, until: date | None, times: int | None) 
         raise ValueError("--until and --times end a repeating task: give --every too")
 
 
+def ends_after_due(until: date | None, due: date | None) -> None:
+    """Refuse (ValueError) a series' end before its due date (add, edit)."""
+    if until is not None and due is not None and until < due:
+        raise ValueError(
+            f"--until {until.isoformat()} is before the due date {due.isoformat()}: "
+            "a series cannot end before it starts"
+        )
+
+
 def _utc(value: datetime | None) -> datetime | None:
     """A moment from a file in UTC; one without a zone is taken to be UTC already."""
     if value is None:
@@ -219,6 +228,7 @@ class TaskCreate(TaskBase):
     @model_validator(mode="after")
     def _repeats(self) -> TaskCreate:
         _ends_need_a_rule(self.every, self.until, self.times)
+        ends_after_due(self.until, self.due)
         if self.every is not None and self.due is None and needs_a_due_date(self.every):
             raise ValueError(
                 "a task that repeats from its due date needs one: give --due, "

@@ -7,12 +7,16 @@ A rule is a period, optionally followed by `after done`:
 - `weekday` (Monday to Friday), or a weekday name (`friday`, `fri`, `fridays`).
 
 Without `after done` the next occurrence is due a period after the one just done, skipping
-occurrences that are already past by the day it was done (a weekly task done three weeks late
-comes back once, on its next day to come, not three times). With `after done` it is due a
-period after the day it was done. A month (or year) later is the same day of the month, or
-the month's last day when it has no such day: 31 January + 1 month is the last day of
-February; the month after that is 31 March again, because monthly and yearly rules count from
-the series' anchor (the due date its rule was set with), not from the shortened day.
+occurrences up to and including the day it was done (a weekly task done three weeks late
+comes back once, on its next day to come, not three times; a daily one done late today is due
+tomorrow, not again today). With `after done` it is due a period after the day it was done.
+A month (or year) later is the same day of the month, or the month's last day when it has no
+such day: 31 January + 1 month is the last day of February; the month after that is 31 March
+again, because monthly and yearly rules count from the series' anchor (the due date its rule
+was set with), not from the shortened day.
+
+The next occurrence's wait, scheduled and due time move with its due date: as many days
+later, at the same local time (`moved_dates`).
 
 A rule is stored as its canonical text (`2 weeks`, `month after done`, `friday`): that text is
 what `show` prints and what the JSON view holds, and `parse_rule` reads it back.
@@ -24,8 +28,10 @@ import calendar
 import re
 import uuid
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Protocol
+
+from sorted_cli.dates import days_later
 
 RULE_MAX = 40  # characters of a canonical rule (the column's width)
 
@@ -169,18 +175,24 @@ def _step(rule: Rule, day: date, anchor: date) -> date:
     return candidate
 
 
-def next_due(
-    rule: Rule, *, due: date | None, anchor: date | None, done_on: date, today: date
-) -> date:
+def next_due(rule: Rule, *, due: date | None, anchor: date | None, done_on: date) -> date:
     """When the occurrence after one due on DUE (done on DONE_ON) is due: a period after DUE,
-    skipping occurrences before TODAY, or a period after DONE_ON (`after done`, or a task
-    without a due date)."""
+    skipping occurrences up to the day it was done (done today, it is not due again today),
+    or a period after DONE_ON (`after done`, or a task without a due date)."""
     if rule.after_done or due is None:
         return _step(rule, done_on, anchor or done_on)
     day = _step(rule, due, anchor or due)
-    while day < today:
+    while day <= done_on:
         day = _step(rule, day, anchor or due)
     return day
+
+
+def advance(rule: Rule, due: date, *, anchor: date | None, periods: int) -> date:
+    """The due PERIODS occurrences after one due DUE, none skipped (an imported series whose
+    first PERIODS occurrences were made elsewhere)."""
+    for _ in range(periods):
+        due = _step(rule, due, anchor or due)
+    return due
 
 
 def needs_a_due_date(every: str) -> bool:
@@ -199,7 +211,7 @@ class Occurrence(Protocol):
     times: int | None
 
 
-def occurrence_after(task: Occurrence, *, done_on: date, today: date) -> date | None:
+def occurrence_after(task: Occurrence, *, done_on: date) -> date | None:
     """When the occurrence after the repeating TASK is due if it is done on DONE_ON, or None
     when its series ends with it (`times` reached, or past `until`): `done` makes that one,
     `show` tells of it."""
@@ -207,8 +219,30 @@ def occurrence_after(task: Occurrence, *, done_on: date, today: date) -> date | 
     if task.times is not None and (task.iteration or 1) >= task.times:
         return None
     rule = parse_rule(task.every)
-    day = next_due(rule, due=task.due, anchor=task.anchor, done_on=done_on, today=today)
+    day = next_due(rule, due=task.due, anchor=task.anchor, done_on=done_on)
     return None if task.until is not None and day > task.until else day
+
+
+class Dated(Protocol):
+    """The dates of a task that move with its due date (a Task has these)."""
+
+    due: date | None
+    due_at: datetime | None
+    wait: datetime | None
+    scheduled: datetime | None
+
+
+def moved_dates(task: Dated, *, due: date, since: date) -> dict[str, date | datetime | None]:
+    """The dates, by public key, of an occurrence due DUE that follows TASK: its wait,
+    scheduled and due time moved as many days as from SINCE (TASK's due date, or the day it
+    was done when it had none) to DUE, each at the same local time."""
+    days = (due - since).days
+    return {
+        "due": due,
+        "due_at": None if task.due_at is None else days_later(task.due_at, days),
+        "wait": None if task.wait is None else days_later(task.wait, days),
+        "scheduled": None if task.scheduled is None else days_later(task.scheduled, days),
+    }
 
 
 def successor_id(series: uuid.UUID, iteration: int) -> uuid.UUID:

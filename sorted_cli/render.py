@@ -435,7 +435,7 @@ def repeats_text(task: Task, *, today: date) -> str:
         text += f" ({task.iteration or 1} of {task.times})"
     if task.completed or task.is_deleted:
         return text
-    after = occurrence_after(task, done_on=today, today=today)
+    after = occurrence_after(task, done_on=today)
     if after is None:
         return f"{text}; this is the last time"
     return f"{text}; next due {after.isoformat()} if done today"

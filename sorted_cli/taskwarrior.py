@@ -13,10 +13,11 @@ The mapping, field by field:
   instance is occurrence `imask` + 1 with the rule `recur` (`rtype` `chained`: counted
   `after done`) and `until` (its own, else the template's) as a local date. The template
   itself comes in only when no instance of it is open (all done, or none made yet): then it is
-  the series' open task, occurrence `len(mask)` + 1. A `recur` sorted cannot read
-  (`sorted_cli.recurrence`) leaves the task without a rule: a template then comes in tagged
-  `recurring`, its description saying `Recurs: <recur>`, and an instance's `recur` is
-  counted in `ignored`.
+  the series' open task, occurrence `len(mask)` + 1, due `len(mask)` periods after its own
+  due. Monthly and yearly instances count from the template's due (their anchor). A `recur`
+  sorted cannot read (`sorted_cli.recurrence`) leaves the task without a rule: a template then
+  comes in tagged `recurring`, its description saying `Recurs: <recur>`, and an instance's
+  `recur` is counted in `ignored`.
 - `entry` is when the task was created, `modified` when it last changed.
 - Timestamps are UTC `YYYYMMDDTHHMMSSZ`; ISO 8601 with a zone is accepted too. `due` is the
   local calendar date of its moment: Taskwarrior keeps `due:friday` as local midnight in UTC.
@@ -44,7 +45,7 @@ from typing import Any
 
 from sorted_cli.choices import Priority
 from sorted_cli.models import TITLE_MAX, TaskRecord
-from sorted_cli.recurrence import canonical
+from sorted_cli.recurrence import advance, canonical, moved_dates, parse_rule
 from sorted_cli.tags import in_tag, normalise_tag
 from sorted_cli.wording import must_be, not_a_task
 
@@ -237,20 +238,25 @@ def _imask(rest: dict[str, Any]) -> int:
 
 
 class TaskwarriorSeries:
-    """Folds Taskwarrior's recurrence into sorted's series as a file is read: each template
-    is held back, and comes in at the end only if no instance of it is open; an instance
-    without an `until` of its own gets its template's. Instances read before their template
-    are held until it comes (or the file ends). A template folded into its open instance is
-    counted in `ignored` as FOLDED."""
+    """Folds Taskwarrior's recurrence into sorted's series as a file is read.
+
+    Each template is held back, and comes in at the end only if no instance of it is open: as
+    the series' next occurrence, its due (and wait, scheduled) moved on by as many periods as
+    instances were made of it (`len(mask)`: what Taskwarrior would make next; for a chained
+    rule too, as the day the last one was done is not the template's to know). An instance
+    gets its template's `until` when it has none, and the template's due as its anchor when
+    its rule counts from one (monthly, yearly). An open instance read before its template is
+    held until the template comes (or the file ends): there are few of those, one or two a
+    series; a finished one comes in as it is read. A template folded into its open instance
+    is counted in `ignored` as FOLDED."""
 
     FOLDED = "recurrence template (its open instance carries the series)"
 
     def __init__(self, ignored: Counter[str]) -> None:
         self._ignored = ignored
-        self._templates: dict[str, TaskRecord] = {}
-        self._template_lines: dict[str, int] = {}
+        self._templates: dict[str, tuple[int, TaskRecord]] = {}
         self._open: set[str] = set()  # templates with an open instance
-        self._waiting: list[tuple[int, TaskRecord]] = []
+        self._held: dict[str, list[tuple[int, TaskRecord]]] = {}
 
     def take(
         self, line: int, record: TaskRecord, *, template: bool
@@ -260,25 +266,25 @@ class TaskwarriorSeries:
         if series is None:
             return [(line, record)]
         if template:
-            self._templates[series] = record
-            self._template_lines[series] = line
-            held = [item for item in self._waiting if str(item[1].series_id) == series]
-            self._waiting = [item for item in self._waiting if str(item[1].series_id) != series]
-            return [(at, self._completed(held_record)) for at, held_record in held]
-        if not (record.completed or record.deleted):
+            self._templates[series] = (line, record)
+            return [(at, self._joined(held)) for at, held in self._held.pop(series, [])]
+        still_open = not (record.completed or record.deleted)
+        if still_open:
             self._open.add(series)
         if series in self._templates:
-            return [(line, self._completed(record))]
-        self._waiting.append((line, record))
-        return []
+            return [(line, self._joined(record))]
+        if still_open:
+            self._held.setdefault(series, []).append((line, record))
+            return []
+        return [(line, record)]
 
     def rest(self) -> list[tuple[int, TaskRecord]]:
         """At the end of the file: the instances still held, and the templates with no open
-        instance, as the open task of their series."""
-        items = [(line, self._completed(record)) for line, record in self._waiting]
+        instance, as the next occurrence of their series."""
+        items = [item for held in self._held.values() for item in held]
         items += [
-            (self._template_lines[series], template)
-            for series, template in self._templates.items()
+            (line, _next_of(template))
+            for series, (line, template) in self._templates.items()
             if series not in self._open
         ]
         folded = len(self._templates.keys() & self._open)
@@ -286,11 +292,31 @@ class TaskwarriorSeries:
             self._ignored[self.FOLDED] += folded
         return sorted(items, key=lambda item: item[0])
 
-    def _completed(self, instance: TaskRecord) -> TaskRecord:
-        template = self._templates.get(str(instance.series_id))
-        if template is None or instance.until is not None or template.until is None:
-            return instance
-        return instance.model_copy(update={"until": template.until})
+    def _joined(self, instance: TaskRecord) -> TaskRecord:
+        """INSTANCE with what it takes from its template: the series' end, and its anchor."""
+        _line, template = self._templates[str(instance.series_id)]
+        update: dict[str, Any] = {}
+        if instance.until is None and template.until is not None:
+            update["until"] = template.until
+        if instance.anchor is None and template.due is not None and _counts_from_anchor(template):
+            update["anchor"] = template.due
+        return instance.model_copy(update=update) if update else instance
+
+
+def _counts_from_anchor(record: TaskRecord) -> bool:
+    return record.every is not None and parse_rule(record.every).counts_from_anchor
+
+
+def _next_of(template: TaskRecord) -> TaskRecord:
+    """A template with no open instance as the occurrence Taskwarrior would make next: its
+    due moved on by the periods of the instances already made (its iteration - 1)."""
+    made = (template.iteration or 1) - 1
+    if template.due is None or template.every is None or made == 0:
+        return template
+    anchor = template.due if _counts_from_anchor(template) else None
+    due = advance(parse_rule(template.every), template.due, anchor=anchor, periods=made)
+    dates = moved_dates(template, due=due, since=template.due)
+    return template.model_copy(update={**dates, "anchor": anchor})
 
 
 def _annotations(value: object) -> list[dict[str, Any]]:

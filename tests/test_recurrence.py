@@ -6,7 +6,7 @@ import json
 import os
 import subprocess
 import uuid
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -92,58 +92,53 @@ def test_a_monthly_series_counts_from_its_anchor_so_the_31st_comes_back() -> Non
     old = date(2020, 1, 1)  # long past: nothing is skipped for these
     due, dues = date(2027, 1, 31), []
     for _ in range(4):
-        due = next_due(rule, due=due, anchor=date(2027, 1, 31), done_on=old, today=old)
+        due = next_due(rule, due=due, anchor=date(2027, 1, 31), done_on=old)
         dues.append(due)
     assert dues == [date(2027, 2, 28), date(2027, 3, 31), date(2027, 4, 30), date(2027, 5, 31)]
     leap = parse_rule("year")
-    assert next_due(leap, due=date(2028, 2, 29), anchor=None, done_on=old, today=old) == date(
-        2029, 2, 28
+    assert next_due(leap, due=date(2028, 2, 29), anchor=None, done_on=old) == date(2029, 2, 28)
+    assert next_due(leap, due=date(2031, 2, 28), anchor=date(2028, 2, 29), done_on=old) == date(
+        2032, 2, 29
     )
-    assert next_due(
-        leap, due=date(2031, 2, 28), anchor=date(2028, 2, 29), done_on=old, today=old
-    ) == date(2032, 2, 29)
 
 
-def test_occurrences_already_past_are_skipped_but_today_is_kept() -> None:
+def test_occurrences_up_to_the_day_of_done_are_skipped() -> None:
     weekly = parse_rule("week")
     monday = date(2026, 11, 2)
     # Done three weeks late: the next one is the first still to come, not the three missed.
-    assert next_due(
-        weekly, due=monday, anchor=None, done_on=date(2026, 11, 25), today=date(2026, 11, 25)
-    ) == date(2026, 11, 30)
-    assert next_due(
-        weekly, due=monday, anchor=None, done_on=date(2026, 11, 23), today=date(2026, 11, 23)
-    ) == date(2026, 11, 23)
+    assert next_due(weekly, due=monday, anchor=None, done_on=date(2026, 11, 25)) == date(
+        2026, 11, 30
+    )
+    # Done late on a day an occurrence falls on: that one is done too, the next is a week on.
+    assert next_due(weekly, due=monday, anchor=None, done_on=date(2026, 11, 23)) == date(
+        2026, 11, 30
+    )
+    daily = parse_rule("day")
+    assert next_due(daily, due=date(2026, 11, 20), anchor=None, done_on=date(2026, 11, 25)) == (
+        date(2026, 11, 26)
+    )
     # Done early: a period after the due date.
-    assert next_due(
-        weekly, due=monday, anchor=None, done_on=date(2026, 10, 1), today=date(2026, 10, 1)
-    ) == date(2026, 11, 9)
+    assert next_due(weekly, due=monday, anchor=None, done_on=date(2026, 10, 1)) == date(2026, 11, 9)
 
 
 def test_after_done_counts_from_the_day_it_was_done() -> None:
     rule = parse_rule("3 days after done")
     done = date(2026, 12, 10)
-    assert next_due(rule, due=date(2026, 12, 1), anchor=None, done_on=done, today=done) == date(
-        2026, 12, 13
-    )
+    assert next_due(rule, due=date(2026, 12, 1), anchor=None, done_on=done) == date(2026, 12, 13)
     # A repeating task without a due date counts from the day of done too.
-    assert next_due(Rule("week"), due=None, anchor=None, done_on=done, today=done) == date(
-        2026, 12, 17
-    )
+    assert next_due(Rule("week"), due=None, anchor=None, done_on=done) == date(2026, 12, 17)
 
 
 def test_weekday_rules_land_on_the_right_days() -> None:
     old = date(2020, 1, 1)
     weekday = parse_rule("weekday")
     friday, saturday = date(2026, 12, 4), date(2026, 12, 5)
-    assert next_due(weekday, due=friday, anchor=None, done_on=old, today=old) == date(2026, 12, 7)
-    assert next_due(weekday, due=saturday, anchor=None, done_on=old, today=old) == date(2026, 12, 7)
-    assert next_due(weekday, due=date(2026, 12, 7), anchor=None, done_on=old, today=old) == date(
-        2026, 12, 8
-    )
+    assert next_due(weekday, due=friday, anchor=None, done_on=old) == date(2026, 12, 7)
+    assert next_due(weekday, due=saturday, anchor=None, done_on=old) == date(2026, 12, 7)
+    assert next_due(weekday, due=date(2026, 12, 7), anchor=None, done_on=old) == date(2026, 12, 8)
     fridays = parse_rule("friday")
-    assert next_due(fridays, due=friday, anchor=None, done_on=old, today=old) == date(2026, 12, 11)
-    assert next_due(fridays, due=date(2026, 12, 1), anchor=None, done_on=old, today=old) == friday
+    assert next_due(fridays, due=friday, anchor=None, done_on=old) == date(2026, 12, 11)
+    assert next_due(fridays, due=date(2026, 12, 1), anchor=None, done_on=old) == friday
 
 
 def test_the_id_of_an_occurrence_depends_on_its_series_and_iteration_only() -> None:
@@ -161,9 +156,9 @@ def test_done_makes_the_next_occurrence_with_the_same_fields(ada: User, run: Run
     last_week = (TODAY - timedelta(days=7)).isoformat()
     ok(run, "add", "Water plants", "--due", last_week, "--every", "week", "-p", "high",
        "-d", "The ferns too", "--tag", "home", "--tag", "garden")  # fmt: skip
-    assert ok(run, "done", "1") == (
-        f"Completed task 1: Water plants\nNext: task 2, due {TODAY.isoformat()}.\n"
-    )
+    # Due last week, done today: the occurrence due today is done with it, the next is a week on.
+    week = (TODAY + timedelta(days=7)).isoformat()
+    assert ok(run, "done", "1") == f"Completed task 1: Water plants\nNext: task 2, due {week}.\n"
     first, second = by_number(run)[1], by_number(run)[2]
     assert first["completed"] is True
     assert {key: second[key] for key in ("title", "description", "priority", "tags", "every")} == {
@@ -174,7 +169,7 @@ def test_done_makes_the_next_occurrence_with_the_same_fields(ada: User, run: Run
         "every": "week",
     }
     assert (second["due"], second["completed"], second["deleted"]) == (
-        TODAY.isoformat(),
+        week,
         False,
         False,
     )
@@ -316,6 +311,115 @@ def test_reopen_keeps_a_next_occurrence_the_user_has_touched(ada: User, run: Run
     ]
 
 
+def test_a_withdrawn_next_comes_back_as_the_series_is_now(ada: User, run: Run) -> None:
+    """The series was edited while its next time was in the trash: brought back, that one
+    takes the title, priority, tags and rule the done one has now; its undo puts it back in
+    the trash as it was."""
+    ok(run, "add", "Water plants", "--due", TODAY.isoformat(), "--every", "week", "-p", "low",
+       "--tag", "home")  # fmt: skip
+    ok(run, "done", "1")
+    ok(run, "reopen", "1")
+    withdrawn = by_number(run)[2]
+    ok(run, "edit", "1", "--title", "Water all plants", "-p", "high", "--every", "2w")
+    ok(run, "tag", "1", "garden")
+    fortnight = (TODAY + timedelta(weeks=2)).isoformat()
+    assert ok(run, "done", "1") == (
+        f"Completed task 1: Water all plants\nNext: task 2, due {fortnight}.\n"
+    )
+    back = by_number(run)[2]
+    assert {key: back[key] for key in ("id", "title", "priority", "tags", "every", "due")} == {
+        "id": withdrawn["id"],
+        "title": "Water all plants",
+        "priority": "high",
+        "tags": ["garden", "home"],
+        "every": "2 weeks",
+        "due": fortnight,
+    }
+    assert back["deleted"] is False
+    ok(run, "undo")
+    again = by_number(run)[2]
+    assert {key: again[key] for key in withdrawn if key not in ("updated_at",)} == {
+        key: withdrawn[key] for key in withdrawn if key not in ("updated_at",)
+    }
+
+
+def test_a_next_time_the_user_deleted_stays_deleted(ada: User, run: Run) -> None:
+    ok(run, "add", "Water plants", "--due", TODAY.isoformat(), "--every", "week")
+    ok(run, "done", "1")
+    ok(run, "delete", "2")
+    assert ok(run, "reopen", "1") == "Reopened task 1: Water plants\n"
+    assert ok(run, "done", "1") == "Completed task 1: Water plants\n"
+    assert [(t["number"], t["completed"], t["deleted"]) for t in everything(run)] == [
+        (1, True, False),
+        (2, False, True),
+    ]
+
+
+def test_an_undone_change_of_the_next_time_does_not_keep_it_from_being_withdrawn(
+    ada: User, run: Run
+) -> None:
+    ok(run, "add", "Water plants", "--due", TODAY.isoformat(), "--every", "week")
+    ok(run, "done", "1")
+    ok(run, "edit", "2", "--title", "Water the ferns")
+    ok(run, "undo")
+    assert ok(run, "reopen", "1") == (
+        "Reopened task 1: Water plants\nWithdrew task 2, its next time, to the trash.\n"
+    )
+    # A change that stands (redone) keeps it.
+    ok(run, "undo")
+    ok(run, "edit", "2", "--title", "Water the ferns")
+    assert ok(run, "reopen", "1") == "Reopened task 1: Water plants\n"
+
+
+def test_undo_that_would_leave_a_series_without_its_purged_next_time_is_refused(
+    ada: User, run: Run
+) -> None:
+    ok(run, "add", "Water plants", "--due", TODAY.isoformat(), "--every", "week")
+    ok(run, "done", "1")
+    ok(run, "reopen", "1")  # task 2 withdrawn to the trash
+    ok(run, "purge", "--yes")
+    before = everything(run)
+    result = run("undo")
+    assert (result.exit_code, result.stdout, result.stderr) == (
+        1,
+        "",
+        "Error: Cannot undo `reopen`: the next time of task 1 (Water plants) was purged "
+        "since, and undo would leave its series with no open task; nothing was changed. "
+        "`sorted done 1` makes a new one.\n",
+    )
+    assert everything(run) == before
+    week = (TODAY + timedelta(days=7)).isoformat()
+    assert ok(run, "done", "1") == f"Completed task 1: Water plants\nNext: task 3, due {week}.\n"
+    assert [(t["number"], t["iteration"], t["completed"]) for t in everything(run)] == [
+        (1, 1, True),
+        (3, 2, False),
+    ]
+
+
+def test_the_next_time_keeps_its_wait_scheduled_and_due_time(ada: User, run: Run) -> None:
+    """Each moves with the due date: as many days later, at the same local time."""
+
+    def at(day: date, hour: int, minute: int = 0) -> datetime:
+        return datetime.combine(day, time(hour, minute)).astimezone().astimezone(UTC)
+
+    yesterday, tomorrow = TODAY - timedelta(days=1), TODAY + timedelta(days=1)
+    ok(run, "add", "Standup", "--due", f"{TODAY} 09:30", "--wait", f"{yesterday} 08:00",
+       "--scheduled", f"{TODAY} 09:00", "--every", "day")  # fmt: skip
+    ok(run, "done", "1")
+    second = by_number(run)[2]
+    moments = {key: datetime.fromisoformat(second[key]) for key in ("due_at", "wait", "scheduled")}
+    assert second["due"] == tomorrow.isoformat()
+    assert moments == {
+        "due_at": at(tomorrow, 9, 30),
+        "wait": at(TODAY, 8),
+        "scheduled": at(tomorrow, 9),
+    }
+    ok(run, "add", "Plain weekly", "--due", TODAY.isoformat(), "--every", "week")
+    ok(run, "done", "3")
+    plain = by_number(run)[4]
+    assert (plain["due_at"], plain["wait"], plain["scheduled"]) == (None, None, None)
+
+
 # ------------------------------------------------------------------------------ editing
 
 
@@ -372,6 +476,16 @@ def test_edit_changes_or_stops_a_series(ada: User, run: Run) -> None:
             ["edit", "2", "--no-every", "--times", "2"],
             "Error: Give either --no-every or an end (--until, --times), not both.\n",
         ),
+        (
+            ["add", "x", "--due", "2030-01-02", "--every", "week", "--until", "2030-01-01"],
+            "Error: --until 2030-01-01 is before the due date 2030-01-02: a series cannot end "
+            "before it starts.\n",
+        ),
+        (
+            ["edit", "2", "--until", (TODAY - timedelta(days=1)).isoformat()],
+            f"Error: Task 2: --until {(TODAY - timedelta(days=1)).isoformat()} is before the "
+            f"due date {TODAY.isoformat()}: a series cannot end before it starts.\n",
+        ),
     ],
 )
 def test_a_rule_without_what_it_needs_is_refused_and_nothing_changes(
@@ -383,6 +497,22 @@ def test_a_rule_without_what_it_needs_is_refused_and_nothing_changes(
     result = run(*args)
     assert (result.exit_code, result.stdout, result.stderr) == (2, "", message)
     assert everything(run) == before
+
+
+def test_times_below_the_occurrence_a_task_is_is_refused(ada: User, run: Run) -> None:
+    ok(run, "add", "Pills", "--due", TODAY.isoformat(), "--every", "day", "--times", "5")
+    ok(run, "done", "1")
+    ok(run, "done", "2")
+    before = everything(run)
+    result = run("edit", "3", "--times", "2")
+    assert (result.exit_code, result.stdout, result.stderr) == (
+        2,
+        "",
+        "Error: Task 3 is time 3 of its series: --times must be at least 3.\n",
+    )
+    assert everything(run) == before
+    ok(run, "edit", "3", "--times", "3")  # this one is then the last
+    assert ok(run, "done", "3") == "Completed task 3: Pills\n"
 
 
 def test_a_rule_after_done_needs_no_due_date(ada: User, run: Run) -> None:

@@ -517,18 +517,71 @@ def _instance(number: int, status: str = "pending") -> dict[str, Any]:
 
 
 def test_a_template_with_an_open_instance_is_folded_into_it_whichever_comes_first() -> None:
-    for items in ((_template("+-"), _instance(0, "completed"), _instance(1)),
-                  (_instance(0, "completed"), _instance(1), _template("+-"))):  # fmt: skip
+    """A finished instance read before its template comes in as it is (it makes no next one);
+    the open one is held for the template's end of the series."""
+    end = date(2026, 12, 31)
+    for items, finished_until in (
+        ((_template("+-"), _instance(0, "completed"), _instance(1)), end),
+        ((_instance(0, "completed"), _instance(1), _template("+-")), None),
+    ):
         read, ignored = _read(*items)
         assert [
             (record.id, record.series_id, record.iteration, record.until, record.completed)
             for _line, record in read
         ] == [
-            (uuid.UUID(int=0), uuid.UUID(TEMPLATE), 1, date(2026, 12, 31), True),
-            (uuid.UUID(int=1), uuid.UUID(TEMPLATE), 2, date(2026, 12, 31), False),
+            (uuid.UUID(int=0), uuid.UUID(TEMPLATE), 1, finished_until, True),
+            (uuid.UUID(int=1), uuid.UUID(TEMPLATE), 2, end, False),
         ]
         assert ignored == Counter({TaskwarriorSeries.FOLDED: 1})
         assert sorted(line for line, _record in read) == [line for line, _ in read]
+
+
+def test_only_open_instances_wait_for_their_template_each_for_its_own() -> None:
+    """What is held is an open instance whose template has not come yet, under its own
+    series: a template lets out its own instances, no others."""
+    series = TaskwarriorSeries(Counter())
+    other = "0f1e2d3c-4b5a-4978-8877-665544332211"
+    finished = record_from_taskwarrior(_instance(0, "completed"), ignored=Counter())
+    open_one = record_from_taskwarrior(_instance(1), ignored=Counter())
+    elsewhere = record_from_taskwarrior({**_instance(7), "parent": other}, ignored=Counter())
+    assert series.take(1, finished, template=False) == [(1, finished)]
+    assert series.take(2, open_one, template=False) == []
+    assert series.take(3, elsewhere, template=False) == []
+    template = record_from_taskwarrior(_template("+-"), ignored=Counter())
+    assert [(line, record.id) for line, record in series.take(4, template, template=True)] == [
+        (2, uuid.UUID(int=1))
+    ]
+    assert [(line, record.id) for line, record in series.rest()] == [(3, uuid.UUID(int=7))]
+
+
+def _monthly(**fields: Any) -> dict[str, Any]:
+    item = {**_template(""), "recur": "monthly", "due": "20270131T120000Z", **fields}
+    del item["until"]
+    return item
+
+
+def test_a_template_that_comes_in_as_the_open_task_is_due_after_the_instances_made() -> None:
+    """Two instances were made of it (mask `++`) and are done: it is the third, due two
+    months after its own due, counting from the 31st (its anchor)."""
+    [(_, first)] = _read(_monthly(mask=""))[0]
+    [(_, third)] = _read(_monthly(mask="++"))[0]
+    assert (first.due, first.iteration) == (date(2027, 1, 31), 1)
+    assert (third.due, third.anchor, third.iteration) == (date(2027, 3, 31), date(2027, 1, 31), 3)
+    assert first.due_at is not None  # noon: a due with a time
+    assert third.due_at is not None
+    assert third.due_at.astimezone().time() == first.due_at.astimezone().time()
+    assert third.due_at.astimezone().date() == date(2027, 3, 31)
+
+
+def test_a_monthly_instance_counts_from_its_template_due() -> None:
+    """Instance 2 of a series due on the 31st is due on 28 February; its anchor is the 31st,
+    so the one after it is due on 31 March again."""
+    instance = {**_instance(1), "recur": "monthly", "due": "20270228T120000Z"}
+    for items in ((_monthly(mask="+-"), instance), (instance, _monthly(mask="+-"))):
+        [(_, record)] = _read(*items)[0]
+        assert (record.due, record.anchor) == (date(2027, 2, 28), date(2027, 1, 31))
+    weekly, _ = _read(_template("+-"), _instance(1))
+    assert weekly[0][1].anchor is None  # a weekly rule counts from no anchor
 
 
 def test_a_template_with_no_open_instance_is_the_open_task_of_its_series() -> None:

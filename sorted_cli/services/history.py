@@ -433,6 +433,7 @@ def _revert(session: Session, user: User, what: str) -> Command:
         _refuse_if_changed(rows, what)
         now = utcnow()
         changes = [(task.id, *_sides(change, task, what, now)) for change, task, _ in rows]
+        _refuse_if_series_lost(session, rows, changes, what)
         _set(session, user, {task.id: task for _, task, _ in rows}, changes, now)
         session.execute(
             update(TaskChange)
@@ -549,6 +550,29 @@ def _refuse_if_changed(rows: list[tuple[TaskChange, Task, Any]], what: str) -> N
         raise UndoRefused(
             f"Cannot {what} `{action}`: task{'s' if len(changed) > 1 else ''} {named}{more} "
             f"changed since, and {what} would overwrite that; nothing was changed."
+        )
+
+
+def _refuse_if_series_lost(
+    session: Session,
+    rows: list[tuple[TaskChange, Task, Any]],
+    changes: list[tuple[uuid.UUID, dict[str, Any], dict[str, Any]]],
+    what: str,
+) -> None:
+    """Refuse an undo or redo that would complete a repeating task whose next occurrence is
+    gone for good (purged since its `reopen` withdrew it): its series would have no open task
+    left. (`sorted done` of the task makes a new next one.)"""
+    from sorted_cli.services import recurring  # it records through this module
+
+    tasks = {task.id: task for _change, task, _moment in rows}
+    completing = [tasks[task_id] for task_id, _was, becomes in changes if becomes.get("completed")]
+    lost = recurring.without_their_next(session, completing) if completing else []
+    if lost:
+        named = ", ".join(f"{task.number} ({task.title})" for task in lost[:5])
+        raise UndoRefused(
+            f"Cannot {what} `{_action(rows)}`: the next time of task {named} was purged since, "
+            f"and {what} would leave its series with no open task; nothing was changed. "
+            f"`sorted done {lost[0].number}` makes a new one."
         )
 
 

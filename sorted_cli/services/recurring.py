@@ -8,10 +8,17 @@ index), so a retried `done`, or eight at once, make it once. It is recorded in t
 as `recur`, in the command of the `done`: undoing that `done` moves the successor to the
 trash, redo brings it back.
 
+The next occurrence has the fields of the one done as they are at its `done` (title,
+description, priority, tags, rule and its end); its wait, scheduled and due time move with
+its due date (`recurrence.moved_dates`).
+
 `reopen` of an occurrence withdraws (moves to the trash) its successor when that is as the
-series made it: its latest history row is the `recur` that made it. One that was edited,
-tagged, noted or done is the user's and stays. A successor in the trash (withdrawn) comes back,
-due anew, when its occurrence is done again, instead of a second one being made.
+series made it: nothing but the series (and undos of the user's own changes) has touched it
+(`_untouched`). One that was edited, tagged, noted or done is the user's and stays. A
+successor in the trash as the series left it (withdrawn, or its `done` undone) comes back when
+its occurrence is done again, due anew and with the done one's fields, instead of a second one
+being made. One the user deleted stays deleted: that `done` makes no next occurrence
+(`sorted restore` brings it back).
 """
 
 from __future__ import annotations
@@ -27,7 +34,7 @@ from sqlmodel import Session, col, select
 
 from sorted_cli.db import on_postgres
 from sorted_cli.models import PUBLIC_COLUMNS, Task, TaskChange, TaskTag, User
-from sorted_cli.recurrence import occurrence_after, parse_rule, successor_id
+from sorted_cli.recurrence import moved_dates, occurrence_after, parse_rule, successor_id
 from sorted_cli.services import history
 
 RECUR, WITHDRAW = "recur", "withdraw"
@@ -65,37 +72,49 @@ def spawn_successors(
 def _spawn(
     session: Session, user: User, task: Task, now: datetime, tags: list[str], create: Create
 ) -> Task | None:
-    assert task.every is not None
-    anchor = task.anchor or task.due
-    due = occurrence_after(task, done_on=now.astimezone().date(), today=date.today())
+    done_on = now.astimezone().date()
+    due = occurrence_after(task, done_on=done_on)
     if due is None:
         return None
     iteration = (task.iteration or 1) + 1
     series = series_of(task)
+    values = _next_values(task, due, done_on)
     there = _occurrence(session, series, iteration)
     if there is not None:
-        if not there.is_deleted:
+        # In the trash as the series left it (withdrawn, or its `done` undone): it comes back.
+        # One open, or one the user deleted, stands as it is.
+        if not there.is_deleted or not _untouched(session, there):
             return None
-        _bring_back(session, user, there, due, now)
+        _bring_back(session, user, there, values, tags, now)
         return there
     successor = Task(
         id=successor_id(series, iteration),
         user_id=user.id,
         number=0,
-        title=task.title,
-        description=task.description,
-        priority=task.priority,
-        due=due,
-        every=task.every,
-        until=task.until,
-        times=task.times,
-        anchor=anchor if parse_rule(task.every).counts_from_anchor else None,
+        **{PUBLIC_COLUMNS[key]: value for key, value in values.items()},
         series_id=series,
         iteration=iteration,
         created_at=now,
         updated_at=now,
     )
     return create(session, user, successor, tags, RECUR)
+
+
+def _next_values(task: Task, due: date, done_on: date) -> dict[str, Any]:
+    """The public fields of the occurrence after TASK, due DUE: TASK's own as they are now
+    (title, description, priority, rule and its end), its dates moved with the due."""
+    assert task.every is not None
+    anchor = task.anchor or task.due
+    return {
+        "title": task.title,
+        "description": task.description,
+        "priority": task.priority,
+        "every": task.every,
+        "until": task.until,
+        "times": task.times,
+        "anchor": anchor if parse_rule(task.every).counts_from_anchor else None,
+        **moved_dates(task, due=due, since=task.due or done_on),
+    }
 
 
 def _occurrence(session: Session, series: uuid.UUID, iteration: int) -> Task | None:
@@ -106,24 +125,51 @@ def _occurrence(session: Session, series: uuid.UUID, iteration: int) -> Task | N
     return found
 
 
-def _bring_back(session: Session, user: User, task: Task, due: date, now: datetime) -> None:
-    """A withdrawn successor out of the trash again, due DUE."""
-    _set(session, user, task, RECUR, now, {"deleted": False, "deleted_at": None, "due": due})
+def _bring_back(
+    session: Session,
+    user: User,
+    task: Task,
+    values: dict[str, Any],
+    tags: list[str],
+    now: datetime,
+) -> None:
+    """A withdrawn successor out of the trash again, with the VALUES and TAGS a new one would
+    get (the series may have been edited since it was withdrawn)."""
+    had = _tags_of(session, [task.id]).get(task.id, [])
+    retag = {"tags": (had, tags)} if had != tags else {}
+    _set(session, user, task, RECUR, now, {"deleted": False, "deleted_at": None, **values}, retag)
+    if retag:
+        session.execute(sa.delete(TaskTag).where(col(TaskTag.task_id) == task.id))
+        if tags:
+            session.execute(
+                sa.insert(TaskTag),
+                [{"task_id": task.id, "name": name, "user_id": user.id} for name in tags],
+            )
 
 
 def _set(
-    session: Session, user: User, task: Task, action: str, now: datetime, values: dict[str, Any]
+    session: Session,
+    user: User,
+    task: Task,
+    action: str,
+    now: datetime,
+    values: dict[str, Any],
+    also: dict[str, tuple[Any, Any]] | None = None,
 ) -> None:
-    """Give TASK the public VALUES (and `updated_at` NOW), recorded as ACTION."""
+    """Give TASK the public VALUES (and `updated_at` NOW), recorded as ACTION with the
+    changes ALSO made beside it (key: (before, after), as of tags)."""
     columns = {PUBLIC_COLUMNS[key]: value for key, value in values.items()}
     before = history.public_fields(task, values)
+    after = dict(values)
+    for key, (was, becomes) in (also or {}).items():
+        before[key], after[key] = was, becomes
     history.record_beside(
         session,
         update(Task).where(col(Task.id) == task.id).values(**columns, updated_at=now),
         user,
         action,
         now,
-        [(task.id, before, values)],
+        [(task.id, before, after)],
     )
     for name, value in {**columns, "updated_at": now}.items():
         setattr(task, name, value)
@@ -148,13 +194,31 @@ def withdraw_successors(
     return withdrawn
 
 
+def without_their_next(session: Session, tasks: list[Task]) -> list[Task]:
+    """Of TASKS (open, about to be completed by an undo or a redo), the repeating ones whose
+    series goes on after them but whose next occurrence is not there at all: it was made when
+    the task was done, then withdrawn and purged."""
+    today = date.today()
+    lost = []
+    for task in sorted(tasks, key=lambda task: task.number):
+        if task.every is None or occurrence_after(task, done_on=today) is None:
+            continue
+        if _occurrence(session, series_of(task), (task.iteration or 1) + 1) is None:
+            lost.append(task)
+    return lost
+
+
 def _untouched(session: Session, task: Task) -> bool:
-    """Whether TASK is as its series made it: the history holds nothing done to it but by
-    the series (made, withdrawn, brought back) and undos and redos of those, and its latest
+    """Whether TASK is as its series made it: the history holds nothing standing done to it
+    but by the series (made, withdrawn, brought back; what was undone does not count), and
+    undos and redos, and its latest
     row left the task at the `updated_at` it still has (nothing unrecorded changed it)."""
     rows = col(TaskChange.task_id) == task.id
+    standing = col(TaskChange.undone_at).is_(None)  # an undone edit is no touch
     others = session.exec(
-        select(TaskChange.id).where(rows, col(TaskChange.action).not_in(_THE_SERIES_OWN)).limit(1)
+        select(TaskChange.id)
+        .where(rows, standing, col(TaskChange.action).not_in(_THE_SERIES_OWN))
+        .limit(1)
     ).first()
     latest = session.exec(
         select(TaskChange.applied_at).where(rows).order_by(col(TaskChange.id).desc()).limit(1)

@@ -65,6 +65,7 @@ from sorted_cli.models import (
     TaskTag,
     TaskUpdate,
     User,
+    ends_after_due,
     public_value,
     utcnow,
 )
@@ -744,6 +745,15 @@ def _check_repeats(session: Session, user: User, ref: str, values: dict[str, Any
     if every is None and ends:
         raise InvalidInput(
             f"Task {task.number} does not repeat: give --every with --until or --times."
+        )
+    try:
+        ends_after_due(values.get("until"), due)
+    except ValueError as exc:
+        raise InvalidInput(f"Task {task.number}: {exc}.") from None
+    if values.get("times") is not None and values["times"] < (task.iteration or 1):
+        raise InvalidInput(
+            f"Task {task.number} is time {task.iteration} of its series: --times must be "
+            f"at least {task.iteration}."
         )
     if every is not None and due is None and needs_a_due_date(every):
         raise InvalidInput(
