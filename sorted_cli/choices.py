@@ -17,6 +17,22 @@ class Priority(StrEnum):
     high = "high"
 
 
+_PRIORITY_LETTERS = {priority.value[0]: priority for priority in Priority}  # n, l, m, h
+
+
+def parse_priority(text: str) -> Priority:
+    """A priority as people type it: its name or its first letter, in any case (`HIGH`, `h`,
+    Taskwarrior's `H`); ValueError saying what a priority can be."""
+    word = text.strip().lower()
+    found = _PRIORITY_LETTERS.get(word) if len(word) == 1 else None
+    try:
+        return found or Priority(word)
+    except ValueError:
+        raise ValueError(
+            f"{text.strip()!r} is not a priority: use none, low, medium or high (or n, l, m, h)"
+        ) from None
+
+
 class View(StrEnum):
     """Which of a user's tasks `sorted list` shows."""
 

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Protocol
 
-from sorted_cli.dates import days_later
+from sorted_cli.dates import days_later, local_midnight
 
 RULE_MAX = 40  # characters of a canonical rule (the column's width)
 
@@ -167,12 +167,10 @@ def _step(rule: Rule, day: date, anchor: date) -> date:
     months = rule.count * (12 if rule.unit == "year" else 1)
     if not rule.counts_from_anchor:
         return add_months(day, months)
-    # Count whole periods from the anchor: the first of them that falls after DAY.
+    # Count whole periods from the anchor: the first of them in a month after DAY's (DAY may
+    # be early in its month: Taskwarrior moves the 31st to the 28th for good).
     passed = (day.year - anchor.year) * 12 + day.month - anchor.month
-    periods = max(passed // months, 0)
-    while (candidate := add_months(anchor, periods * months)) <= day:
-        periods += 1
-    return candidate
+    return add_months(anchor, (max(passed // months, -1) + 1) * months)
 
 
 def next_due(rule: Rule, *, due: date | None, anchor: date | None, done_on: date) -> date:
@@ -235,13 +233,24 @@ class Dated(Protocol):
 def moved_dates(task: Dated, *, due: date, since: date) -> dict[str, date | datetime | None]:
     """The dates, by public key, of an occurrence due DUE that follows TASK: its wait,
     scheduled and due time moved as many days as from SINCE (TASK's due date, or the day it
-    was done when it had none) to DUE, each at the same local time."""
+    was done when it had none) to DUE, each at the same local time; without a due date of
+    TASK's, a wait or scheduled no later than DUE's start."""
     days = (due - since).days
+    # Without a due date they were not set against one: they move as far, but not past the
+    # new due date's start (a task hidden until after it is due would be missed).
+    latest = local_midnight(due) if task.due is None else None
+
+    def moved(moment: datetime | None) -> datetime | None:
+        if moment is None:
+            return None
+        later = days_later(moment, days)
+        return later if latest is None else min(later, latest)
+
     return {
         "due": due,
         "due_at": None if task.due_at is None else days_later(task.due_at, days),
-        "wait": None if task.wait is None else days_later(task.wait, days),
-        "scheduled": None if task.scheduled is None else days_later(task.scheduled, days),
+        "wait": moved(task.wait),
+        "scheduled": moved(task.scheduled),
     }
 
 

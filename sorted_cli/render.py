@@ -14,7 +14,7 @@ import re
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from datetime import date, datetime
+from datetime import date, datetime, time
 from typing import TYPE_CHECKING, Any, TextIO
 
 from sorted_cli.dates import age, past_due
@@ -227,6 +227,39 @@ def task_line(verb: str, task: Task) -> None:
     line(f"{verb} task {task.number}: {task.title}")
 
 
+def added(task: Task, tags: list[str], *, today: date) -> None:
+    """`Added task 7: Buy bread (+errand, high, due Fri 4 Dec)`: the task and what was
+    understood of it (its tags, priority, dates and rule), so a mistyped attribute shows."""
+    understood = [f"+{tag}" for tag in tags]
+    if task.priority is not Priority.none:
+        understood.append(task.priority.value)
+    if task.due is not None:
+        understood.append(f"due {day_words(task.due, today=today, at=task.due_at)}")
+    for word, moment in (("waits until", task.wait), ("scheduled", task.scheduled)):
+        if moment is not None:
+            local = moment.astimezone()
+            at = None if local.time() == time() else moment
+            understood.append(f"{word} {day_words(local.date(), today=today, at=at)}")
+    if task.every is not None:
+        understood.append(f"every {task.every}")
+    said = f" ({', '.join(understood)})" if understood else ""
+    line(f"Added task {task.number}: {task.title}{said}")
+
+
+def day_words(day: date, *, today: date, at: datetime | None = None) -> str:
+    """A day as people say it: `Fri 4 Dec`, with its year when not this one, and a local
+    time when AT is given (`Fri 4 Dec 17:00`)."""
+    text = f"{_WEEKDAYS[day.weekday()]} {day.day} {_MONTHS[day.month - 1]}"
+    if day.year != today.year:
+        text += f" {day.year}"
+    return text if at is None else f"{text} {at.astimezone():%H:%M}"
+
+
+# English whatever the locale, as the rest of the output is.
+_WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
 def changes(results: list[Change], *, verb: str, unchanged: str) -> None:
     """One line per task: what happened, or that it already was so; and a line for the next
     occurrence of a repeating task the change made (done) or withdrew (reopen)."""
@@ -238,7 +271,12 @@ def changes(results: list[Change], *, verb: str, unchanged: str) -> None:
         if item.next is None:
             continue
         following = item.next
-        if following.is_deleted:
+        if following.is_deleted and item.task.completed:  # done: one the user had deleted
+            line(
+                f"Its next time, task {following.number}, is in the trash: "
+                f"`sorted restore {following.number}` brings it back."
+            )
+        elif following.is_deleted:  # reopened
             line(f"Withdrew task {following.number}, its next time, to the trash.")
         else:
             due = f", due {following.due.isoformat()}" if following.due else ""

@@ -100,6 +100,11 @@ def test_a_monthly_series_counts_from_its_anchor_so_the_31st_comes_back() -> Non
     assert next_due(leap, due=date(2031, 2, 28), anchor=date(2028, 2, 29), done_on=old) == date(
         2032, 2, 29
     )
+    # Taskwarrior moved a series of the 31st to the 28th: the next is next month's 31st, not
+    # this month's.
+    assert next_due(rule, due=date(2026, 12, 28), anchor=date(2026, 1, 31), done_on=old) == (
+        date(2027, 1, 31)
+    )
 
 
 def test_occurrences_up_to_the_day_of_done_are_skipped() -> None:
@@ -348,7 +353,10 @@ def test_a_next_time_the_user_deleted_stays_deleted(ada: User, run: Run) -> None
     ok(run, "done", "1")
     ok(run, "delete", "2")
     assert ok(run, "reopen", "1") == "Reopened task 1: Water plants\n"
-    assert ok(run, "done", "1") == "Completed task 1: Water plants\n"
+    assert ok(run, "done", "1") == (
+        "Completed task 1: Water plants\n"
+        "Its next time, task 2, is in the trash: `sorted restore 2` brings it back.\n"
+    )
     assert [(t["number"], t["completed"], t["deleted"]) for t in everything(run)] == [
         (1, True, False),
         (2, False, True),
@@ -394,6 +402,45 @@ def test_undo_that_would_leave_a_series_without_its_purged_next_time_is_refused(
         (1, 1, True),
         (3, 2, False),
     ]
+
+
+def test_undo_of_a_reopen_goes_ahead_when_the_series_has_another_open_task(
+    ada: User, run: Run
+) -> None:
+    ok(run, "add", "Water plants", "--due", TODAY.isoformat(), "--every", "week")
+    ok(run, "done", "1")
+    ok(run, "tag", "2", "kept")
+    ok(run, "reopen", "1")  # task 2 was touched: it stays, and 1 is open again beside it
+    ok(run, "done", "2")  # makes task 3
+    ok(run, "reopen", "2")  # withdraws 3
+    ok(run, "purge", "3", "--yes")
+    assert ok(run, "undo") == "Undid reopen of task 2: Water plants\n"
+    assert [(t["number"], t["completed"]) for t in everything(run)] == [(1, False), (2, True)]
+
+
+def test_a_wait_without_a_due_date_moves_no_later_than_the_next_due(ada: User, run: Run) -> None:
+    ok(run, "add", "Descale", "--wait", (TODAY + timedelta(days=8)).isoformat(),
+       "--every", "week after done")  # fmt: skip
+    ok(run, "done", "1")
+    second = by_number(run)[2]
+    due = TODAY + timedelta(days=7)
+    assert second["due"] == due.isoformat()
+    start = datetime.combine(due, time()).astimezone().astimezone(UTC)
+    assert datetime.fromisoformat(second["wait"]) == start
+
+
+def test_edit_of_the_due_past_the_series_end_says_it_is_the_last_time(ada: User, run: Run) -> None:
+    until = TODAY + timedelta(days=5)
+    ok(run, "add", "Standup", "--due", TODAY.isoformat(), "--every", "day", "--until",
+       until.isoformat())  # fmt: skip
+    later = (TODAY + timedelta(days=9)).isoformat()
+    result = run("edit", "1", "--due", later)
+    assert (result.exit_code, result.stdout, result.stderr) == (
+        0,
+        "Updated task 1: Standup\n",
+        f"Task 1 is now due after its series ends ({until.isoformat()}): it is the last time.\n",
+    )
+    assert ok(run, "done", "1") == "Completed task 1: Standup\n"
 
 
 def test_the_next_time_keeps_its_wait_scheduled_and_due_time(ada: User, run: Run) -> None:

@@ -7,7 +7,9 @@ from collections.abc import Callable
 from typing import Annotated, Any
 
 import typer
+from typer.core import TyperCommand
 
+from sorted_cli.choices import Priority, parse_priority
 from sorted_cli.cli import completion
 from sorted_cli.errors import Cancelled, InvalidInput
 
@@ -37,6 +39,42 @@ Ref = Annotated[
         autocompletion=completion.open_tasks,
     ),
 ]
+
+
+def read_priority(text: str | Priority) -> Priority:
+    """Read a --priority: its name or first letter, in any case (`high`, `HIGH`, `h`)."""
+    if isinstance(text, Priority):
+        return text
+    try:
+        return parse_priority(text)
+    except ValueError as exc:
+        raise typer.BadParameter(f"{exc}.") from None
+
+
+def complete_priority(_ctx: typer.Context, incomplete: str) -> list[str]:
+    """Completion of a --priority."""
+    return [choice.value for choice in Priority if choice.value.startswith(incomplete.lower())]
+
+
+PRIORITY_METAVAR = "[none|low|medium|high]"
+
+
+_LITERAL = "sorted.literal_words"
+
+
+class WordsCommand(TyperCommand):
+    """A command that reads attributes among its words (`sorted_cli.inline`): it notes how
+    many words came after `--`, which are taken as they are."""
+
+    def parse_args(self, ctx: typer._click.Context, args: list[str]) -> list[str]:
+        if "--" in args:
+            ctx.meta[_LITERAL] = len(args) - args.index("--") - 1
+        return super().parse_args(ctx, args)
+
+
+def literal_words(ctx: typer._click.Context) -> int:
+    """How many of the command's last words came after `--` (WordsCommand)."""
+    return int(ctx.meta.get(_LITERAL, 0))
 
 
 def tags_option(help_text: str) -> Any:

@@ -12,22 +12,28 @@ import typer
 from sorted_cli.choices import DEFAULT_LIMIT, Priority, SortKey, View
 from sorted_cli.cli import completion
 from sorted_cli.cli.options import (
+    PRIORITY_METAVAR,
     DeletedRefs,
     DoneRefs,
     Json,
     Ref,
     Refs,
     Tags,
+    WordsCommand,
     Yes,
     can_ask,
+    complete_priority,
     confirm_or_refuse,
     confirm_or_stop,
     examples,
     listed,
+    literal_words,
+    read_priority,
     tags_option,
 )
 from sorted_cli.cli.state import State
 from sorted_cli.errors import InvalidInput
+from sorted_cli.inline import Typed, read_words
 
 if TYPE_CHECKING:
     from sorted_cli.dates import When
@@ -64,7 +70,18 @@ DescriptionOption = Annotated[
     str | None,
     typer.Option("--description", "-d", metavar="TEXT", help="Longer notes (up to 10,000 chars)."),
 ]
-PriorityOption = Annotated[Priority | None, typer.Option("--priority", "-p", help="Priority.")]
+PriorityOption = Annotated[
+    Priority | None,
+    typer.Option(
+        "--priority",
+        "-p",
+        parser=read_priority,
+        autocompletion=complete_priority,
+        metavar=PRIORITY_METAVAR,
+        help="Priority: none, low, medium or high, or its first letter, in any case.",
+        show_default=False,
+    ),
+]
 EveryOption = Annotated[
     str | None,
     typer.Option(
@@ -128,23 +145,37 @@ def _tags(names: list[str] | None) -> list[str]:
         raise InvalidInput(f"Invalid tag: {exc}.") from None
 
 
+_ATTRIBUTES_HELP = (
+    "Among the words: +TAG, due:DATE, pri:h (or l, m, high, ...), wait:DATE, scheduled:DATE, "
+    'every:RULE, until:DATE, times:N (quote one with a space: "due:friday 17:00"); after -- '
+    "every word is the title."
+)
+
+
 @app.command(
+    cls=WordsCommand,
     epilog=examples(
-        'sorted add "Buy milk"',
+        "sorted add Buy milk",
+        "sorted add Buy bread +errand due:friday pri:h",
         'sorted add "File taxes" -p high --due friday -d "Forms in the drawer"',
         'sorted add "Call mum" --tag family --tag phone',
-        'sorted add "Water plants" --due friday --every week',
+        "sorted add Water plants due:friday every:week",
         'sorted add "Pay rent" --due 2027-01-31 --every month --until 2027-12-31',
         'sorted add "Descale the kettle" --every "3 weeks after done"',
-        'sorted add "Send the report" --due "friday 17:00"',
+        'sorted add Send the report "due:friday 17:00"',
         'sorted add "Renew passport" --wait 2027-01-01 --scheduled "2027-01-04 09:00"',
-    )
+        "sorted add -- C++ +1 review    (after --, every word is the title)",
+    ),
 )
 def add(
     ctx: typer.Context,
-    title: Annotated[
-        str,
-        typer.Argument(metavar="TITLE", help="What to do (1-500 characters).", show_default=False),
+    words: Annotated[
+        list[str],
+        typer.Argument(
+            metavar="TITLE...",
+            help=f"What to do (1-500 characters). {_ATTRIBUTES_HELP}",
+            show_default=False,
+        ),
     ],
     description: DescriptionOption = None,
     priority: PriorityOption = None,
@@ -157,23 +188,33 @@ def add(
     times: TimesOption = None,
     as_json: Json = False,
 ) -> None:
-    """Add a task. The title is kept as typed: words like +home in it are not tags."""
+    """Add a task; the words are its title, with the attributes among them understood, and it
+    says what it understood: Added task 7: Buy bread (+errand, due Fri 4 Dec)."""
     from sorted_cli import render
     from sorted_cli.models import TaskCreate, validated
     from sorted_cli.services import tasks
 
+    typed = read_words(words, literal=literal_words(ctx))
+    if typed.title is None:
+        raise InvalidInput("A task needs a title: give words besides its attributes.")
+    inline = _Inline(typed)
+    due, wait, scheduled = (
+        inline.text("due", due),
+        inline.text("wait", wait),
+        inline.text("scheduled", scheduled),
+    )
     data = validated(
         TaskCreate,
-        title=title,
+        title=typed.title,
         description=description,
-        priority=priority or Priority.none,
+        priority=inline.priority(priority) or Priority.none,
         **_due_fields(due),
         wait=_start(wait),
         scheduled=_start(scheduled),
-        tags=_tags(tags),
-        every=_every(every),
-        until=_due(until),
-        times=times,
+        tags=_tags([*(tags or []), *typed.tags]),
+        every=_every(inline.text("every", every)),
+        until=_due(inline.text("until", until)),
+        times=inline.times(times),
     )
     state = State.of(ctx)
     task_id = uuid.uuid4()  # fixed before the first try: a retry cannot add it twice
@@ -186,7 +227,41 @@ def add(
     if as_json:
         render.print_json(render.task_json(task, data.tags))
     else:
-        render.task_line("Added", task)
+        render.added(task, data.tags, today=date.today())
+
+
+class _Inline:
+    """The options typed among a command's words, each merged with its --option (given both
+    ways is refused; an empty inline value is None: removed)."""
+
+    def __init__(self, typed: Typed) -> None:
+        self._typed = typed
+
+    def given(self, name: str) -> bool:
+        return name in self._typed.options
+
+    def text(self, name: str, option: str | None) -> str | None:
+        inline = self._typed.option(name, option)
+        return option if inline is None else (inline or None)
+
+    def priority(self, option: Priority | None) -> Priority | None:
+        from sorted_cli.choices import parse_priority
+
+        text = self.text("priority", None if option is None else option.value)
+        try:
+            return None if text is None else parse_priority(text)
+        except ValueError as exc:
+            raise InvalidInput(f"Invalid pri: {exc}.") from None
+
+    def times(self, option: int | None) -> int | None:
+        text = self._typed.option("times", option)
+        if text is None:
+            return option
+        if not text:
+            return None
+        if not text.isdigit() or int(text) < 1:
+            raise InvalidInput(f"Invalid times: {text!r} is not a whole number of 1 or more.")
+        return int(text)
 
 
 @app.command(
@@ -214,7 +289,13 @@ def list_(
     priorities: Annotated[
         list[Priority] | None,
         typer.Option(
-            "--priority", "-p", help="Only this priority (repeat: any of them).", show_default=False
+            "--priority",
+            "-p",
+            parser=read_priority,
+            autocompletion=complete_priority,
+            metavar=PRIORITY_METAVAR,
+            help="Only this priority (repeat: any of them); a first letter will do.",
+            show_default=False,
         ),
     ] = None,
     due_before: Annotated[
@@ -536,6 +617,11 @@ def edit(
         lambda session: tasks.update_task(session=session, user=state.user, ref=ref, data=data)
     )
     render.task_line("Updated", task)
+    if "due" in values and task.due and task.until and task.due > task.until:
+        render.notice(
+            f"Task {task.number} is now due after its series ends ({task.until.isoformat()}): "
+            "it is the last time."
+        )
 
 
 @app.command(

@@ -29,7 +29,7 @@ from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy import update
+from sqlalchemy import false, or_, update
 from sqlmodel import Session, col, select
 
 from sorted_cli.db import on_postgres
@@ -58,7 +58,8 @@ def spawn_successors(
 ) -> dict[uuid.UUID, Task]:
     """Make the next occurrence of each repeating task in DONE (just completed, in this
     transaction), unless its series ends there or the next one is there already; returns
-    those made (or brought back), by the id of the task each follows."""
+    those made (or brought back, or left in the trash by the user), by the id of the task
+    each follows."""
     repeating = sorted((task for task in done if task.every is not None), key=lambda t: t.number)
     tags = _tags_of(session, [task.id for task in repeating]) if repeating else {}
     made: dict[uuid.UUID, Task] = {}
@@ -82,10 +83,12 @@ def _spawn(
     there = _occurrence(session, series, iteration)
     if there is not None:
         # In the trash as the series left it (withdrawn, or its `done` undone): it comes back.
-        # One open, or one the user deleted, stands as it is.
-        if not there.is_deleted or not _untouched(session, there):
+        # One open stands as it is; one the user deleted stays in the trash, and is returned
+        # so that `done` can say where the series' next time is.
+        if not there.is_deleted:
             return None
-        _bring_back(session, user, there, values, tags, now)
+        if _untouched(session, there):
+            _bring_back(session, user, there, values, tags, now)
         return there
     successor = Task(
         id=successor_id(series, iteration),
@@ -196,16 +199,34 @@ def withdraw_successors(
 
 def without_their_next(session: Session, tasks: list[Task]) -> list[Task]:
     """Of TASKS (open, about to be completed by an undo or a redo), the repeating ones whose
-    series goes on after them but whose next occurrence is not there at all: it was made when
-    the task was done, then withdrawn and purged."""
+    series goes on after them but would have no open task: their next occurrence is not there
+    at all (made when the task was done, then withdrawn and purged), nor another open one."""
     today = date.today()
     lost = []
     for task in sorted(tasks, key=lambda task: task.number):
         if task.every is None or occurrence_after(task, done_on=today) is None:
             continue
-        if _occurrence(session, series_of(task), (task.iteration or 1) + 1) is None:
+        series = series_of(task)
+        if _occurrence(session, series, (task.iteration or 1) + 1) is None and not _open_beside(
+            session, series, task
+        ):
             lost.append(task)
     return lost
+
+
+def _open_beside(session: Session, series: uuid.UUID, task: Task) -> bool:
+    """Whether the series has an open task besides TASK (one the user kept at a reopen)."""
+    found = session.exec(
+        select(Task.id)
+        .where(
+            or_(col(Task.series_id) == series, col(Task.id) == series),
+            col(Task.id) != task.id,
+            col(Task.completed) == false(),
+            col(Task.is_deleted) == false(),
+        )
+        .limit(1)
+    ).first()
+    return found is not None
 
 
 def _untouched(session: Session, task: Task) -> bool:
