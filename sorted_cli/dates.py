@@ -95,6 +95,7 @@ def _day(text: str, today: date, *, back: bool = False) -> date | None:
 
 
 def _named_day(word: str, today: date, *, back: bool) -> date | None:
+    """The day WORD (lower case, single spaces) names, or None; may pass the calendar's ends."""
     if word in _NAMED_OFFSETS:
         return today + timedelta(days=_NAMED_OFFSETS[word])
     if word in _ENDS:
