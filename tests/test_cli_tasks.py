@@ -147,7 +147,8 @@ def test_show_wraps_a_long_title_in_full(
         (
             ["add", "t", "--due", "someday"],
             2,
-            "Invalid date 'someday': use YYYY-MM-DD, today, tomorrow, a weekday name, +3d or +2w, "
+            "Invalid date 'someday': use YYYY-MM-DD, today, tomorrow, yesterday, a weekday "
+            "(fri, next fri), 3d, +2w, in 1 month, 1y, eow, eom, eoy, dec 24 or 1st, "
             "optionally followed by a time HH:MM (friday 17:00), or a time alone.",
         ),
         (["show", "7"], 1, "No task 7."),

@@ -262,7 +262,8 @@ def test_ready_lists_open_tasks_not_waiting_and_not_scheduled_later(ada: User, r
         ),
         (
             ["edit", "1", "--scheduled", "soon"],
-            "Invalid date 'soon': use YYYY-MM-DD, today, tomorrow, a weekday name, +3d or +2w, "
+            "Invalid date 'soon': use YYYY-MM-DD, today, tomorrow, yesterday, a weekday "
+            "(fri, next fri), 3d, +2w, in 1 month, 1y, eow, eom, eoy, dec 24 or 1st, "
             "optionally followed by a time HH:MM (friday 17:00), or a time alone.",
         ),
     ],

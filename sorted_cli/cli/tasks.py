@@ -32,6 +32,7 @@ from sorted_cli.cli.options import (
     tags_option,
 )
 from sorted_cli.cli.state import State
+from sorted_cli.dates import DAY_FORMS
 from sorted_cli.errors import InvalidInput
 from sorted_cli.inline import Typed, read_words
 
@@ -46,8 +47,8 @@ DueOption = Annotated[
     typer.Option(
         "--due",
         metavar="DATE",
-        help="YYYY-MM-DD, today, tomorrow, a weekday (friday), +3d or +2w; a local time may "
-        "follow (friday 17:00), or stand alone (17:00: today).",
+        help=f"Due on DATE: {DAY_FORMS}; a local time may follow (eow 17:00), or stand alone "
+        "(17:00: today).",
     ),
 ]
 WaitOption = Annotated[
@@ -55,7 +56,8 @@ WaitOption = Annotated[
     typer.Option(
         "--wait",
         metavar="DATE",
-        help="Hide the task from `list` until DATE (its start, or a time: monday 9:00).",
+        help=f"Hide the task from `list` until DATE ({DAY_FORMS}: its start, or a local time "
+        "on it: monday 9:00).",
     ),
 ]
 ScheduledOption = Annotated[
@@ -63,7 +65,8 @@ ScheduledOption = Annotated[
     typer.Option(
         "--scheduled",
         metavar="DATE",
-        help="Not to be started before DATE (its start, or a time); `list --ready` waits for it.",
+        help=f"Not to be started before DATE ({DAY_FORMS}: its start, or a local time on it: "
+        "monday 9:00); `list --ready` waits for it.",
     ),
 ]
 DescriptionOption = Annotated[
@@ -92,7 +95,8 @@ EveryOption = Annotated[
     ),
 ]
 UntilOption = Annotated[
-    str | None, typer.Option("--until", metavar="DATE", help="Repeat up to this day.")
+    str | None,
+    typer.Option("--until", metavar="DATE", help=f"Repeat up to this day ({DAY_FORMS})."),
 ]
 TimesOption = Annotated[
     int | None,
@@ -300,7 +304,9 @@ def list_(
     ] = None,
     due_before: Annotated[
         str | None,
-        typer.Option("--due-before", metavar="DATE", help="Only tasks due before DATE."),
+        typer.Option(
+            "--due-before", metavar="DATE", help=f"Only tasks due before DATE ({DAY_FORMS})."
+        ),
     ] = None,
     overdue: Annotated[
         bool,
@@ -327,7 +333,9 @@ def list_(
         typer.Option(
             "--completed-since",
             metavar="DATE",
-            help="Only tasks completed on or after DATE (YYYY-MM-DD, yesterday, monday, 3d, 2w).",
+            help=f"Only tasks completed on or after DATE ({DAY_FORMS}); here it looks back: "
+            "3d, 2w, 1m, 1y are that long ago, a weekday, dec 24 or 1st the latest one, today "
+            "included.",
         ),
     ] = None,
     search: Annotated[
