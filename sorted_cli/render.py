@@ -309,8 +309,8 @@ def task_table(
         return
     console = stdout()
     columns = _task_columns(page, view=view, now=now, today=today)
-    table = Table(box=None, header_style="bold", pad_edge=False)
     shown = _narrowed(columns, width=console.width)
+    table = Table(box=None, header_style="bold", pad_edge=False)
     for column in shown:
         table.add_column(
             column.header,
