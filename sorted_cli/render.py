@@ -14,13 +14,14 @@ import re
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import date, datetime, time
 from typing import TYPE_CHECKING, Any, TextIO
 
 from sorted_cli.dates import age, past_due
 
 if TYPE_CHECKING:
-    from rich.console import Console
+    from rich.console import Console, JustifyMethod
     from rich.text import Text
 
     from sorted_cli.models import NotePublic, Task, TaskChange, User
@@ -223,6 +224,16 @@ def tags_text(tags: list[str]) -> Text:
     return Text(clean(" ".join(f"+{tag}" for tag in tags)), style="magenta")
 
 
+def short_tags_text(tags: list[str]) -> Text:
+    """The first tag and how many others there are (`+home +2`), for a narrow table."""
+    from rich.text import Text
+
+    if not tags:
+        return Text("")
+    others = f" +{len(tags) - 1}" if len(tags) > 1 else ""
+    return Text(clean(f"+{tags[0]}{others}"), style="magenta")
+
+
 def task_line(verb: str, task: Task) -> None:
     line(f"{verb} task {task.number}: {task.title}")
 
@@ -318,41 +329,152 @@ def priority_text(priority: Priority) -> Text:
 def task_table(
     page: TaskPage, *, view: View, now: datetime, today: date, searched: bool = False
 ) -> None:
-    """The Rich table of `sorted list`, or a one-line note when there is nothing to show."""
+    """The Rich table of `sorted list`, or a one-line note when there is nothing to show.
+
+    The table fits the terminal's width, and the title has the room: the number and the title
+    always show, and the title keeps at least `TITLE_ROOM` cells (or its widest title's, when
+    that is less). When the other columns would leave it less, the table narrows a step at a
+    time (`_NARROWING`) until they do not: Age goes; Tags shorten to the first tag and a count
+    of the others (`+home +2`); the Done header becomes `✓`; a due time goes under its day;
+    then Tags, Priority, the `✓` marks and Due go, in that order. So the columns matter in the
+    order number and title, Due, Done, Priority, Tags, Age. A title wider than its column
+    wraps at spaces; only a word longer than the whole column is broken.
+    """
     from rich.table import Table
-    from rich.text import Text
 
     if not page.tasks:
         say_empty(view, searched=searched)
         return
+    console = stdout()
+    columns = _task_columns(page, view=view, now=now, today=today)
+    shown = _narrowed(columns, width=console.width)
     table = Table(box=None, header_style="bold", pad_edge=False)
-    table.add_column("#", justify="right", style="cyan", no_wrap=True)
-    if view is not View.open:
-        table.add_column("Done", justify="center", no_wrap=True)
-    table.add_column("Title", overflow="fold")
-    tagged = bool(page.tags)  # a Tags column only when some task shown has tags
-    if tagged:
-        table.add_column("Tags", overflow="fold")
-    table.add_column("Priority", no_wrap=True)
-    table.add_column("Due", no_wrap=True)
-    table.add_column("Age", justify="right", style="dim", no_wrap=True)
-    for task in page.tasks:
-        done = [Text("✓" if task.completed else "", style="green")] if view is not View.open else []
-        tags = [tags_text(page.tags_of(task))] if tagged else []
+    for column in shown:
+        table.add_column(
+            column.header,
+            justify=column.justify,
+            style=column.style,
+            no_wrap=not column.wraps,
+            max_width=column.max_width,
+            overflow="fold",  # in a wrapping column, breaks only a word longer than the column
+        )
+    for cells in zip(*(column.cells for column in shown), strict=True):
+        table.add_row(*cells)
+    console.print(table)
+    say_more(page)
+
+
+TITLE_ROOM = 20  # cells the title of `sorted list` keeps before other columns give way
+
+# How `sorted list` narrows its table, one step at a time, until the title has its room (see
+# `task_table`): each step puts the second column in place of the first, or drops it (None).
+# A step whose column is not in the table (Done in the open view, Tags when no task shown has
+# tags) is skipped.
+_NARROWING: tuple[tuple[str, str | None], ...] = (
+    ("Age", None),
+    ("Tags", "Tags short"),
+    ("Done", "Done short"),
+    ("Due", "Due wrapped"),
+    ("Tags short", None),
+    ("Priority", None),
+    ("Done short", None),
+    ("Due wrapped", None),
+)
+
+
+@dataclass(frozen=True)
+class _Column:
+    """A column of `sorted list`'s table: its header, a cell for each task, and the width it
+    needs (its widest cell, or for a column that wraps at spaces, its widest word)."""
+
+    header: str
+    cells: list[Text]
+    width: int
+    justify: JustifyMethod = "left"
+    style: str = ""
+    wraps: bool = False
+    max_width: int | None = None  # Rich gives it no more (a due time then goes under its day)
+
+
+def _column(
+    header: str,
+    cells: list[Text],
+    *,
+    justify: JustifyMethod = "left",
+    style: str = "",
+    wraps: bool = False,
+) -> _Column:
+    """A column as wide as its widest cell, or when it WRAPS, its widest word (and no wider)."""
+    from rich.cells import cell_len
+
+    if wraps:
+        widths = [cell_len(word) for cell in cells for word in cell.plain.split()]
+    else:
+        widths = [cell.cell_len for cell in cells]
+    width = max([cell_len(header), *widths])
+    limit = width if wraps else None
+    return _Column(header, cells, width, justify, style, wraps=wraps, max_width=limit)
+
+
+def _task_columns(page: TaskPage, *, view: View, now: datetime, today: date) -> dict[str, _Column]:
+    """Every column `sorted list` may show, by name, the widest layout's in its order, then
+    the narrower forms `_NARROWING` may put in their place."""
+    from rich.text import Text
+
+    tasks = page.tasks
+    titles = []
+    for task in tasks:
         title = Text(clean(task.title), style="dim" if task.completed else "")
         if task.every is not None:
             title.append(f" {REPEATS_MARK}", style="magenta")
-        table.add_row(
-            str(task.number),
-            *done,
-            title,
-            *tags,
-            priority_text(task.priority),
-            due_text(task.due, today=today, completed=task.completed, at=task.due_at, now=now),
-            age(task.created_at, now=now),
-        )
-    stdout().print(table)
-    say_more(page)
+        titles.append(title)
+    widest_title = max([len("Title"), *(title.cell_len for title in titles)])
+    columns = {
+        "#": _column(
+            "#", [Text(str(task.number)) for task in tasks], justify="right", style="cyan"
+        ),
+    }
+    if view is not View.open:
+        done = [Text("✓" if task.completed else "", style="green") for task in tasks]
+        columns["Done"] = _column("Done", done, justify="center")
+    # The title's room, not its width: it has what the other columns leave it.
+    columns["Title"] = _Column("Title", titles, min(TITLE_ROOM, widest_title), wraps=True)
+    if page.tags:  # a Tags column only when some task shown has tags
+        columns["Tags"] = _column("Tags", [tags_text(page.tags_of(task)) for task in tasks])
+    columns["Priority"] = _column("Priority", [priority_text(task.priority) for task in tasks])
+    due = [
+        due_text(task.due, today=today, completed=task.completed, at=task.due_at, now=now)
+        for task in tasks
+    ]
+    columns["Due"] = _column("Due", due)
+    ages = [Text(age(task.created_at, now=now)) for task in tasks]
+    columns["Age"] = _column("Age", ages, justify="right", style="dim")
+    if "Done" in columns:
+        columns["Done short"] = _column("✓", columns["Done"].cells, justify="center")
+    if "Tags" in columns:
+        short = [short_tags_text(page.tags_of(task)) for task in tasks]
+        columns["Tags short"] = _column("Tags", short)
+    columns["Due wrapped"] = _column("Due", due, wraps=True)
+    return columns
+
+
+def _narrowed(columns: dict[str, _Column], *, width: int) -> list[_Column]:
+    """The columns of the widest layout that leaves the title its room in WIDTH cells, or of
+    the narrowest (the number and the title) when none does."""
+    widest = ("#", "Done", "Title", "Tags", "Priority", "Due", "Age")
+    shown = [name for name in widest if name in columns]
+    for name, narrower in _NARROWING:
+        if _table_width([columns[shown_name] for shown_name in shown]) <= width:
+            break
+        if name in shown:
+            at = shown.index(name)
+            shown[at : at + 1] = [] if narrower is None else [narrower]
+    return [columns[name] for name in shown]
+
+
+def _table_width(columns: list[_Column]) -> int:
+    """Cells a row takes: each column's width and a gap of two between columns."""
+    return sum(column.width for column in columns) + 2 * (len(columns) - 1)
 
 
 def say_empty(view: View, *, searched: bool) -> None:

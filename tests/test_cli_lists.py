@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import io
 import json
 import os
 import pty
 import re
+import struct
 import subprocess
 import sys
+import termios
 import tracemalloc
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
 import typer
 from conftest import Run, add_plain_tasks, read_until_closed
+from rich.cells import cell_len
 from sqlalchemy import event, update
 from sqlmodel import Session, col
 
@@ -507,9 +511,13 @@ def test_a_listing_process_takes_flat_memory(ada: User, session: Session) -> Non
     assert large < small + 10_000, (small, large)  # KiB; 15,000 tasks held would be ~50 MB
 
 
-def _in_a_terminal(args: list[str], env: dict[str, str]) -> str:
-    """What `sorted ARGS` writes when its stdout is a real (pseudo-)terminal."""
+def _in_a_terminal(args: list[str], env: dict[str, str], *, columns: int | None = None) -> str:
+    """What `sorted ARGS` writes when its stdout is a real (pseudo-)terminal, COLUMNS wide
+    when given (the terminal's size and $COLUMNS both)."""
     leader, follower = pty.openpty()
+    if columns is not None:
+        fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, columns, 0, 0))
+        env = {**env, "COLUMNS": str(columns)}
     try:
         process = subprocess.run(
             [sys.executable, "-m", "sorted_cli", *args],
@@ -564,6 +572,126 @@ def test_a_terminal_never_gets_control_characters_from_user_text(ada: User, run:
 
 # An SGR sequence setting a foreground or background colour (30-38, 40-48, 90-97, 100-107).
 COLOUR = re.compile(r"\x1b\[(?:[0-9]+;)*(?:3[0-8]|4[0-8]|9[0-7]|10[0-7])[;m]")
+SGR = re.compile(r"\x1b\[[0-9;]*m")
+
+NARROW_TITLES = (
+    "Call the plumber about the leaking kitchen tap",
+    "Buy milk",
+    "Write the quarterly report for the finance department before the deadline",
+    "Water the plants",
+    "Send the report",
+)
+
+
+@pytest.fixture
+def long_titles(ada: User, run: Run) -> None:
+    """Tasks whose titles and tags cannot all fit a narrow terminal beside the other columns."""
+    plumber, milk, report, plants, send = NARROW_TITLES
+    for args in (
+        [plumber, "--due", "2099-01-15", "-p", "high", "--tag", "home", "--tag", "urgent"],
+        [milk, "--due", "2099-01-16", "--tag", "shopping"],
+        [report, "-p", "medium", "--tag", "work", "--tag", "reports", "--tag", "q4"],
+        [plants, "--due", "2099-02-01", "--every", "week"],
+        [send, "--due", "2099-03-01 17:00", "-p", "low", "--tag", "work"],
+    ):
+        assert run("add", *args).exit_code == 0
+    assert run("done", "2").exit_code == 0
+
+
+def _table(shown: str) -> tuple[list[str], dict[int, dict[str, str]]]:
+    """The headers of a `sorted list` table at a terminal, and each task's cells by number:
+    a cell's lines joined with spaces, so a title wrapped at spaces reads as it was typed."""
+    header, *lines = SGR.sub("", shown).replace("\r\n", "\n").splitlines()
+    starts = [found.start() for found in re.finditer(r"\S+", header)]
+    headers = header.split()
+    rows: dict[int, dict[str, list[str]]] = {}
+    cells: dict[str, list[str]] = {}
+    for line in lines:
+        parts = [line[start:end] for start, end in zip(starts, [*starts[1:], None], strict=True)]
+        if parts[0].strip():
+            cells = rows.setdefault(int(parts[0]), {name: [] for name in headers})
+        for name, part in zip(headers, parts, strict=True):
+            if part.strip():
+                cells[name].append(part.strip())
+    return headers, {n: {k: " ".join(v) for k, v in row.items()} for n, row in rows.items()}
+
+
+def _widest_line(shown: str) -> int:
+    return max(cell_len(line) for line in SGR.sub("", shown).replace("\r\n", "\n").splitlines())
+
+
+@pytest.mark.usefixtures("long_titles")
+def test_a_narrow_terminal_gives_the_title_the_room(run: Run) -> None:
+    """At 40 columns the number, the title (whole words) and the due day show, a due time
+    under its day; at 60 tags shorten and Age goes; at 100 every column shows in full."""
+    env = {**os.environ, "TERM": "xterm-256color", "NO_COLOR": "1"}
+    shown = _in_a_terminal(["list"], env, columns=40)
+    assert _widest_line(shown) <= 40, shown
+    headers, rows = _table(shown)
+    assert headers == ["#", "Title", "Due"]
+    assert sorted(rows) == [1, 3, 4, 5]
+    assert [rows[n]["Title"] for n in (1, 3, 5)] == [NARROW_TITLES[i] for i in (0, 2, 4)]
+    assert rows[4]["Title"] == f"{NARROW_TITLES[3]} ↻"
+    assert [rows[n]["Due"] for n in (1, 3, 4, 5)] == [
+        "2099-01-15",
+        "",
+        "2099-02-01",
+        "2099-03-01 17:00",
+    ]
+    assert "    17:00" in SGR.sub("", shown)  # the time under its day, not beside it
+
+    every = _in_a_terminal(["list", "--all"], env, columns=40)
+    assert _widest_line(every) <= 40, every
+    headers, rows = _table(every)
+    assert headers == ["#", "✓", "Title", "Due"]
+    assert (rows[2]["✓"], rows[2]["Title"], rows[1]["✓"]) == ("✓", NARROW_TITLES[1], "")
+
+    shown = _in_a_terminal(["list"], env, columns=60)
+    assert _widest_line(shown) <= 60, shown
+    headers, rows = _table(shown)
+    assert headers == ["#", "Title", "Tags", "Priority", "Due"]
+    assert [rows[n]["Tags"] for n in (1, 3, 4, 5)] == ["+home +1", "+q4 +2", "", "+work"]
+    assert [rows[n]["Title"] for n in (1, 3, 5)] == [NARROW_TITLES[i] for i in (0, 2, 4)]
+
+    shown = _in_a_terminal(["list"], env, columns=100)
+    assert _widest_line(shown) <= 100, shown
+    headers, rows = _table(shown)
+    assert headers == ["#", "Title", "Tags", "Priority", "Due", "Age"]
+    assert [rows[n]["Tags"] for n in (1, 3, 5)] == ["+home +urgent", "+q4 +reports +work", "+work"]
+    assert (rows[1]["Priority"], rows[5]["Due"]) == ("high", "2099-03-01 17:00")
+    assert [rows[n]["Title"] for n in (1, 3, 5)] == [NARROW_TITLES[i] for i in (0, 2, 4)]
+
+
+@pytest.mark.usefixtures("long_titles")
+def test_a_narrow_terminal_leaves_pipes_and_json_as_they_are(run: Run) -> None:
+    piped = run("list").stdout.splitlines()
+    assert [row.split("\t")[5:] for row in piped] == [
+        ["home,urgent", NARROW_TITLES[0]],
+        ["q4,reports,work", NARROW_TITLES[2]],
+        ["", NARROW_TITLES[3]],
+        ["work", NARROW_TITLES[4]],
+    ]
+    [plumber, *_] = json.loads(run("list", "--json").stdout)
+    assert (plumber["title"], plumber["tags"]) == (NARROW_TITLES[0], ["home", "urgent"])
+
+
+def test_a_word_longer_than_the_title_room_is_the_only_one_broken(ada: User, run: Run) -> None:
+    word = "Pneumonoultramicroscopicsilicovolcanoconiosis"  # 45 letters
+    run("add", f"Look up {word} again", "--due", "2099-01-15", "-p", "high")
+    env = {**os.environ, "TERM": "xterm-256color", "NO_COLOR": "1"}
+    shown = _in_a_terminal(["list"], env, columns=40)
+    assert _widest_line(shown) <= 40, shown
+    header, *lines = SGR.sub("", shown).replace("\r\n", "\n").splitlines()
+    title = slice(header.index("Title"), header.index("Due"))
+    assert (
+        [line[title].rstrip() for line in lines]
+        == [
+            "Look up",
+            word[:25],  # the title's column: 40 less the number, the due day and the gaps
+            word[25:],
+            "again",
+        ]
+    )
 
 
 # ---------------------------------------------------------------------------------- stats
