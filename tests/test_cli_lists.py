@@ -46,7 +46,7 @@ def listed(run: Run, *args: str) -> list[int]:
 
 def test_tags_are_given_on_add_normalised_and_shown(ada: User, run: Run) -> None:
     added = run("add", "Call mum", "--tag", "Family", "--tag", " phone ", "--tag", "+family")
-    assert (added.exit_code, added.stdout) == (0, "Added task 1: Call mum\n")
+    assert (added.exit_code, added.stdout) == (0, "Added task 1: Call mum (+family, +phone)\n")
     assert run("add", "Plant +tomatoes on @home").exit_code == 0  # titles stay literal
     [first, second] = json.loads(run("list", "--json").stdout)
     assert first["tags"] == ["family", "phone"]

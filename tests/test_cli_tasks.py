@@ -36,7 +36,7 @@ def test_add_list_done(ada: User, run: Run) -> None:
     ok(run("add", "Buy milk"), "Added task 1: Buy milk\n")
     ok(
         run("add", "File taxes", "-p", "high", "--due", "2020-01-31", "-d", "Forms"),
-        "Added task 2: File taxes\n",
+        "Added task 2: File taxes (high, due Fri 31 Jan 2020)\n",
     )
     ok(
         run("list"),

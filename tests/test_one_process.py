@@ -287,7 +287,7 @@ def test_failures_leave_nothing_for_the_next_command(tmp_path: Path) -> None:
     assert unknown[:2] == (2, "")
     assert unknown[2].endswith("Error: No such command 'no-such-command'.\n")
     assert invalid[:2] == (2, "")
-    assert "'urgent' is not one of" in invalid[2]
+    assert "'urgent' is not a priority" in invalid[2]
     assert added == (0, "Added task 1: Buy milk\n", "")
     assert version == (0, "sorted 0.1.0\n", "")
     assert listed == (0, "1\t<uuid>\topen\tnone\t\t\tBuy milk\n", "")

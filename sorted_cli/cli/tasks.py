@@ -199,7 +199,7 @@ def add(
     from sorted_cli.services import tasks
 
     typed = read_words(words, literal=literal_words(ctx))
-    if typed.title is None:
+    if typed.title is None and (typed.tags or typed.options):
         raise InvalidInput("A task needs a title: give words besides its attributes.")
     inline = _Inline(typed)
     due, wait, scheduled = (
@@ -209,7 +209,7 @@ def add(
     )
     data = validated(
         TaskCreate,
-        title=typed.title,
+        title=typed.title or "",
         description=description,
         priority=inline.priority(priority) or Priority.none,
         **_due_fields(due),
@@ -241,8 +241,9 @@ class _Inline:
     def __init__(self, typed: Typed) -> None:
         self._typed = typed
 
-    def given(self, name: str) -> bool:
-        return name in self._typed.options
+    def cleared(self, name: str) -> bool:
+        """Whether NAME was typed with an empty value (`due:`): removed."""
+        return self._typed.options.get(name) == ""
 
     def text(self, name: str, option: str | None) -> str | None:
         inline = self._typed.option(name, option)
@@ -555,8 +556,11 @@ def reopen(ctx: typer.Context, refs: DoneRefs) -> None:
 
 
 @app.command(
+    cls=WordsCommand,
     epilog=examples(
         'sorted edit 3 --title "Buy oat milk"',
+        "sorted edit 3 Buy oat milk due:monday pri:h    (words: the new title)",
+        "sorted edit 3 due: wait:    (an empty value removes it)",
         "sorted edit 3 -p low --no-due",
         "sorted edit 4 --every 2w --times 6",
         "sorted edit 4 --no-every",
@@ -567,6 +571,14 @@ def reopen(ctx: typer.Context, refs: DoneRefs) -> None:
 def edit(
     ctx: typer.Context,
     ref: Ref,
+    words: Annotated[
+        list[str] | None,
+        typer.Argument(
+            metavar="[WORDS]...",
+            help=f"A new title, and attributes. {_ATTRIBUTES_HELP}",
+            show_default=False,
+        ),
+    ] = None,
     title: Annotated[
         str | None, typer.Option("--title", "-t", metavar="TEXT", help="New title.")
     ] = None,
@@ -593,6 +605,24 @@ def edit(
     from sorted_cli.models import TaskUpdate, validated
     from sorted_cli.services import tasks
 
+    typed = read_words(words or [], literal=literal_words(ctx))
+    if typed.tags:
+        raise InvalidInput(
+            f"Tags change with `sorted tag {ref} TAG` and `sorted untag {ref} TAG`, not in edit."
+        )
+    if typed.title is not None and title is not None:
+        raise InvalidInput("Give the new title once: as words or as --title, not both.")
+    inline = _Inline(typed)
+    removed: dict[str, object] = {}  # what an empty inline value removes
+    for name in ("until", "times"):
+        if inline.cleared(name):
+            removed[name] = None
+    due, no_due = inline.text("due", due), no_due or inline.cleared("due")
+    wait, no_wait = inline.text("wait", wait), no_wait or inline.cleared("wait")
+    scheduled = inline.text("scheduled", scheduled)
+    no_scheduled = no_scheduled or inline.cleared("scheduled")
+    every, no_every = inline.text("every", every), no_every or inline.cleared("every")
+    priority = Priority.none if inline.cleared("priority") else inline.priority(priority)
     pairs = [
         ("due", due, no_due),
         ("wait", wait, no_wait),
@@ -603,14 +633,15 @@ def edit(
         if value is not None and cleared:
             raise InvalidInput(f"Give either --{name} or --no-{name}, not both.")
     given = {
-        "title": title,
+        "title": typed.title or title,
         "description": description,
         "priority": priority,
         "every": _every(every),
-        "until": _due(until),
-        "times": times,
+        "until": _due(inline.text("until", until)),
+        "times": inline.times(times),
     }
     values: dict[str, object] = {name: value for name, value in given.items() if value is not None}
+    values.update(removed)
     if due is not None or no_due:  # a due without a time has no due_at: the whole day
         values.update(_due_fields(due))
     if wait is not None or no_wait:
