@@ -566,7 +566,7 @@ def reopen(ctx: typer.Context, refs: DoneRefs) -> None:
         "sorted edit 4 --no-every",
         'sorted edit 3 --due "tomorrow 9:30"    (--due tomorrow: the whole day)',
         "sorted edit 3 --wait monday --no-scheduled",
-    )
+    ),
 )
 def edit(
     ctx: typer.Context,
