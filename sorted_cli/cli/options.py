@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Callable
 from typing import Annotated, Any
@@ -21,7 +22,8 @@ def refs(complete: Callable[..., list[tuple[str, str]]]) -> Any:
     """The REF... argument, completing the tasks `complete` offers."""
     return typer.Argument(
         metavar="REF...",
-        help="Task numbers, UUIDs or UUID prefixes (at least 4 hex digits).",
+        help="Task numbers, ranges and lists of them (1-3, 1,4,7), UUIDs or UUID prefixes (at "
+        "least 4 hex digits).",
         show_default=False,
         autocompletion=complete,
     )
@@ -75,6 +77,76 @@ class WordsCommand(TyperCommand):
 def literal_words(ctx: typer._click.Context) -> int:
     """How many of the command's last words came after `--` (WordsCommand)."""
     return int(ctx.meta.get(_LITERAL, 0))
+
+
+RANGE_MAX = 10_000  # tasks one range may name
+_RANGE = re.compile(r"(\d{1,9})-(\d{1,9})")
+
+
+def expanded(refs: list[str]) -> list[str]:
+    """REFS with each list (`1,4,7`) and range of numbers (`1-3`, `2-5,9`) spelt out, in the
+    order given; a UUID (which has dashes too) or its prefix is left as it is."""
+    out: list[str] = []
+    for ref in refs:
+        for piece in ref.split(","):
+            piece = piece.strip()
+            span = _RANGE.fullmatch(piece)
+            if span is None:
+                if piece:
+                    out.append(piece)
+                continue
+            first, last = int(span.group(1)), int(span.group(2))
+            if first > last:
+                raise InvalidInput(f"Invalid range {piece!r}: it goes down; write {last}-{first}.")
+            if last - first >= RANGE_MAX:
+                raise InvalidInput(
+                    f"Invalid range {piece!r}: a range names at most {RANGE_MAX:,} tasks."
+                )
+            out += [str(number) for number in range(first, last + 1)]
+    if not out:
+        raise InvalidInput("No task given: name one by its number, a range or a list.")
+    return out
+
+
+ASK_ABOVE = 3  # changing more tasks than this at once asks first, or off a terminal needs --yes
+
+
+class Asking:
+    """The question before a command changes many tasks at once: at a terminal, asked once
+    (a retry does not ask again), naming them, when more than ASK tasks would change; off a
+    terminal, more than ASK_ABOVE are refused without --yes, as no one is there to answer."""
+
+    def __init__(
+        self, count: int, *, yes: bool, doing: str, question: str, declined: str, ask: int
+    ) -> None:
+        if count > ASK_ABOVE and not yes and not can_ask():
+            raise InvalidInput(
+                f"Refusing to {doing} {count} tasks without --yes when not at a terminal."
+            )
+        self._asks = count > ask and not yes and can_ask()
+        self._ask, self._question, self._declined = ask, question, declined
+        self._agreed = False
+
+    def _confirm(self, targets: list[Any]) -> bool:
+        if self._agreed or len(targets) <= self._ask:
+            return True
+        named = listed([f"#{task.number} {shortened(task.title)}" for task in targets])
+        confirm_or_stop(
+            f"{self._question.format(count=len(targets))} {named}", declined=self._declined
+        )
+        self._agreed = True
+        return True
+
+    @property
+    def confirm(self) -> Callable[[list[Any]], bool] | None:
+        """The service's `confirm`; None when no one is asked (the change is one statement
+        then: asking means reading the tasks first)."""
+        return self._confirm if self._asks else None
+
+
+def shortened(title: str, width: int = 40) -> str:
+    """A title short enough to name in a question."""
+    return title if len(title) <= width else title[: width - 1].rstrip() + "…"
 
 
 def tags_option(help_text: str) -> Any:

@@ -12,7 +12,9 @@ import typer
 from sorted_cli.choices import DEFAULT_LIMIT, Priority, SortKey, View
 from sorted_cli.cli import completion
 from sorted_cli.cli.options import (
+    ASK_ABOVE,
     PRIORITY_METAVAR,
+    Asking,
     DeletedRefs,
     DoneRefs,
     Json,
@@ -21,14 +23,14 @@ from sorted_cli.cli.options import (
     Tags,
     WordsCommand,
     Yes,
-    can_ask,
     complete_priority,
     confirm_or_refuse,
-    confirm_or_stop,
     examples,
+    expanded,
     listed,
     literal_words,
     read_priority,
+    shortened,
     tags_option,
 )
 from sorted_cli.cli.state import State
@@ -529,28 +531,42 @@ def note(
         render.line(f"Noted on task {noted.task.number}: {noted.task.title}")
 
 
-@app.command(epilog=examples("sorted done 3", "sorted done 3 4 7"))
-def done(ctx: typer.Context, refs: Refs) -> None:
+@app.command(epilog=examples("sorted done 3", "sorted done 3 4 7", "sorted done 1-3,7 --yes"))
+def done(ctx: typer.Context, refs: Refs, yes: Yes = False) -> None:
     """Mark tasks as done."""
     from sorted_cli import render
     from sorted_cli.services import tasks
 
+    named = expanded(refs)
+    asking = _asking(named, yes, "complete", "Mark {count} tasks as done?", "Nothing done.")
     state = State.of(ctx)
     changes = state.db.run(
-        lambda session: tasks.complete_tasks(session=session, user=state.user, refs=refs)
+        lambda session: tasks.complete_tasks(
+            session=session, user=state.user, refs=named, confirm=asking.confirm
+        )
     )
     render.changes(changes, verb="Completed", unchanged="was already done")
 
 
-@app.command(epilog=examples("sorted reopen 3"))
-def reopen(ctx: typer.Context, refs: DoneRefs) -> None:
+def _asking(named: list[str], yes: bool, doing: str, question: str, declined: str) -> Asking:
+    return Asking(
+        len(set(named)), yes=yes, doing=doing, question=question, declined=declined, ask=ASK_ABOVE
+    )
+
+
+@app.command(epilog=examples("sorted reopen 3", "sorted reopen 3-5 -y"))
+def reopen(ctx: typer.Context, refs: DoneRefs, yes: Yes = False) -> None:
     """Mark done tasks as open again."""
     from sorted_cli import render
     from sorted_cli.services import tasks
 
+    named = expanded(refs)
+    asking = _asking(named, yes, "reopen", "Reopen {count} tasks?", "Nothing reopened.")
     state = State.of(ctx)
     changes = state.db.run(
-        lambda session: tasks.reopen_tasks(session=session, user=state.user, refs=refs)
+        lambda session: tasks.reopen_tasks(
+            session=session, user=state.user, refs=named, confirm=asking.confirm
+        )
     )
     render.changes(changes, verb="Reopened", unchanged="was already open")
 
@@ -672,44 +688,38 @@ def delete(ctx: typer.Context, refs: Refs, yes: Yes = False) -> None:
     from sorted_cli import render
     from sorted_cli.services import tasks
 
-    agreed = False  # a retry after a broken connection does not ask again
-
-    def confirm(targets: list[Task]) -> bool:
-        nonlocal agreed
-        if agreed or len(targets) < 2:
-            return True
-        named = listed([f"#{task.number} {_shortened(task.title)}" for task in targets])
-        confirm_or_stop(
-            f"Move {len(targets)} tasks to the trash? {named}", declined="Nothing deleted."
-        )
-        agreed = True
-        return True
-
-    # Asking means reading the tasks first; without a question the change is one statement.
-    asks = len(refs) > 1 and not yes and can_ask()
+    named = expanded(refs)
+    # The trash is asked about from two tasks on, at a terminal.
+    asking = Asking(
+        len(set(named)),
+        yes=yes,
+        doing="delete",
+        question="Move {count} tasks to the trash?",
+        declined="Nothing deleted.",
+        ask=1,
+    )
     state = State.of(ctx)
     changes = state.db.run(
         lambda session: tasks.delete_tasks(
-            session=session, user=state.user, refs=refs, confirm=confirm if asks else None
+            session=session, user=state.user, refs=named, confirm=asking.confirm
         )
     )
     render.changes(changes, verb="Deleted", unchanged="was already in the trash")
 
 
-def _shortened(title: str, width: int = 40) -> str:
-    """A title short enough to name in a question."""
-    return title if len(title) <= width else title[: width - 1].rstrip() + "…"
-
-
-@app.command(epilog=examples("sorted restore 3"))
-def restore(ctx: typer.Context, refs: DeletedRefs) -> None:
+@app.command(epilog=examples("sorted restore 3", "sorted restore 3,5,8"))
+def restore(ctx: typer.Context, refs: DeletedRefs, yes: Yes = False) -> None:
     """Bring tasks back from the trash."""
     from sorted_cli import render
     from sorted_cli.services import tasks
 
+    named = expanded(refs)
+    asking = _asking(named, yes, "restore", "Restore {count} tasks?", "Nothing restored.")
     state = State.of(ctx)
     changes = state.db.run(
-        lambda session: tasks.restore_tasks(session=session, user=state.user, refs=refs)
+        lambda session: tasks.restore_tasks(
+            session=session, user=state.user, refs=named, confirm=asking.confirm
+        )
     )
     render.changes(changes, verb="Restored", unchanged="was not in the trash")
 
@@ -718,6 +728,7 @@ def restore(ctx: typer.Context, refs: DeletedRefs) -> None:
     short_help="Remove tasks from the trash for good.",
     epilog=examples(
         "sorted purge 3 4",
+        "sorted purge 3-9",
         "sorted purge --older-than 30d",
         "sorted purge --yes    (the whole trash, without asking)",
     ),
@@ -759,7 +770,7 @@ def purge(
     def confirm(targets: list[Task]) -> bool:
         nonlocal agreed
         if not (agreed or yes):
-            named = listed([f"#{task.number} {_shortened(task.title)}" for task in targets])
+            named = listed([f"#{task.number} {shortened(task.title)}" for task in targets])
             count = f"{len(targets)} task{'s' if len(targets) > 1 else ''}"
             confirm_or_refuse(
                 f"Remove {count} from the trash for good? {named}. This cannot be undone.",
@@ -774,7 +785,7 @@ def purge(
         lambda session: tasks.purge_tasks(
             session=session,
             user=state.user,
-            refs=refs or (),
+            refs=expanded(refs) if refs else (),
             deleted_before=before,
             confirm=confirm,
         )

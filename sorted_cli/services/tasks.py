@@ -630,7 +630,14 @@ def _explain_refs(session: Session, user: User, refs: list[str], *, in_trash_ok:
     raise SortedError("The tasks changed while this command ran: nothing was changed; try again.")
 
 
-def complete_tasks(*, session: Session, user: User, refs: Iterable[str]) -> list[Change]:
+def complete_tasks(
+    *,
+    session: Session,
+    user: User,
+    refs: Iterable[str],
+    confirm: Callable[[list[Task]], bool] | None = None,
+) -> list[Change]:
+    """`confirm`, when given, sees the resolved tasks and may decline (raising Cancelled)."""
     return _apply(
         session,
         user,
@@ -640,10 +647,18 @@ def complete_tasks(*, session: Session, user: User, refs: Iterable[str]) -> list
         eligible=col(Task.completed) == false(),
         values=lambda now: {"completed": True, "completed_at": now},
         then=_NEXT_OCCURRENCE,
+        confirm=confirm,
     )
 
 
-def reopen_tasks(*, session: Session, user: User, refs: Iterable[str]) -> list[Change]:
+def reopen_tasks(
+    *,
+    session: Session,
+    user: User,
+    refs: Iterable[str],
+    confirm: Callable[[list[Task]], bool] | None = None,
+) -> list[Change]:
+    """`confirm`, when given, sees the resolved tasks and may decline (raising Cancelled)."""
     return _apply(
         session,
         user,
@@ -653,6 +668,7 @@ def reopen_tasks(*, session: Session, user: User, refs: Iterable[str]) -> list[C
         eligible=col(Task.completed) == true(),
         values=lambda _now: {"completed": False, "completed_at": None},
         then=_WITHDRAW_NEXT,
+        confirm=confirm,
     )
 
 
@@ -679,7 +695,14 @@ def delete_tasks(
     )
 
 
-def restore_tasks(*, session: Session, user: User, refs: Iterable[str]) -> list[Change]:
+def restore_tasks(
+    *,
+    session: Session,
+    user: User,
+    refs: Iterable[str],
+    confirm: Callable[[list[Task]], bool] | None = None,
+) -> list[Change]:
+    """`confirm`, when given, sees the resolved tasks and may decline (raising Cancelled)."""
     return _apply(
         session,
         user,
@@ -688,6 +711,7 @@ def restore_tasks(*, session: Session, user: User, refs: Iterable[str]) -> list[
         in_trash_ok=True,
         eligible=col(Task.is_deleted) == true(),
         values=lambda _now: {"is_deleted": False, "deleted_at": None},
+        confirm=confirm,
     )
 
 
