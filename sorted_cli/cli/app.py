@@ -58,45 +58,32 @@ def _resolve(group: TyperGroup, ctx: typer.Context, args: list[str]) -> None:
     raise UnknownCommand(no_such_command(word, names, group=within), ctx)
 
 
-def _with_global_options(
-    command: typer._click.Command, ctx: typer.Context, params: list[typer._click.Parameter]
-) -> list[typer._click.Parameter]:
-    """PARAMS (COMMAND's, then `--help`) with the root's `GLOBAL_OPTIONS` before `--help`: the
-    very options of the root, so they parse, complete and show in `--help` as there."""
-    root = ctx.find_root().command
-    shared = [p for p in root.params if p.name in GLOBAL_OPTIONS]
-    own = len(command.params)
-    return [*params[:own], *shared, *params[own:]]
+class _GlobalOptionsAfter(typer._click.Command):
+    """A command, or a group of them, that takes the root's `GLOBAL_OPTIONS` after its name
+    too: the very options of the root, so they parse, complete and show in `--help` as there
+    (after the command's own, before `--help`)."""
 
+    def get_params(self, ctx: typer._click.Context) -> list[typer._click.Parameter]:
+        params = super().get_params(ctx)
+        shared = [p for p in ctx.find_root().command.params if p.name in GLOBAL_OPTIONS]
+        own = len(self.params)
+        return [*params[:own], *shared, *params[own:]]
 
-def _take_global_options_after(ctx: typer.Context) -> None:
-    """The `GLOBAL_OPTIONS` given after the command's name, taken off its parameters (its
-    function knows nothing of them) and put on the command's state."""
-    given = {name: ctx.params.pop(name, None) for name in GLOBAL_OPTIONS}
-    _take_global_options(State.of(ctx), **given)
-
-
-class Command(TyperCommand):
-    """A command that takes the root's global options after its name too."""
-
-    def get_params(self, ctx: typer.Context) -> list[typer._click.Parameter]:  # type: ignore[override]
-        return _with_global_options(self, ctx, super().get_params(ctx))
-
-    def invoke(self, ctx: typer.Context) -> Any:  # type: ignore[override]
-        _take_global_options_after(ctx)
+    def invoke(self, ctx: typer._click.Context) -> Any:
+        # Taken off the parameters (the command's function knows nothing of them) and put on
+        # the command's state, before anything of the command runs.
+        given = {name: ctx.params.pop(name, None) for name in GLOBAL_OPTIONS}
+        _take_global_options(State.of(ctx), **given)
         return super().invoke(ctx)
 
 
-class CommandGroup(TyperGroup):
-    """A group of commands (`user`, `db`, `server`): the root's global options after its name
-    too, and a mistyped command named with the closest real one."""
+class Command(_GlobalOptionsAfter, TyperCommand):
+    """Every command of sorted's: global options after its name too."""
 
-    def get_params(self, ctx: typer.Context) -> list[typer._click.Parameter]:  # type: ignore[override]
-        return _with_global_options(self, ctx, super().get_params(ctx))
 
-    def invoke(self, ctx: typer.Context) -> Any:  # type: ignore[override]
-        _take_global_options_after(ctx)
-        return super().invoke(ctx)
+class CommandGroup(_GlobalOptionsAfter, TyperGroup):
+    """A group of commands (`user`, `db`, `server`): global options after its name too, and a
+    mistyped command named with the closest real one."""
 
     def resolve_command(  # type: ignore[override]
         self, ctx: typer.Context, args: list[str]
