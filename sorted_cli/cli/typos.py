@@ -29,8 +29,9 @@ def edit_distance(first: str, second: str) -> int:
 
 def closest(word: str, names: Iterable[str]) -> list[str]:
     """The NAMES nearest to WORD (case aside), when near enough to be what was meant: at most
-    `MOST_EDITS` edits away, and fewer edits than half the letters typed (any two-letter word
-    is two edits from every other); several only when they are equally near."""
+    `MOST_EDITS` edits away, and fewer edits than half the letters typed (one edit makes a
+    two-letter word into too many others: `dd` is `add` as much as `db`); several only when
+    they are equally near."""
     typed = word.casefold()
     distances = {name: edit_distance(typed, name.casefold()) for name in names}
     nearest = min(distances.values(), default=MOST_EDITS + 1)
