@@ -49,6 +49,7 @@ import time
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import signal
+    from collections.abc import Iterator
     from types import TracebackType
     from typing import NoReturn, Protocol, TypeVar
 
@@ -117,13 +118,22 @@ ROOT_OPTIONS_WITH_VALUES = ("--database-url", "--user", "-u")
 
 def command_word(args: list[str]) -> str | None:
     """The first word of ARGS after the root options: the command's name, if any."""
+    for word in root_words(args):
+        if not word.startswith("-"):
+            return word
+    return None
+
+
+def root_words(args: list[str]) -> Iterator[str]:
+    """The words of ARGS up to the command's name (the root's options, then the name, if
+    any), without the values of the root's options."""
     words = iter(args)
     for word in words:
+        yield word
         if word in ROOT_OPTIONS_WITH_VALUES:
             next(words, None)
         elif not word.startswith("-"):
-            return word
-    return None
+            return
 
 
 class one_command:  # lower case: used as a function is, `with one_command():`

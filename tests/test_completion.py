@@ -162,11 +162,20 @@ def test_zsh_and_fish_offer_open_tasks_with_their_titles(shell: str) -> None:
 
 
 @pytest.mark.usefixtures("tasks_of_ada_and_grace")
+@pytest.mark.parametrize(
+    "shape",
+    [
+        "sorted {given} done ",
+        "sorted done {given} ",
+        "sorted --user grace@example.com done {given} ",  # after the command wins
+    ],
+)
 def test_the_database_and_user_on_the_command_line_are_the_ones_completed(
-    database_url: str,
+    database_url: str, shape: str
 ) -> None:
-    """Completion reads --database-url and --user, not only the environment."""
-    line = f"sorted --database-url {database_url} --user {ADA.upper()} done "
+    """Completion reads --database-url and --user, before or after the command, not only the
+    environment."""
+    line = shape.format(given=f"--database-url {database_url} --user {ADA.upper()}")
     assert outcome(complete("zsh", line, DATABASE_URL=None, SORTED_USER=None)) == (
         0,
         ZSH_OPEN,

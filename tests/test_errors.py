@@ -102,10 +102,11 @@ def test_a_bad_url_is_exit_2(run: Run, monkeypatch: pytest.MonkeyPatch) -> None:
     )
 
 
-def test_no_arguments_shows_help(run: Run) -> None:
+def test_no_arguments_lists_the_tasks(run: Run) -> None:
+    """`sorted` alone is `sorted list` (tests/test_cli_entry.py), not help and exit 2."""
     result = run()
-    assert result.exit_code == 2
-    assert "Usage: sorted" in result.stdout + result.stderr
+    assert (result.exit_code, result.stdout) == (0, "")
+    assert result.stderr.endswith("No open tasks.\n")
 
 
 def test_a_sqlite_file_of_another_program_is_left_alone(

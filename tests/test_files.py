@@ -470,6 +470,25 @@ def test_a_password_in_database_url_is_hidden_from_the_process_list(
     assert secret not in stderr
 
 
+def test_a_password_in_database_url_after_the_command_is_hidden_too() -> None:
+    """Starred before the command reads anything (`import -` waits for its file)."""
+    if not Path("/proc/self/cmdline").exists():
+        pytest.skip("no /proc: nothing to hide from")
+    url = f"postgresql://ada:s3cret-pw@127.0.0.1:{free_port()}/sorted"
+    importing = _waiting_for_stdin(["import", "-", "--database-url", url], environment())
+    try:
+        shown = _arguments_once_hidden(importing, b"s3cret-pw")
+        _, stderr = importing.communicate("[]", timeout=TIMEOUT_S)
+    finally:
+        if importing.poll() is None:
+            importing.kill()
+            importing.wait()
+    starred = url.replace("s3cret-pw", "*********").encode()
+    assert shown.split(b"\0")[-5:] == [b"import", b"-", b"--database-url", starred, b""]
+    assert importing.returncode == 1  # nothing listens there
+    assert stderr.startswith("Error: Cannot connect to postgresql+psycopg://ada")
+
+
 @pytest.mark.parametrize("backend", POSTGRES_BACKENDS, indirect=True)  # SQLite: no password
 def test_a_command_with_a_password_on_its_command_line_works_with_it_hidden(
     database_url: str, ada: User

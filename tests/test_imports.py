@@ -43,8 +43,10 @@ def top_level_imports(*args: str) -> set[str]:
     return set(json.loads(result.stderr.splitlines()[-1]))
 
 
-@pytest.mark.parametrize("args", [["--help"], ["--version"], []], ids=repr)
-def test_help_and_version_import_no_database_library(args: list[str]) -> None:
+@pytest.mark.parametrize(
+    "args", [["--help"], ["--version"], ["-u", "ada@example.com", "-h"], ["lst"]], ids=repr
+)
+def test_help_version_and_a_mistyped_command_import_no_database_library(args: list[str]) -> None:
     assert top_level_imports(*args).isdisjoint(DATABASE_LIBRARIES)
 
 
@@ -53,7 +55,9 @@ def test_the_help_of_every_command_imports_no_database_library(path: tuple[str, 
     assert top_level_imports(*path, "--help").isdisjoint(DATABASE_LIBRARIES)
 
 
-@pytest.mark.parametrize("command", [["list"], ["add", "Buy milk"], ["done", "1"]], ids=" ".join)
+@pytest.mark.parametrize(
+    "command", [[], ["list"], ["add", "Buy milk"], ["done", "1"]], ids=lambda c: " ".join(c) or "-"
+)
 def test_everyday_commands_never_import_alembic(database_url: str, command: list[str]) -> None:
     os.environ["SORTED_USER"] = (
         "x@example.com"  # unknown user: the command stops after the schema check

@@ -11,12 +11,14 @@ from contextlib import contextmanager
 from typing import Annotated, Any, NoReturn
 
 import typer
-from typer.core import TyperGroup
+from typer._click.exceptions import UsageError
+from typer.core import TyperCommand, TyperGroup
 from typer.models import CommandInfo
 
 from sorted_cli import __version__
 from sorted_cli.cli import db, history, server, settings, tasks, transfer, users
 from sorted_cli.cli.state import State
+from sorted_cli.cli.typos import no_such_command
 from sorted_cli.errors import (
     Cancelled,
     InvalidInput,
@@ -24,16 +26,93 @@ from sorted_cli.errors import (
     refused_by_system,
     stop_exit_code,
 )
-from sorted_cli.process import command_word
+from sorted_cli.process import command_word, root_words
+
+# What `sorted` alone runs, as `task` alone shows its default report.
+DEFAULT_COMMAND = "list"
+# The root's options that work after the command's name too (`sorted list --user ada@x`), by
+# their parameters' names. None has a short form that a command's own option could clash with
+# but `-u`, which no command has; `--debug` has none (`-d` is `--description` of add and edit).
+GLOBAL_OPTIONS = ("database_url", "user", "debug")
+HELP_OPTIONS = ("-h", "--help")
+_ROOT_ANSWERS = (*HELP_OPTIONS, "--version")  # answered before any command would run
+
+
+class UnknownCommand(UsageError):
+    """A command word that names no command: one line, without the usage and the pointer to
+    `--help` that Click adds to other usage errors (the line names the command meant)."""
+
+    def show(self, file: Any = None) -> None:
+        typer.echo(f"Error: {self.format_message()}", err=True)
+
+
+def _resolve(group: TyperGroup, ctx: typer.Context, args: list[str]) -> None:
+    """Stop on ARGS' first word when it names none of GROUP's commands (`UnknownCommand`).
+    Words that look like options, and completion (which offers nothing instead), are left to
+    Click."""
+    word = args[0] if args else ""
+    if ctx.resilient_parsing or word.startswith("-") or group.get_command(ctx, word) is not None:
+        return
+    names = [n for n in group.list_commands(ctx) if not group.commands[n].hidden]
+    within = "" if ctx.parent is None else ctx.command_path.partition(" ")[2]
+    raise UnknownCommand(no_such_command(word, names, group=within), ctx)
+
+
+class _GlobalOptionsAfter(typer._click.Command):
+    """A command, or a group of them, that takes the root's `GLOBAL_OPTIONS` after its name
+    too: the very options of the root, so they parse, complete and show in `--help` as there
+    (after the command's own, before `--help`)."""
+
+    def get_params(self, ctx: typer._click.Context) -> list[typer._click.Parameter]:
+        params = super().get_params(ctx)
+        shared = [p for p in ctx.find_root().command.params if p.name in GLOBAL_OPTIONS]
+        own = len(self.params)
+        return [*params[:own], *shared, *params[own:]]
+
+    def invoke(self, ctx: typer._click.Context) -> Any:
+        # Taken off the parameters (the command's function knows nothing of them) and put on
+        # the command's state, before anything of the command runs.
+        given = {name: ctx.params.pop(name, None) for name in GLOBAL_OPTIONS}
+        _take_global_options(State.of(ctx), **given)
+        return super().invoke(ctx)
+
+
+class Command(_GlobalOptionsAfter, TyperCommand):
+    """Every command of sorted's: global options after its name too."""
+
+
+class CommandGroup(_GlobalOptionsAfter, TyperGroup):
+    """A group of commands (`user`, `db`, `server`): global options after its name too, and a
+    mistyped command named with the closest real one."""
+
+    def resolve_command(  # type: ignore[override]
+        self, ctx: typer.Context, args: list[str]
+    ) -> tuple[str | None, typer._click.Command | None, list[str]]:
+        _resolve(self, ctx, args)
+        return super().resolve_command(ctx, args)
 
 
 class SortedGroup(TyperGroup):
-    """Turns every expected failure into one line on stderr and its exit code.
+    """The `sorted` command. Alone it runs `DEFAULT_COMMAND`; a mistyped command is named with
+    the closest real one (`typos`).
 
+    It turns every expected failure into one line on stderr and its exit code.
     A `SortedError` is expected; so is a database driver error, which the command's database
     words (`Database.describe_error`, password masked). Anything else is a bug and keeps its
     traceback. `--debug` shows the traceback of expected failures too.
     """
+
+    def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:  # type: ignore[override]
+        rest = super().parse_args(ctx, args)
+        if not ctx._protected_args and not ctx.resilient_parsing:  # no command: the default
+            ctx._protected_args = [DEFAULT_COMMAND]
+        return rest
+
+    def resolve_command(  # type: ignore[override]
+        self, ctx: typer.Context, args: list[str]
+    ) -> tuple[str | None, typer._click.Command | None, list[str]]:
+        _resolve(self, ctx, args)
+        return super().resolve_command(ctx, args)
 
     def invoke(self, ctx: typer.Context) -> Any:  # type: ignore[override]
         try:
@@ -112,19 +191,23 @@ app = typer.Typer(
     cls=SortedGroup,
     name="sorted",
     help="A fast todo list for your terminal, on your laptop or your team's PostgreSQL.",
-    epilog='Start with: sorted add "Buy milk", then sorted list and sorted done 1.',
-    no_args_is_help=True,
+    epilog=(
+        'Start with: sorted add "Buy milk", then sorted alone (your list, as sorted list shows '
+        "it) and sorted done 1. --database-url, --user and --debug work after the command too: "
+        "sorted list --user ada@example.com."
+    ),
+    subcommand_metavar="[COMMAND [ARGS]...]",  # none: `DEFAULT_COMMAND`
     pretty_exceptions_show_locals=False,
     rich_markup_mode=None,  # plain help and usage errors: loading Rich costs `--help` 45 ms
-    context_settings={"help_option_names": ["-h", "--help"]},
+    context_settings={"help_option_names": list(HELP_OPTIONS)},
 )
 app.add_typer(tasks.app)
 app.add_typer(history.app)
 app.add_typer(transfer.app)
 app.add_typer(settings.app)
-app.add_typer(users.app)
-app.add_typer(db.app)
-app.add_typer(server.app)
+app.add_typer(users.app, cls=CommandGroup)
+app.add_typer(db.app, cls=CommandGroup)
+app.add_typer(server.app, cls=CommandGroup)
 
 
 def _unwrapped(text: str) -> str:
@@ -135,9 +218,12 @@ def _unwrapped(text: str) -> str:
 
 
 def _unwrap_help(typer_app: typer.Typer) -> None:
+    """Unwrap every command's help, and make each a `Command` (global options after it)."""
     for command in typer_app.registered_commands:
         if command.help is None and command.callback is not None and command.callback.__doc__:
             command.help = _unwrapped(command.callback.__doc__)
+        assert command.cls in (None, TyperCommand), "a command of a class of its own"
+        command.cls = Command
     for group in typer_app.registered_groups:
         if group.typer_instance is not None:
             _unwrap_help(group.typer_instance)
@@ -187,11 +273,30 @@ def root(
     ] = False,
 ) -> None:
     """A fast todo list for your terminal, on your laptop or your team's PostgreSQL."""
+    ctx.obj = State(root=ctx)
+    _take_global_options(ctx.obj, database_url=database_url, user=user, debug=debug)
+
+
+def _take_global_options(
+    state: State, *, database_url: str | None, user: str | None, debug: bool | None
+) -> None:
+    """Put the global options given on the command's STATE: those before the command's name,
+    then those after it (`Command`), which win, as an option given twice does (`sorted -u a
+    list -u b` acts as b). Before any of the command's work: nothing has read the settings yet.
+
+    After a command they mean what they mean before it, whatever the command: `sorted user show
+    --user ada@x` shows ada, acting as her (a `user` command's EMAIL argument names the user it
+    works on; `--user` always names who acts)."""
+    assert "settings" not in vars(state), "global options come before the settings are read"
     if database_url is not None:
         _hide_password(database_url)
-    ctx.obj = State(database_url=database_url, user_email=user, debug=debug, root=ctx)
-    if debug:
-        ctx.with_resource(_sql_logged())
+        state.database_url = database_url
+    if user is not None:
+        state.user_email = user
+    if debug and not state.debug:
+        state.debug = True
+        assert state.root is not None
+        state.root.with_resource(_sql_logged())
 
 
 @contextmanager
@@ -275,12 +380,16 @@ def _app_for(args: list[str]) -> typer.Typer:
     """The app with only the command ARGS run: Typer builds every command's parameters before
     it runs one (without this `sorted --help` took 1.17-1.21 times as long, 15-25 ms more;
     everyday commands 0-6 % more: measured side by side, 2026-12-01; a command server builds
-    the whole app once, `prepare`). Without a command (`--help`, `--version`) the
-    commands are listed but none is run, so none needs its parameters. The whole app for shell
-    completion and for a command it does not recognise (Click then names the close matches)."""
+    the whole app once, `prepare`). `sorted` alone, or with root options only, runs
+    `DEFAULT_COMMAND`. Asking for help or the version without a command (`sorted --help`), the
+    commands are listed but none is run, so none needs its parameters; so too for a word that
+    names no command (the error names the closest one: `SortedGroup`). The whole app for shell
+    completion."""
     if "_SORTED_COMPLETE" in os.environ:
         return app
     name = command_word(args)
+    if name is None and not any(word in _ROOT_ANSWERS for word in root_words(args)):
+        name = DEFAULT_COMMAND  # `sorted` alone, or with root options only
     if name is None:
         return _listing(app)
     trimmed = copy.copy(app)
@@ -298,7 +407,7 @@ def _app_for(args: list[str]) -> typer.Typer:
             trimmed.registered_groups = [copy.copy(group)]
             trimmed.registered_groups[0].typer_instance = only
             return trimmed
-    return app
+    return _listing(app)
 
 
 def _listing(typer_app: typer.Typer) -> typer.Typer:

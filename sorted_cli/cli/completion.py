@@ -1,10 +1,10 @@
 """Shell completion of task references and tags.
 
 Completion runs on every Tab press, so it must be quick and quiet: it reads the database the
-command line names (its --database-url and --user, else the usual settings) through
-`sorted_cli.lookup`, which imports no SQLAlchemy, pydantic or Alembic; it never migrates,
-never creates a database or a user, never retries, and offers nothing rather than printing an
-error when anything is amiss.
+command line names (its --database-url and --user, before or after the command, else the
+usual settings) through `sorted_cli.lookup`, which imports no SQLAlchemy, pydantic or Alembic;
+it never migrates, never creates a database or a user, never retries, and offers nothing
+rather than printing an error when anything is amiss.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, TypeVar
 
 import typer
+from typer import _click
 
 from sorted_cli.choices import View
 
@@ -29,11 +30,23 @@ def _offer(ctx: typer.Context, lookup: Callable[[Reader], list[T]]) -> list[T]:
     try:
         from sorted_cli.lookup import reader
 
-        params = ctx.find_root().params
-        with reader(database_url=params.get("database_url"), user=params.get("user")) as found:
+        url, user = _given(ctx, "database_url"), _given(ctx, "user")
+        with reader(database_url=url, user=user) as found:
             return [] if found is None else lookup(found)
     except Exception:  # a Tab press must never print a traceback into the command line
         return []
+
+
+def _given(ctx: typer.Context, name: str) -> str | None:
+    """The global option NAME as the command will take it: given after the command's name
+    (the command's context, then its group's), else before it (the root's)."""
+    at: _click.Context | None = ctx
+    while at is not None:
+        value = at.params.get(name)
+        if value is not None:
+            return str(value)
+        at = at.parent
+    return None
 
 
 def _tasks_in(view: View) -> Callable[[typer.Context, str], list[tuple[str, str]]]:

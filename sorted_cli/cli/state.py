@@ -17,6 +17,8 @@ import typer
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from typer import _click
+
     from sorted_cli.config import Settings
     from sorted_cli.database import Database
     from sorted_cli.models import User
@@ -30,7 +32,7 @@ class State:
     root: typer.Context | None = None  # closes the database when the command is over
 
     @staticmethod
-    def of(ctx: typer.Context) -> State:
+    def of(ctx: _click.Context) -> State:
         state = ctx.find_root().obj
         assert isinstance(state, State), "the root callback sets the state"
         return state
