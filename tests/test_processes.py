@@ -490,6 +490,33 @@ def test_delete_asks_on_stderr_naming_the_tasks(session: Session, ada: User) -> 
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 @pytest.mark.usefixtures("either_way")  # in its own process, then through a server
+def test_more_than_three_tasks_at_once_are_asked_about_at_a_terminal(
+    session: Session, ada: User
+) -> None:
+    titles = ["Call Bob", "Pay rent", "Water plants", "Walk dog", "Buy milk"]
+    for title in titles:
+        tasks.create_task(session=session, user=ada, data=validated(TaskCreate, title=title))
+    question = "Mark 4 tasks as done? #1 Call Bob, #2 Pay rent, #3 Water plants and 1 more [y/N]: "
+    assert answer_at_terminal("done", "1-4", answer=b"n\n") == (
+        1,
+        "",
+        f"{question}n\r\nNothing done.\r\n",
+    )
+    assert titles_in(session, ada, View.completed) == []
+    # Three need no question (nor --yes); more are changed once the answer is yes.
+    assert outcome(run_sorted("done", "1,2,3")) == (
+        0,
+        "Completed task 1: Call Bob\nCompleted task 2: Pay rent\nCompleted task 3: Water plants\n",
+        "",
+    )
+    reopened = answer_at_terminal("reopen", "1-3", "5", answer=b"y\n")
+    assert reopened[0] == 0
+    assert reopened[2].startswith("Reopen 4 tasks? #1 Call Bob, #2 Pay rent, #3 Water plants")
+    assert titles_in(session, ada, View.completed) == []
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+@pytest.mark.usefixtures("either_way")  # in its own process, then through a server
 def test_user_delete_and_downgrade_ask_on_stderr(ada: User, grace: User) -> None:
     question = "Delete user grace@example.com? Their tasks stay in the database, hidden. [y/N]: "
     declined = (1, "", f"{question}n\r\nNothing deleted.\r\n")

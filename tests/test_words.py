@@ -11,6 +11,7 @@ import pytest
 from conftest import Run
 
 from sorted_cli.choices import Priority, parse_priority
+from sorted_cli.cli.options import expanded
 from sorted_cli.errors import InvalidInput
 from sorted_cli.inline import Typed, read_words
 from sorted_cli.models import User
@@ -252,3 +253,72 @@ def test_what_edit_cannot_read_is_refused_and_nothing_changes(
     before = task(run, 1)
     assert refused(run, *args) == f"Error: {message}\n"
     assert task(run, 1) == before
+
+
+# ------------------------------------------------------------------------ many at once
+
+
+@pytest.mark.parametrize(
+    ("typed", "refs"),
+    [
+        (["1-3"], ["1", "2", "3"]),
+        (["1,4,7"], ["1", "4", "7"]),
+        (["2-4,9", "12"], ["2", "3", "4", "9", "12"]),
+        (["5-5"], ["5"]),
+        (["1,,2,"], ["1", "2"]),
+        # A UUID has dashes too, and a prefix is hex: both are left as they are.
+        (["2b2d64c6-a2e7-4ca9-a799-608889ee967d"], ["2b2d64c6-a2e7-4ca9-a799-608889ee967d"]),
+        (["2b2d"], ["2b2d"]),
+    ],
+)
+def test_ranges_and_lists_of_numbers_are_spelt_out(typed: list[str], refs: list[str]) -> None:
+    assert expanded(typed) == refs
+
+
+@pytest.mark.parametrize(
+    ("typed", "message"),
+    [
+        (["5-3"], "Invalid range '5-3': it goes down; write 3-5."),
+        (["1-20000"], "Invalid range '1-20000': a range names at most 10,000 tasks."),
+        ([","], "No task given: name one by its number, a range or a list."),
+    ],
+)
+def test_a_range_that_cannot_be_is_refused(typed: list[str], message: str) -> None:
+    with pytest.raises(InvalidInput, match=message.replace("(", r"\(")):
+        expanded(typed)
+
+
+def test_ranges_change_their_tasks_in_one_command(ada: User, run: Run) -> None:
+    for title in ("a", "b", "c", "d", "e"):
+        said(run, "add", title)
+    assert said(run, "done", "1-3") == (
+        "Completed task 1: a\nCompleted task 2: b\nCompleted task 3: c\n"
+    )
+    assert said(run, "undo").count("\n") == 3  # one command: one undo
+    assert said(run, "delete", "2,4", "--yes") == "Deleted task 2: b\nDeleted task 4: d\n"
+    assert said(run, "restore", "2,4") == "Restored task 2: b\nRestored task 4: d\n"
+
+
+def test_more_than_three_off_a_terminal_need_yes_and_change_nothing_without(
+    ada: User, run: Run
+) -> None:
+    for title in ("a", "b", "c", "d", "e"):
+        said(run, "add", title)
+    for args, doing in (
+        (["done", "1-4"], "complete"),
+        (["delete", "1,2,3,5"], "delete"),
+        (["reopen", "1-5"], "reopen"),
+        (["restore", "1-4"], "restore"),
+    ):
+        assert refused(run, *args) == (
+            f"Error: Refusing to {doing} {len(expanded(args[1:]))} tasks without --yes when "
+            "not at a terminal.\n"
+        )
+    assert [t["completed"] or t["deleted"] for t in json.loads(said(run, "export", "--all"))] == (
+        [False] * 5
+    )
+    assert said(run, "done", "1-4", "--yes").count("Completed") == 4
+    # A number named twice is one task.
+    assert said(run, "reopen", "1", "1", "2", "2-3") == (
+        "Reopened task 1: a\nReopened task 2: b\nReopened task 3: c\n"
+    )

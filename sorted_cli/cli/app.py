@@ -81,6 +81,17 @@ class Command(_GlobalOptionsAfter, TyperCommand):
     """Every command of sorted's: global options after its name too."""
 
 
+_WITH_GLOBAL_OPTIONS: dict[type[TyperCommand], type[TyperCommand]] = {TyperCommand: Command}
+
+
+def _with_global_options(cls: type[TyperCommand]) -> type[TyperCommand]:
+    """CLS taking the global options after the command too: `Command`, or for a command of
+    a class of its own (`options.WordsCommand`) that class with them."""
+    if cls not in _WITH_GLOBAL_OPTIONS:
+        _WITH_GLOBAL_OPTIONS[cls] = type(cls.__name__, (_GlobalOptionsAfter, cls), {})
+    return _WITH_GLOBAL_OPTIONS[cls]
+
+
 class CommandGroup(_GlobalOptionsAfter, TyperGroup):
     """A group of commands (`user`, `db`, `server`): global options after its name too, and a
     mistyped command named with the closest real one."""
@@ -222,8 +233,7 @@ def _unwrap_help(typer_app: typer.Typer) -> None:
     for command in typer_app.registered_commands:
         if command.help is None and command.callback is not None and command.callback.__doc__:
             command.help = _unwrapped(command.callback.__doc__)
-        assert command.cls in (None, TyperCommand), "a command of a class of its own"
-        command.cls = Command
+        command.cls = _with_global_options(command.cls or TyperCommand)
     for group in typer_app.registered_groups:
         if group.typer_instance is not None:
             _unwrap_help(group.typer_instance)
