@@ -281,9 +281,16 @@ def test_completion_imports_no_database_library_but_the_driver(database_url: str
 
 
 def test_show_completion_prints_the_bash_script() -> None:
-    """Typer finds the shell among the parent processes, here bash."""
+    """Typer finds the shell among the parent processes, here bash (which stays the parent:
+    with a command after it, bash cannot exec the program in its own place)."""
     result = subprocess.run(
-        ["bash", "--norc", "--noprofile", "-c", f"{shlex.quote(str(SORTED))} --show-completion"],
+        [
+            "bash",
+            "--norc",
+            "--noprofile",
+            "-c",
+            f'{shlex.quote(str(SORTED))} --show-completion; exit "$?"',
+        ],
         stdin=subprocess.DEVNULL,
         capture_output=True,
         text=True,

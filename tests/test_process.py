@@ -28,7 +28,7 @@ def exits(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.mark.usefixtures("exits")
 @pytest.mark.parametrize(
     ("argv", "code", "output"),
-    [(["--version"], 0, "sorted 0.1.0\n"), (["no-such-command"], 2, ""), ([], 2, "")],
+    [(["--version"], 0, "sorted 0.1.0\n"), (["no-such-command"], 2, ""), (["lst"], 2, "")],
 )
 def test_the_program_ends_with_the_commands_exit_status(
     monkeypatch: pytest.MonkeyPatch,

@@ -276,7 +276,7 @@ def test_concurrent_commands_naming_tasks_in_opposite_orders_do_not_deadlock(
 ) -> None:
     for n in range(1, 5):
         assert run_sorted("add", f"task {n}").returncode == 0
-    forwards, backwards = ["done", "1", "2", "3", "4"], ["done", "4", "3", "2", "1"]
+    forwards, backwards = ["done", "1", "2", "3", "4", "-y"], ["done", "4", "3", "2", "1", "-y"]
     results = run_together(*([forwards, backwards] * 4))
     assert [(result.returncode, result.stderr) for result in results] == [(0, "")] * 8
     lines = [line for result in results for line in result.stdout.splitlines()]

@@ -61,6 +61,19 @@ def complete_priority(_ctx: typer.Context, incomplete: str) -> list[str]:
 PRIORITY_METAVAR = "[none|low|medium|high]"
 
 
+def priority_option(help_text: str) -> Any:
+    """A --priority/-p option: a priority by its name or first letter, in any case."""
+    return typer.Option(
+        "--priority",
+        "-p",
+        parser=read_priority,
+        autocompletion=complete_priority,
+        metavar=PRIORITY_METAVAR,
+        help=help_text,
+        show_default=False,
+    )
+
+
 _LITERAL = "sorted.literal_words"
 
 

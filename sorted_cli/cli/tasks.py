@@ -13,7 +13,6 @@ from sorted_cli.choices import DEFAULT_LIMIT, Priority, SortKey, View
 from sorted_cli.cli import completion
 from sorted_cli.cli.options import (
     ASK_ABOVE,
-    PRIORITY_METAVAR,
     Asking,
     DeletedRefs,
     DoneRefs,
@@ -23,13 +22,12 @@ from sorted_cli.cli.options import (
     Tags,
     WordsCommand,
     Yes,
-    complete_priority,
     confirm_or_refuse,
     examples,
     expanded,
     listed,
     literal_words,
-    read_priority,
+    priority_option,
     shortened,
     tags_option,
 )
@@ -77,15 +75,7 @@ DescriptionOption = Annotated[
 ]
 PriorityOption = Annotated[
     Priority | None,
-    typer.Option(
-        "--priority",
-        "-p",
-        parser=read_priority,
-        autocompletion=complete_priority,
-        metavar=PRIORITY_METAVAR,
-        help="Priority: none, low, medium or high, or its first letter, in any case.",
-        show_default=False,
-    ),
+    priority_option("Priority: none, low, medium or high, or its first letter, in any case."),
 ]
 EveryOption = Annotated[
     str | None,
@@ -295,15 +285,7 @@ def list_(
     ] = None,
     priorities: Annotated[
         list[Priority] | None,
-        typer.Option(
-            "--priority",
-            "-p",
-            parser=read_priority,
-            autocompletion=complete_priority,
-            metavar=PRIORITY_METAVAR,
-            help="Only this priority (repeat: any of them); a first letter will do.",
-            show_default=False,
-        ),
+        priority_option("Only this priority (repeat: any of them); a first letter will do."),
     ] = None,
     due_before: Annotated[
         str | None,
