@@ -6,11 +6,12 @@ on Friday, of high priority. Understood in `add` and `edit`:
 - `+TAG` is a tag (`+errand`, `+1`); a lone `+` is a word of the title, and so is a quoted
   word with a space in it (`"Buy +milk"` is a title as typed).
 - `KEY:VALUE` for the keys below is the option of that name (`due:friday` is `--due friday`;
-  quote a value with a space: `"due:friday 17:00"`; the value follows the colon at once,
-  so `"Due: the report"` is a title); an empty value (`due:`) removes it in
-  `edit`, as `--no-due` does. The keys, in any case: `due`, `wait`, `scheduled` (`sched`),
-  `every` (`recur`), `until`, `times`, `pri` (`priority`). Another word with a colon
-  (`http://x`, `re:`) is a word of the title.
+  quote a value with a space: `"due:friday 17:00"`; the value follows the colon at once, so
+  `"Due: the report"` is a title); an empty value (`due:`) removes it in `edit`, as `--no-due`
+  does, and in `add`, where there is nothing to remove, it is a word of the title (`sorted add
+  Due: the report`). The keys, in any case: `due`, `wait`, `scheduled` (`sched`), `every`
+  (`recur`), `until`, `times`, `pri` (`priority`). Another word with a colon (`http://x`,
+  `re:`) is a word of the title.
 - Every other word is the title's, joined by single spaces.
 
 After `--` every word is the title's (`sorted add -- C++ +1 review`). An attribute typed twice,
@@ -57,8 +58,9 @@ class Typed:
         return self.options[name]
 
 
-def read_words(words: list[str], *, literal: int = 0) -> Typed:
-    """The attributes among WORDS; the last LITERAL words (those after `--`) are all title."""
+def read_words(words: list[str], *, literal: int = 0, removes: bool = False) -> Typed:
+    """The attributes among WORDS; the last LITERAL words (those after `--`) are all title.
+    An empty value (`due:`) removes the attribute when REMOVES (edit), else it is a word."""
     typed = Typed()
     title: list[str] = []
     cut = len(words) - literal
@@ -69,7 +71,7 @@ def read_words(words: list[str], *, literal: int = 0) -> Typed:
         key, colon, value = word.partition(":")
         # The value follows the colon at once, as Taskwarrior's do: `Due: the report` is a title.
         option = KEYS.get(key.lower()) if colon and not _spaced(key + value[:1]) else None
-        if option is None:
+        if option is None or not (value or removes):
             title.append(word)
             continue
         if option in typed.options:

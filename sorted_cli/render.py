@@ -240,7 +240,8 @@ def task_line(verb: str, task: Task) -> None:
 
 def added(task: Task, tags: list[str], *, today: date) -> None:
     """`Added task 7: Buy bread (+errand, high, due Fri 4 Dec)`: the task and what was
-    understood of it (its tags, priority, dates and rule), so a mistyped attribute shows."""
+    understood of it (its tags, priority, dates, rule and its end), so a mistyped attribute
+    shows."""
     understood = [f"+{tag}" for tag in tags]
     if task.priority is not Priority.none:
         understood.append(task.priority.value)
@@ -253,6 +254,10 @@ def added(task: Task, tags: list[str], *, today: date) -> None:
             understood.append(f"{word} {day_words(local.date(), today=today, at=at)}")
     if task.every is not None:
         understood.append(f"every {task.every}")
+        if task.until is not None:
+            understood.append(f"until {day_words(task.until, today=today)}")
+        if task.times is not None:
+            understood.append(f"{task.times} time{'s' if task.times > 1 else ''}")
     said = f" ({', '.join(understood)})" if understood else ""
     line(f"Added task {task.number}: {task.title}{said}")
 

@@ -62,17 +62,26 @@ def task(run: Run, number: int) -> dict[str, Any]:
             Typed("x", [], {"due": "mon", "scheduled": "tue", "every": "week"}),
         ),
         (
-            ["x", "due:friday 17:00", "wait:"],
+            ["x", "due:friday 17:00"],
             0,
-            Typed("x", [], {"due": "friday 17:00", "wait": ""}),
+            Typed("x", [], {"due": "friday 17:00"}),
         ),
         (["+a", "due:mon"], 0, Typed(None, ["a"], {"due": "mon"})),
+        # In add an empty value removes nothing: it is a word (`sorted add Due: the report`).
+        (["Due:", "the", "report"], 0, Typed("Due: the report")),
+        (["Note:", "pri:", "matters"], 0, Typed("Note: pri: matters")),
     ],
 )
 def test_words_are_the_title_with_the_attributes_among_them(
     words: list[str], literal: int, expected: Typed
 ) -> None:
     assert read_words(words, literal=literal) == expected
+
+
+def test_in_edit_an_empty_value_removes() -> None:
+    assert read_words(["due:", "pri:"], removes=True) == Typed(
+        None, [], {"due": "", "priority": ""}
+    )
 
 
 def test_an_attribute_typed_twice_is_refused() -> None:
@@ -134,7 +143,7 @@ def test_add_understands_every_attribute(ada: User, run: Run) -> None:
         "+work",
     ) == (
         "Added task 1: Standup (+work, due Thu 31 Dec 2099 09:30, waits until Wed 30 Dec 2099, "
-        "scheduled Thu 31 Dec 2099 09:00, every weekday)\n"
+        "scheduled Thu 31 Dec 2099 09:00, every weekday, until Wed 30 Jun 2100, 50 times)\n"
     )
     standup = task(run, 1)
     local = datetime.combine(date(2099, 12, 31), time(9, 30)).astimezone()
@@ -153,6 +162,7 @@ def test_after_two_dashes_every_word_is_the_title(ada: User, run: Run) -> None:
     )
     assert task(run, 1)["tags"] == []
     assert said(run, "add", "Buy +milk") == "Added task 2: Buy +milk\n"
+    assert said(run, "add", "Due:", "the", "report") == "Added task 3: Due: the report\n"
 
 
 @pytest.mark.parametrize(

@@ -141,10 +141,9 @@ def _tags(names: list[str] | None) -> list[str]:
         raise InvalidInput(f"Invalid tag: {exc}.") from None
 
 
-_ATTRIBUTES_HELP = (
-    "Among the words: +TAG, due:DATE, pri:h (or l, m, high, ...), wait:DATE, scheduled:DATE, "
-    'every:RULE, until:DATE, times:N (quote one with a space: "due:friday 17:00"); after -- '
-    "every word is the title."
+_ATTRIBUTES = (
+    "due:DATE, pri:h (or l, m, high, ...), wait:DATE, scheduled:DATE, every:RULE, until:DATE, "
+    'times:N (quote one with a space: "due:friday 17:00"); after -- every word is the title'
 )
 
 
@@ -169,7 +168,7 @@ def add(
         list[str],
         typer.Argument(
             metavar="TITLE...",
-            help=f"What to do (1-500 characters). {_ATTRIBUTES_HELP}",
+            help=f"What to do (1-500 characters). Among the words: +TAG, {_ATTRIBUTES}.",
             show_default=False,
         ),
     ],
@@ -185,7 +184,7 @@ def add(
     as_json: Json = False,
 ) -> None:
     """Add a task; the words are its title, with the attributes among them understood, and it
-    says what it understood: Added task 7: Buy bread (+errand, due Fri 4 Dec)."""
+    says what it understood: Added task 7: Buy bread (+errand, high, due Fri 4 Dec)."""
     from sorted_cli import render
     from sorted_cli.models import TaskCreate, validated
     from sorted_cli.services import tasks
@@ -573,7 +572,8 @@ def edit(
         list[str] | None,
         typer.Argument(
             metavar="[WORDS]...",
-            help=f"A new title, and attributes. {_ATTRIBUTES_HELP}",
+            help=f"A new title, and among the words {_ATTRIBUTES}; an empty value (due:) "
+            "removes it. Tags change with `sorted tag` and `sorted untag`.",
             show_default=False,
         ),
     ] = None,
@@ -603,7 +603,7 @@ def edit(
     from sorted_cli.models import TaskUpdate, validated
     from sorted_cli.services import tasks
 
-    typed = read_words(words or [], literal=literal_words(ctx))
+    typed = read_words(words or [], literal=literal_words(ctx), removes=True)
     if typed.tags:
         raise InvalidInput(
             f"Tags change with `sorted tag {ref} TAG` and `sorted untag {ref} TAG`, not in edit."
@@ -710,7 +710,7 @@ def restore(ctx: typer.Context, refs: DeletedRefs, yes: Yes = False) -> None:
     short_help="Remove tasks from the trash for good.",
     epilog=examples(
         "sorted purge 3 4",
-        "sorted purge 3-9",
+        "sorted purge 3,5",
         "sorted purge --older-than 30d",
         "sorted purge --yes    (the whole trash, without asking)",
     ),
