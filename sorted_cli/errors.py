@@ -52,6 +52,11 @@ class AmbiguousReference(InvalidInput):
     """A UUID prefix matches more than one of the user's tasks: the user must say more."""
 
 
+class NothingMatches(SortedError):
+    """The filters of a command that changes tasks match none of them: nothing changed (exit
+    1, as grep's when nothing matches)."""
+
+
 class TaskInTrash(SortedError):
     """The task is soft-deleted; it must be restored before it can be changed."""
 

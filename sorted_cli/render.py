@@ -218,6 +218,27 @@ def task_json(
     return TaskPublic.of(task, tags or [], notes or []).model_dump(mode="json")
 
 
+def task_view(found: TaskInFull) -> dict[str, Any]:
+    """The JSON view of a task read in full (`show --json` of it)."""
+    return task_json(found.task, found.tags, found.notes)
+
+
+def changes_json(results: list[Change], shown: list[TaskInFull]) -> list[dict[str, Any]]:
+    """`--json` of done, reopen, delete and restore: the view of each task named, read after
+    the change (SHOWN), with two keys added at its end: `changed` (false when it already was
+    so) and `next` (the view of the next time of a repeating task the change made or
+    withdrew, else null)."""
+    views = {found.task.id: task_view(found) for found in shown}
+    return [
+        {
+            **views[item.task.id],
+            "changed": item.changed,
+            "next": None if item.next is None else views[item.next.id],
+        }
+        for item in results
+    ]
+
+
 def tags_text(tags: list[str]) -> Text:
     from rich.text import Text
 

@@ -517,6 +517,31 @@ def test_more_than_three_tasks_at_once_are_asked_about_at_a_terminal(
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 @pytest.mark.usefixtures("either_way")  # in its own process, then through a server
+def test_filters_that_match_more_than_three_tasks_ask_naming_them(
+    session: Session, ada: User
+) -> None:
+    for title in ["Call Bob", "Pay rent", "Water plants", "Walk dog", "Buy milk"]:
+        data = validated(TaskCreate, title=title, tags=["home"] if title != "Pay rent" else [])
+        tasks.create_task(session=session, user=ada, data=data)
+    question = "Tag 4 tasks +soon? #1 Call Bob, #3 Water plants, #4 Walk dog and 1 more [y/N]: "
+    assert answer_at_terminal("tag", "--tag", "home", "soon", answer=b"n\n") == (
+        1,
+        "",
+        f"{question}n\r\nNothing changed.\r\n",
+    )
+    code, stdout, shown = answer_at_terminal("done", "--tag", "home", answer=b"y\n")
+    assert (code, stdout.count("Completed")) == (0, 4)
+    assert shown.startswith("Mark 4 tasks as done? #1 Call Bob, #3 Water plants, #4 Walk dog")
+    assert titles_in(session, ada, View.completed) == [
+        "Call Bob",
+        "Water plants",
+        "Walk dog",
+        "Buy milk",
+    ]
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+@pytest.mark.usefixtures("either_way")  # in its own process, then through a server
 def test_user_delete_and_downgrade_ask_on_stderr(ada: User, grace: User) -> None:
     question = "Delete user grace@example.com? Their tasks stay in the database, hidden. [y/N]: "
     declined = (1, "", f"{question}n\r\nNothing deleted.\r\n")

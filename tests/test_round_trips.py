@@ -90,8 +90,13 @@ def test_each_everyday_command_stays_within_its_round_trip_budget(
 # Work of several statements runs in one transaction whose BEGIN carries the timeouts
 # (sorted_cli.pgwaits): beyond the floor, who the user is, BEGIN, the work's statements (a
 # batch is one) and COMMIT, with no statement of its own to set the timeouts for a batch.
+# A command given filters reads the numbers of the tasks they match, then changes those in
+# its one statement.
 BATCHED = {
     "tag": (["tag", "2", "p2", "p3", "p4"], 5),
+    "tag of a range": (["tag", "1-3", "p2", "p3"], 7),  # the tasks, locked, then their tags
+    "done of a filter": (["done", "--search", "t2"], 2),
+    "edit of a filter": (["edit", "--search", "t3", "-p", "h"], 2),
     "import": (["import", "{file}"], 6),
 }
 

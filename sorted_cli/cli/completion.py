@@ -88,3 +88,11 @@ def tags(ctx: typer.Context, incomplete: str) -> list[str]:
     return _offer(
         ctx, lambda found: [incomplete + tag[len(prefix) :] for tag in found.tags(prefix, SHOWN)]
     )
+
+
+def task_then_tags(ctx: typer.Context, incomplete: str) -> list[tuple[str, str]] | list[str]:
+    """`tag` and `untag`: an open task for the first word, tags after it (or with a --tag
+    filter given, tags from the first word on)."""
+    if ctx.params.get("words") or ctx.params.get("tags"):
+        return tags(ctx, incomplete)
+    return open_tasks(ctx, incomplete)

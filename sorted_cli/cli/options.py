@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import sys
 from collections.abc import Callable
+from datetime import date
 from typing import Annotated, Any
 
 import typer
@@ -19,19 +20,20 @@ Yes = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmat
 
 
 def refs(complete: Callable[..., list[tuple[str, str]]]) -> Any:
-    """The REF... argument, completing the tasks `complete` offers."""
+    """The [REF]... argument, completing the tasks `complete` offers; with filters it may be
+    left out (`sorted_cli.cli.selection.chosen`)."""
     return typer.Argument(
-        metavar="REF...",
+        metavar="[REF]...",
         help="Task numbers, ranges and lists of them (1-3, 1,4,7), UUIDs or UUID prefixes (at "
-        "least 4 hex digits).",
+        "least 4 hex digits); or none, with filters: the tasks they match.",
         show_default=False,
         autocompletion=complete,
     )
 
 
-Refs = Annotated[list[str], refs(completion.open_tasks)]
-DoneRefs = Annotated[list[str], refs(completion.done_tasks)]
-DeletedRefs = Annotated[list[str], refs(completion.deleted_tasks)]
+Refs = Annotated[list[str] | None, refs(completion.open_tasks)]
+DoneRefs = Annotated[list[str] | None, refs(completion.done_tasks)]
+DeletedRefs = Annotated[list[str] | None, refs(completion.deleted_tasks)]
 Ref = Annotated[
     str,
     typer.Argument(
@@ -160,6 +162,23 @@ class Asking:
 def shortened(title: str, width: int = 40) -> str:
     """A title short enough to name in a question."""
     return title if len(title) <= width else title[: width - 1].rstrip() + "…"
+
+
+def normalised_tags(names: list[str] | None) -> list[str]:
+    """Tags as typed, normalised and sorted; a bad one is InvalidInput naming it."""
+    from sorted_cli.tags import normalise_tag
+
+    try:
+        return sorted({normalise_tag(name) for name in names or []})
+    except ValueError as exc:
+        raise InvalidInput(f"Invalid tag: {exc}.") from None
+
+
+def parsed_due(text: str | None) -> date | None:
+    """A day typed as DATE (`sorted_cli.dates`), or None."""
+    from sorted_cli.dates import parse_due
+
+    return None if text is None else parse_due(text)
 
 
 def tags_option(help_text: str) -> Any:

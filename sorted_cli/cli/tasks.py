@@ -4,6 +4,8 @@ untag, stats."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Annotated
 
@@ -27,9 +29,15 @@ from sorted_cli.cli.options import (
     expanded,
     listed,
     literal_words,
+    normalised_tags,
+    parsed_due,
     priority_option,
     shortened,
-    tags_option,
+)
+from sorted_cli.cli.selection import (
+    Filters,
+    chosen,
+    filtered,
 )
 from sorted_cli.cli.state import State
 from sorted_cli.dates import DAY_FORMS
@@ -37,8 +45,11 @@ from sorted_cli.errors import InvalidInput
 from sorted_cli.inline import Typed, read_words
 
 if TYPE_CHECKING:
+    from sqlmodel import Session
+
     from sorted_cli.dates import When
     from sorted_cli.models import Task
+    from sorted_cli.services.tasks import Change, TaskInFull
 
 app = typer.Typer()
 
@@ -96,12 +107,6 @@ TimesOption = Annotated[
 ]
 
 
-def _due(text: str | None) -> date | None:
-    from sorted_cli.dates import parse_due
-
-    return None if text is None else parse_due(text)
-
-
 def _every(text: str | None) -> str | None:
     from sorted_cli.recurrence import canonical
 
@@ -129,16 +134,6 @@ def _start(text: str | None) -> datetime | None:
     """The moment of --wait or --scheduled: the time given, or the start of the local day."""
     when = _when(text)
     return None if when is None else when.start
-
-
-def _tags(names: list[str] | None) -> list[str]:
-    """Tags as typed, normalised; a bad one is InvalidInput naming it."""
-    from sorted_cli.tags import normalise_tag
-
-    try:
-        return sorted({normalise_tag(name) for name in names or []})
-    except ValueError as exc:
-        raise InvalidInput(f"Invalid tag: {exc}.") from None
 
 
 _ATTRIBUTES = (
@@ -206,9 +201,9 @@ def add(
         **_due_fields(due),
         wait=_start(wait),
         scheduled=_start(scheduled),
-        tags=_tags([*(tags or []), *typed.tags]),
+        tags=normalised_tags([*(tags or []), *typed.tags]),
         every=_every(inline.text("every", every)),
-        until=_due(inline.text("until", until)),
+        until=parsed_due(inline.text("until", until)),
         times=inline.times(times),
     )
     state = State.of(ctx)
@@ -274,44 +269,12 @@ class _Inline:
         "sorted list | cut -f1,7    (plain tab-separated rows when piped)",
     ),
 )
+@filtered()
 def list_(
     ctx: typer.Context,
     all_: Annotated[bool, typer.Option("--all", "-a", help="Include completed tasks.")] = False,
     completed: Annotated[bool, typer.Option("--completed", help="Only completed tasks.")] = False,
     deleted: Annotated[bool, typer.Option("--deleted", help="Only the trash.")] = False,
-    tags: Annotated[
-        list[str] | None, tags_option("Only tasks with this tag (repeat: with all of them).")
-    ] = None,
-    priorities: Annotated[
-        list[Priority] | None,
-        priority_option("Only this priority (repeat: any of them); a first letter will do."),
-    ] = None,
-    due_before: Annotated[
-        str | None,
-        typer.Option(
-            "--due-before", metavar="DATE", help=f"Only tasks due before DATE ({DAY_FORMS})."
-        ),
-    ] = None,
-    overdue: Annotated[
-        bool,
-        typer.Option(
-            "--overdue", help="Only open tasks past due: their due time, or due day, is past."
-        ),
-    ] = False,
-    due_today: Annotated[bool, typer.Option("--today", help="Only tasks due today.")] = False,
-    waiting: Annotated[
-        bool,
-        typer.Option(
-            "--waiting",
-            help="Only waiting tasks (their --wait is still to come): the open list hides them.",
-        ),
-    ] = False,
-    ready: Annotated[
-        bool,
-        typer.Option(
-            "--ready", help="Only open tasks to start now: not waiting, not scheduled later."
-        ),
-    ] = False,
     completed_since: Annotated[
         str | None,
         typer.Option(
@@ -320,15 +283,6 @@ def list_(
             help=f"Only tasks completed on or after DATE ({DAY_FORMS}); here it looks back: "
             "3d, 2w, 1m, 1y are that long ago, a weekday, dec 24 or 1st the latest one, today "
             "included.",
-        ),
-    ] = None,
-    search: Annotated[
-        str | None,
-        typer.Option(
-            "--search",
-            "-s",
-            metavar="TEXT",
-            help="Only tasks whose title or description contains TEXT (any case).",
         ),
     ] = None,
     sort: Annotated[SortKey, typer.Option("--sort", help="Order (created: newest first).")] = (
@@ -358,13 +312,7 @@ def list_(
     from sorted_cli.dates import local_midnight, parse_since
     from sorted_cli.services import tasks
 
-    if overdue and due_today:
-        raise InvalidInput("Choose one of --overdue and --today: no task is both.")
-    if waiting and ready:
-        raise InvalidInput("Choose one of --waiting and --ready: no task is both.")
     view = _view(all_=all_, completed=completed, deleted=deleted)
-    if ready and view is not View.open:
-        raise InvalidInput("--ready lists open tasks: leave out --all, --completed and --deleted.")
     since = None if completed_since is None else local_midnight(parse_since(completed_since))
     if since is not None and view is View.open:
         view = View.completed  # "completed since" asks about completed tasks
@@ -372,26 +320,12 @@ def list_(
     table = not as_json and render.for_people()
     if limit is None:  # a page for people; every match for scripts
         limit = DEFAULT_LIMIT if table else 0
-    query = tasks.TaskQuery(
-        view=view,
-        search=search,
-        tags=tuple(_tags(tags)),
-        priorities=tuple(priorities or ()),
-        due_before=_due(due_before),
-        due_on=today if due_today else None,
-        overdue=overdue,
-        completed_since=since,
-        today=today,
-        sort=sort,
-        limit=limit or None,
-        waiting=waiting,
-        ready=ready,
-        now=_now(),
+    filters = Filters.of(ctx)
+    query = filters.query(
+        view, today=today, now=_now(), completed_since=since, sort=sort, limit=limit or None
     )
     state = State.of(ctx)
-    filtered = any(
-        (search, tags, priorities, due_before, overdue, due_today, since, waiting, ready)
-    )
+    filtered = filters.given or since is not None
     if query.limit is None and not table:  # streamed, as export streams: flat memory
         write = render.print_json_array if as_json else render.task_rows
         shown = state.db.run(
@@ -427,14 +361,14 @@ def list_(
 
 
 def _view(*, all_: bool, completed: bool, deleted: bool) -> View:
-    chosen = [
+    views = [
         view
         for view, on in ((View.all, all_), (View.completed, completed), (View.deleted, deleted))
         if on
     ]
-    if len(chosen) > 1:
+    if len(views) > 1:
         raise InvalidInput("Choose one of --all, --completed and --deleted.")
-    return chosen[0] if chosen else View.open
+    return views[0] if views else View.open
 
 
 def _now() -> datetime:
@@ -476,80 +410,183 @@ def show(
         render.task_history(entries)
 
 
+NoteWords = Annotated[
+    list[str],
+    typer.Argument(
+        metavar="[REF] TEXT...",
+        help="The tasks (a number, a range or list of them, a UUID), then what happened "
+        "(1-10,000 characters; the words are joined with spaces); with filters, only the text.",
+        show_default=False,
+        autocompletion=completion.open_tasks,
+    ),
+]
+
+
 @app.command(
     epilog=examples(
         "sorted note 3 called the plumber, he comes on Monday",
         'sorted note 3 "Price: 40 EUR; paid"',
+        "sorted note 4-6 waiting for the supplier",
+        "sorted note --tag plumbing called again, no answer    (filters: every word is text)",
         "sorted show 3    (the notes, oldest first)",
     )
 )
-def note(
-    ctx: typer.Context,
-    ref: Ref,
-    words: Annotated[
-        list[str],
-        typer.Argument(
-            metavar="TEXT...",
-            help="What happened (1-10,000 characters); several words are joined with spaces.",
-            show_default=False,
-        ),
-    ],
-    as_json: Json = False,
-) -> None:
-    """Add a timestamped note to a task: what happened (the description says what it is)."""
+@filtered()
+def note(ctx: typer.Context, words: NoteWords, yes: Yes = False, as_json: Json = False) -> None:
+    """Add a timestamped note to tasks: what happened (the description says what it is).
+
+    With --json: the task's view as `show --json` gives it, or for a range, a list or
+    filters, an array of the views."""
     from sorted_cli import render
     from sorted_cli.models import NoteCreate, validated
     from sorted_cli.services import tasks
 
-    data = validated(NoteCreate, note=" ".join(words))
+    refs, text = _named_then(ctx, words)
+    if not text:
+        raise InvalidInput("Write the note after the task: sorted note 3 called the plumber.")
+    data = validated(NoteCreate, note=" ".join(text))
+    named = chosen(ctx, refs, view=View.open)
+    asking = Asking(
+        len(set(named)),
+        yes=yes,
+        doing="note",
+        question="Add the note to {count} tasks?",
+        declined="Nothing noted.",
+        ask=ASK_ABOVE,
+    )
     state = State.of(ctx)
     noted = state.db.run(
-        lambda session: tasks.note_task(session=session, user=state.user, ref=ref, data=data)
+        lambda session: tasks.note_tasks(
+            session=session, user=state.user, refs=named, data=data, confirm=asking.confirm
+        )
     )
     if as_json:
-        render.print_json(render.task_json(noted.task, noted.tags, noted.notes))
+        views = [render.task_view(found) for found in noted]
+        render.print_json(views[0] if named == refs else views)
+        return
+    for found in noted:
+        render.line(f"Noted on task {found.task.number}: {found.task.title}")
+
+
+@dataclass(frozen=True)
+class _Change:
+    """How done, reopen, delete and restore name their work: the view their filters look in,
+    the question before many tasks (asked above ASK tasks), and the line for each task."""
+
+    view: View
+    doing: str
+    question: str
+    declined: str
+    verb: str
+    unchanged: str
+    ask: int = ASK_ABOVE
+
+
+def _change(
+    ctx: typer.Context,
+    refs: list[str] | None,
+    *,
+    yes: bool,
+    as_json: bool,
+    how: _Change,
+    service: Callable[..., list[Change]],
+) -> None:
+    """Change the tasks REFS or the filters name, with SERVICE (`tasks.complete_tasks`, ...):
+    one statement for all of them (with filters, one read before it); asking first, as
+    `Asking` does; each task's line, or with --json an array of their views, each with
+    `changed` and `next` (the next time of a repeating task the change made or withdrew)."""
+    from sorted_cli import render
+    from sorted_cli.services import tasks
+
+    named = chosen(ctx, refs, view=how.view)
+    asking = Asking(
+        len(set(named)),
+        yes=yes,
+        doing=how.doing,
+        question=how.question,
+        declined=how.declined,
+        ask=how.ask,
+    )
+    state = State.of(ctx)
+
+    def run(session: Session) -> tuple[list[Change], list[TaskInFull]]:
+        changes = service(session=session, user=state.user, refs=named, confirm=asking.confirm)
+        if not as_json:
+            return changes, []
+        ids = [task.id for change in changes for task in (change.task, change.next) if task]
+        return changes, tasks.tasks_in_full(session=session, user=state.user, ids=ids)
+
+    changes, shown = state.db.run(run)
+    if as_json:
+        render.print_json(render.changes_json(changes, shown))
     else:
-        render.line(f"Noted on task {noted.task.number}: {noted.task.title}")
+        render.changes(changes, verb=how.verb, unchanged=how.unchanged)
 
 
-@app.command(epilog=examples("sorted done 3", "sorted done 3 4 7", "sorted done 1-3,7 --yes"))
-def done(ctx: typer.Context, refs: Refs, yes: Yes = False) -> None:
-    """Mark tasks as done."""
-    from sorted_cli import render
+_DONE = _Change(
+    View.open,
+    "complete",
+    "Mark {count} tasks as done?",
+    "Nothing done.",
+    "Completed",
+    "was already done",
+)
+_REOPEN = _Change(
+    View.completed,
+    "reopen",
+    "Reopen {count} tasks?",
+    "Nothing reopened.",
+    "Reopened",
+    "was already open",
+)
+# The trash is asked about from two tasks on, at a terminal.
+_DELETE = _Change(
+    View.open,
+    "delete",
+    "Move {count} tasks to the trash?",
+    "Nothing deleted.",
+    "Deleted",
+    "was already in the trash",
+    ask=1,
+)
+_RESTORE = _Change(
+    View.deleted,
+    "restore",
+    "Restore {count} tasks?",
+    "Nothing restored.",
+    "Restored",
+    "was not in the trash",
+)
+
+
+@app.command(
+    epilog=examples(
+        "sorted done 3",
+        "sorted done 3 4 7",
+        "sorted done 1-3,7 --yes",
+        "sorted done --tag errand --overdue    (the open tasks list shows with them)",
+        "sorted done 3 --json",
+    )
+)
+@filtered()
+def done(ctx: typer.Context, refs: Refs = None, yes: Yes = False, as_json: Json = False) -> None:
+    """Mark tasks as done: those named, or the open tasks the filters match."""
     from sorted_cli.services import tasks
 
-    named = expanded(refs)
-    asking = _asking(named, yes, "complete", "Mark {count} tasks as done?", "Nothing done.")
-    state = State.of(ctx)
-    changes = state.db.run(
-        lambda session: tasks.complete_tasks(
-            session=session, user=state.user, refs=named, confirm=asking.confirm
-        )
-    )
-    render.changes(changes, verb="Completed", unchanged="was already done")
+    _change(ctx, refs, yes=yes, as_json=as_json, how=_DONE, service=tasks.complete_tasks)
 
 
-def _asking(named: list[str], yes: bool, doing: str, question: str, declined: str) -> Asking:
-    return Asking(
-        len(set(named)), yes=yes, doing=doing, question=question, declined=declined, ask=ASK_ABOVE
-    )
-
-
-@app.command(epilog=examples("sorted reopen 3", "sorted reopen 3-5 -y"))
-def reopen(ctx: typer.Context, refs: DoneRefs, yes: Yes = False) -> None:
-    """Mark done tasks as open again."""
-    from sorted_cli import render
+@app.command(
+    epilog=examples("sorted reopen 3", "sorted reopen 3-5 -y", "sorted reopen --tag errand")
+)
+@filtered()
+def reopen(
+    ctx: typer.Context, refs: DoneRefs = None, yes: Yes = False, as_json: Json = False
+) -> None:
+    """Mark done tasks as open again: those named, or the done tasks the filters match."""
     from sorted_cli.services import tasks
 
-    named = expanded(refs)
-    asking = _asking(named, yes, "reopen", "Reopen {count} tasks?", "Nothing reopened.")
-    state = State.of(ctx)
-    changes = state.db.run(
-        lambda session: tasks.reopen_tasks(
-            session=session, user=state.user, refs=named, confirm=asking.confirm
-        )
-    )
-    render.changes(changes, verb="Reopened", unchanged="was already open")
+    _change(ctx, refs, yes=yes, as_json=as_json, how=_REOPEN, service=tasks.reopen_tasks)
 
 
 @app.command(
@@ -563,18 +600,22 @@ def reopen(ctx: typer.Context, refs: DoneRefs, yes: Yes = False) -> None:
         "sorted edit 4 --no-every",
         'sorted edit 3 --due "tomorrow 9:30"    (--due tomorrow: the whole day)',
         "sorted edit 3 --wait monday --no-scheduled",
+        "sorted edit 1-3,7 due:friday    (ranges and lists: the words are attributes)",
+        "sorted edit --tag work --priority high    (filters: no REF; -p sets, not filters)",
     ),
 )
+@filtered(priorities=False)
 def edit(
     ctx: typer.Context,
-    ref: Ref,
     words: Annotated[
         list[str] | None,
         typer.Argument(
-            metavar="[WORDS]...",
-            help=f"A new title, and among the words {_ATTRIBUTES}; an empty value (due:) "
-            "removes it. Tags change with `sorted tag` and `sorted untag`.",
+            metavar="[REF] [WORDS]...",
+            help="The tasks (a number, a range or list of them, a UUID), then a new title "
+            f"(one task only), and among the words {_ATTRIBUTES}; an empty value (due:) "
+            "removes it. With filters, no REF. Tags change with `sorted tag` and `sorted untag`.",
             show_default=False,
+            autocompletion=completion.open_tasks,
         ),
     ] = None,
     title: Annotated[
@@ -596,15 +637,23 @@ def edit(
     no_every: Annotated[
         bool, typer.Option("--no-every", help="Stop repeating (this task stays).")
     ] = False,
+    yes: Yes = False,
+    as_json: Json = False,
 ) -> None:
-    """Change a task's title, description, priority, due date, wait or scheduled date, or how
-    it repeats."""
+    """Change tasks' title, description, priority, due date, wait or scheduled date, or how
+    they repeat: the tasks named, or the open tasks the filters match.
+
+    With --json: the task's view as `show --json` gives it, with `changed` added at its end
+    (false when it had those values already), or for a range, a list or filters, an array of
+    them."""
     from sorted_cli import render
     from sorted_cli.models import TaskUpdate, validated
     from sorted_cli.services import tasks
 
-    typed = read_words(words or [], literal=literal_words(ctx), removes=True)
+    refs, rest = _named_then(ctx, words or [], priorities=False)
+    typed = read_words(rest, literal=min(literal_words(ctx), len(rest)), removes=True)
     if typed.tags:
+        ref = refs[0] if refs else "--tag ... "
         raise InvalidInput(
             f"Tags change with `sorted tag {ref} TAG` and `sorted untag {ref} TAG`, not in edit."
         )
@@ -635,7 +684,7 @@ def edit(
         "description": description,
         "priority": priority,
         "every": _every(every),
-        "until": _due(inline.text("until", until)),
+        "until": parsed_due(inline.text("until", until)),
         "times": inline.times(times),
     }
     values: dict[str, object] = {name: value for name, value in given.items() if value is not None}
@@ -649,61 +698,75 @@ def edit(
     if no_every:
         values["every"] = None
     data = validated(TaskUpdate, **values)
-    state = State.of(ctx)
-    task = state.db.run(
-        lambda session: tasks.update_task(session=session, user=state.user, ref=ref, data=data)
-    )
-    render.task_line("Updated", task)
-    if "due" in values and task.due and task.until and task.due > task.until:
-        render.notice(
-            f"Task {task.number} is now due after its series ends ({task.until.isoformat()}): "
-            "it is the last time."
+    named = chosen(ctx, refs, view=View.open, priorities=False)
+    if "title" in values and (refs is None or len(set(named)) > 1):
+        raise InvalidInput(
+            "A new title is for one task: with a range, a list or filters, the words may "
+            "only be attributes (due:friday pri:h)."
         )
+    asking = Asking(
+        len(set(named)),
+        yes=yes,
+        doing="edit",
+        question="Change {count} tasks?",
+        declined="Nothing changed.",
+        ask=ASK_ABOVE,
+    )
+    state = State.of(ctx)
+
+    def run(session: Session) -> tuple[list[Change], list[TaskInFull]]:
+        changes = tasks.update_tasks(
+            session=session, user=state.user, refs=named, data=data, confirm=asking.confirm
+        )
+        ids = [change.task.id for change in changes] if as_json else []
+        return changes, tasks.tasks_in_full(session=session, user=state.user, ids=ids)
+
+    changes, shown = state.db.run(run)
+    if as_json:
+        changed = {change.task.id: change.changed for change in changes}
+        views = [{**render.task_view(found), "changed": changed[found.task.id]} for found in shown]
+        render.print_json(views[0] if named == refs else views)
+    else:
+        render.changes(changes, verb="Updated", unchanged="had those values already")
+    for change in changes:
+        task = change.task
+        if change.changed and "due" in values and task.due and task.until and task.due > task.until:
+            render.notice(
+                f"Task {task.number} is now due after its series ends "
+                f"({task.until.isoformat()}): it is the last time."
+            )
 
 
 @app.command(
     short_help="Move tasks to the trash.",
-    epilog=examples("sorted delete 3", "sorted delete 3 4 -y", "sorted restore 3"),
+    epilog=examples(
+        "sorted delete 3",
+        "sorted delete 3 4 -y",
+        "sorted delete --search 'old plan' --yes",
+        "sorted restore 3",
+    ),
 )
-def delete(ctx: typer.Context, refs: Refs, yes: Yes = False) -> None:
-    """Move tasks to the trash (see them with `list --deleted`, undo with `restore`)."""
-    from sorted_cli import render
+@filtered()
+def delete(ctx: typer.Context, refs: Refs = None, yes: Yes = False, as_json: Json = False) -> None:
+    """Move tasks to the trash: those named, or the open tasks the filters match (see them
+    with `list --deleted`, undo with `restore`)."""
     from sorted_cli.services import tasks
 
-    named = expanded(refs)
-    # The trash is asked about from two tasks on, at a terminal.
-    asking = Asking(
-        len(set(named)),
-        yes=yes,
-        doing="delete",
-        question="Move {count} tasks to the trash?",
-        declined="Nothing deleted.",
-        ask=1,
-    )
-    state = State.of(ctx)
-    changes = state.db.run(
-        lambda session: tasks.delete_tasks(
-            session=session, user=state.user, refs=named, confirm=asking.confirm
-        )
-    )
-    render.changes(changes, verb="Deleted", unchanged="was already in the trash")
+    _change(ctx, refs, yes=yes, as_json=as_json, how=_DELETE, service=tasks.delete_tasks)
 
 
-@app.command(epilog=examples("sorted restore 3", "sorted restore 3,5,8"))
-def restore(ctx: typer.Context, refs: DeletedRefs, yes: Yes = False) -> None:
-    """Bring tasks back from the trash."""
-    from sorted_cli import render
+@app.command(
+    epilog=examples("sorted restore 3", "sorted restore 3,5,8", "sorted restore --tag work -y")
+)
+@filtered()
+def restore(
+    ctx: typer.Context, refs: DeletedRefs = None, yes: Yes = False, as_json: Json = False
+) -> None:
+    """Bring tasks back from the trash: those named, or those in the trash the filters
+    match."""
     from sorted_cli.services import tasks
 
-    named = expanded(refs)
-    asking = _asking(named, yes, "restore", "Restore {count} tasks?", "Nothing restored.")
-    state = State.of(ctx)
-    changes = state.db.run(
-        lambda session: tasks.restore_tasks(
-            session=session, user=state.user, refs=named, confirm=asking.confirm
-        )
-    )
-    render.changes(changes, verb="Restored", unchanged="was not in the trash")
+    _change(ctx, refs, yes=yes, as_json=as_json, how=_RESTORE, service=tasks.restore_tasks)
 
 
 @app.command(
@@ -780,44 +843,102 @@ def purge(
         render.line("Nothing to purge: the trash is empty.")
 
 
-TagNames = Annotated[
+TagWords = Annotated[
     list[str],
     typer.Argument(
-        metavar="TAG...", help="Tag names.", show_default=False, autocompletion=completion.tags
+        metavar="[REF] TAG...",
+        help="The tasks (a number, a range or list of them, a UUID), then the tags; with "
+        "filters, only the tags.",
+        show_default=False,
+        autocompletion=completion.task_then_tags,
     ),
 ]
 
 
-@app.command(epilog=examples("sorted tag 3 work", "sorted tag 3 errands car"))
-def tag(ctx: typer.Context, ref: Ref, names: TagNames) -> None:
-    """Add tags to a task (tags it already has are left as they are)."""
-    _retag(ctx, ref, names, remove=False)
+@app.command(
+    epilog=examples(
+        "sorted tag 3 work",
+        "sorted tag 3 errands car",
+        "sorted tag 1-4,9 urgent",
+        "sorted tag --overdue --search invoice urgent    (filters: every word is a tag)",
+    )
+)
+@filtered()
+def tag(ctx: typer.Context, words: TagWords, yes: Yes = False, as_json: Json = False) -> None:
+    """Add tags to tasks (tags a task already has are left as they are)."""
+    _retag(ctx, words, yes=yes, as_json=as_json, remove=False)
 
 
-@app.command(epilog=examples("sorted untag 3 work"))
-def untag(ctx: typer.Context, ref: Ref, names: TagNames) -> None:
-    """Take tags off a task."""
-    _retag(ctx, ref, names, remove=True)
+@app.command(
+    epilog=examples("sorted untag 3 work", "sorted untag 3-5 work", "sorted untag --tag old old")
+)
+@filtered()
+def untag(ctx: typer.Context, words: TagWords, yes: Yes = False, as_json: Json = False) -> None:
+    """Take tags off tasks."""
+    _retag(ctx, words, yes=yes, as_json=as_json, remove=True)
 
 
-def _retag(ctx: typer.Context, ref: str, names: list[str], *, remove: bool) -> None:
+def _named_then(
+    ctx: typer.Context, words: list[str], *, priorities: bool = True
+) -> tuple[list[str] | None, list[str]]:
+    """A command's words as (REF, the rest): the first word names the tasks, unless filters
+    were given: then no word does (a REF and filters together, the named ones that match, is
+    for done, reopen, delete and restore, whose words are all REFs)."""
+    if Filters.of(ctx, priorities=priorities).given:
+        return None, words
+    return words[:1], words[1:]
+
+
+def _retag(ctx: typer.Context, words: list[str], *, yes: bool, as_json: bool, remove: bool) -> None:
     from sorted_cli import render
     from sorted_cli.services import tasks
 
-    wanted = _tags(names)
-    state = State.of(ctx)
-    task, changed, now = state.db.run(
-        lambda session: tasks.tag_task(
-            session=session, user=state.user, ref=ref, names=wanted, remove=remove
+    refs, names = _named_then(ctx, words)
+    if not names:
+        raise InvalidInput(
+            f"Name the tags to {'take off' if remove else 'add'}: "
+            f"sorted {'untag' if remove else 'tag'} 3 work."
         )
+    wanted = normalised_tags(names)
+    named = chosen(ctx, refs, view=View.open)
+    asking = Asking(
+        len(set(named)),
+        yes=yes,
+        doing="untag" if remove else "tag",
+        question=f"{'Untag' if remove else 'Tag'} {{count}} tasks {_listed(wanted)}?",
+        declined="Nothing changed.",
+        ask=ASK_ABOVE,
     )
-    verb = "Untagged" if remove else "Tagged"
-    if not changed:
-        state_word = "has none of" if remove else "already has"
-        render.line(f"Task {task.number} {state_word} {_listed(wanted)}: {task.title}")
+    state = State.of(ctx)
+
+    def run(session: Session) -> tuple[list[tasks.Tagging], list[TaskInFull]]:
+        done = tasks.tag_tasks(
+            session=session,
+            user=state.user,
+            refs=named,
+            names=wanted,
+            remove=remove,
+            confirm=asking.confirm,
+        )
+        ids = [tagging.task.id for tagging in done] if as_json else []
+        return done, tasks.tasks_in_full(session=session, user=state.user, ids=ids)
+
+    done, shown = state.db.run(run)
+    if as_json:
+        changed = {tagging.task.id: bool(tagging.changed) for tagging in done}
+        render.print_json(
+            [{**render.task_view(found), "changed": changed[found.task.id]} for found in shown]
+        )
         return
-    rest = f" (tags: {', '.join(now)})" if now else " (no tags left)"
-    render.line(f"{verb} task {task.number} {_listed(changed)}: {task.title}{rest}")
+    verb = "Untagged" if remove else "Tagged"
+    for tagging in done:
+        task = tagging.task
+        if not tagging.changed:
+            state_word = "has none of" if remove else "already has"
+            render.line(f"Task {task.number} {state_word} {_listed(wanted)}: {task.title}")
+            continue
+        rest = f" (tags: {', '.join(tagging.tags)})" if tagging.tags else " (no tags left)"
+        render.line(f"{verb} task {task.number} {_listed(tagging.changed)}: {task.title}{rest}")
 
 
 def _listed(tags: list[str]) -> str:

@@ -349,7 +349,22 @@ def require_tasks(
     if len(refs) == 1:
         return [require_task(session=session, user=user, ref=refs[0], lock=lock)]
     tasks: dict[uuid.UUID, Task] = {}
-    for ref in refs:
+    numbers = [_number(ref) for ref in refs]
+    if all(number is not None for number in numbers):  # all numbers: read in one statement
+        by_number = {
+            task.number: task
+            for task in session.exec(
+                select(Task).where(col(Task.user_id) == user.id, col(Task.number).in_(numbers))
+            )
+        }
+        missing = next(
+            (ref for ref, n in zip(refs, numbers, strict=True) if n not in by_number), None
+        )
+        if missing is not None:
+            raise TaskNotFound(f"No task {missing.strip()}.")
+        for number in numbers:
+            tasks.setdefault(by_number[number].id, by_number[number])  # type: ignore[index]
+    for ref in refs if not tasks else ():
         task = require_task(session=session, user=user, ref=ref)
         tasks.setdefault(task.id, task)
     if lock and tasks:
@@ -716,12 +731,27 @@ def restore_tasks(
 
 
 def update_task(*, session: Session, user: User, ref: str, data: TaskUpdate) -> Task:
-    """Change the fields set in `data`, in one UPDATE statement (`_apply`); a task in the
-    trash must be restored first. A task that has those values already is left as it is, so
-    a repeated edit changes nothing and records nothing.
+    """`update_tasks` of one task."""
+    [change] = update_tasks(session=session, user=user, refs=[ref], data=data)
+    return change.task
+
+
+def update_tasks(
+    *,
+    session: Session,
+    user: User,
+    refs: Iterable[str],
+    data: TaskUpdate,
+    confirm: Callable[[list[Task]], bool] | None = None,
+) -> list[Change]:
+    """Change the fields set in `data` of every named task, in one UPDATE statement
+    (`_apply`); a task in the trash must be restored first. A task that has those values
+    already is left as it is, so a repeated edit changes nothing and records nothing.
 
     A new rule (`every`) or due date also moves the day a monthly rule counts from to the due
-    date; `every=None` stops the series (and its end goes with it)."""
+    date; `every=None` stops the series (and its end goes with it). `confirm`, when given,
+    sees the resolved tasks and may decline (raising Cancelled)."""
+    refs = list(refs)
     values = data.model_dump(exclude_unset=True)
     if not values:
         raise InvalidInput(
@@ -729,7 +759,8 @@ def update_task(*, session: Session, user: User, ref: str, data: TaskUpdate) -> 
             "--wait, --no-wait, --scheduled, --no-scheduled, --every, --until, --times or "
             "--no-every."
         )
-    _check_repeats(session, user, ref, values)
+    for ref in dict.fromkeys(refs):
+        _check_repeats(session, user, ref, values)
     if "due" in values or "every" in values:
         values["anchor"] = None
     if values.get("every", "") is None:
@@ -740,16 +771,16 @@ def update_task(*, session: Session, user: User, ref: str, data: TaskUpdate) -> 
             for name, value in values.items()
         )
     )
-    [change] = _apply(
+    return _apply(
         session,
         user,
-        [ref],
+        refs,
         action="edit",
         in_trash_ok=False,
         eligible=differs,
         values=lambda _now: values,
+        confirm=confirm,
     )
-    return change.task
 
 
 def _check_repeats(session: Session, user: User, ref: str, values: dict[str, Any]) -> None:
@@ -874,6 +905,53 @@ def note_task(*, session: Session, user: User, ref: str, data: NoteCreate) -> Ta
     return found
 
 
+def note_tasks(
+    *,
+    session: Session,
+    user: User,
+    refs: Iterable[str],
+    data: NoteCreate,
+    confirm: Callable[[list[Task]], bool] | None = None,
+) -> list[TaskInFull]:
+    """Add the same note to every named task (as `note_task` does to one), in one
+    transaction; returns them in full. `confirm`, when given, sees the resolved tasks first,
+    with nothing held, and may decline (raising Cancelled)."""
+    refs = list(refs)
+    if confirm is not None:
+        named = [
+            _outside_trash(task) for task in require_tasks(session=session, user=user, refs=refs)
+        ]
+        before_question(session)  # nothing held while a person decides
+        if not confirm(named):
+            raise Cancelled("Nothing changed.")
+    if len(refs) == 1:
+        return [note_task(session=session, user=user, ref=refs[0], data=data)]
+    at = utcnow()
+    with transaction(session):
+        found = [
+            _outside_trash(task)
+            for task in require_tasks(session=session, user=user, refs=refs, lock=True)
+        ]
+        notes = {task.id: NoteInHistory(id=uuid.uuid4(), at=at, text=data.note) for task in found}
+        session.execute(
+            insert(TaskNote),
+            [
+                {**history.note_row(user, note), "task_id": task_id}
+                for task_id, note in notes.items()
+            ],
+        )
+        history.record_beside(
+            session,
+            update(Task).where(col(Task.id).in_(list(notes))).values(updated_at=at),
+            user,
+            history.NOTE,
+            at,
+            [(task_id, *history.noted(note)) for task_id, note in notes.items()],
+        )
+        session.commit()
+    return tasks_in_full(session=session, user=user, ids=list(notes))
+
+
 def _note_in_one_statement(
     session: Session, user: User, touched: sa.Update, note: NoteInHistory
 ) -> TaskInFull | None:  # pragma: postgres
@@ -973,6 +1051,22 @@ def list_tasks(*, session: Session, user: User, query: TaskQuery) -> TaskPage:
         waiting=waiting_shown,
         waiting_counted_in_full=waiting_in_full,
     )
+
+
+def matching_numbers(
+    *, session: Session, user: User, query: TaskQuery, refs: Iterable[str] = ()
+) -> list[int]:
+    """The numbers of the tasks QUERY matches (of those REFS name, when given), in number
+    order, up to its limit: what a command that changes tasks given `list` filters changes."""
+    conditions = _conditions(user, query)
+    refs = list(refs)
+    if refs:
+        named = require_tasks(session=session, user=user, refs=refs)
+        conditions.append(col(Task.id).in_([task.id for task in named]))
+    statement = sa.select(col(Task.number)).where(*conditions).order_by(col(Task.number))
+    if query.limit is not None:
+        statement = statement.limit(query.limit)
+    return list(session.execute(statement).scalars())
 
 
 def _waiting_count(user: User, query: TaskQuery) -> Any:
@@ -1172,7 +1266,12 @@ def overdue(*, today: date, now: datetime) -> ColumnElement[bool]:
 
 def _insert_tags(session: Session, user: User, task_id: uuid.UUID, names: Iterable[str]) -> None:
     """Tag the task; a tag it has already (a concurrent `tag` added it a moment ago) is left."""
-    rows = [{"task_id": task_id, "name": name, "user_id": user.id} for name in names]
+    _insert_tag_pairs(session, user, [(task_id, name) for name in names])
+
+
+def _insert_tag_pairs(session: Session, user: User, pairs: Iterable[tuple[uuid.UUID, str]]) -> None:
+    """Give each (task, tag) of PAIRS, in one statement; one already there is left."""
+    rows = [{"task_id": task_id, "name": name, "user_id": user.id} for task_id, name in pairs]
     if not rows:
         return
     if on_postgres(session):  # pragma: postgres
@@ -1182,40 +1281,115 @@ def _insert_tags(session: Session, user: User, task_id: uuid.UUID, names: Iterab
     session.execute(dialect.insert(TaskTag).on_conflict_do_nothing(), rows)
 
 
+@dataclass(frozen=True)
+class Tagging:
+    """What `tag` or `untag` did to one task: the tags that changed (none: it already had,
+    or lacked, them all) and its tags now."""
+
+    task: Task
+    changed: list[str]
+    tags: list[str]
+
+
 def tag_task(
     *, session: Session, user: User, ref: str, names: list[str], remove: bool = False
 ) -> tuple[Task, list[str], list[str]]:
-    """Add (or with `remove`, take off) tags; returns the task, the tags that changed, and
-    its tags now. Tags it already has (or lacks) are left alone, so repeating is harmless."""
-    with transaction(session):  # the tags and the task's updated_at together
-        row = _resolve(session, user, ref, lock=True, also=[JOINED_TAGS])  # one statement
-        task, joined = row[0], row[1]
-        _outside_trash(task)
-        before = set(split_tags(joined))
-        wanted = set(names)
-        changed = sorted(wanted & before if remove else wanted - before)
-        after = sorted(before - wanted if remove else before | wanted)
-        if changed:
-            if remove:
-                session.execute(
-                    delete(TaskTag).where(
-                        col(TaskTag.task_id) == task.id, col(TaskTag.name).in_(changed)
-                    )
-                )
-            else:
-                _insert_tags(session, user, task.id, changed)
-            now = utcnow()
-            history.record_beside(
-                session,
-                update(Task).where(col(Task.id) == task.id).values(updated_at=now),
-                user,
-                "untag" if remove else "tag",
-                now,
-                [(task.id, {"tags": sorted(before)}, {"tags": after})],
-            )
-            task.updated_at = now
+    """`tag_tasks` of one task: the task, the tags that changed, and its tags now."""
+    [done] = tag_tasks(session=session, user=user, refs=[ref], names=names, remove=remove)
+    return done.task, done.changed, done.tags
+
+
+def tag_tasks(
+    *,
+    session: Session,
+    user: User,
+    refs: Iterable[str],
+    names: list[str],
+    remove: bool = False,
+    confirm: Callable[[list[Task]], bool] | None = None,
+) -> list[Tagging]:
+    """Add (or with `remove`, take off) tags of every named task, in one transaction, each
+    task's change recorded for undo. Tags a task already has (or lacks) are left alone, so
+    repeating is harmless. `confirm`, when given, sees the resolved tasks first, with nothing
+    held, and may decline (raising Cancelled)."""
+    refs = list(refs)
+    if confirm is not None:
+        named = [
+            _outside_trash(task) for task in require_tasks(session=session, user=user, refs=refs)
+        ]
+        before_question(session)  # nothing held while a person decides
+        if not confirm(named):
+            raise Cancelled("Nothing changed.")
+    with transaction(session):  # the tags and the tasks' updated_at together
+        if len(refs) == 1:  # the task and its tags locked in one statement
+            row = _resolve(session, user, refs[0], lock=True, also=[JOINED_TAGS])
+            rows = [(row[0], row[1])]
+        else:
+            found = require_tasks(session=session, user=user, refs=refs, lock=True)
+            ids = [task.id for task in found]
+            statement = sa.select(col(Task.id), JOINED_TAGS).where(col(Task.id).in_(ids))
+            joined: dict[uuid.UUID, str | None] = dict(session.execute(statement).all())
+            rows = [(task, joined.get(task.id)) for task in found]
+        wanted, results = set(names), []
+        for task, tags in rows:
+            _outside_trash(task)
+            before = set(split_tags(tags))
+            changed = sorted(wanted & before if remove else wanted - before)
+            after = sorted(before - wanted if remove else before | wanted)
+            results.append((Tagging(task, changed, after), sorted(before)))
+        _retag(session, user, results, remove=remove)
         session.commit()
-    return task, changed, after
+    return [tagging for tagging, _before in results]
+
+
+def _retag(
+    session: Session, user: User, results: list[tuple[Tagging, list[str]]], *, remove: bool
+) -> None:
+    """Write the tag changes of RESULTS (each with the task's tags before) and record them."""
+    changes = [(tagging, before) for tagging, before in results if tagging.changed]
+    if not changes:
+        return
+    ids = [tagging.task.id for tagging, _before in changes]
+    if remove:
+        names = sorted({name for tagging, _before in changes for name in tagging.changed})
+        session.execute(
+            delete(TaskTag).where(col(TaskTag.task_id).in_(ids), col(TaskTag.name).in_(names))
+        )
+    else:
+        _insert_tag_pairs(
+            session,
+            user,
+            [(tagging.task.id, name) for tagging, _before in changes for name in tagging.changed],
+        )
+    now = utcnow()
+    history.record_beside(
+        session,
+        update(Task).where(col(Task.id).in_(ids)).values(updated_at=now),
+        user,
+        "untag" if remove else "tag",
+        now,
+        [
+            (tagging.task.id, {"tags": before}, {"tags": tagging.tags})
+            for tagging, before in changes
+        ],
+    )
+    for tagging, _before in changes:
+        tagging.task.updated_at = now
+
+
+def tasks_in_full(*, session: Session, user: User, ids: Iterable[uuid.UUID]) -> list[TaskInFull]:
+    """The user's tasks of IDS with their tags and notes, in one statement, in IDS' order:
+    what a changing command's `--json` shows of the tasks it changed."""
+    ids = list(dict.fromkeys(ids))
+    if not ids:
+        return []
+    rows = session.execute(
+        sa.select(Task, JOINED_TAGS, TASK_NOTES)
+        .where(col(Task.user_id) == user.id, col(Task.id).in_(ids))
+        .execution_options(populate_existing=True)
+    )
+    found = {row[0].id: TaskInFull(row[0], split_tags(row[1]), split_notes(row[2])) for row in rows}
+    return [found[task_id] for task_id in ids if task_id in found]
 
 
 def _view_conditions(view: View) -> list[ColumnElement[bool]]:
