@@ -223,6 +223,7 @@ def test_tags_are_offered_by_prefix_for_tag_options_and_arguments() -> None:
         "sorted untag 1 e",
         "sorted tag 4 home h",
         "sorted list --tag x",
+        "sorted untag --tag home ",  # with a filter, no REF: the first word is a tag
     ) == [
         ["errands", "health", "home", "work"],
         ["health", "home"],  # not Grace's hobby
@@ -232,6 +233,7 @@ def test_tags_are_offered_by_prefix_for_tag_options_and_arguments() -> None:
         ["errands"],
         ["health", "home"],
         [],
+        ["errands", "health", "home", "work"],
     ]
 
 

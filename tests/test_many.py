@@ -231,3 +231,18 @@ def test_json_of_the_commands_that_change_tasks(ada: User, run: Run) -> None:
     assert [[note["text"] for note in view["notes"]] for view in noted_many] == [
         ["bought soil", "watered"]
     ]
+
+
+def test_purge_json_is_the_tasks_as_they_were(ada: User, run: Run) -> None:
+    said(run, "add", "Old plan", "+someday")
+    said(run, "note", "1", "never again")
+    said(run, "add", "Keep me")
+    said(run, "delete", "1,2", "--yes")
+    purged = json.loads(said(run, "purge", "1", "--yes", "--json"))
+    assert [list(view) for view in purged] == [TASK_KEYS]
+    assert [(view["number"], view["tags"], view["deleted"]) for view in purged] == [
+        (1, ["someday"], True)
+    ]
+    assert [note["text"] for note in purged[0]["notes"]] == ["never again"]
+    assert [t["number"] for t in tasks_now(run)] == [2]
+    assert json.loads(said(run, "purge", "--older-than", "30d", "--yes", "--json")) == []

@@ -776,6 +776,7 @@ def restore(
         "sorted purge 3,5",
         "sorted purge --older-than 30d",
         "sorted purge --yes    (the whole trash, without asking)",
+        "sorted purge 3 --yes --json    (the tasks as they were)",
     ),
 )
 def purge(
@@ -798,6 +799,7 @@ def purge(
         ),
     ] = None,
     yes: Yes = False,
+    as_json: Json = False,
 ) -> None:
     """Remove tasks from the trash for good: they, their tags and their history are gone.
 
@@ -826,16 +828,20 @@ def purge(
         return True
 
     state = State.of(ctx)
-    purged = state.db.run(
+    purge = state.db.run(
         lambda session: tasks.purge_tasks(
             session=session,
             user=state.user,
             refs=expanded(refs) if refs else (),
             deleted_before=before,
             confirm=confirm,
+            in_full=as_json,
         )
     )
-    if purged:
+    purged = purge.count
+    if as_json:
+        render.print_json([render.task_view(found) for found in purge.tasks])
+    elif purged:
         render.line(f"Purged {purged} task{'s' if purged > 1 else ''} from the trash for good.")
     elif older_than is not None:
         render.line(f"Nothing to purge: no task in the trash was deleted over {older_than} ago.")

@@ -824,30 +824,41 @@ def purge_tasks(
     refs: Iterable[str] = (),
     deleted_before: datetime | None = None,
     confirm: Callable[[list[Task]], bool] = lambda _tasks: True,
-) -> int:
+    in_full: bool = False,
+) -> Purge:
     """Remove tasks in the trash for good, with their tags, notes and history (the foreign
-    keys cascade); returns how many. Named by REFS (each must be in the trash), or else the
-    whole trash; with `deleted_before`, only those deleted before that moment. `confirm` sees
-    them first, with nothing held, and may decline (Cancelled). A task restored meanwhile is
-    kept: the DELETE takes only those read that are still in the trash."""
+    keys cascade); returns how many, and with IN_FULL the purged tasks as they were, read in
+    the same transaction. Named by REFS (each must be in the trash), or else the whole trash;
+    with `deleted_before`, only those deleted before that moment. `confirm` sees them first,
+    with nothing held, and may decline (Cancelled). A task restored meanwhile is kept: the
+    DELETE takes only those read that are still in the trash."""
     in_trash = [col(Task.user_id) == user.id, col(Task.is_deleted) == true()]
     if deleted_before is not None:
         in_trash.append(col(Task.deleted_at) < deleted_before)
     tasks = _purgeable(session, user, list(refs), in_trash)
     if not tasks:
-        return 0
+        return Purge(0)
     before_question(session)  # nothing held while a person decides
     if not confirm(tasks):
         raise Cancelled("Nothing purged.")
-    purged = 0
+    purged: set[uuid.UUID] = set()
     with transaction(session):
         ids = [task.id for task in tasks]
+        shown = tasks_in_full(session=session, user=user, ids=ids) if in_full else []
         for start in range(0, len(ids), STREAMED_AT_ONCE):
             batch = ids[start : start + STREAMED_AT_ONCE]
-            result = session.execute(delete(Task).where(col(Task.id).in_(batch), *in_trash))
-            purged += result.rowcount  # type: ignore[attr-defined]
+            statement = delete(Task).where(col(Task.id).in_(batch), *in_trash)
+            purged.update(session.execute(statement.returning(col(Task.id))).scalars())
         session.commit()
-    return purged
+    return Purge(len(purged), [found for found in shown if found.task.id in purged])
+
+
+@dataclass(frozen=True)
+class Purge:
+    """What `purge_tasks` removed: how many tasks, and (when asked) them in full, as they were."""
+
+    count: int
+    tasks: list[TaskInFull] = field(default_factory=list)
 
 
 def _purgeable(
