@@ -246,3 +246,33 @@ def test_purge_json_is_the_tasks_as_they_were(ada: User, run: Run) -> None:
     assert [note["text"] for note in purged[0]["notes"]] == ["never again"]
     assert [t["number"] for t in tasks_now(run)] == [2]
     assert json.loads(said(run, "purge", "--older-than", "30d", "--yes", "--json")) == []
+
+
+def test_edit_adds_the_tags_among_its_words_with_its_fields_in_one_undo(
+    ada: User, run: Run
+) -> None:
+    add_errands(run)
+    original = tasks_now(run)
+    assert said(run, "edit", "3", "+Car", "pri:h", "due:2030-05-01") == "Updated task 3: Fix bike\n"
+    assert said(run, "edit", "3-4", "+car", "pri:h") == (
+        "Task 3 had those values already: Fix bike\nUpdated task 4: Write report\n"
+    )
+    shown = tasks_now(run)
+    assert [(t["tags"], t["priority"]) for t in shown[2:4]] == [
+        (["car", "errand"], "high"),
+        (["car", "work"], "high"),
+    ]
+    # Tags alone are a `tag`; with fields, the tags are in the edit's own history row.
+    assert said(run, "edit", "1", "+soon") == "Updated task 1: Buy milk\n"
+    assert said(run, "undo") == "Undid tag of task 1: Buy milk\n"
+    assert said(run, "undo") == "Undid edit of task 4: Write report\n"
+    assert said(run, "undo") == "Undid edit of task 3: Fix bike\n"
+    assert [(t["tags"], t["priority"], t["due"]) for t in tasks_now(run)[2:4]] == [
+        (["errand"], "none", original[2]["due"]),
+        (["work"], "none", None),
+    ]
+    assert said(run, "redo") == "Redid edit of task 3: Fix bike\n"
+    assert (tasks_now(run)[2]["tags"], tasks_now(run)[2]["due"]) == (
+        ["car", "errand"],
+        "2030-05-01",
+    )

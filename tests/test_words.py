@@ -242,8 +242,9 @@ def test_edit_takes_words_as_the_new_title_and_attributes(ada: User, run: Run) -
     ("args", "message"),
     [
         (
-            ["edit", "1", "+errand"],
-            "Tags change with `sorted tag 1 TAG` and `sorted untag 1 TAG`, not in edit.",
+            ["edit", "1", "+errand", "+-bad"],
+            "Invalid tag: '-bad' is not a valid tag: use letters, marks and digits of any script "
+            "and _ . : / @ -, starting with a letter or digit (or @ and one).",
         ),
         (
             ["edit", "1", "New", "title", "--title", "Other"],

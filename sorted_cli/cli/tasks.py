@@ -612,8 +612,8 @@ def edit(
         typer.Argument(
             metavar="[REF] [WORDS]...",
             help="The tasks (a number, a range or list of them, a UUID), then a new title "
-            f"(one task only), and among the words {_ATTRIBUTES}; an empty value (due:) "
-            "removes it. With filters, no REF. Tags change with `sorted tag` and `sorted untag`.",
+            f"(one task only), and among the words +TAG (added; `sorted untag` takes one off) and "
+            f"{_ATTRIBUTES}; an empty value (due:) removes it. With filters, no REF.",
             show_default=False,
             autocompletion=completion.open_tasks,
         ),
@@ -652,11 +652,6 @@ def edit(
 
     refs, rest = _named_then(ctx, words or [], priorities=False)
     typed = read_words(rest, literal=min(literal_words(ctx), len(rest)), removes=True)
-    if typed.tags:
-        ref = refs[0] if refs else "--tag ... "
-        raise InvalidInput(
-            f"Tags change with `sorted tag {ref} TAG` and `sorted untag {ref} TAG`, not in edit."
-        )
     if typed.title is not None and title is not None:
         raise InvalidInput("Give the new title once: as words or as --title, not both.")
     inline = _Inline(typed)
@@ -697,6 +692,7 @@ def edit(
         values["scheduled"] = _start(scheduled)
     if no_every:
         values["every"] = None
+    added = normalised_tags(typed.tags)
     data = validated(TaskUpdate, **values)
     named = chosen(ctx, refs, view=View.open, priorities=False)
     if "title" in values and (refs is None or len(set(named)) > 1):
@@ -716,7 +712,12 @@ def edit(
 
     def run(session: Session) -> tuple[list[Change], list[TaskInFull]]:
         changes = tasks.update_tasks(
-            session=session, user=state.user, refs=named, data=data, confirm=asking.confirm
+            session=session,
+            user=state.user,
+            refs=named,
+            data=data,
+            confirm=asking.confirm,
+            tags=added,
         )
         ids = [change.task.id for change in changes] if as_json else []
         return changes, tasks.tasks_in_full(session=session, user=state.user, ids=ids)

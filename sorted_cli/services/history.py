@@ -246,6 +246,33 @@ def _rows(
     ]
 
 
+def record_more(
+    session: Session,
+    user: User,
+    action: str,
+    now: datetime,
+    more: Mapping[uuid.UUID, tuple[dict[str, Any], dict[str, Any]]],
+) -> None:
+    """Add to the rows just recorded of a change (ACTION at NOW) what more it changed of each
+    task in MORE, (before, after) (an edit's `+tag`: its tags): a task has one row per
+    command, so one undo takes back all of it."""
+    if not more:
+        return
+    rows = session.exec(
+        select(TaskChange).where(
+            col(TaskChange.user_id) == user.id,
+            col(TaskChange.task_id).in_(list(more)),
+            col(TaskChange.action) == action,
+            col(TaskChange.at) == now,
+        )
+    )
+    for row in rows:
+        before, after = more[row.task_id]
+        row.before = {**(row.before or {}), **_as_json(before)}
+        row.after = {**(row.after or {}), **_as_json(after)}
+    session.flush()
+
+
 def public_keys(columns: Iterable[str]) -> list[str]:
     """The public keys of these Task columns (those that have one)."""
     wanted = set(columns)

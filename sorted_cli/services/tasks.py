@@ -467,7 +467,9 @@ def _apply(
     change = _Change(user, action, now, statement, locked, old_names, recorded, then)
     found: list[Task] = []
     made: dict[uuid.UUID, Task] = {}
-    if on_postgres(session):  # pragma: postgres
+    if on_postgres(session) and then is not None and then.always:  # pragma: postgres
+        found, made = change.with_follow_up(session, expected=len(keys))
+    elif on_postgres(session):  # pragma: postgres
         alone = statement
         if then is not None:  # none of the named tasks needs the follow-up
             needing = sa.select(func.count()).select_from(locked).where(then.needed(locked.c))
@@ -490,6 +492,7 @@ class FollowUp:
     columns: tuple[str, ...]  # of Task, that `needed` looks at
     needed: Callable[[Any], ColumnElement[bool]]  # of the named rows' old COLUMNS: one needs it
     run: Callable[[Session, User, list[Task], datetime], dict[uuid.UUID, Task]]  # -> made
+    always: bool = False  # every change needs it: no one statement is tried first
 
 
 _IN_SERIES = ("every", "series_id", "completed")
@@ -743,6 +746,7 @@ def update_tasks(
     refs: Iterable[str],
     data: TaskUpdate,
     confirm: Callable[[list[Task]], bool] | None = None,
+    tags: Sequence[str] = (),
 ) -> list[Change]:
     """Change the fields set in `data` of every named task, in one UPDATE statement
     (`_apply`); a task in the trash must be restored first. A task that has those values
@@ -750,9 +754,16 @@ def update_tasks(
 
     A new rule (`every`) or due date also moves the day a monthly rule counts from to the due
     date; `every=None` stops the series (and its end goes with it). `confirm`, when given,
-    sees the resolved tasks and may decline (raising Cancelled)."""
+    sees the resolved tasks and may decline (raising Cancelled).
+
+    TAGS (edit's `+tag`) are added too, in the same transaction: a task changes when a field
+    differs or it lacks one of them, and its tags are recorded beside its fields, so one undo
+    takes back both. Tags alone are `tag_tasks`."""
     refs = list(refs)
     values = data.model_dump(exclude_unset=True)
+    if tags and not values:
+        tagged = tag_tasks(session=session, user=user, refs=refs, names=list(tags), confirm=confirm)
+        return [Change(tagging.task, bool(tagging.changed)) for tagging in tagged]
     if not values:
         raise InvalidInput(
             "Nothing to change: give --title, --description, --priority, --due, --no-due, "
@@ -771,6 +782,11 @@ def update_tasks(
             for name, value in values.items()
         )
     )
+    if tags:
+        has = sa.select(func.count()).where(
+            col(TaskTag.task_id) == col(Task.id), col(TaskTag.name).in_(list(tags))
+        )
+        differs = or_(differs, has.scalar_subquery() < len(set(tags)))
     return _apply(
         session,
         user,
@@ -780,7 +796,33 @@ def update_tasks(
         eligible=differs,
         values=lambda _now: values,
         confirm=confirm,
+        then=_adding_tags(sorted(set(tags))) if tags else None,
     )
+
+
+def _adding_tags(names: list[str]) -> FollowUp:
+    """The follow-up of an edit with `+tag`: NAMES added to the tasks the edit changed, and
+    their tags before and after recorded in the edit's own rows."""
+
+    def run(
+        session: Session, user: User, changed: list[Task], now: datetime
+    ) -> dict[uuid.UUID, Task]:
+        ids = [task.id for task in changed]
+        statement = sa.select(col(Task.id), JOINED_TAGS).where(col(Task.id).in_(ids))
+        joined: dict[uuid.UUID, str | None] = dict(session.execute(statement).all())
+        recorded: dict[uuid.UUID, tuple[dict[str, Any], dict[str, Any]]] = {}
+        pairs = []
+        for task in changed:
+            before = split_tags(joined.get(task.id))
+            missing = sorted(set(names) - set(before))
+            if missing:
+                pairs += [(task.id, name) for name in missing]
+                recorded[task.id] = ({"tags": before}, {"tags": sorted({*before, *names})})
+        _insert_tag_pairs(session, user, pairs)
+        history.record_more(session, user, "edit", now, recorded)
+        return {}
+
+    return FollowUp(("id",), lambda _columns: true(), run, always=True)
 
 
 def _check_repeats(session: Session, user: User, ref: str, values: dict[str, Any]) -> None:
