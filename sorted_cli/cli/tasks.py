@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -410,14 +410,23 @@ def show(
         render.task_history(entries)
 
 
+def _ref_then(metavar: str, what: str, complete: Callable[..., Any]) -> Any:
+    """The words of tag, untag and note: the tasks first, then WHAT (all of it with filters)."""
+    return typer.Argument(
+        metavar=metavar,
+        help=f"The tasks (a number, a range or list of them, a UUID), then {what}.",
+        show_default=False,
+        autocompletion=complete,
+    )
+
+
 NoteWords = Annotated[
     list[str],
-    typer.Argument(
-        metavar="[REF] TEXT...",
-        help="The tasks (a number, a range or list of them, a UUID), then what happened "
-        "(1-10,000 characters; the words are joined with spaces); with filters, only the text.",
-        show_default=False,
-        autocompletion=completion.open_tasks,
+    _ref_then(
+        "[REF] TEXT...",
+        "what happened (1-10,000 characters; the words are joined with spaces); with filters, "
+        "only the text",
+        completion.open_tasks,
     ),
 ]
 
@@ -852,13 +861,7 @@ def purge(
 
 TagWords = Annotated[
     list[str],
-    typer.Argument(
-        metavar="[REF] TAG...",
-        help="The tasks (a number, a range or list of them, a UUID), then the tags; with "
-        "filters, only the tags.",
-        show_default=False,
-        autocompletion=completion.task_then_tags,
-    ),
+    _ref_then("[REF] TAG...", "the tags; with filters, only the tags", completion.task_then_tags),
 ]
 
 

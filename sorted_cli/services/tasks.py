@@ -958,6 +958,19 @@ def note_task(*, session: Session, user: User, ref: str, data: NoteCreate) -> Ta
     return found
 
 
+def _ask_first(
+    session: Session, user: User, refs: list[str], confirm: Callable[[list[Task]], bool] | None
+) -> None:
+    """Show CONFIRM, when given, the tasks REFS name (none in the trash), with nothing held
+    while a person decides; its no is Cancelled."""
+    if confirm is None:
+        return
+    named = [_outside_trash(task) for task in require_tasks(session=session, user=user, refs=refs)]
+    before_question(session)
+    if not confirm(named):
+        raise Cancelled("Nothing changed.")
+
+
 def note_tasks(
     *,
     session: Session,
@@ -970,13 +983,7 @@ def note_tasks(
     transaction; returns them in full. `confirm`, when given, sees the resolved tasks first,
     with nothing held, and may decline (raising Cancelled)."""
     refs = list(refs)
-    if confirm is not None:
-        named = [
-            _outside_trash(task) for task in require_tasks(session=session, user=user, refs=refs)
-        ]
-        before_question(session)  # nothing held while a person decides
-        if not confirm(named):
-            raise Cancelled("Nothing changed.")
+    _ask_first(session, user, refs, confirm)
     if len(refs) == 1:
         return [note_task(session=session, user=user, ref=refs[0], data=data)]
     at = utcnow()
@@ -1366,13 +1373,7 @@ def tag_tasks(
     repeating is harmless. `confirm`, when given, sees the resolved tasks first, with nothing
     held, and may decline (raising Cancelled)."""
     refs = list(refs)
-    if confirm is not None:
-        named = [
-            _outside_trash(task) for task in require_tasks(session=session, user=user, refs=refs)
-        ]
-        before_question(session)  # nothing held while a person decides
-        if not confirm(named):
-            raise Cancelled("Nothing changed.")
+    _ask_first(session, user, refs, confirm)
     with transaction(session):  # the tags and the tasks' updated_at together
         if len(refs) == 1:  # the task and its tags locked in one statement
             row = _resolve(session, user, refs[0], lock=True, also=[JOINED_TAGS])
