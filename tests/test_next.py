@@ -31,9 +31,7 @@ def soon(days: int) -> str:
 def age_task(session: Session, number: int, days: float) -> None:
     """Make task NUMBER as old as DAYS."""
     created = datetime.now(UTC) - timedelta(days=days)
-    session.execute(
-        update(Task).where(col(Task.number) == number).values(created_at=created)  # type: ignore[arg-type]
-    )
+    session.execute(update(Task).where(col(Task.number) == number).values(created_at=created))
     session.commit()
 
 
