@@ -31,7 +31,12 @@ def next_(
     limit: Annotated[
         int,
         typer.Option(
-            "--limit", "-n", min=1, metavar="N", help=f"Show N tasks (default: {DEFAULT_NEXT})."
+            "--limit",
+            "-n",
+            min=1,
+            metavar="N",
+            help=f"Show N tasks (default: {DEFAULT_NEXT}).",
+            show_default=False,
         ),
     ] = DEFAULT_NEXT,
     tags: Annotated[

@@ -273,7 +273,11 @@ def _real(value: Any) -> Any:
 
 
 def _tagged(*names: str) -> ColumnElement[bool]:
-    tags = sa.select(col(TaskTag.task_id)).where(col(TaskTag.task_id) == col(Task.id))
+    tags = (
+        sa.select(col(TaskTag.task_id))
+        .where(col(TaskTag.task_id) == col(Task.id))
+        .correlate(Task)  # the task of the row
+    )
     if names:
         tags = tags.where(col(TaskTag.name).in_(names))
     return tags.exists()
