@@ -109,11 +109,11 @@ def _terms(
         WEIGHTS["due"],
         choose(due_days >= DUE_DAYS, WEIGHTS["due far"], WEIGHTS["due"] - _SLOPE * due_days),
     )
-    years = choose(age_days >= AGE_DAYS, float(AGE_DAYS), choose(age_days <= 0, 0.0, age_days))
+    aged = choose(age_days >= AGE_DAYS, float(AGE_DAYS), choose(age_days <= 0, 0.0, age_days))
     return [
         choose(has_due, due_score, 0.0),
         priority,
-        WEIGHTS["age"] * years / float(AGE_DAYS),
+        WEIGHTS["age"] * aged / float(AGE_DAYS),
         choose(has_next, WEIGHTS["next"], 0.0),
         choose(has_tags, WEIGHTS["tagged"], 0.0),
         choose(started, WEIGHTS["started"], 0.0),
