@@ -8,6 +8,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 DEFAULT_LIMIT = 50  # tasks `sorted list` shows unless told otherwise
+DEFAULT_NEXT = 5  # tasks `sorted next` shows
 
 
 class Priority(StrEnum):

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from sorted_cli.services.history import Command
     from sorted_cli.services.stats import Stats
     from sorted_cli.services.tasks import Change, TaskInFull, TaskPage
+    from sorted_cli.services.urgency import Urgency
 
 from sorted_cli.choices import Priority, View
 
@@ -353,9 +354,16 @@ def priority_text(priority: Priority) -> Text:
 
 
 def task_table(
-    page: TaskPage, *, view: View, now: datetime, today: date, searched: bool = False
+    page: TaskPage,
+    *,
+    view: View,
+    now: datetime,
+    today: date,
+    searched: bool = False,
+    urgency: Callable[[Task], float] | None = None,
 ) -> None:
-    """The Rich table of `sorted list`, or a one-line note when there is nothing to show.
+    """The Rich table of `sorted list`, or a one-line note when there is nothing to show; with
+    URGENCY (`sorted next`), an Urgency column last, which never gives way.
 
     The table fits the terminal's width, and the title has the room: the number and the title
     always show, and the title keeps at least `TITLE_ROOM` cells (or its widest title's, when
@@ -372,7 +380,7 @@ def task_table(
         say_empty(view, searched=searched)
         return
     console = stdout()
-    columns = _task_columns(page, view=view, now=now, today=today)
+    columns = _task_columns(page, view=view, now=now, today=today, urgency=urgency)
     shown = _narrowed(columns, width=console.width)
     table = Table(box=None, header_style="bold", pad_edge=False)
     for column in shown:
@@ -442,7 +450,14 @@ def _column(
     return _Column(header, cells, width, justify, style, wraps=wraps, max_width=limit)
 
 
-def _task_columns(page: TaskPage, *, view: View, now: datetime, today: date) -> dict[str, _Column]:
+def _task_columns(
+    page: TaskPage,
+    *,
+    view: View,
+    now: datetime,
+    today: date,
+    urgency: Callable[[Task], float] | None = None,
+) -> dict[str, _Column]:
     """Every column `sorted list` may show, by name, the widest layout's in its order, then
     the narrower forms `_NARROWING` may put in their place."""
     from rich.text import Text
@@ -475,6 +490,9 @@ def _task_columns(page: TaskPage, *, view: View, now: datetime, today: date) -> 
     columns["Due"] = _column("Due", due)
     ages = [Text(age(task.created_at, now=now)) for task in tasks]
     columns["Age"] = _column("Age", ages, justify="right", style="dim")
+    if urgency is not None:
+        scores = [Text(f"{urgency(task):.1f}") for task in tasks]
+        columns["Urgency"] = _column("Urgency", scores, justify="right", style="bold")
     if "Done" in columns:
         columns["Done short"] = _column("✓", columns["Done"].cells, justify="center")
     if "Tags" in columns:
@@ -487,7 +505,7 @@ def _task_columns(page: TaskPage, *, view: View, now: datetime, today: date) -> 
 def _narrowed(columns: dict[str, _Column], *, width: int) -> list[_Column]:
     """The columns of the widest layout that leaves the title its room in WIDTH cells, or of
     the narrowest (the number and the title) when none does."""
-    widest = ("#", "Done", "Title", "Tags", "Priority", "Due", "Age")
+    widest = ("#", "Done", "Title", "Tags", "Priority", "Due", "Age", "Urgency")
     shown = [name for name in widest if name in columns]
     for name, narrower in _NARROWING:
         if _table_width([columns[shown_name] for shown_name in shown]) <= width:
@@ -519,30 +537,56 @@ def say_waiting(page: TaskPage) -> None:
         notice(f"{page.waiting_text} waiting {tasks} hidden: sorted list --waiting shows {them}.")
 
 
-def task_rows(tasks: Iterable[dict[str, Any]]) -> int:
+def task_rows(tasks: Iterable[dict[str, Any]], *, also: tuple[str, ...] = ()) -> int:
     """`sorted list` for scripts: one line per task (given as its JSON view), tab-separated,
     no header, no styling; returns how many tasks there were.
 
     Columns: number, UUID, status (open, done or deleted), priority, due (YYYY-MM-DD or
-    empty), tags (comma-separated or empty), title, each `escaped`, so every task is one line.
+    empty), tags (comma-separated or empty), title, each `escaped`, so every task is one line;
+    then the values of the keys ALSO names (`sorted next`: urgency).
     """
     count = 0
     for task in tasks:
         status = "deleted" if task["deleted"] else "done" if task["completed"] else "open"
         fields = (task["number"], task["id"], status, task["priority"], task["due"] or "")
         tags, title = escaped(",".join(task["tags"])), escaped(task["title"])
-        sys.stdout.write("\t".join(map(str, fields)) + f"\t{tags}\t{title}\n")
+        more = "".join(f"\t{escaped(_plain(task[key]))}" for key in also)
+        sys.stdout.write("\t".join(map(str, fields)) + f"\t{tags}\t{title}{more}\n")
         count += 1
     return count
 
 
-def task_details(found: TaskInFull, *, now: datetime, today: date) -> None:
+def task_details(
+    found: TaskInFull, *, now: datetime, today: date, urgency: Urgency | None = None
+) -> None:
     """Everything about one task, for `sorted show`: a panel at a terminal, else `key: value`
-    lines for scripts (`task_lines`)."""
+    lines for scripts (`task_lines`). URGENCY is None for a done or a deleted task."""
     if for_people():
-        task_panel(found.task, now=now, today=today, tags=found.tags, notes=found.notes)
+        task_panel(
+            found.task, now=now, today=today, tags=found.tags, notes=found.notes, urgency=urgency
+        )
     else:
-        task_lines(found)
+        task_lines(found, urgency)
+
+
+def shown_json(
+    found: TaskInFull, urgency: Urgency | None, history: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    """`sorted show --json`: the task's JSON view, then its `history` when asked for, then its
+    `urgency` (null for a done or a deleted task): keys added at the end, as they came."""
+    shown = task_json(found.task, found.tags, found.notes)
+    if history is not None:
+        shown["history"] = history
+    shown["urgency"] = None if urgency is None else urgency.total
+    return shown
+
+
+def urgency_text(urgency: Urgency) -> str:
+    """An urgency and what makes it, for people: `8.4 (due in 2 days 9.2, priority medium
+    3.5, age 12 days 0.1)`."""
+    shown = [f"{term} {value:.1f}" for term, value in urgency.terms]
+    terms = ", ".join(text for text in shown if not text.endswith(" 0.0"))
+    return f"{urgency.total:.1f}" + (f" ({terms})" if terms else "")
 
 
 def task_panel(
@@ -552,6 +596,7 @@ def task_panel(
     today: date,
     tags: list[str] | None = None,
     notes: list[NotePublic] | None = None,
+    urgency: Urgency | None = None,
 ) -> None:
     """A task in a panel; the title is in it in full, wrapped (a border would cut it). The
     notes come last, oldest first, each after its local date and time."""
@@ -576,6 +621,7 @@ def task_panel(
     rows += [
         ("Tags", tags_text(tags) if tags else "-"),
         *([("Repeats", repeats_text(task, today=today))] if task.every is not None else []),
+        *([("Urgency", urgency_text(urgency))] if urgency is not None else []),
         ("Created", f"{_moment(task.created_at)} ({_ago(task.created_at, now=now)})"),
         ("Updated", _moment(task.updated_at)),
     ]
@@ -627,11 +673,11 @@ def repeats_text(task: Task, *, today: date) -> str:
     return f"{text}; next due {after.isoformat()} if done today"
 
 
-def task_lines(found: TaskInFull) -> None:
+def task_lines(found: TaskInFull, urgency: Urgency | None = None) -> None:
     """`sorted show` for scripts: a `key: value` line for each key of the JSON view, in its
     order; null is empty, true and false are `true` and `false`, tags are comma-separated,
     notes as in a CSV export's cell (`notes_text`), and every value is `escaped`."""
-    _key_value_lines(task_json(found.task, found.tags, found.notes))
+    _key_value_lines(shown_json(found, urgency))
 
 
 def _key_value_lines(data: dict[str, Any]) -> None:

@@ -342,6 +342,7 @@ def test_piped_show_is_key_value_lines(ada: User, run: Run) -> None:
         "wait: \n"
         "scheduled: \n"
         "due_at: \n"
+        "urgency: \n"  # none for a done task
     )
     shown = dict(line.split(": ", 1) for line in result.stdout.splitlines())
     assert shown == {

@@ -91,7 +91,7 @@ def test_list_json_and_show_json_agree(ada: User, run: Run) -> None:
     # With its hyphen, a prefix is always a UUID's, even when its eight digits are all 0-9.
     shown = json.loads(run("show", added["id"][:9], "--json").stdout)
     assert listed == [added]
-    assert shown == added
+    assert shown == {**added, "urgency": 0.0}  # show's key added at the end
 
 
 def test_show_panel(ada: User, run: Run) -> None:
@@ -107,6 +107,7 @@ def test_show_panel(ada: User, run: Run) -> None:
         "Priority     medium",
         "Due          today",
         "Tags         -",
+        "Urgency      15.5 (due today 12.0, priority medium 3.5)",
         "Created      YYYY-MM-DD hh:mm (just now)",
         "Updated      YYYY-MM-DD hh:mm",
         "ID           UUID",
@@ -331,6 +332,7 @@ def test_note_then_show_lists_the_notes_oldest_first(ada: User, run: Run) -> Non
         "Priority     -",
         "Due          -",
         "Tags         -",
+        "Urgency      0.0",
         "Created      YYYY-MM-DD hh:mm (just now)",
         "Updated      YYYY-MM-DD hh:mm",
         "ID           UUID",
@@ -379,7 +381,7 @@ def test_note_json_is_the_task_with_its_notes_and_show_json_agrees(ada: User, ru
     assert [n["text"] for n in second["notes"]] == ["called the plumber", "he comes Monday"]
     assert second["notes"][0] == note
     assert second["notes"][0]["at"] < second["notes"][1]["at"] == second["updated_at"]
-    assert json.loads(run("show", "1", "--json").stdout) == second
+    assert json.loads(run("show", "1", "--json").stdout) == {**second, "urgency": 0.5}
     assert json.loads(run("list", "--json").stdout) == [second]  # streamed
     assert json.loads(run("list", "--json", "--limit", "5").stdout) == [second]  # a page
 
@@ -398,9 +400,9 @@ def test_note_json_is_the_task_with_its_notes_and_show_json_agrees(ada: User, ru
 def test_a_bad_note_is_refused_and_nothing_is_written(
     ada: User, run: Run, words: list[str], message: str
 ) -> None:
-    before = run("add", "Fix the sink", "--json").stdout
+    before = json.loads(run("add", "Fix the sink", "--json").stdout)
     fails(run("note", "1", *words), 2, message)
-    assert run("show", "1", "--json").stdout == before
+    assert json.loads(run("show", "1", "--json").stdout) == {**before, "urgency": 0.0}
 
 
 def test_the_longest_note_fits(ada: User, run: Run) -> None:
@@ -431,4 +433,5 @@ def test_a_note_reaches_only_your_own_tasks(ada: User, grace: User, run: Run) ->
         "Invalid task reference 'zz': use a task number, a UUID, "
         "or at least 4 leading hex digits of one.",
     )
-    assert json.loads(run("--user", grace.email, "show", "1", "--json").stdout) == grace_task
+    shown = json.loads(run("--user", grace.email, "show", "1", "--json").stdout)
+    assert shown == {**grace_task, "urgency": 0.0}

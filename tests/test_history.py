@@ -298,7 +298,7 @@ def test_show_history_lists_each_change_of_the_task(ada: User, run: Run) -> None
     ok(run, "done", "1")
     ok(run, "undo")
     shown = ok(run, "show", "1", "--history")
-    after_the_task = shown.split(f"{TASK_KEYS[-1]}: \n", 1)[1]
+    after_the_task = shown.split(f"{TASK_KEYS[-1]}: \nurgency: 1.5\n", 1)[1]
     history = re.sub(r"\d{4}-\d\d-\d\d \d\d:\d\d", "WHEN", after_the_task)
     assert history == (
         "WHEN  add: added\n"
@@ -307,7 +307,7 @@ def test_show_history_lists_each_change_of_the_task(ada: User, run: Run) -> None
         "WHEN  undo done: completed: yes -> no; completed_at: WHEN -> -\n"
     )
     data = json.loads(ok(run, "show", "1", "--history", "--json"))
-    assert list(data)[-1] == "history"  # an added key, at the end
+    assert list(data)[-2:] == ["history", "urgency"]  # added keys, at the end, in turn
     assert [(entry["action"], entry["reverts"]) for entry in data["history"]] == [
         ("add", None),
         ("edit", None),

@@ -56,7 +56,9 @@ def test_the_help_of_every_command_imports_no_database_library(path: tuple[str, 
 
 
 @pytest.mark.parametrize(
-    "command", [[], ["list"], ["add", "Buy milk"], ["done", "1"]], ids=lambda c: " ".join(c) or "-"
+    "command",
+    [[], ["list"], ["next"], ["add", "Buy milk"], ["done", "1"]],
+    ids=lambda c: " ".join(c) or "-",
 )
 def test_everyday_commands_never_import_alembic(database_url: str, command: list[str]) -> None:
     os.environ["SORTED_USER"] = (

@@ -37,6 +37,7 @@ BUDGET = 1
 IN_PROCESS = pytest.mark.in_process
 COMMANDS = {
     "list": ["list"],
+    "next": ["next"],
     "show": ["show", "2"],
     "add": ["add", "Buy milk"],
     "done": ["done", "3"],

@@ -17,6 +17,7 @@ from typer.models import CommandInfo
 
 from sorted_cli import __version__
 from sorted_cli.cli import db, history, server, settings, tasks, transfer, users
+from sorted_cli.cli import next as next_tasks
 from sorted_cli.cli.state import State
 from sorted_cli.cli.typos import no_such_command
 from sorted_cli.errors import (
@@ -213,6 +214,7 @@ app = typer.Typer(
     context_settings={"help_option_names": list(HELP_OPTIONS)},
 )
 app.add_typer(tasks.app)
+app.add_typer(next_tasks.app)
 app.add_typer(history.app)
 app.add_typer(transfer.app)
 app.add_typer(settings.app)

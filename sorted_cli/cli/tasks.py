@@ -386,9 +386,12 @@ def show(
     ] = False,
     as_json: Json = False,
 ) -> None:
-    """Show one task in full."""
+    """Show one task in full.
+
+    An open task's urgency is shown with the terms that make it up: what `sorted next` ranks by.
+    """
     from sorted_cli import render
-    from sorted_cli.services import history, tasks
+    from sorted_cli.services import history, tasks, urgency
 
     state = State.of(ctx)
     found = state.db.run(
@@ -399,13 +402,18 @@ def show(
         if with_history
         else None
     )
+    now, today = _now(), date.today()
+    task = found.task
+    urgent = (
+        None
+        if task.completed or task.is_deleted
+        else urgency.explain(task, found.tags, now=now, today=today)
+    )
     if as_json:
-        shown = render.task_json(found.task, found.tags, found.notes)
-        if entries is not None:  # an added key, at the end
-            shown["history"] = [render.change_json(*entry) for entry in entries]
-        render.print_json(shown)
+        history_json = None if entries is None else [render.change_json(*e) for e in entries]
+        render.print_json(render.shown_json(found, urgent, history_json))
         return
-    render.task_details(found, now=_now(), today=date.today())
+    render.task_details(found, now=now, today=today, urgency=urgent)
     if entries is not None:
         render.task_history(entries)
 

@@ -1067,7 +1067,7 @@ def list_tasks(*, session: Session, user: User, query: TaskQuery) -> TaskPage:
     one statement. With a limit, the same statement counts the matches the page leaves out,
     up to MORE_COUNTED of them: counting every match would read all of a user's tasks. When
     the list leaves out waiting tasks, it counts those the filters match too (as many)."""
-    conditions = _conditions(user, query)
+    conditions = query_conditions(user, query)
     columns: list[Any] = [Task, JOINED_TAGS, TASK_NOTES]
     if query.limit is not None:
         # In number order, as the list index has them: the count walks that index and stops.
@@ -1081,7 +1081,7 @@ def list_tasks(*, session: Session, user: User, query: TaskQuery) -> TaskPage:
     waiting = _waiting_count(user, query) if query.hides_waiting else None
     if waiting is not None:
         columns.append(waiting)
-    statement = sa.select(*columns).where(*conditions).order_by(*_ordering(query.sort))
+    statement = sa.select(*columns).where(*conditions).order_by(*sort_ordering(query.sort))
     if query.limit is not None:
         statement = statement.limit(query.limit)
     rows = list(session.execute(statement))
@@ -1118,7 +1118,7 @@ def matching_numbers(
 ) -> list[int]:
     """The numbers of the tasks QUERY matches (of those REFS name, when given), in number
     order, up to its limit: what a command that changes tasks given `list` filters changes."""
-    conditions = _conditions(user, query)
+    conditions = query_conditions(user, query)
     refs = list(refs)
     if refs:
         named = require_tasks(session=session, user=user, refs=refs)
@@ -1132,7 +1132,7 @@ def matching_numbers(
 def _waiting_count(user: User, query: TaskQuery) -> Any:
     """A scalar subquery: how many tasks the query would match but for waiting (up to
     MORE_COUNTED and one), found through `ix_tasks_user_id_wait`."""
-    waiting = sa.select(col(Task.id)).where(*_conditions(user, query, hidden=True))
+    waiting = sa.select(col(Task.id)).where(*query_conditions(user, query, hidden=True))
     return (
         select(func.count())
         .select_from(waiting.limit(MORE_COUNTED + 1).subquery())
@@ -1148,7 +1148,7 @@ def each_task(*, session: Session, user: User, query: TaskQuery) -> Iterator[dic
     cursor costs PostgreSQL six more round trips (BEGIN, DECLARE, FETCH until empty, CLOSE,
     COMMIT), most of a piped `list` on Neon. With more matches than that, the cursor reads
     them all afresh (from one snapshot) and this first read is dropped unused."""
-    conditions, ordering = _conditions(user, query), _ordering(query.sort)
+    conditions, ordering = query_conditions(user, query), sort_ordering(query.sort)
     first = _viewed_statement(conditions, ordering).limit(STREAMED_AT_ONCE + 1)
     rows = session.execute(first).all()
     if len(rows) <= STREAMED_AT_ONCE:
@@ -1269,7 +1269,9 @@ def split_notes(pairs: list[list[str]] | None) -> list[NotePublic]:
     return [NotePublic(at=at, text=text) for at, text in _note_pairs(pairs)] if pairs else []
 
 
-def _conditions(user: User, query: TaskQuery, *, hidden: bool = False) -> list[ColumnElement[bool]]:
+def query_conditions(
+    user: User, query: TaskQuery, *, hidden: bool = False
+) -> list[ColumnElement[bool]]:
     """WHERE of what QUERY matches; with `hidden`, of the waiting tasks it leaves out."""
     waiting = col(Task.wait) > query.now
     not_waiting = or_(col(Task.wait).is_(None), col(Task.wait) <= query.now)
@@ -1464,7 +1466,7 @@ _PRIORITY_RANK = case(
 )
 
 
-def _ordering(sort: SortKey) -> list[ColumnElement[Any]]:
+def sort_ordering(sort: SortKey) -> list[ColumnElement[Any]]:
     """ORDER BY for each sort key; the task number breaks ties so the order is stable."""
     first: dict[SortKey, list[ColumnElement[Any]]] = {
         SortKey.number: [],
