@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from sorted_cli.choices import DEFAULT_LIMIT, Priority, SortKey, View
-from sorted_cli.cli import completion
+from sorted_cli.cli import completion, editing
 from sorted_cli.cli.options import (
     ASK_ABOVE,
     Asking,
@@ -563,6 +563,7 @@ def reopen(ctx: typer.Context, refs: DoneRefs, yes: Yes = False) -> None:
         "sorted edit 4 --no-every",
         'sorted edit 3 --due "tomorrow 9:30"    (--due tomorrow: the whole day)',
         "sorted edit 3 --wait monday --no-scheduled",
+        "sorted edit 3    (no options: opens $VISUAL or $EDITOR)",
     ),
 )
 def edit(
@@ -599,6 +600,9 @@ def edit(
 ) -> None:
     """Change a task's title, description, priority, due date, wait or scheduled date, or how
     it repeats."""
+    if editing.nothing_given(ctx):
+        editing.edit_in_editor(ctx, ref)
+        return
     from sorted_cli import render
     from sorted_cli.models import TaskUpdate, validated
     from sorted_cli.services import tasks
