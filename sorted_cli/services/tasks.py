@@ -1312,8 +1312,10 @@ def rewrite_task(
 
 def task_to_rewrite(*, session: Session, user: User, ref: str) -> TaskInFull:
     """The task REF names with its tags, to be edited in the user's editor (`rewrite_task`
-    saves it): outside the trash, with nothing held while the editor is open."""
+    saves it): outside the trash, with nothing held while the editor is open. The task is let
+    go of the session, so that `rewrite_task` reads it afresh, with a change made meanwhile."""
     found = require_task_in_full(session=session, user=user, ref=ref)
     _outside_trash(found.task)
+    session.expunge(found.task)
     before_question(session)
     return found
