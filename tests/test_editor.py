@@ -129,7 +129,9 @@ def test_a_multi_line_description_and_a_time_are_shown_as_they_read_back(
     added = run("add", "Call", "due:2026-12-04 09:30", "wait:2026-12-01", "-d", "a\nb")
     assert added.exit_code == 0, added.output
     seen = edits / "seen.txt"
-    monkeypatch.setenv("EDITOR", editor(edits, "look", f"pathlib.Path({str(seen)!r}).write_text(text)"))
+    monkeypatch.setenv(
+        "EDITOR", editor(edits, "look", f"pathlib.Path({str(seen)!r}).write_text(text)")
+    )
     ok(run("edit", "1"), "Nothing changed.\n")
     form = seen.read_text().removeprefix(FORM)
     assert form.splitlines()[1:4] == ["Priority:", "Due: 2026-12-04 09:30", "Wait: 2026-12-01"]
@@ -294,7 +296,9 @@ def test_visual_comes_before_editor_and_its_words_are_split(
     ok(run("edit", "1"), "Updated task 1: Fetch the milk\n")
     assert runs(edits, "plain") == 0
     monkeypatch.setenv("VISUAL", "")  # empty: as if unset
-    fails(run("edit", "1"), 1, f"The editor {sys.executable!r} exited with code 3; nothing changed.")
+    fails(
+        run("edit", "1"), 1, f"The editor {sys.executable!r} exited with code 3; nothing changed."
+    )
 
 
 def test_a_task_in_the_trash_is_not_opened(
