@@ -140,7 +140,7 @@ def opens_an_editor(args: list[str]) -> bool:
     index = command_index(args)
     if index is None or args[index] != "edit":
         return False
-    rest = args[index + 1 :]
+    rest = [word for word in args[index + 1 :] if word != "--"]  # `edit 3 --` is `edit 3`
     return len(rest) == 1 and not rest[0].startswith("-")
 
 

@@ -327,7 +327,9 @@ def test_options_still_edit_without_an_editor(
         (["edit", "3"], True),
         (["--user", "ada@example.com", "edit", "3"], True),
         (["-u", "edit", "edit", "3"], True),
+        (["edit", "3", "--"], True),
         (["edit", "3", "--title", "x"], False),
+        (["edit", "3", "--", "x"], False),
         (["edit", "3", "due:friday"], False),
         (["edit", "--help"], False),
         (["edit"], False),
@@ -383,3 +385,33 @@ def test_with_the_server_on_the_editor_runs_on_the_users_terminal(
     assert output.replace("\r\n", "\n") == (
         "editor on a terminal: [True, True, True]\nUpdated task 1: Buy oat milk\n"
     )
+
+
+def test_the_form_is_a_named_file_in_a_private_folder_removed_afterwards(
+    ada: User, run: Run, edits: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    add_milk(run)
+    where = edits / "where.txt"
+    body = (
+        "import os, stat\n"
+        "mode = stat.S_IMODE(os.stat(path.parent).st_mode)\n"
+        f"pathlib.Path({str(where)!r}).write_text(f'{{path}}\\n{{mode:o}}\\n')"
+    )
+    monkeypatch.setenv("EDITOR", editor(edits, "where", body))
+    ok(run("edit", "1"), "Nothing changed.\n")
+    form, mode = where.read_text().splitlines()
+    assert (Path(form).name, mode) == ("sorted-task-1.txt", "700")
+    assert not Path(form).parent.exists()
+
+
+def test_a_form_the_editor_removed_changes_nothing(
+    ada: User, run: Run, edits: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before = add_milk(run)
+    monkeypatch.setenv("EDITOR", editor(edits, "remove", "path.unlink()"))
+    fails(
+        run("edit", "1"),
+        1,
+        "Cannot read the form back (No such file or directory); nothing changed.",
+    )
+    assert shown(run) == before

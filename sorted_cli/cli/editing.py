@@ -85,7 +85,7 @@ def edit_in_editor(ctx: typer.Context, ref: str) -> None:
         while True:
             path.write_text(text, encoding="utf-8")
             _run_editor(command, path)
-            saved = path.read_text(encoding="utf-8")
+            saved = _saved(path)
             if saved == text:
                 render.line("Nothing changed.")
                 return
@@ -121,6 +121,18 @@ def _save(state: State, found: TaskInFull, edited: Edited) -> tuple[Task, bool]:
             seen_updated_at=found.task.updated_at,
         )
     )
+
+
+def _saved(path: Path) -> str:
+    """The form as the editor left it; SortedError when it cannot be read back."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise SortedError(f"The form {path.name} is not UTF-8 text; nothing changed.") from None
+    except OSError as exc:
+        raise SortedError(
+            f"Cannot read the form back ({exc.strerror or exc}); nothing changed."
+        ) from None
 
 
 def _run_editor(command: list[str], path: Path) -> None:
