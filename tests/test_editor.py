@@ -415,3 +415,21 @@ def test_a_form_the_editor_removed_changes_nothing(
         "Cannot read the form back (No such file or directory); nothing changed.",
     )
     assert shown(run) == before
+
+
+def test_without_visual_or_editor_it_is_vi(
+    ada: User, run: Run, edits: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    add_milk(run)
+    folder = edits / "bin"
+    folder.mkdir()
+    vi = folder / "vi"
+    vi.write_text(
+        f"#!{sys.executable}\n"
+        "import pathlib, sys\n"
+        "path = pathlib.Path(sys.argv[1])\n"
+        "path.write_text(path.read_text().replace('Buy milk', 'Milk from vi'))\n"
+    )
+    vi.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{folder}{os.pathsep}{os.environ['PATH']}")
+    ok(run("edit", "1"), "Updated task 1: Milk from vi\n")
