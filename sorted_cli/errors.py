@@ -65,6 +65,10 @@ class TaskNotInTrash(SortedError):
     """Only a task in the trash can be purged."""
 
 
+class TaskChangedMeanwhile(SortedError):
+    """The task changed in the database while the user was editing it in their editor."""
+
+
 class Cancelled(SortedError):
     """The user declined a question: nothing was done. Said as it is (`Nothing deleted.`),
     without `Error:`, since it was the user's choice; exit code 1."""

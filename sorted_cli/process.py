@@ -118,10 +118,8 @@ ROOT_OPTIONS_WITH_VALUES = ("--database-url", "--user", "-u")
 
 def command_word(args: list[str]) -> str | None:
     """The first word of ARGS after the root options: the command's name, if any."""
-    for word in root_words(args):
-        if not word.startswith("-"):
-            return word
-    return None
+    index = command_index(args)
+    return None if index is None else args[index]
 
 
 def root_words(args: list[str]) -> Iterator[str]:
@@ -134,6 +132,27 @@ def root_words(args: list[str]) -> Iterator[str]:
             next(words, None)
         elif not word.startswith("-"):
             return
+
+
+def opens_an_editor(args: list[str]) -> bool:
+    """Whether ARGS are `sorted edit REF` and nothing after the REF: an edit in the user's
+    editor (`cli.editing`), which needs this process's terminal, so never the server's."""
+    index = command_index(args)
+    if index is None or args[index] != "edit":
+        return False
+    rest = [word for word in args[index + 1 :] if word != "--"]  # `edit 3 --` is `edit 3`
+    return len(rest) == 1 and not rest[0].startswith("-")
+
+
+def command_index(args: list[str]) -> int | None:
+    """Where in ARGS the command's name is (after the root options and their values)."""
+    words = iter(enumerate(args))
+    for index, word in words:
+        if word in ROOT_OPTIONS_WITH_VALUES:
+            next(words, None)
+        elif not word.startswith("-"):
+            return index
+    return None
 
 
 class one_command:  # lower case: used as a function is, `with one_command():`

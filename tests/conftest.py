@@ -459,6 +459,9 @@ def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[P
     monkeypatch.setenv("SORTED_HOME", str(home))
     for name in ("DATABASE_URL", "SORTED_DATABASE_URL", "SORTED_USER", "NO_COLOR", "FORCE_COLOR"):
         monkeypatch.delenv(name, raising=False)
+    # No test opens the user's own editor (`sorted edit REF`): those that edit set their own.
+    for name in ("VISUAL", "EDITOR"):
+        monkeypatch.delenv(name, raising=False)
     # A login shell's USER must never select the sorted user; pin it so tests show that.
     monkeypatch.setenv("USER", "tester")
     monkeypatch.setenv("LOGNAME", "tester")

@@ -160,13 +160,7 @@ def test_show_wraps_a_long_title_in_full(
             "or at least 4 leading hex digits of one.",
         ),
         (["done", "1", "7"], 1, "No task 7."),
-        (
-            ["edit", "1"],
-            2,
-            "Nothing to change: give --title, --description, --priority, --due, --no-due, "
-            "--wait, --no-wait, --scheduled, --no-scheduled, --every, --until, --times or "
-            "--no-every.",
-        ),
+        # (`edit 1` alone opens the task in an editor: tests/test_editor.py)
         (
             ["edit", "1", "--due", "today", "--no-due"],
             2,

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from sorted_cli.choices import DEFAULT_LIMIT, Priority, SortKey, View
-from sorted_cli.cli import completion
+from sorted_cli.cli import completion, editing
 from sorted_cli.cli.options import (
     ASK_ABOVE,
     Asking,
@@ -619,6 +619,7 @@ def reopen(
         "sorted edit 3 --wait monday --no-scheduled",
         "sorted edit 1-3,7 due:friday    (ranges and lists: the words are attributes)",
         "sorted edit --tag work --priority high    (filters: no REF; -p sets, not filters)",
+        "sorted edit 3    (no options: opens $VISUAL or $EDITOR)",
     ),
 )
 @filtered(priorities=False)
@@ -658,11 +659,21 @@ def edit(
     as_json: Json = False,
 ) -> None:
     """Change tasks' title, description, priority, due date, wait or scheduled date, or how
-    they repeat: the tasks named, or the open tasks the filters match.
+    they repeat: the tasks named, or the open tasks the filters match. One REF and nothing
+    else opens the task in your editor ($VISUAL, else $EDITOR, else vi).
 
     With --json: the task's view as `show --json` gives it, with `changed` added at its end
     (false when it had those values already), or for a range, a list or filters, an array of
     them."""
+    alone = editing.only_ref(ctx)
+    if alone is not None:
+        if expanded([alone]) != [alone]:
+            raise InvalidInput(
+                f"The editor takes one task at a time: `sorted edit N`, or give {alone} "
+                "what to change (sorted edit 1-3 due:friday)."
+            )
+        editing.edit_in_editor(ctx, alone)
+        return
     from sorted_cli import render
     from sorted_cli.models import TaskUpdate, validated
     from sorted_cli.services import tasks

@@ -5,6 +5,8 @@ worker ran it, or None when this process must run it itself, which it does silen
 the server cannot take the command at once (see `SORTED_SERVER` in the README):
 - SORTED_SERVER=off, a system without descriptor passing (Windows), `sorted server ...`,
   `--install-completion` and `--show-completion` (they look at the shell that started them);
+- `sorted edit REF` alone, which opens the user's editor on this terminal (even with
+  SORTED_SERVER=require: the editor must run where the user is);
 - no safe folder for the socket (`where.Unsafe`);
 - no server: this process then starts one in the background for the next command;
 - a server that does not answer within `SORTED_SERVER_WAIT` seconds (0.1: every worker
@@ -81,8 +83,12 @@ def mode() -> str:
 def through_server(args: list[str], closed: list[str], command: str | None) -> int | None:
     """The exit code of the command ARGS as a server's worker ran it, or None: run it here.
     CLOSED names the standard streams the shell closed; COMMAND is the command's name."""
+    from sorted_cli.process import opens_an_editor  # loaded already: it runs this
+
     chosen = mode()
     if chosen == "off" or command == "server" or not wire.PASSES_DESCRIPTORS:
+        return None
+    if opens_an_editor(args):  # the editor needs this terminal, even with SORTED_SERVER=require
         return None
     if any(arg in _OWN_PROCESS_OPTIONS for arg in args):
         return None

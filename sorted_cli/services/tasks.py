@@ -48,6 +48,7 @@ from sorted_cli.errors import (
     InvalidInput,
     InvalidReference,
     SortedError,
+    TaskChangedMeanwhile,
     TaskInTrash,
     TaskNotFound,
     TaskNotInTrash,
@@ -772,10 +773,7 @@ def update_tasks(
         )
     for ref in dict.fromkeys(refs):
         _check_repeats(session, user, ref, values)
-    if "due" in values or "every" in values:
-        values["anchor"] = None
-    if values.get("every", "") is None:
-        values.update(until=None, times=None)
+    _with_what_follows(values)
     differs = or_(
         *(
             col(getattr(Task, name)).is_distinct_from(sa.literal(value, getattr(Task, name).type))
@@ -823,6 +821,15 @@ def _adding_tags(names: list[str]) -> FollowUp:
         return {}
 
     return FollowUp(("id",), lambda _columns: true(), run, always=True)
+
+
+def _with_what_follows(values: dict[str, Any]) -> None:
+    """Add to an edit's VALUES what they bring with them: a new due date or rule moves the day
+    a monthly rule counts from (the anchor) to the due date; no rule ends the series' end."""
+    if "due" in values or "every" in values:
+        values["anchor"] = None
+    if values.get("every", "") is None:
+        values.update(until=None, times=None)
 
 
 def _check_repeats(session: Session, user: User, ref: str, values: dict[str, Any]) -> None:
@@ -1475,3 +1482,73 @@ def sort_ordering(sort: SortKey) -> list[ColumnElement[Any]]:
         SortKey.created: [col(Task.created_at).desc()],
     }
     return [*first[sort], col(Task.number).asc()]
+
+
+def rewrite_task(
+    *,
+    session: Session,
+    user: User,
+    ref: str,
+    data: TaskUpdate,
+    tags: list[str] | None,
+    seen_updated_at: datetime,
+) -> tuple[Task, bool]:
+    """Apply a form the user edited in their editor (`sorted edit REF` without options): the
+    fields set in DATA and, unless None, TAGS as the task's whole set of tags; returns the task
+    and whether anything changed. One transaction and one history row (`edit`), so one undo
+    takes it all back.
+
+    The task is locked first; if its `updated_at` is no longer SEEN_UPDATED_AT (the moment it
+    had when the form was written) it changed while the editor was open, and nothing is
+    changed (TaskChangedMeanwhile): saving the form would overwrite that change. The rules of
+    `update_task` hold: a task in the trash must be restored first, a rule needs what it needs
+    (`_check_repeats`), a new rule or due date moves the anchor, no rule means no end."""
+    values = data.model_dump(exclude_unset=True)
+    with transaction(session):
+        row = _resolve(session, user, ref, lock=True, also=[JOINED_TAGS])
+        task, tags_before = row[0], split_tags(row[1])
+        _outside_trash(task)
+        if task.updated_at != seen_updated_at:
+            raise TaskChangedMeanwhile(
+                f"Task {task.number} changed while it was open in the editor; nothing was "
+                f"saved: run `sorted edit {task.number}` again."
+            )
+        _check_repeats(session, user, ref, values)
+        _with_what_follows(values)
+        fields = {name: value for name, value in values.items() if getattr(task, name) != value}
+        retag = tags is not None and sorted(tags) != tags_before
+        if not fields and not retag:
+            session.commit()
+            return task, False
+        keys = history.public_keys(fields)
+        before = history.public_fields(task, keys)
+        after = {key: fields[PUBLIC_COLUMNS[key]] for key in keys}
+        if tags is not None and retag:
+            before["tags"], after["tags"] = tags_before, sorted(tags)
+            session.execute(delete(TaskTag).where(col(TaskTag.task_id) == task.id))
+            _insert_tags(session, user, task.id, sorted(tags))
+        now = utcnow()
+        history.record_beside(
+            session,
+            update(Task).where(col(Task.id) == task.id).values(**fields, updated_at=now),
+            user,
+            "edit",
+            now,
+            [(task.id, before, after)],
+        )
+        for name, value in fields.items():
+            setattr(task, name, value)
+        task.updated_at = now
+        session.commit()
+    return task, True
+
+
+def task_to_rewrite(*, session: Session, user: User, ref: str) -> TaskInFull:
+    """The task REF names with its tags, to be edited in the user's editor (`rewrite_task`
+    saves it): outside the trash, with nothing held while the editor is open. The task is let
+    go of the session, so that `rewrite_task` reads it afresh, with a change made meanwhile."""
+    found = require_task_in_full(session=session, user=user, ref=ref)
+    _outside_trash(found.task)
+    session.expunge(found.task)
+    before_question(session)
+    return found
