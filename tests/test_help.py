@@ -47,6 +47,41 @@ def test_the_commands_are_all_there() -> None:
         assert expected in names
 
 
+def test_the_root_help_gives_examples_of_how_people_type() -> None:
+    result = CliRunner().invoke(app, ["--help"], env={"COLUMNS": "100"})
+    assert result.exit_code == 0
+    examples = result.stdout.split("Examples:")[1].splitlines()
+    for typed in (
+        "sorted add Buy bread +errand due:friday pri:h",
+        "sorted next",
+        "sorted done 1-3,7",
+        "sorted done --tag errand --overdue",
+        "sorted edit 3 +car due:eow",
+        "sorted edit 3",
+    ):
+        assert any(line.strip().startswith(typed) for line in examples), typed
+
+
+@pytest.mark.parametrize(
+    ("path", "forms"),
+    [
+        (("done",), ["sorted done 1-3,7", "sorted done --tag errand --overdue"]),
+        (("tag",), ["sorted tag 1-4,9 urgent", "sorted tag --overdue --search invoice urgent"]),
+        (("edit",), ["sorted edit 1-3,7 due:friday", "sorted edit --tag work --priority high"]),
+        (("note",), ["sorted note 4-6", "sorted note --tag plumbing"]),
+        (("delete",), ["sorted delete --search"]),
+        (("next",), ["sorted next -n 10"]),
+    ],
+)
+def test_the_commands_that_change_tasks_show_ranges_and_filters(
+    path: tuple[str, ...], forms: list[str]
+) -> None:
+    result = CliRunner().invoke(app, [*path, "--help"], env={"COLUMNS": "100"})
+    shown = result.stdout.split("Examples:")[1]
+    for form in forms:
+        assert form in shown, form
+
+
 @pytest.mark.parametrize("path", EVERY_COMMAND, ids=" ".join)
 def test_every_command_has_help_with_an_example(path: tuple[str, ...]) -> None:
     result = CliRunner().invoke(app, [*path, "--help"], env={"COLUMNS": "100"})

@@ -18,6 +18,7 @@ from typer.models import CommandInfo
 from sorted_cli import __version__
 from sorted_cli.cli import db, history, server, settings, tasks, transfer, users
 from sorted_cli.cli import next as next_tasks
+from sorted_cli.cli.options import examples
 from sorted_cli.cli.state import State
 from sorted_cli.cli.typos import no_such_command
 from sorted_cli.errors import (
@@ -206,7 +207,16 @@ app = typer.Typer(
     epilog=(
         'Start with: sorted add "Buy milk", then sorted alone (your list, as sorted list shows '
         "it) and sorted done 1. --database-url, --user and --debug work after the command too: "
-        "sorted list --user ada@example.com."
+        "sorted list --user ada@example.com.\n\n"
+        + examples(
+            "sorted add Buy bread +errand due:friday pri:h    (no quotes needed)",
+            "sorted next    (the few most urgent tasks)",
+            "sorted done 1-3,7",
+            "sorted done --tag errand --overdue    (the list filters pick the tasks)",
+            "sorted edit 3 +car due:eow",
+            "sorted edit 3    (in $VISUAL or $EDITOR)",
+            "sorted tag --search invoice urgent",
+        )
     ),
     subcommand_metavar="[COMMAND [ARGS]...]",  # none: `DEFAULT_COMMAND`
     pretty_exceptions_show_locals=False,
