@@ -117,7 +117,7 @@ def test_the_form_shows_the_task_and_a_saved_change_is_one_undoable_edit(
     assert after["due_at"] is not None
     rows = session.exec(select(TaskChange).where(col(TaskChange.action) == "edit")).all()
     assert len(rows) == 1
-    assert set(rows[0].after) == {"title", "priority", "due", "due_at", "tags", "description"}
+    assert set(rows[0].after or {}) == {"title", "priority", "due", "due_at", "tags", "description"}
     ok(run("undo"), "Undid edit of task 1: Buy milk\n")
     undone = shown(run)
     assert {**undone, "updated_at": "T"} == {**before, "updated_at": "T"}
