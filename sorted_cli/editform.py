@@ -15,10 +15,11 @@ user saved into the changes it asks for. The form:
     Until:
     Times:
     Description: first line
-      more lines, indented by two spaces
+      more lines, indented by two spaces (a title with line breaks in it goes on so too)
 
 - One `Key: value` line per key, in any order and any case; a line starting with `#` is left
-  out. An empty value removes the attribute (the title cannot be empty).
+  out, and so is a byte-order mark some editors write first. An empty value removes the
+  attribute (the title cannot be empty).
 - Every key must stay: a deleted line is an error, so nothing is removed by surprise; an
   unknown key is an error naming it, and so is a key given twice.
 - Dates are local, in any form `sorted_cli.dates` reads (2026-12-04, friday, tomorrow 9:30):
@@ -59,7 +60,8 @@ KEYS = (
     "Description",
 )
 _BY_NAME = {key.casefold(): key for key in KEYS}
-_CONTINUED = "  "  # a Description line after the first starts with this
+_CONTINUED = "  "  # a line of the title or the description after its first starts with this
+_GOES_ON = ("Title", "Description")  # the keys whose text may have more lines
 _COMMENT = "#"
 _ERROR = "# Error: "
 _AGAIN = "# Correct the form and save again; quit without saving to change nothing."
@@ -169,18 +171,18 @@ def _fields(text: str) -> dict[str, str]:
     raises InvalidInput for an unknown key, a key given twice, or a line that is no key's."""
     fields: dict[str, list[str]] = {}
     current: str | None = None
-    for number, line in enumerate(text.splitlines(), start=1):
+    for number, line in enumerate(text.removeprefix("\ufeff").splitlines(), start=1):
         if line.startswith(_COMMENT):
             continue
         if line.startswith(_CONTINUED) or not line.strip():
-            if current == "Description":
+            if current in _GOES_ON:
                 fields[current].append(line.removeprefix(_CONTINUED).rstrip())
                 continue
             if not line.strip():
                 continue
             raise InvalidInput(
-                f"Line {number} ({line.strip()!r}) is indented: only the description goes on "
-                "over more lines."
+                f"Line {number} ({line.strip()!r}) is indented: only the title and the "
+                "description go on over more lines."
             )
         name, colon, value = line.partition(":")
         key = _BY_NAME.get(name.strip().casefold())

@@ -235,7 +235,13 @@ def test_an_empty_title_is_refused_and_quitting_then_changes_nothing(
     before = add_milk(run)
     body = "if runs == 0:\n    path.write_text(text.replace('Title: Buy milk', 'Title:'))"
     monkeypatch.setenv("EDITOR", editor(edits, "untitled", body))
-    ok(run("edit", "1"), "Nothing changed.\n")  # the second time it saved nothing
+    # The second time it saved nothing: given up on, as a question answered no.
+    result = run("edit", "1")
+    assert (result.exit_code, result.stdout, result.stderr) == (
+        1,
+        "",
+        "Nothing changed (the form had an error).\n",
+    )
     assert runs(edits, "untitled") == 2
     assert shown(run) == before
 
@@ -372,10 +378,18 @@ def test_with_the_server_on_the_editor_runs_on_the_users_terminal(
         "path.write_text(text.replace('Buy milk', 'Buy oat milk'))"
     )
     env["EDITOR"] = editor(edits, "tty", body)
+    assert in_a_terminal(["edit", "1"], env) == (
+        0,
+        "editor on a terminal: [True, True, True]\nUpdated task 1: Buy oat milk\n",
+    )
+
+
+def in_a_terminal(args: list[str], env: dict[str, str]) -> tuple[int, str]:
+    """`sorted ARGS` run on a terminal of its own (a pty): its exit status and all it wrote."""
     leader, follower = pty.openpty()
     try:
         process = subprocess.Popen(
-            [str(SORTED), "edit", "1"],
+            [str(SORTED), *args],
             stdin=follower,
             stdout=follower,
             stderr=follower,
@@ -390,10 +404,7 @@ def test_with_the_server_on_the_editor_runs_on_the_users_terminal(
         output = read_until_closed(leader).decode()
     finally:
         os.close(leader)
-    assert process.returncode == 0, output
-    assert output.replace("\r\n", "\n") == (
-        "editor on a terminal: [True, True, True]\nUpdated task 1: Buy oat milk\n"
-    )
+    return process.returncode, output.replace("\r\n", "\n")
 
 
 def test_the_form_is_a_named_file_in_a_private_folder_removed_afterwards(
@@ -441,4 +452,28 @@ def test_without_visual_or_editor_it_is_vi(
     )
     vi.chmod(0o755)
     monkeypatch.setenv("PATH", f"{folder}{os.pathsep}{os.environ['PATH']}")
-    ok(run("edit", "1"), "Updated task 1: Milk from vi\n")
+    # Off a terminal nothing could answer vi: no editor is started.
+    fails(
+        run("edit", "1"),
+        2,
+        "No editor to open: VISUAL and EDITOR are not set, and vi needs a terminal. Say what "
+        "to change instead: sorted edit 3 --title TEXT, or due:friday.",
+    )
+    assert shown(run)["title"] == "Buy milk"
+    assert in_a_terminal(["edit", "1"], dict(os.environ)) == (0, "Updated task 1: Milk from vi\n")
+
+
+def test_a_title_with_line_breaks_goes_on_over_more_lines_and_reads_back(
+    ada: User, run: Run, edits: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert run("add", "Call the bank\nabout the card").exit_code == 0
+    seen = edits / "seen.txt"
+    body = (
+        f"pathlib.Path({str(seen)!r}).write_text(text)\n"
+        "path.write_text('\\ufeff' + text.replace('Priority:', 'Priority: high'))"
+    )
+    monkeypatch.setenv("EDITOR", editor(edits, "priority", body))
+    ok(run("edit", "1"), "Updated task 1: Call the bank\\nabout the card\n")  # escaped
+    assert "Title: Call the bank\n  about the card\nPriority:\n" in seen.read_text()
+    task = shown(run)
+    assert (task["title"], task["priority"]) == ("Call the bank\nabout the card", "high")

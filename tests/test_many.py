@@ -143,7 +143,10 @@ def test_tag_and_untag_take_ranges_lists_and_filters(ada: User, run: Run) -> Non
         ["errand"],
         ["car", "soon", "work"],
     ]
-    assert failed(run, 2, "tag", "3") == "Error: Name the tags to add: sorted tag 3 work.\n"
+    assert failed(run, 2, "tag", "3") == (
+        "Error: Name the task, then the tags: sorted tag 3 work (or with filters, only the "
+        "tags: sorted tag --overdue soon).\n"
+    )
 
 
 def test_edit_takes_ranges_lists_and_filters(ada: User, run: Run) -> None:
@@ -182,12 +185,12 @@ def test_note_takes_ranges_lists_and_filters(ada: User, run: Run) -> None:
     assert said(run, "note", "1-2", "asked", "at", "the", "desk") == (
         "Noted on task 1: Buy milk\nNoted on task 2: Post parcel\n"
     )
-    # With filters every word is the note's.
-    assert said(run, "note", "--tag", "work", "4", "pages", "done") == (
+    # With filters every word is the note's (but a first word of numbers: see below).
+    assert said(run, "note", "--tag", "work", "pages", "done") == (
         "Noted on task 4: Write report\n"
     )
     notes = [[note["text"] for note in t["notes"]] for t in tasks_now(run)]
-    assert notes[:4] == [["asked at the desk"], ["asked at the desk"], [], ["4 pages done"]]
+    assert notes[:4] == [["asked at the desk"], ["asked at the desk"], [], ["pages done"]]
     assert said(run, "undo").count("\n") == 1
     assert said(run, "undo").count("\n") == 2
     assert all(t["notes"] == [] for t in tasks_now(run))
@@ -276,3 +279,40 @@ def test_edit_adds_the_tags_among_its_words_with_its_fields_in_one_undo(
         ["car", "errand"],
         "2030-05-01",
     )
+
+
+def test_with_filters_a_first_word_of_numbers_still_names_tasks(ada: User, run: Run) -> None:
+    add_errands(run)
+    before = tasks_now(run)
+    # Task 4 has no +errand: nothing matches, nothing is tagged `4` or `new`.
+    assert failed(run, 1, "tag", "4", "new", "--tag", "errand") == (
+        "Error: No open task matches: nothing changed.\n"
+    )
+    assert failed(run, 1, "note", "3", "called", "-p", "high", "again") == (
+        "Error: No open task matches: nothing changed.\n"
+    )
+    # A range alone is no tag.
+    assert failed(run, 2, "tag", "--tag", "errand", "1-3").startswith(
+        "Error: Name the task, then the tags"
+    )
+    assert tasks_now(run) == before
+    assert said(run, "tag", "1-4", "new", "--tag", "errand", "--overdue") == (
+        "Tagged task 1 +new: Buy milk (tags: errand, new)\n"
+        "Tagged task 2 +new: Post parcel (tags: errand, new)\n"
+    )
+    # After `--` a number is text.
+    assert said(run, "note", "--tag", "work", "--", "3", "pages") == (
+        "Noted on task 4: Write report\n"
+    )
+    assert [note["text"] for note in tasks_now(run)[3]["notes"]] == ["3 pages"]
+
+
+def test_with_filters_a_range_is_the_numbers_to_look_among(ada: User, run: Run) -> None:
+    add_errands(run)
+    said(run, "delete", "4")
+    said(run, "purge", "4", "--yes")
+    # Numbers that name no task (purged, never used) are no error with filters.
+    assert said(run, "delete", "1-20", "--tag", "errand", "--yes") == (
+        "Deleted task 1: Buy milk\nDeleted task 2: Post parcel\nDeleted task 3: Fix bike\n"
+    )
+    assert said(run, "restore", "3-9", "--search", "bike") == "Restored task 3: Fix bike\n"

@@ -130,7 +130,8 @@ def test_at_most_five_by_default_and_the_limit_chooses(ada: User, run: Run) -> N
     assert numbers(run("next")) == [1, 2, 3, 4, 5]
     assert numbers(run("next", "-n", "2")) == [1, 2]
     assert numbers(run("next", "--limit", "9")) == [1, 2, 3, 4, 5, 6, 7]
-    refused = run("next", "-n", "0")
+    assert numbers(run("next", "-n", "0")) == [1, 2, 3, 4, 5, 6, 7]  # as list --limit 0
+    refused = run("next", "-n", "-1")
     assert refused.exit_code == 2
     assert "Invalid value for '--limit' / '-n'" in refused.stderr
 

@@ -246,7 +246,8 @@ def test_ready_lists_open_tasks_not_waiting_and_not_scheduled_later(ada: User, r
         (["list", "--waiting", "--ready"], "Choose one of --waiting and --ready: no task is both."),
         (
             ["list", "--ready", "--all"],
-            "--ready lists open tasks: leave out --all, --completed and --deleted.",
+            "--ready is for open tasks: not with --all, --completed or --deleted, nor in reopen or "
+            "restore.",
         ),
         (
             ["edit", "1", "--wait", "monday", "--no-wait"],

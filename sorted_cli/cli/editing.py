@@ -24,7 +24,7 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING
 
-from sorted_cli.errors import InvalidInput, SortedError
+from sorted_cli.errors import Cancelled, InvalidInput, SortedError
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -53,10 +53,18 @@ def _unset(value: object) -> bool:
 
 
 def editor_command() -> list[str]:
-    """The user's editor as a command's words: $VISUAL, else $EDITOR, else vi."""
+    """The user's editor as a command's words: $VISUAL, else $EDITOR, else vi (at a terminal
+    only: off one, with no editor set, nothing could answer vi)."""
     import shlex
+    import sys
 
-    chosen = os.environ.get("VISUAL") or os.environ.get("EDITOR") or FALLBACK_EDITOR
+    chosen = os.environ.get("VISUAL") or os.environ.get("EDITOR")
+    if not chosen and not sys.stdin.isatty():
+        raise InvalidInput(
+            "No editor to open: VISUAL and EDITOR are not set, and vi needs a terminal. Say "
+            "what to change instead: sorted edit 3 --title TEXT, or due:friday."
+        )
+    chosen = chosen or FALLBACK_EDITOR
     try:
         words = shlex.split(chosen)
     except ValueError as exc:
@@ -85,10 +93,13 @@ def edit_in_editor(ctx: typer.Context, ref: str) -> None:
     path = folder / f"sorted-task-{found.task.number}.txt"
     try:
         text = editform.form_text(found.task, found.tags)
+        failed = False  # the form is shown again with an error
         while True:
             path.write_text(text, encoding="utf-8")
             _run_editor(command, path)
             saved = _saved(path)
+            if saved == text and failed:  # given up on: as a question answered no
+                raise Cancelled("Nothing changed (the form had an error).")
             if saved == text:
                 render.line("Nothing changed.")
                 return
@@ -99,7 +110,7 @@ def edit_in_editor(ctx: typer.Context, ref: str) -> None:
                     return
                 task, changed = _save(state, found, edited)
             except InvalidInput as exc:  # shown in the form, which opens again
-                text = editform.with_error(saved, exc.message)
+                text, failed = editform.with_error(saved, exc.message), True
                 continue
             break
     finally:

@@ -34,9 +34,9 @@ def next_(
         typer.Option(
             "--limit",
             "-n",
-            min=1,
+            min=0,
             metavar="N",
-            help=f"Show N tasks (default: {DEFAULT_NEXT}).",
+            help=f"Show N tasks (default: {DEFAULT_NEXT}); 0 shows all of them.",
             show_default=False,
         ),
     ] = DEFAULT_NEXT,
@@ -63,7 +63,7 @@ def next_(
             user=state.user,
             now=now,
             today=today,
-            limit=limit,
+            limit=limit or None,
             tags=tuple(normalised_tags(tags)),
             priorities=tuple(priorities or ()),
         )

@@ -123,6 +123,15 @@ def expanded(refs: list[str]) -> list[str]:
     return out
 
 
+_NUMBERED = re.compile(r"#?\d{1,9}(-\d{1,9})?")
+
+
+def numbered(word: str) -> bool:
+    """Whether WORD names tasks by number: `3`, `#3`, a range or a list of them (`1-3,7`)."""
+    pieces = [piece.strip() for piece in word.split(",")]
+    return any(pieces) and all(_NUMBERED.fullmatch(piece) for piece in pieces if piece)
+
+
 ASK_ABOVE = 3  # changing more tasks than this at once asks first, or off a terminal needs --yes
 
 

@@ -134,7 +134,8 @@ class Filters:
             raise InvalidInput("Choose one of --waiting and --ready: no task is both.")
         if self.ready and view is not View.open:
             raise InvalidInput(
-                "--ready lists open tasks: leave out --all, --completed and --deleted."
+                "--ready is for open tasks: not with --all, --completed or --deleted, nor in "
+                "reopen or restore."
             )
         return TaskQuery(
             view=view,

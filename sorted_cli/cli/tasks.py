@@ -30,6 +30,7 @@ from sorted_cli.cli.options import (
     listed,
     literal_words,
     normalised_tags,
+    numbered,
     parsed_due,
     priority_option,
     shortened,
@@ -440,13 +441,14 @@ NoteWords = Annotated[
 
 
 @app.command(
+    cls=WordsCommand,
     epilog=examples(
         "sorted note 3 called the plumber, he comes on Monday",
         'sorted note 3 "Price: 40 EUR; paid"',
         "sorted note 4-6 waiting for the supplier",
         "sorted note --tag plumbing called again, no answer    (filters: every word is text)",
         "sorted show 3    (the notes, oldest first)",
-    )
+    ),
 )
 @filtered()
 def note(ctx: typer.Context, words: NoteWords, yes: Yes = False, as_json: Json = False) -> None:
@@ -460,7 +462,10 @@ def note(ctx: typer.Context, words: NoteWords, yes: Yes = False, as_json: Json =
 
     refs, text = _named_then(ctx, words)
     if not text:
-        raise InvalidInput("Write the note after the task: sorted note 3 called the plumber.")
+        raise InvalidInput(
+            "Name the task, then the note: sorted note 3 called the plumber (or with filters, "
+            "only the note: sorted note --tag plumbing called again)."
+        )
     data = validated(NoteCreate, note=" ".join(text))
     named = chosen(ctx, refs, view=View.open)
     asking = Asking(
@@ -594,7 +599,7 @@ def done(ctx: typer.Context, refs: Refs = None, yes: Yes = False, as_json: Json 
 
 
 @app.command(
-    epilog=examples("sorted reopen 3", "sorted reopen 3-5 -y", "sorted reopen --tag errand")
+    epilog=examples("sorted reopen 3", "sorted reopen 3-6 -y", "sorted reopen --tag errand")
 )
 @filtered()
 def reopen(
@@ -611,6 +616,7 @@ def reopen(
     epilog=examples(
         'sorted edit 3 --title "Buy oat milk"',
         "sorted edit 3 Buy oat milk due:monday pri:h    (words: the new title)",
+        "sorted edit 3 +car pri:h    (+TAG adds a tag)",
         "sorted edit 3 due: wait:    (an empty value removes it)",
         "sorted edit 3 -p low --no-due",
         "sorted edit 4 --every 2w --times 6",
@@ -885,12 +891,13 @@ TagWords = Annotated[
 
 
 @app.command(
+    cls=WordsCommand,
     epilog=examples(
         "sorted tag 3 work",
         "sorted tag 3 errands car",
         "sorted tag 1-4,9 urgent",
         "sorted tag --overdue --search invoice urgent    (filters: every word is a tag)",
-    )
+    ),
 )
 @filtered()
 def tag(ctx: typer.Context, words: TagWords, yes: Yes = False, as_json: Json = False) -> None:
@@ -899,7 +906,8 @@ def tag(ctx: typer.Context, words: TagWords, yes: Yes = False, as_json: Json = F
 
 
 @app.command(
-    epilog=examples("sorted untag 3 work", "sorted untag 3-5 work", "sorted untag --tag old old")
+    cls=WordsCommand,
+    epilog=examples("sorted untag 3 work", "sorted untag 3-5 work", "sorted untag --tag old old"),
 )
 @filtered()
 def untag(ctx: typer.Context, words: TagWords, yes: Yes = False, as_json: Json = False) -> None:
@@ -910,11 +918,13 @@ def untag(ctx: typer.Context, words: TagWords, yes: Yes = False, as_json: Json =
 def _named_then(
     ctx: typer.Context, words: list[str], *, priorities: bool = True
 ) -> tuple[list[str] | None, list[str]]:
-    """A command's words as (REF, the rest): the first word names the tasks, unless filters
-    were given: then no word does (a REF and filters together, the named ones that match, is
-    for done, reopen, delete and restore, whose words are all REFs)."""
+    """A command's words as (REF, the rest): the first word names the tasks. With filters it
+    does only when it names them by number (`3`, `1-3`, `1,4,7`; the named ones that match):
+    else, or after `--`, every word is the rest, and the filters name the tasks."""
     if Filters.of(ctx, priorities=priorities).given:
-        return None, words
+        after_dashes = literal_words(ctx) >= len(words)
+        if not words or after_dashes or not numbered(words[0]):
+            return None, words
     return words[:1], words[1:]
 
 
@@ -924,9 +934,10 @@ def _retag(ctx: typer.Context, words: list[str], *, yes: bool, as_json: bool, re
 
     refs, names = _named_then(ctx, words)
     if not names:
+        command = "untag" if remove else "tag"
         raise InvalidInput(
-            f"Name the tags to {'take off' if remove else 'add'}: "
-            f"sorted {'untag' if remove else 'tag'} 3 work."
+            f"Name the task, then the tags: sorted {command} 3 work (or with filters, only the "
+            f"tags: sorted {command} --overdue soon)."
         )
     wanted = normalised_tags(names)
     named = chosen(ctx, refs, view=View.open)

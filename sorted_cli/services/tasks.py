@@ -767,9 +767,10 @@ def update_tasks(
         return [Change(tagging.task, bool(tagging.changed)) for tagging in tagged]
     if not values:
         raise InvalidInput(
-            "Nothing to change: give --title, --description, --priority, --due, --no-due, "
-            "--wait, --no-wait, --scheduled, --no-scheduled, --every, --until, --times or "
-            "--no-every."
+            "Nothing to change: give words (a new title, +TAG, due:friday, pri:h) or --title, "
+            "--description, --priority, --due, --no-due, --wait, --no-wait, --scheduled, "
+            "--no-scheduled, --every, --until, --times or --no-every; `sorted edit N` alone "
+            "opens your editor."
         )
     for ref in dict.fromkeys(refs):
         _check_repeats(session, user, ref, values)
@@ -1124,12 +1125,19 @@ def matching_numbers(
     *, session: Session, user: User, query: TaskQuery, refs: Iterable[str] = ()
 ) -> list[int]:
     """The numbers of the tasks QUERY matches (of those REFS name, when given), in number
-    order, up to its limit: what a command that changes tasks given `list` filters changes."""
+    order, up to its limit: what a command that changes tasks given `list` filters changes.
+    A number of REFS is one of those the filters look among (`1-20`: any of them that
+    match), so one that names no task is no error; a UUID must name one."""
     conditions = query_conditions(user, query)
     refs = list(refs)
     if refs:
-        named = require_tasks(session=session, user=user, refs=refs)
-        conditions.append(col(Task.id).in_([task.id for task in named]))
+        numbers = {number for ref in refs if (number := _number(ref)) is not None}
+        others = [ref for ref in refs if _number(ref) is None]
+        named: ColumnElement[bool] = col(Task.number).in_(sorted(numbers))
+        if others:
+            ids = [task.id for task in require_tasks(session=session, user=user, refs=others)]
+            named = or_(named, col(Task.id).in_(ids))
+        conditions.append(named)
     statement = sa.select(col(Task.number)).where(*conditions).order_by(col(Task.number))
     if query.limit is not None:
         statement = statement.limit(query.limit)

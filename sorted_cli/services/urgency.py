@@ -317,7 +317,7 @@ def next_tasks(
     user: User,
     now: datetime,
     today: date | None = None,
-    limit: int = DEFAULT_NEXT,
+    limit: int | None = DEFAULT_NEXT,
     tags: tuple[str, ...] = (),
     priorities: tuple[Priority, ...] = (),
 ) -> NextTasks:
@@ -331,7 +331,7 @@ def next_tasks(
         sa.select(Task, JOINED_TAGS, TASK_NOTES, urgency)
         .where(*query_conditions(user, query))
         .order_by(urgency.desc(), *sort_ordering(SortKey.due))
-        .limit(limit)
+        .limit(limit)  # None: all of them
     )
     rows = list(session.execute(statement))
     found_tags = {row[0].id: split_tags(row[1]) for row in rows if row[1]}
