@@ -23,7 +23,15 @@ from typing import TYPE_CHECKING
 
 import pytest
 from conftest import ADA, POSTGRES_BACKENDS, Run, add_plain_tasks
-from test_processes import SORTED, TIMEOUT_S, Completed, environment, free_port, run_together
+from test_processes import (
+    SORTED,
+    TIMEOUT_S,
+    Completed,
+    environment,
+    finished,
+    free_port,
+    run_together,
+)
 from test_sqlitefile import mounts, read_only_folder  # noqa: F401 (a fixture)
 
 from sorted_cli import files
@@ -322,7 +330,7 @@ def test_an_export_stopped_by_a_signal_leaves_no_partial_file(
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
-        env=environment(),
+        env=environment(PYTHONFAULTHANDLER="1"),  # a hang fails with its stack (`finished`)
     )
     try:
         deadline = time.monotonic() + TIMEOUT_S
@@ -331,7 +339,7 @@ def test_an_export_stopped_by_a_signal_leaves_no_partial_file(
             time.sleep(0.001)
         for stop in stops:  # both arrive before Python handles either
             exporting.send_signal(stop)
-        _, stderr = exporting.communicate(timeout=TIMEOUT_S)
+        stderr = finished(exporting)
     finally:
         if exporting.poll() is None:
             exporting.kill()

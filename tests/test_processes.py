@@ -7,6 +7,7 @@ modes, several processes writing at once, a real terminal on stdin, and the inst
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
@@ -134,6 +135,38 @@ def run_together(*commands: list[str]) -> list[Completed]:
         subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
         for process, (stdout, stderr) in zip(processes, outputs, strict=True)
     ]
+
+
+def finished(process: subprocess.Popen[bytes], *, timeout_s: float = TIMEOUT_S) -> bytes:
+    """PROCESS's stderr once it has ended (its stdout is read and dropped). A process still
+    running after TIMEOUT_S fails the test with what it was doing: its signal state from /proc
+    and, for a process started with `PYTHONFAULTHANDLER=1`, the Python stack of each thread,
+    which faulthandler prints as SIGABRT ends it."""
+    try:
+        return process.communicate(timeout=timeout_s)[1]
+    except subprocess.TimeoutExpired:
+        pass
+    state = []
+    for name in ("status", "wchan"):
+        with contextlib.suppress(OSError):
+            text = Path(f"/proc/{process.pid}/{name}").read_text()
+            state += [
+                line
+                for line in text.splitlines()
+                if name == "wchan"
+                or "Sig" in line
+                or line.startswith(("State", "ShdPnd", "Threads"))
+            ]
+    process.send_signal(signal.SIGABRT)
+    try:
+        stderr = process.communicate(timeout=10)[1]
+    except subprocess.TimeoutExpired:
+        process.kill()
+        stderr = process.communicate()[1]
+    pytest.fail(
+        f"{process.args} still ran after {timeout_s} s; /proc said {state}; its stderr, with "
+        f"the stack faulthandler printed on SIGABRT:\n{stderr.decode(errors='replace')}"
+    )
 
 
 def outcome(result: Completed) -> tuple[int, str, str]:

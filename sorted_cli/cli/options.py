@@ -136,13 +136,21 @@ ASK_ABOVE = 3  # changing more tasks than this at once asks first, or off a term
 
 
 class Asking:
-    """The question before a command changes many tasks at once: at a terminal, asked once
+    """The question before a command changes the NAMED tasks: at a terminal, asked once
     (a retry does not ask again), naming them, when more than ASK tasks would change; off a
     terminal, more than ASK_ABOVE are refused without --yes, as no one is there to answer."""
 
     def __init__(
-        self, count: int, *, yes: bool, doing: str, question: str, declined: str, ask: int
+        self,
+        named: list[str],
+        *,
+        yes: bool,
+        doing: str,
+        question: str,
+        declined: str,
+        ask: int = ASK_ABOVE,
     ) -> None:
+        count = len(set(named))  # the references a command names, each once
         if count > ASK_ABOVE and not yes and not can_ask():
             raise InvalidInput(
                 f"Refusing to {doing} {count} tasks without --yes when not at a terminal."

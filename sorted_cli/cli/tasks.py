@@ -469,12 +469,11 @@ def note(ctx: typer.Context, words: NoteWords, yes: Yes = False, as_json: Json =
     data = validated(NoteCreate, note=" ".join(text))
     named = chosen(ctx, refs, view=View.open)
     asking = Asking(
-        len(set(named)),
+        named,
         yes=yes,
         doing="note",
         question="Add the note to {count} tasks?",
         declined="Nothing noted.",
-        ask=ASK_ABOVE,
     )
     state = State.of(ctx)
     noted = state.db.run(
@@ -522,7 +521,7 @@ def _change(
 
     named = chosen(ctx, refs, view=how.view)
     asking = Asking(
-        len(set(named)),
+        named,
         yes=yes,
         doing=how.doing,
         question=how.question,
@@ -735,12 +734,11 @@ def edit(
             "only be attributes (due:friday pri:h)."
         )
     asking = Asking(
-        len(set(named)),
+        named,
         yes=yes,
         doing="edit",
         question="Change {count} tasks?",
         declined="Nothing changed.",
-        ask=ASK_ABOVE,
     )
     state = State.of(ctx)
 
@@ -942,12 +940,11 @@ def _retag(ctx: typer.Context, words: list[str], *, yes: bool, as_json: bool, re
     wanted = normalised_tags(names)
     named = chosen(ctx, refs, view=View.open)
     asking = Asking(
-        len(set(named)),
+        named,
         yes=yes,
         doing="untag" if remove else "tag",
         question=f"{'Untag' if remove else 'Tag'} {{count}} tasks {_listed(wanted)}?",
         declined="Nothing changed.",
-        ask=ASK_ABOVE,
     )
     state = State.of(ctx)
 

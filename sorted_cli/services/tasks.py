@@ -369,15 +369,24 @@ def require_tasks(
         task = require_task(session=session, user=user, ref=ref)
         tasks.setdefault(task.id, task)
     if lock and tasks:
-        in_order = (
-            select(Task)
-            .where(col(Task.id).in_(list(tasks)))
-            .order_by(col(Task.id))
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        )
-        session.exec(in_order).all()
+        _locked_in_order(session, list(tasks))
     return list(tasks.values())
+
+
+def _locked_in_order(
+    session: Session, ids: list[uuid.UUID], *, also: Sequence[Any] = ()
+) -> dict[uuid.UUID, Sequence[Any]]:
+    """Lock the tasks of IDS in one statement, in UUID order (see `require_tasks`), and re-read
+    them as they are once locked; each task's row (the task, then the columns `also` asks for)
+    by its id."""
+    in_order = (
+        sa.select(Task, *also)
+        .where(col(Task.id).in_(ids))
+        .order_by(col(Task.id))
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return {row[0].id: row for row in session.execute(in_order)}
 
 
 def _outside_trash(task: Task) -> Task:
@@ -1131,9 +1140,10 @@ def matching_numbers(
     conditions = query_conditions(user, query)
     refs = list(refs)
     if refs:
-        numbers = {number for ref in refs if (number := _number(ref)) is not None}
-        others = [ref for ref in refs if _number(ref) is None]
-        named: ColumnElement[bool] = col(Task.number).in_(sorted(numbers))
+        read = [(ref, _number(ref)) for ref in refs]
+        numbers = sorted({number for _, number in read if number is not None})
+        others = [ref for ref, number in read if number is None]
+        named: ColumnElement[bool] = col(Task.number).in_(numbers)
         if others:
             ids = [task.id for task in require_tasks(session=session, user=user, refs=others)]
             named = or_(named, col(Task.id).in_(ids))
@@ -1396,11 +1406,9 @@ def tag_tasks(
             row = _resolve(session, user, refs[0], lock=True, also=[JOINED_TAGS])
             rows = [(row[0], row[1])]
         else:
-            found = require_tasks(session=session, user=user, refs=refs, lock=True)
-            ids = [task.id for task in found]
-            statement = sa.select(col(Task.id), JOINED_TAGS).where(col(Task.id).in_(ids))
-            joined: dict[uuid.UUID, str | None] = dict(session.execute(statement).all())
-            rows = [(task, joined.get(task.id)) for task in found]
+            found = require_tasks(session=session, user=user, refs=refs)
+            locked = _locked_in_order(session, [task.id for task in found], also=[JOINED_TAGS])
+            rows = [(task, locked[task.id][1]) for task in found]
         wanted, results = set(names), []
         for task, tags in rows:
             _outside_trash(task)
