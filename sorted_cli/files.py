@@ -142,12 +142,18 @@ def _signals_held() -> Iterator[None]:
     and removes its temporary files with no other thread running; the one exception, a
     progress bar's refresh thread still ending as a stopped export is cleaned up, can only
     take a second signal, which ends the process at once and removes the temporary file too
-    (`process.UNFINISHED_FILES`)."""
-    held = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+    (`process.UNFINISHED_FILES`).
+
+    A signal that arrived just before the hold is handled as the hold begins: pthread_sigmask
+    runs the handlers of signals already received as it returns, so its `Stopped` comes out of
+    the call that blocked the signals. The mask is read before that call, so that it is put back
+    all the same; otherwise every later stop signal would wait, unseen, for the process to end."""
+    before = signal.pthread_sigmask(signal.SIG_BLOCK, ())  # the mask as it is: nothing changes
     try:
+        signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, held)
+        signal.pthread_sigmask(signal.SIG_SETMASK, before)
 
 
 def _sync_folder(folder: Path) -> None:

@@ -43,7 +43,7 @@ from sorted_cli.models import UserCreate, validated
 from sorted_cli.services import users
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Iterable, Iterator
 
     from sqlmodel import Session
 
@@ -339,7 +339,7 @@ def test_an_export_stopped_by_a_signal_leaves_no_partial_file(
             time.sleep(0.001)
         for stop in stops:  # both arrive before Python handles either
             exporting.send_signal(stop)
-        stderr = finished(exporting)
+        _, stderr = finished(exporting)
     finally:
         if exporting.poll() is None:
             exporting.kill()
@@ -380,6 +380,36 @@ def test_a_signal_held_while_the_temporary_file_is_made_leaves_no_descriptor_ope
     finally:
         signal.signal(signal.SIGTERM, handler)
     assert _open_descriptors() == before
+    assert list(folder.iterdir()) == []
+
+
+def test_a_signal_handled_as_the_hold_begins_leaves_the_stop_signals_unblocked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """pthread_sigmask runs the handlers of signals received just before it as it returns, so
+    a stop signal that came then raises `Stopped` from the very call that blocks the signals
+    (this stands in for that handler). The mask is put back all the same: a stop signal left
+    blocked would never be seen again, and a question asked next would wait forever."""
+    real_sigmask = signal.pthread_sigmask
+    raised: list[bool] = []
+
+    def sigmask_then_a_handler(how: int, mask: Iterable[int]) -> set[int | signal.Signals]:
+        old = real_sigmask(how, mask)
+        if how == signal.SIG_BLOCK and signal.SIGTERM in set(mask) and not raised:
+            raised.append(True)
+            raise Stopped(signal.SIGTERM)
+        return old
+
+    before = real_sigmask(signal.SIG_BLOCK, ())
+    monkeypatch.setattr(signal, "pthread_sigmask", sigmask_then_a_handler)
+    folder = tmp_path / "out"
+    folder.mkdir()
+    try:
+        with pytest.raises(Stopped), files.replacing(folder / "backup.json") as out:
+            out.write("never\n")
+    finally:
+        after = real_sigmask(signal.SIG_SETMASK, before)  # as it was, for the tests after
+    assert (raised, after) == ([True], before)
     assert list(folder.iterdir()) == []
 
 

@@ -137,34 +137,35 @@ def run_together(*commands: list[str]) -> list[Completed]:
     ]
 
 
-def finished(process: subprocess.Popen[bytes], *, timeout_s: float = TIMEOUT_S) -> bytes:
-    """PROCESS's stderr once it has ended (its stdout is read and dropped). A process still
-    running after TIMEOUT_S fails the test with what it was doing: its signal state from /proc
-    and, for a process started with `PYTHONFAULTHANDLER=1`, the Python stack of each thread,
-    which faulthandler prints as SIGABRT ends it."""
+def finished(
+    process: subprocess.Popen[bytes], *, terminal: int | None = None, timeout_s: float = TIMEOUT_S
+) -> tuple[bytes, bytes]:
+    """PROCESS's stdout and stderr once it has ended. One still running after TIMEOUT_S fails
+    the test with what it was doing: its state from /proc and, for a process started with
+    `PYTHONFAULTHANDLER=1`, the Python stack of each thread, which faulthandler prints on
+    stderr (the TERMINAL's leader, for one whose stderr is a terminal) as SIGABRT ends it."""
     try:
-        return process.communicate(timeout=timeout_s)[1]
+        return process.communicate(timeout=timeout_s)
     except subprocess.TimeoutExpired:
         pass
     state = []
     for name in ("status", "wchan"):
         with contextlib.suppress(OSError):
             text = Path(f"/proc/{process.pid}/{name}").read_text()
+            shown = ("State", "Threads", "SigQ", "SigPnd", "ShdPnd", "SigBlk", "SigIgn", "SigCgt")
             state += [
-                line
-                for line in text.splitlines()
-                if name == "wchan"
-                or "Sig" in line
-                or line.startswith(("State", "ShdPnd", "Threads"))
+                line for line in text.splitlines() if name == "wchan" or line.startswith(shown)
             ]
     process.send_signal(signal.SIGABRT)
     try:
-        stderr = process.communicate(timeout=10)[1]
+        stderr = process.communicate(timeout=10)[1] or b""
     except subprocess.TimeoutExpired:
         process.kill()
-        stderr = process.communicate()[1]
+        stderr = process.communicate()[1] or b""
+    if terminal is not None:
+        stderr += read_until_closed(terminal)
     pytest.fail(
-        f"{process.args} still ran after {timeout_s} s; /proc said {state}; its stderr, with "
+        f"{process.args!r} still ran after {timeout_s} s; /proc said {state}; its stderr, with "
         f"the stack faulthandler printed on SIGABRT:\n{stderr.decode(errors='replace')}"
     )
 
@@ -375,8 +376,12 @@ QUESTION_END = b"[y/N]: "
 
 def _take_the_terminal() -> None:
     """In the child, in a session of its own: make stdin's terminal its controlling one, so
-    Ctrl-C typed there interrupts it (SIGINT), as at a shell."""
+    Ctrl-C typed there interrupts it (SIGINT), as at a shell. A shell starts a job in the
+    foreground with SIGINT and SIGQUIT as they are by default, even when the tests run as a
+    background job, which has them ignored."""
     fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGQUIT, signal.SIG_DFL)
 
 
 def _take_the_terminal_ignoring_hangups() -> None:
@@ -410,7 +415,7 @@ def at_question(*args: str, nohup: bool = False) -> tuple[subprocess.Popen[bytes
             stdin=follower,
             stdout=subprocess.PIPE,
             stderr=follower,
-            env=environment(),
+            env=environment(PYTHONFAULTHANDLER="1"),  # a hang fails with its stack (`finished`)
             start_new_session=True,
             preexec_fn=_take_the_terminal_ignoring_hangups if nohup else _take_the_terminal,
         )
@@ -441,7 +446,7 @@ def answer_at_terminal(
         for number in signals:
             process.send_signal(number)
         os.write(leader, answer)
-        stdout, _ = process.communicate(timeout=TIMEOUT_S)
+        stdout, _ = finished(process, terminal=leader)
         shown += read_until_closed(leader)
     finally:
         os.close(leader)
